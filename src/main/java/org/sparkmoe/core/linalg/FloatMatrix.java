@@ -1,0 +1,198 @@
+package org.sparkmoe.core.linalg;
+
+import java.util.Arrays;
+
+/** float32 {@link Matrix}: the training hot path. */
+public final class FloatMatrix extends Matrix {
+    private final float[] data;
+
+    public FloatMatrix(int rows, int cols) {
+        this(new float[Math.multiplyExact(rows, cols)], 0, rows, cols);
+    }
+
+    /** A view of {@code rows x cols} elements of {@code data} starting at {@code offset}. */
+    public FloatMatrix(float[] data, int offset, int rows, int cols) {
+        super(rows, cols, offset);
+        if (offset < 0 || (long) offset + (long) rows * cols > data.length) {
+            throw new IllegalArgumentException("view " + rows + "x" + cols + "@" + offset + " outside array of " + data.length);
+        }
+        this.data = data;
+    }
+
+    /** The backing array (shared, not copied). */
+    public float[] data() {
+        return data;
+    }
+
+    @Override
+    public Precision precision() {
+        return Precision.F32;
+    }
+
+    @Override
+    public double get(int r, int c) {
+        return data[offset + r * cols + c];
+    }
+
+    @Override
+    public void set(int r, int c, double v) {
+        data[offset + r * cols + c] = (float) v;
+    }
+
+    @Override
+    public void add(int r, int c, double v) {
+        data[offset + r * cols + c] += (float) v;
+    }
+
+    @Override
+    public double getFlat(int i) {
+        return data[offset + i];
+    }
+
+    @Override
+    public void setFlat(int i, double v) {
+        data[offset + i] = (float) v;
+    }
+
+    @Override
+    public FloatMatrix topRows(int m) {
+        return new FloatMatrix(data, offset, m, cols);
+    }
+
+    @Override
+    public FloatMatrix slice(int start, int r, int c) {
+        return new FloatMatrix(data, offset + start, r, c);
+    }
+
+    @Override
+    public void fill(double v) {
+        Arrays.fill(data, offset, offset + size(), (float) v);
+    }
+
+    @Override
+    public void copyFrom(Matrix src) {
+        checkSameShape(src);
+        if (src instanceof FloatMatrix f) {
+            System.arraycopy(f.data, f.offset, data, offset, size());
+        } else {
+            for (int i = 0, n = size(); i < n; i++) data[offset + i] = (float) src.getFlat(i);
+        }
+    }
+
+    @Override
+    public void axpy(double alpha, Matrix x) {
+        checkSameShape(x);
+        float[] xd = ((FloatMatrix) x).data;
+        int xo = x.offset;
+        float a = (float) alpha;
+        for (int i = 0, n = size(); i < n; i++) data[offset + i] += a * xd[xo + i];
+    }
+
+    @Override
+    public void scale(double alpha) {
+        float a = (float) alpha;
+        for (int i = offset, e = offset + size(); i < e; i++) data[i] *= a;
+    }
+
+    @Override
+    public double sumOfSquares() {
+        double s = 0;
+        for (int i = offset, e = offset + size(); i < e; i++) s += (double) data[i] * data[i];
+        return s;
+    }
+
+    @Override
+    public void gemm(double alpha, Matrix a, boolean transA, Matrix b, boolean transB, double beta) {
+        checkGemmShapes(a, transA, b, transB);
+        int k = transA ? a.rows : a.cols;
+        GemmBackends.current().sgemm(transA, transB, rows, cols, k, (float) alpha,
+                ((FloatMatrix) a).data, a.offset, a.cols, ((FloatMatrix) b).data, b.offset, b.cols,
+                (float) beta, data, offset, cols);
+    }
+
+    @Override
+    public void addRowVector(Matrix bias) {
+        float[] bd = ((FloatMatrix) bias).data;
+        int bo = bias.offset;
+        for (int r = 0; r < rows; r++) {
+            int o = offset + r * cols;
+            for (int c = 0; c < cols; c++) data[o + c] += bd[bo + c];
+        }
+    }
+
+    @Override
+    public void reluInPlace() {
+        for (int i = offset, e = offset + size(); i < e; i++) if (data[i] < 0f) data[i] = 0f;
+    }
+
+    @Override
+    public void reluMask(Matrix activation) {
+        checkSameShape(activation);
+        float[] ad = ((FloatMatrix) activation).data;
+        int ao = activation.offset;
+        for (int i = 0, n = size(); i < n; i++) if (ad[ao + i] <= 0f) data[offset + i] = 0f;
+    }
+
+    @Override
+    public void addColumnSumsTo(Matrix out) {
+        float[] od = ((FloatMatrix) out).data;
+        int oo = out.offset;
+        for (int r = 0; r < rows; r++) {
+            int o = offset + r * cols;
+            for (int c = 0; c < cols; c++) od[oo + c] += data[o + c];
+        }
+    }
+
+    @Override
+    public void gatherRows(Matrix src, int[] index, int from, int count) {
+        float[] sd = ((FloatMatrix) src).data;
+        for (int r = 0; r < count; r++) {
+            System.arraycopy(sd, src.offset + index[from + r] * src.cols, data, offset + r * cols, cols);
+        }
+    }
+
+    @Override
+    public void scatterAddRows(Matrix src, int[] index, int from, int count, double[] scale) {
+        float[] sd = ((FloatMatrix) src).data;
+        for (int r = 0; r < count; r++) {
+            int o = offset + index[from + r] * cols;
+            int so = src.offset + r * src.cols;
+            float s = scale == null ? 1f : (float) scale[from + r];
+            for (int c = 0; c < cols; c++) data[o + c] += s * sd[so + c];
+        }
+    }
+
+    @Override
+    public void scaleRows(double[] s, int from) {
+        for (int r = 0; r < rows; r++) {
+            float f = (float) s[from + r];
+            int o = offset + r * cols;
+            for (int c = 0; c < cols; c++) data[o + c] *= f;
+        }
+    }
+
+    @Override
+    public double dotRows(int r, Matrix other, int otherRow) {
+        float[] od = ((FloatMatrix) other).data;
+        int o = offset + r * cols;
+        int oo = other.offset + otherRow * other.cols;
+        double s = 0;
+        for (int c = 0; c < cols; c++) s += data[o + c] * od[oo + c];
+        return s;
+    }
+
+    @Override
+    public void addScaledRow(int r, Matrix src, int srcRow, double s) {
+        float[] sd = ((FloatMatrix) src).data;
+        int o = offset + r * cols;
+        int so = src.offset + srcRow * src.cols;
+        float f = (float) s;
+        for (int c = 0; c < cols; c++) data[o + c] += f * sd[so + c];
+    }
+
+    @Override
+    public void getRow(int r, double[] dst) {
+        int o = offset + r * cols;
+        for (int c = 0; c < cols; c++) dst[c] = data[o + c];
+    }
+}
