@@ -1,5 +1,6 @@
 package org.sparkmoe.core.expert;
 
+import org.sparkmoe.core.linalg.Buffers;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
 
@@ -21,21 +22,12 @@ public final class ExpertWorkspace {
 
     /** The hidden activations of the first m rows (valid between forward and backward). */
     public Matrix hidden(int m) {
-        if (hidden == null || hidden.rows() < m) {
-            hidden = precision.zeros(grow(hidden, m), hiddenSize);
-        }
+        hidden = Buffers.ensureRows(hidden, precision, m, hiddenSize);
         return hidden.topRows(m);
     }
 
     Matrix hiddenGradient(int m) {
-        if (hiddenGradient == null || hiddenGradient.rows() < m) {
-            hiddenGradient = precision.zeros(grow(hiddenGradient, m), hiddenSize);
-        }
+        hiddenGradient = Buffers.ensureRows(hiddenGradient, precision, m, hiddenSize);
         return hiddenGradient.topRows(m);
-    }
-
-    static int grow(Matrix current, int needed) {
-        int have = current == null ? 0 : current.rows();
-        return Math.max(needed, Math.max(16, have + (have >> 1)));
     }
 }
