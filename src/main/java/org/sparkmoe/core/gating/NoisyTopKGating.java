@@ -1,0 +1,359 @@
+package org.sparkmoe.core.gating;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+import org.sparkmoe.core.linalg.Buffers;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * Noisy top-k gating (paper section 2.1, eq. 3-5) and, as its special cases, plain top-k gating
+ * (no noise network) and softmax gating (eq. 2: k = n, no noise).
+ *
+ * <pre>
+ *   H(x)_i     = (x W_g)_i + eps_i * sigma_i(x),    sigma_i(x) = softplus((x W_noise)_i) + 0.01
+ *   G(x)       = softmax(KeepTopK(H(x), k))
+ * </pre>
+ * eps ~ N(0,1) from {@link GateNoise} in training only. Statistics layout: {@code [Importance (n),
+ * Load (n)]}. Load is the smooth estimator of eq. 8-10 when training with noise and k &lt; n:
+ * {@code P(x,i) = Phi(((x W_g)_i - kth_excluding(H(x), k, i)) / sigma_i(x))}, differentiable in
+ * W_g, W_noise and x (including through the threshold, which is another expert's noisy logit, as in
+ * tensor2tensor's {@code _prob_in_top_k}); otherwise it is the number of rows routed to each expert.
+ */
+public final class NoisyTopKGating implements Gating {
+    /** Minimum noise standard deviation (tensor2tensor's noise_epsilon). */
+    public static final double NOISE_EPSILON = 0.01;
+
+    private final int inputDim;
+    private final int numExperts;
+    private final int k;
+    private final boolean noisy;
+    private final String gateName;
+    private final String noiseName;
+    private final int streamBase;
+
+    /**
+     * @param prefix     parameter name prefix, e.g. "gate." or "gate.group3."
+     * @param streamBase first noise stream of this gate (experts use streamBase .. streamBase+n-1)
+     */
+    public NoisyTopKGating(int inputDim, int numExperts, int k, boolean noisy, String prefix, int streamBase) {
+        if (inputDim <= 0) throw new IllegalArgumentException("gating input size must be positive, got " + inputDim);
+        if (numExperts <= 0) throw new IllegalArgumentException("number of experts must be positive, got " + numExperts);
+        if (k < 1 || k > numExperts) {
+            throw new IllegalArgumentException("k must be in [1, number of experts = " + numExperts + "], got " + k);
+        }
+        this.inputDim = inputDim;
+        this.numExperts = numExperts;
+        this.k = k;
+        this.noisy = noisy;
+        this.gateName = prefix + "w_gate";
+        this.noiseName = prefix + "w_noise";
+        this.streamBase = streamBase;
+    }
+
+    /** Softmax gating (eq. 2): every expert gets every row. */
+    public static NoisyTopKGating softmax(int inputDim, int numExperts) {
+        return new NoisyTopKGating(inputDim, numExperts, numExperts, false, "gate.", 0);
+    }
+
+    /** Noisy top-k gating with the default parameter prefix "gate.". */
+    public static NoisyTopKGating noisyTopK(int inputDim, int numExperts, int k) {
+        return new NoisyTopKGating(inputDim, numExperts, k, true, "gate.", 0);
+    }
+
+    public int k() {
+        return k;
+    }
+
+    public boolean noisy() {
+        return noisy;
+    }
+
+    @Override
+    public int numExperts() {
+        return numExperts;
+    }
+
+    @Override
+    public int slotsPerRow() {
+        return k;
+    }
+
+    @Override
+    public int statsSize() {
+        return 2 * numExperts;
+    }
+
+    @Override
+    public void declare(ParameterLayout.Builder layout) {
+        layout.add(gateName, inputDim, numExperts);
+        if (noisy) {
+            layout.add(noiseName, inputDim, numExperts);
+        }
+    }
+
+    @Override
+    public void initialise(Parameters p, SplittableRandom random) {
+        p.get(gateName).fill(0);
+        if (noisy) {
+            p.get(noiseName).fill(0);
+        }
+    }
+
+    @Override
+    public State newState(Precision precision) {
+        return new State(precision);
+    }
+
+    /** Whether this forward pass uses the smooth (differentiable) load estimator. */
+    private boolean smoothLoad(GateNoise noise) {
+        return noisy && noise.enabled() && k < numExperts;
+    }
+
+    @Override
+    public void forward(Parameters p, Matrix x, long[] exampleIds, GateNoise noise, GatingState gs, double[] stats) {
+        State s = (State) gs;
+        int m = x.rows();
+        int n = numExperts;
+        s.reset(m);
+        s.prepare(m, n, k);
+        s.smoothLoad = smoothLoad(noise);
+        s.noiseOn = noisy && noise.enabled();
+        Matrix clean = s.clean.topRows(m);
+        clean.gemm(1, x, false, p.get(gateName), false, 0);
+        Matrix raw = null;
+        if (noisy) {
+            raw = s.raw.topRows(m);
+            raw.gemm(1, x, false, p.get(noiseName), false, 0);
+        }
+        int[] expert = s.expert();
+        double[] gate = s.gate();
+        int topCount = Math.min(k + 1, n);
+        for (int r = 0; r < m; r++) {
+            int base = r * n;
+            for (int i = 0; i < n; i++) {
+                double c = clean.get(r, i);
+                s.cleanD[base + i] = c;
+                double h = c;
+                if (noisy) {
+                    double sigma = softplus(raw.get(r, i)) + NOISE_EPSILON;
+                    s.sigma[base + i] = sigma;
+                    if (s.noiseOn) {
+                        double e = noise.sample(exampleIds[r], streamBase + i);
+                        s.eps[base + i] = e;
+                        h = c + e * sigma;
+                    }
+                }
+                s.noisyLogit[base + i] = h;
+            }
+            int tb = r * (k + 1);
+            if (k == n) {
+                identityWithMaxFirst(s.noisyLogit, base, n, s.top, tb);
+            } else {
+                selectTop(s.noisyLogit, base, n, topCount, s.top, tb);
+            }
+            // softmax over the k survivors
+            double max = s.noisyLogit[base + s.top[tb]];
+            double sum = 0;
+            for (int j = 0; j < k; j++) {
+                double e = Math.exp(s.noisyLogit[base + s.top[tb + j]] - max);
+                gate[r * k + j] = e;
+                sum += e;
+            }
+            for (int j = 0; j < k; j++) {
+                int e = s.top[tb + j];
+                expert[r * k + j] = e;
+                gate[r * k + j] /= sum;
+                stats[e] += gate[r * k + j];
+            }
+            if (s.smoothLoad) {
+                double thrIn = s.noisyLogit[base + s.top[tb + k]];
+                double thrOut = s.noisyLogit[base + s.top[tb + k - 1]];
+                markTop(s, tb);
+                for (int i = 0; i < n; i++) {
+                    double thr = s.inTop[i] ? thrIn : thrOut;
+                    stats[n + i] += NormalDistribution.cdf((s.cleanD[base + i] - thr) / s.sigma[base + i]);
+                }
+                unmarkTop(s, tb);
+            } else {
+                for (int j = 0; j < k; j++) stats[n + s.top[tb + j]] += 1;
+            }
+        }
+    }
+
+    @Override
+    public BalanceResult balance(double[] stats, BalanceWeights w) {
+        int n = numExperts;
+        double[] grad = new double[2 * n];
+        double li = w.importance() * CoefficientOfVariation.squared(stats, 0, n);
+        double ll = w.load() * CoefficientOfVariation.squared(stats, n, n);
+        CoefficientOfVariation.addGradient(stats, 0, n, w.importance(), grad, 0);
+        CoefficientOfVariation.addGradient(stats, n, n, w.load(), grad, n);
+        return new BalanceResult(li, ll, Arrays.copyOfRange(stats, 0, n), Arrays.copyOfRange(stats, n, 2 * n), grad);
+    }
+
+    @Override
+    public void backward(Parameters p, Matrix x, GatingState gs, double[] statsGradient, Parameters grad, Matrix dx) {
+        State s = (State) gs;
+        int m = s.rows();
+        int n = numExperts;
+        Matrix dClean = s.dClean.topRows(m);
+        Matrix dRaw = noisy ? s.dRaw.topRows(m) : null;
+        double[] gate = s.gate();
+        double[] dGate = s.gateGradient();
+        int[] expert = s.expert();
+        double[] dC = s.rowScratchC;
+        double[] dS = s.rowScratchS;
+        for (int r = 0; r < m; r++) {
+            int base = r * n;
+            int tb = r * (k + 1);
+            Arrays.fill(dC, 0, n, 0.0);
+            Arrays.fill(dS, 0, n, 0.0);
+            // softmax over the survivors; Importance adds dL/dImportance_i to every gate of expert i
+            double dot = 0;
+            for (int j = 0; j < k; j++) {
+                int q = r * k + j;
+                dot += gate[q] * (dGate[q] + statsGradient[expert[q]]);
+            }
+            for (int j = 0; j < k; j++) {
+                int q = r * k + j;
+                int i = expert[q];
+                double dh = gate[q] * (dGate[q] + statsGradient[i] - dot);
+                dC[i] += dh;
+                if (s.noiseOn) dS[i] += dh * s.eps[base + i];
+            }
+            if (s.smoothLoad) {
+                int jIn = s.top[tb + k];
+                int jOut = s.top[tb + k - 1];
+                markTop(s, tb);
+                for (int i = 0; i < n; i++) {
+                    double dP = statsGradient[n + i];
+                    if (dP == 0) continue;
+                    int j = s.inTop[i] ? jIn : jOut;
+                    double sigma = s.sigma[base + i];
+                    double z = (s.cleanD[base + i] - s.noisyLogit[base + j]) / sigma;
+                    double dz = NormalDistribution.density(z) * dP;
+                    dC[i] += dz / sigma;
+                    dS[i] -= dz * z / sigma;
+                    double dThr = -dz / sigma;  // threshold = H_j = clean_j + eps_j * sigma_j
+                    dC[j] += dThr;
+                    dS[j] += dThr * s.eps[base + j];
+                }
+                unmarkTop(s, tb);
+            }
+            for (int i = 0; i < n; i++) {
+                dClean.set(r, i, dC[i]);
+                if (noisy) dRaw.set(r, i, dS[i] * sigmoid(s.raw.get(r, i)));
+            }
+        }
+        grad.get(gateName).gemm(1, x, true, dClean, false, 1);
+        if (dx != null) dx.gemm(1, dClean, false, p.get(gateName), true, 1);
+        if (noisy) {
+            grad.get(noiseName).gemm(1, x, true, dRaw, false, 1);
+            if (dx != null) dx.gemm(1, dRaw, false, p.get(noiseName), true, 1);
+        }
+    }
+
+    /**
+     * Indices of the {@code count} largest of {@code v[base, base+n)} in descending order into
+     * {@code out[ob, ob+count)}; ties go to the lower index. Insertion into a short sorted list:
+     * O(n * count), fine for count = k + 1 small.
+     */
+    static void selectTop(double[] v, int base, int n, int count, int[] out, int ob) {
+        int len = 0;
+        for (int i = 0; i < n; i++) {
+            double x = v[base + i];
+            if (len == count && x <= v[base + out[ob + len - 1]]) continue;
+            int pos = len == count ? count - 1 : len++;
+            while (pos > 0 && x > v[base + out[ob + pos - 1]]) {
+                out[ob + pos] = out[ob + pos - 1];
+                pos--;
+            }
+            out[ob + pos] = i;
+        }
+    }
+
+    /**
+     * Softmax gating keeps every expert, so order does not matter except that the softmax is
+     * stabilised with the first entry: put the maximum there and skip the O(n^2) sort.
+     */
+    private static void identityWithMaxFirst(double[] v, int base, int n, int[] out, int ob) {
+        int best = 0;
+        for (int i = 0; i < n; i++) {
+            out[ob + i] = i;
+            if (v[base + i] > v[base + best]) best = i;
+        }
+        out[ob] = best;
+        out[ob + best] = 0;
+    }
+
+    private void markTop(State s, int tb) {
+        for (int j = 0; j < k; j++) s.inTop[s.top[tb + j]] = true;
+    }
+
+    private void unmarkTop(State s, int tb) {
+        for (int j = 0; j < k; j++) s.inTop[s.top[tb + j]] = false;
+    }
+
+    static double softplus(double x) {
+        return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+    }
+
+    static double sigmoid(double x) {
+        if (x >= 0) {
+            return 1.0 / (1.0 + Math.exp(-x));
+        }
+        double e = Math.exp(x);
+        return e / (1.0 + e);
+    }
+
+    /** Per-row logits, noise and top-k ranks kept for the backward pass; reused across steps. */
+    public final class State extends GatingState {
+        private final Precision precision;
+        private Matrix clean, raw, dClean, dRaw;
+        private double[] cleanD = new double[0], sigma = new double[0], eps = new double[0], noisyLogit = new double[0];
+        private int[] top = new int[0];
+        private final boolean[] inTop = new boolean[numExperts];
+        private final double[] rowScratchC = new double[numExperts];
+        private final double[] rowScratchS = new double[numExperts];
+        private boolean smoothLoad;
+        private boolean noiseOn;
+
+        State(Precision precision) {
+            super(k);
+            this.precision = precision;
+        }
+
+        void prepare(int m, int n, int k) {
+            clean = Buffers.ensureRows(clean, precision, m, n);
+            dClean = Buffers.ensureRows(dClean, precision, m, n);
+            if (noisy) {
+                raw = Buffers.ensureRows(raw, precision, m, n);
+                dRaw = Buffers.ensureRows(dRaw, precision, m, n);
+            }
+            cleanD = Buffers.ensure(cleanD, m * n);
+            sigma = Buffers.ensure(sigma, m * n);
+            eps = Buffers.ensure(eps, m * n);
+            noisyLogit = Buffers.ensure(noisyLogit, m * n);
+            top = Buffers.ensure(top, m * (k + 1));
+        }
+
+        /** Clean logits (x W_g)_i of row r, for tests and inspection. */
+        public double cleanLogit(int r, int i) {
+            return cleanD[r * numExperts + i];
+        }
+
+        /** Noisy logits H(x)_i of row r. */
+        public double noisyLogit(int r, int i) {
+            return noisyLogit[r * numExperts + i];
+        }
+
+        /** sigma_i(x) of row r. */
+        public double noiseStddev(int r, int i) {
+            return sigma[r * numExperts + i];
+        }
+    }
+}

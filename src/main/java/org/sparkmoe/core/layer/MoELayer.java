@@ -1,0 +1,164 @@
+package org.sparkmoe.core.layer;
+
+import org.sparkmoe.core.expert.Expert;
+import org.sparkmoe.core.expert.ExpertWorkspace;
+import org.sparkmoe.core.gating.BalanceResult;
+import org.sparkmoe.core.gating.BalanceWeights;
+import org.sparkmoe.core.gating.GateNoise;
+import org.sparkmoe.core.gating.Gating;
+import org.sparkmoe.core.gating.GatingState;
+import org.sparkmoe.core.linalg.Buffers;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * The Sparsely-Gated Mixture-of-Experts layer (paper section 2, eq. 1):
+ * {@code y = sum_i G(x)_i E_i(x)}, optionally residual {@code y = x + MoE(x)}. Experts with a zero
+ * gate are never evaluated; each expert runs once on all the rows routed to it (one GEMM per layer
+ * per expert batch).
+ *
+ * <p>The pass is split into the same stages as a distributed step: gate, dispatch (gather rows by
+ * expert), experts, combine (scatter weighted outputs back), then backward combine, expert backward
+ * and backward dispatch, and the gating backward pass with the batch-global balance gradient.
+ */
+public final class MoELayer {
+    private final Gating gating;
+    private final Expert expert;
+    private final boolean residual;
+    private final BalanceWeights weights;
+
+    public MoELayer(Gating gating, Expert expert, boolean residual, BalanceWeights weights) {
+        this.gating = gating;
+        this.expert = expert;
+        this.residual = residual;
+        this.weights = weights;
+    }
+
+    public Gating gating() {
+        return gating;
+    }
+
+    public Expert expert() {
+        return expert;
+    }
+
+    public int numExperts() {
+        return gating.numExperts();
+    }
+
+    public boolean residual() {
+        return residual;
+    }
+
+    public BalanceWeights balanceWeights() {
+        return weights;
+    }
+
+    public Workspace newWorkspace(Precision precision) {
+        return new Workspace(precision);
+    }
+
+    /**
+     * Forward pass over a whole batch: gates, runs the experts and writes y (m x d). Adds the
+     * batch's balance statistics into {@code stats} (length {@code gating().statsSize()}).
+     */
+    public void forward(Parameters shared, Parameters[] experts, Matrix x, long[] exampleIds, GateNoise noise,
+                        Workspace ws, Matrix y, double[] stats) {
+        gating.forward(shared, x, exampleIds, noise, ws.gate, stats);
+        Routing routing = ws.routing;
+        routing.build(ws.gate);
+        int d = x.cols();
+        int total = routing.entries();
+        ws.expertIn = Buffers.ensureRows(ws.expertIn, ws.precision, total, d);
+        ws.expertOut = Buffers.ensureRows(ws.expertOut, ws.precision, total, d);
+        y.fill(0);
+        for (int e = 0; e < numExperts(); e++) {
+            int c = routing.count(e);
+            if (c == 0) continue;
+            int s = routing.start(e);
+            Matrix in = ws.expertIn.slice(s * d, c, d);
+            Matrix out = ws.expertOut.slice(s * d, c, d);
+            in.gatherRows(x, routing.rows(), s, c);
+            expert.forward(experts[e], in, ws.expertWorkspace(e), out);
+            y.scatterAddRows(out, routing.rows(), s, c, routing.gates());
+        }
+        if (residual) {
+            y.axpy(1, x);
+        }
+    }
+
+    /** The balancing losses for summed statistics. */
+    public BalanceResult balance(double[] stats) {
+        return gating.balance(stats, weights);
+    }
+
+    /**
+     * Backward pass for the last {@link #forward} with this workspace: accumulates shared (gating)
+     * and expert parameter gradients and writes dL/dx into {@code dx} (overwritten).
+     */
+    public void backward(Parameters shared, Parameters[] experts, Matrix x, Workspace ws, Matrix dY,
+                         double[] statsGradient, Parameters sharedGrad, Parameters[] expertGrads, Matrix dx) {
+        Routing routing = ws.routing;
+        int d = x.cols();
+        int total = routing.entries();
+        ws.expertGradOut = Buffers.ensureRows(ws.expertGradOut, ws.precision, total, d);
+        ws.expertGradIn = Buffers.ensureRows(ws.expertGradIn, ws.precision, total, d);
+        double[] dGate = ws.gate.gateGradient();
+        int slots = ws.gate.slots();
+        dx.fill(0);
+        for (int e = 0; e < numExperts(); e++) {
+            int c = routing.count(e);
+            if (c == 0) continue;
+            int s = routing.start(e);
+            Matrix out = ws.expertOut.slice(s * d, c, d);
+            Matrix dOut = ws.expertGradOut.slice(s * d, c, d);
+            Matrix dIn = ws.expertGradIn.slice(s * d, c, d);
+            for (int q = 0; q < c; q++) {
+                int row = routing.rows()[s + q];
+                dGate[row * slots + routing.slots()[s + q]] = dY.dotRows(row, out, q);
+            }
+            dOut.gatherRows(dY, routing.rows(), s, c);
+            dOut.scaleRows(routing.gates(), s);
+            expert.backward(experts[e], ws.expertIn.slice(s * d, c, d), ws.expertWorkspace(e), dOut, dIn, expertGrads[e]);
+            dx.scatterAddRows(dIn, routing.rows(), s, c, null);
+        }
+        gating.backward(shared, x, ws.gate, statsGradient, sharedGrad, dx);
+        if (residual) {
+            dx.axpy(1, dY);
+        }
+    }
+
+    /** Buffers of one layer pass, reused across steps. */
+    public final class Workspace {
+        private final Precision precision;
+        private final GatingState gate;
+        private final Routing routing;
+        private final ExpertWorkspace[] expertWorkspaces;
+        private Matrix expertIn, expertOut, expertGradOut, expertGradIn;
+
+        Workspace(Precision precision) {
+            this.precision = precision;
+            this.gate = gating.newState(precision);
+            this.routing = new Routing(gating.numExperts());
+            this.expertWorkspaces = new ExpertWorkspace[gating.numExperts()];
+        }
+
+        ExpertWorkspace expertWorkspace(int e) {
+            if (expertWorkspaces[e] == null) {
+                expertWorkspaces[e] = new ExpertWorkspace(precision, expert.hidden());
+            }
+            return expertWorkspaces[e];
+        }
+
+        /** The gate of the last forward pass. */
+        public GatingState gate() {
+            return gate;
+        }
+
+        /** The dispatch plan of the last forward pass: expert batch sizes live here. */
+        public Routing routing() {
+            return routing;
+        }
+    }
+}
