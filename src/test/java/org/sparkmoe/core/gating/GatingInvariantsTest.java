@@ -1,0 +1,248 @@
+package org.sparkmoe.core.gating;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.Test;
+import org.sparkmoe.core.expert.Expert;
+import org.sparkmoe.core.layer.MoELayer;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+
+/** The invariants of DESIGN.md section 2 that the gating must satisfy. */
+class GatingInvariantsTest {
+    private static final Precision F64 = Precision.F64;
+
+    private static Parameters params(Gating g, double scale, long seed) {
+        ParameterLayout.Builder b = ParameterLayout.builder();
+        g.declare(b);
+        Parameters p = b.build().allocate(F64);
+        SplittableRandom r = new SplittableRandom(seed);
+        p.fill(() -> r.nextGaussian() * scale);
+        return p;
+    }
+
+    private static Matrix randomRows(int m, int d, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        Matrix x = F64.zeros(m, d);
+        for (int i = 0; i < x.size(); i++) x.setFlat(i, r.nextGaussian());
+        return x;
+    }
+
+    private static long[] ids(int m) {
+        long[] ids = new long[m];
+        for (int i = 0; i < m; i++) ids[i] = i;
+        return ids;
+    }
+
+    @Test
+    void gateRowsSumToOneWithExactlyKNonZerosAndImportanceSumsToBatchSize() {
+        int m = 200;
+        Gating[] gatings = {NoisyTopKGating.noisyTopK(6, 16, 4), new HierarchicalGating(6, 4, 5, 2, 2, true),
+                NoisyTopKGating.softmax(6, 5)};
+        int[] expectedNonZeros = {4, 4, 5};
+        for (int gi = 0; gi < gatings.length; gi++) {
+            Gating g = gatings[gi];
+            Parameters p = params(g, 0.5, 1 + gi);
+            Matrix x = randomRows(m, 6, 2);
+            GatingState s = g.newState(F64);
+            double[] stats = new double[g.statsSize()];
+            g.forward(p, x, ids(m), GateNoise.training(5, 1), s, stats);
+            for (int r = 0; r < m; r++) {
+                double sum = 0;
+                int nonZero = 0;
+                java.util.Set<Integer> distinct = new java.util.HashSet<>();
+                for (int q = 0; q < g.slotsPerRow(); q++) {
+                    double v = s.gate()[r * g.slotsPerRow() + q];
+                    sum += v;
+                    if (v > 0) {
+                        nonZero++;
+                        distinct.add(s.expert()[r * g.slotsPerRow() + q]);
+                    }
+                }
+                assertEquals(1.0, sum, 1e-12, "row " + r + " of gating " + gi);
+                assertEquals(expectedNonZeros[gi], nonZero, "non-zero gates in row " + r + " of gating " + gi);
+                assertEquals(nonZero, distinct.size(), "an expert appears twice in row " + r);
+            }
+            double importance = 0;
+            for (int e = 0; e < g.numExperts(); e++) importance += stats[e];
+            assertEquals(m, importance, 1e-9, "sum of Importance, gating " + gi);
+        }
+    }
+
+    @Test
+    void atZeroInitialisationEveryExpertExpectsLoadKBOverN() {
+        int n = 8, k = 2, m = 4000;
+        NoisyTopKGating g = NoisyTopKGating.noisyTopK(5, n, k);
+        Parameters p = params(g, 0, 0);  // W_g = W_noise = 0
+        Matrix x = randomRows(m, 5, 3);
+        double[] stats = new double[g.statsSize()];
+        g.forward(p, x, ids(m), GateNoise.training(17, 1), g.newState(F64), stats);
+        double expected = (double) k * m / n;
+        // each P(x,i) is in [0,1], so the sum of m of them has std <= sqrt(m)/2
+        double tolerance = 5 * Math.sqrt(m) / 2;
+        for (int i = 0; i < n; i++) {
+            assertEquals(expected, stats[n + i], tolerance, "smooth load of expert " + i);
+            assertEquals(expected, stats[i] * k, 4 * tolerance, "importance of expert " + i);
+        }
+        BalanceResult b = g.balance(stats, BalanceWeights.PAPER);
+        assertTrue(b.cvLoad() < 0.1, "CV(Load) at zero init " + b.cvLoad());
+    }
+
+    /**
+     * P(x,i) is the probability that expert i is in the top k when only its own noise is redrawn:
+     * simulate exactly that from the kept logits, for every expert of several rows.
+     */
+    @Test
+    void loadProbabilityMatchesOwnNoiseRedrawFrequency() {
+        int n = 6, k = 2, d = 4;
+        NoisyTopKGating g = NoisyTopKGating.noisyTopK(d, n, k);
+        Parameters p = params(g, 0.6, 9);
+        Random rnd = new Random(123);
+        for (int row = 0; row < 5; row++) {
+            Matrix x = randomRows(1, d, 40 + row);
+            NoisyTopKGating.State s = g.newState(F64);
+            double[] stats = new double[g.statsSize()];
+            g.forward(p, x, new long[]{row}, GateNoise.training(77, 2), s, stats);
+            for (int i = 0; i < n; i++) {
+                int trials = 20000;
+                int inTop = 0;
+                for (int t = 0; t < trials; t++) {
+                    double hi = s.cleanLogit(0, i) + rnd.nextGaussian() * s.noiseStddev(0, i);
+                    int above = 0;
+                    for (int j = 0; j < n; j++) if (j != i && s.noisyLogit(0, j) > hi) above++;
+                    if (above < k) inTop++;
+                }
+                double freq = (double) inTop / trials;
+                double pr = stats[n + i];
+                double se = Math.sqrt(Math.max(pr * (1 - pr), 1e-4) / trials);
+                assertEquals(freq, pr, 5 * se + 1e-3, "P(x," + i + ") of row " + row);
+            }
+        }
+    }
+
+    /** E_noise[P(x,i)] equals how often i lands in the top k under fresh noise for all experts. */
+    @Test
+    void expectedLoadProbabilityMatchesTopKFrequency() {
+        int n = 5, k = 2, d = 4, steps = 6000;
+        NoisyTopKGating g = NoisyTopKGating.noisyTopK(d, n, k);
+        Parameters p = params(g, 0.5, 21);
+        Matrix x = randomRows(1, d, 22);
+        double[] meanP = new double[n];
+        double[] freq = new double[n];
+        GatingState s = g.newState(F64);
+        for (int step = 0; step < steps; step++) {
+            double[] stats = new double[g.statsSize()];
+            g.forward(p, x, new long[]{0}, GateNoise.training(5, step), s, stats);
+            for (int i = 0; i < n; i++) meanP[i] += stats[n + i] / steps;
+            for (int j = 0; j < k; j++) freq[s.expert()[j]] += 1.0 / steps;
+        }
+        for (int i = 0; i < n; i++) {
+            assertEquals(freq[i], meanP[i], 5 * Math.sqrt(0.25 / steps), "expert " + i);
+        }
+    }
+
+    @Test
+    void withKEqualsOneTheTaskLossGivesTheGateNoGradient() {
+        int d = 4, n = 5, m = 30, h = 3;
+        NoisyTopKGating g = NoisyTopKGating.noisyTopK(d, n, 1);
+        Expert expert = new Expert(d, h);
+        MoELayer layer = new MoELayer(g, expert, false, BalanceWeights.NONE);
+        Parameters shared = params(g, 0.7, 4);
+        SplittableRandom r = new SplittableRandom(5);
+        Parameters[] experts = new Parameters[n];
+        Parameters[] grads = new Parameters[n];
+        for (int e = 0; e < n; e++) {
+            experts[e] = expert.initialise(F64, r);
+            grads[e] = experts[e].zerosLike();
+        }
+        Matrix x = randomRows(m, d, 6);
+        Matrix y = F64.zeros(m, d);
+        MoELayer.Workspace ws = layer.newWorkspace(F64);
+        double[] stats = new double[g.statsSize()];
+        layer.forward(shared, experts, x, ids(m), GateNoise.training(1, 1), ws, y, stats);
+        Matrix dY = randomRows(m, d, 7);
+        Parameters sharedGrad = shared.zerosLike();
+        Matrix dx = F64.zeros(m, d);
+        layer.backward(shared, experts, x, ws, dY, layer.balance(stats).statsGradient(), sharedGrad, grads, dx);
+        assertEquals(0.0, sharedGrad.flat().sumOfSquares(), 0.0, "k = 1: softmax over one survivor is constant");
+        double expertSignal = 0;
+        for (Parameters gr : grads) expertSignal += gr.flat().sumOfSquares();
+        assertTrue(expertSignal > 0, "experts still learn with k = 1");
+    }
+
+    @Test
+    void noiseIsAPureFunctionOfItsCoordinates() {
+        double a = GateNoise.normal(1, 2, 3, 4);
+        assertEquals(a, GateNoise.normal(1, 2, 3, 4));
+        assertNotEquals(a, GateNoise.normal(1, 2, 3, 5));
+        assertNotEquals(a, GateNoise.normal(1, 2, 4, 4));
+        assertNotEquals(a, GateNoise.normal(1, 3, 3, 4));
+        assertNotEquals(a, GateNoise.normal(2, 2, 3, 4));
+        // moments of the stream
+        int n = 200000;
+        double sum = 0, sq = 0;
+        for (int i = 0; i < n; i++) {
+            double z = GateNoise.normal(9, 1, i, i % 7);
+            sum += z;
+            sq += z * z;
+        }
+        assertEquals(0, sum / n, 0.01);
+        assertEquals(1, sq / n, 0.01);
+        assertEquals(0.0, GateNoise.none().sample(5, 5));
+    }
+
+    @Test
+    void gatingOfARowDoesNotDependOnTheBlockItIsIn() {
+        NoisyTopKGating g = NoisyTopKGating.noisyTopK(4, 8, 2);
+        Parameters p = params(g, 0.5, 31);
+        Matrix x = randomRows(10, 4, 32);
+        long[] ids = {50, 51, 52, 53, 54, 55, 56, 57, 58, 59};
+        GatingState whole = g.newState(F64);
+        g.forward(p, x, ids, GateNoise.training(3, 3), whole, new double[g.statsSize()]);
+        Matrix part = F64.zeros(3, 4);
+        part.gatherRows(x, new int[]{7, 2, 9}, 0, 3);
+        GatingState s = g.newState(F64);
+        g.forward(p, part, new long[]{57, 52, 59}, GateNoise.training(3, 3), s, new double[g.statsSize()]);
+        int[] rows = {7, 2, 9};
+        for (int q = 0; q < 3; q++) {
+            for (int j = 0; j < 2; j++) {
+                assertEquals(whole.expert()[rows[q] * 2 + j], s.expert()[q * 2 + j]);
+                assertEquals(whole.gate()[rows[q] * 2 + j], s.gate()[q * 2 + j], 1e-12);
+            }
+        }
+    }
+
+    @Test
+    void normalCdfIsAccurate() {
+        assertEquals(0.5, NormalDistribution.cdf(0), 1e-16);
+        assertEquals(0.8413447460685429, NormalDistribution.cdf(1), 1e-15);
+        assertEquals(0.9772498680518208, NormalDistribution.cdf(2), 1e-15);
+        assertEquals(0.0013498980316300946, NormalDistribution.cdf(-3), 1e-15);
+        assertEquals(9.865876450376946e-10, NormalDistribution.cdf(-6), 1e-20);
+        assertEquals(3.1671241833119863e-05, NormalDistribution.cdf(-4), 1e-16);
+        assertEquals(0.9999683287581669, NormalDistribution.cdf(4), 1e-15);
+        // relative accuracy ~1e-12 in the tails, which is what the load gradient needs
+        // derivative consistency at the series / continued-fraction boundary (|x| = 3 in erfc: z = 4.24)
+        double z = 3 * Math.sqrt(2);
+        double num = (NormalDistribution.cdf(-z + 1e-6) - NormalDistribution.cdf(-z - 1e-6)) / 2e-6;
+        assertEquals(NormalDistribution.density(z), num, 1e-9);
+    }
+
+    @Test
+    void invalidConfigurationsNameTheProblem() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NoisyTopKGating.noisyTopK(4, 3, 4));
+        assertTrue(e.getMessage().contains("k must be in [1"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> NoisyTopKGating.noisyTopK(4, 3, 0));
+        assertTrue(e.getMessage().contains("got 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new BalanceWeights(-1, 0));
+        assertTrue(e.getMessage().contains("w_importance=-1"), e.getMessage());
+    }
+}
