@@ -1,0 +1,176 @@
+package org.sparkmoe.core.linalg;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The coarse-grained {@link Matrix} operations on both precisions, always on views that sit at a
+ * non-zero offset inside a larger array padded with a sentinel: the operations must address the
+ * view, and must not touch anything around it.
+ */
+class MatrixTest {
+    private static final double SENTINEL = -99;
+    private static final int PAD = 5;
+
+    /** A rows x cols view at offset PAD in an array with PAD sentinel elements either side, filled with f(r, c). */
+    private static Matrix view(Precision p, int rows, int cols, java.util.function.IntBinaryOperator f) {
+        int n = rows * cols + 2 * PAD;
+        Matrix m;
+        if (p == Precision.F32) {
+            float[] d = new float[n];
+            java.util.Arrays.fill(d, (float) SENTINEL);
+            m = new FloatMatrix(d, PAD, rows, cols);
+        } else {
+            double[] d = new double[n];
+            java.util.Arrays.fill(d, SENTINEL);
+            m = new DoubleMatrix(d, PAD, rows, cols);
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) m.set(r, c, f.applyAsInt(r, c));
+        }
+        return m;
+    }
+
+    private static double raw(Matrix m, int i) {
+        return m instanceof FloatMatrix f ? f.data()[i] : ((DoubleMatrix) m).data()[i];
+    }
+
+    private static int rawLength(Matrix m) {
+        return m instanceof FloatMatrix f ? f.data().length : ((DoubleMatrix) m).data().length;
+    }
+
+    private static void assertPaddingIntact(Matrix m) {
+        for (int i = 0; i < m.offset(); i++) assertEquals(SENTINEL, raw(m, i), "before view at " + i);
+        for (int i = m.offset() + m.size(); i < rawLength(m); i++) assertEquals(SENTINEL, raw(m, i), "after view at " + i);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void gatherRowsCopiesIndexedRowsFromTheSourceView(Precision p) {
+        Matrix src = view(p, 6, 3, (r, c) -> 10 * r + c);
+        Matrix dst = view(p, 3, 3, (r, c) -> 0);
+        int[] index = {7, 7, 5, 0, 2, 7};
+        dst.gatherRows(src, index, 2, 3);   // rows 5, 0, 2
+        int[] expectRows = {5, 0, 2};
+        for (int r = 0; r < 3; r++) {
+            for (int c = 0; c < 3; c++) assertEquals(10 * expectRows[r] + c, dst.get(r, c), 0);
+        }
+        assertPaddingIntact(dst);
+        assertPaddingIntact(src);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void scatterAddRowsAccumulatesScaledRows(Precision p) {
+        Matrix dst = view(p, 4, 2, (r, c) -> 1);
+        Matrix src = view(p, 3, 2, (r, c) -> r + 1 + c);   // rows (1,2), (2,3), (3,4)
+        int[] index = {9, 3, 1, 3};
+        double[] scale = {0, 2, 0.5, -1};
+        dst.scatterAddRows(src, index, 1, 3, scale);
+        // row 3 += 2*(1,2) - 1*(3,4) ; row 1 += 0.5*(2,3)
+        double[][] expected = {{1, 1}, {2, 2.5}, {1, 1}, {0, 1}};
+        for (int r = 0; r < 4; r++) {
+            for (int c = 0; c < 2; c++) assertEquals(expected[r][c], dst.get(r, c), 1e-6, "(" + r + "," + c + ")");
+        }
+        dst.scatterAddRows(src, new int[] {0}, 0, 1, null);   // null scale means 1
+        assertEquals(2, dst.get(0, 0), 0);
+        assertEquals(3, dst.get(0, 1), 0);
+        assertPaddingIntact(dst);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void addColumnSumsToAccumulatesIntoAnOffsetVector(Precision p) {
+        Matrix m = view(p, 3, 4, (r, c) -> r * 4 + c);
+        Matrix out = view(p, 1, 4, (r, c) -> 100);
+        m.addColumnSumsTo(out);
+        for (int c = 0; c < 4; c++) assertEquals(100 + (c + (4 + c) + (8 + c)), out.get(0, c), 0);
+        assertPaddingIntact(out);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void reluMaskZeroesWhereActivationIsNotPositive(Precision p) {
+        Matrix act = view(p, 2, 3, (r, c) -> (r * 3 + c) % 3 - 1);   // -1, 0, 1 per row
+        Matrix g = view(p, 2, 3, (r, c) -> 5 + r + c);
+        g.reluMask(act);
+        for (int r = 0; r < 2; r++) {
+            assertEquals(0, g.get(r, 0), 0);
+            assertEquals(0, g.get(r, 1), 0, "ReLU'(0) is taken as 0");
+            assertEquals(5 + r + 2, g.get(r, 2), 0);
+        }
+        assertPaddingIntact(g);
+        Matrix h = view(p, 2, 3, (r, c) -> c - 1);
+        h.reluInPlace();
+        assertEquals(0, h.get(1, 0), 0);
+        assertEquals(1, h.get(1, 2), 0);
+        assertPaddingIntact(h);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void slicesAndTopRowsAreViewsAtTheRightOffset(Precision p) {
+        Matrix m = view(p, 4, 3, (r, c) -> r * 3 + c);
+        Matrix top = m.topRows(2);
+        assertEquals(m.offset(), top.offset());
+        assertEquals(2, top.rows());
+        assertEquals(5, top.get(1, 2), 0);
+        Matrix s = m.slice(4, 2, 2);   // elements 4..7 of the view as 2x2
+        assertEquals(m.offset() + 4, s.offset());
+        assertEquals(4, s.get(0, 0), 0);
+        assertEquals(7, s.get(1, 1), 0);
+        s.fill(-1);
+        assertEquals(-1, m.getFlat(4), 0);
+        assertEquals(-1, m.getFlat(7), 0);
+        assertEquals(3, m.getFlat(3), 0);
+        assertEquals(8, m.getFlat(8), 0);
+        Matrix sub = s.slice(1, 1, 2);   // a slice of a slice accumulates offsets
+        assertEquals(m.offset() + 5, sub.offset());
+        top.scale(2);
+        assertEquals(4, m.get(0, 2), 0);
+        assertEquals(9, m.get(3, 0), 0, "scale on topRows must stop at the view");
+        assertPaddingIntact(m);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void addRowVectorAxpyAndGemmRespectOffsets(Precision p) {
+        Matrix m = view(p, 2, 3, (r, c) -> r);
+        Matrix bias = view(p, 1, 3, (r, c) -> c);
+        m.addRowVector(bias);
+        assertEquals(1 + 2, m.get(1, 2), 0);
+        Matrix x = view(p, 2, 3, (r, c) -> 1);
+        m.axpy(-1, x);
+        assertEquals(2, m.get(1, 2), 0);
+        assertEquals(7, m.sumOfSquares(), 1e-9);   // rows (-1,0,1) and (0,1,2)
+        // gemm over offset views: (2x3) * (3x2)^T-free product
+        Matrix a = view(p, 2, 3, (r, c) -> r + c);
+        Matrix b = view(p, 3, 2, (r, c) -> r == c ? 1 : 0);
+        Matrix out = view(p, 2, 2, (r, c) -> 7);
+        GemmBackend before = GemmBackends.current();
+        try {
+            for (GemmBackend backend : GemmBackends.available()) {
+                GemmBackends.use(backend);
+                out.gemm(1, a, false, b, false, 0);
+                assertEquals(0, out.get(0, 0), 0, backend.name());
+                assertEquals(2, out.get(1, 1), 0, backend.name());
+                out.gemm(1, b, true, a, true, 1);   // += (a b)^T
+                assertEquals(1 + 1, out.get(0, 1), 0, backend.name());
+                assertPaddingIntact(out);
+            }
+        } finally {
+            GemmBackends.use(before);
+        }
+        assertThrows(IllegalArgumentException.class, () -> out.gemm(1, a, true, b, false, 0));
+    }
+
+    @Test
+    void viewsOutsideTheArrayAreRejected() {
+        assertThrows(IllegalArgumentException.class, () -> new FloatMatrix(new float[5], 2, 2, 2));
+        assertThrows(IllegalArgumentException.class, () -> new DoubleMatrix(new double[4], -1, 1, 1));
+    }
+}
