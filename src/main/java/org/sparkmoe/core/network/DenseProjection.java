@@ -1,0 +1,125 @@
+package org.sparkmoe.core.network;
+
+import java.io.Serializable;
+import java.util.SplittableRandom;
+
+import org.sparkmoe.core.linalg.Buffers;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * Feature-vector input layer (DESIGN section 3): {@code out = x W + b}, {@code d_in -> d}, with
+ * {@value #WEIGHT} ({@code d_in x d}) and {@value #BIAS} ({@code 1 x d}). Features must be finite.
+ * Features stored in another precision than the parameters are converted into a per-thread scratch
+ * buffer first.
+ */
+public final class DenseProjection implements InputLayer, Serializable {
+    private static final long serialVersionUID = 1L;
+
+    public static final String WEIGHT = "input.weight";
+    public static final String BIAS = "input.bias";
+
+    private final int inputDim;
+    private final int outputDim;
+    private transient ThreadLocal<Scratch> scratch;
+
+    /**
+     * @param inputDim  d_in, width of the feature rows
+     * @param outputDim d, width of the rows fed to the MoE layer
+     */
+    public DenseProjection(int inputDim, int outputDim) {
+        Init.checkPositive("input width d_in", inputDim);
+        Init.checkPositive("output width d", outputDim);
+        if ((long) inputDim * outputDim > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("weight " + inputDim + " x " + outputDim + " exceeds 2^31 - 1 elements");
+        }
+        this.inputDim = inputDim;
+        this.outputDim = outputDim;
+    }
+
+    public int inputDim() {
+        return inputDim;
+    }
+
+    @Override
+    public int outputDim() {
+        return outputDim;
+    }
+
+    @Override
+    public void declare(ParameterLayout.Builder layout) {
+        layout.add(WEIGHT, inputDim, outputDim).add(BIAS, 1, outputDim);
+    }
+
+    /** Glorot-uniform weight, zero bias. */
+    @Override
+    public void initialise(Parameters p, SplittableRandom random) {
+        Init.glorotUniform(p.get(WEIGHT), random);
+        p.get(BIAS).fill(0);
+    }
+
+    @Override
+    public void forward(Parameters p, Batch batch, Matrix out) {
+        Init.checkShape("output", out, batch.size(), outputDim);
+        Matrix x = features(p, batch);
+        out.gemm(1, x, false, p.get(WEIGHT), false, 0);
+        out.addRowVector(p.get(BIAS));
+    }
+
+    @Override
+    public void backward(Parameters p, Batch batch, Matrix dOut, Parameters grad) {
+        Init.checkShape("dOut", dOut, batch.size(), outputDim);
+        Matrix x = features(p, batch);
+        grad.get(WEIGHT).gemm(1, x, true, dOut, false, 1);
+        dOut.addColumnSumsTo(grad.get(BIAS));
+    }
+
+    /** The batch's features, validated, in the parameters' precision. */
+    private Matrix features(Parameters p, Batch batch) {
+        Matrix f = batch.features();
+        if (f == null) {
+            throw new IllegalArgumentException("DenseProjection needs a feature batch (Batch.ofFeatures), got a token batch");
+        }
+        if (f.cols() != inputDim) {
+            throw new IllegalArgumentException("features have " + f.cols() + " columns, the layer expects d_in = " + inputDim);
+        }
+        Scratch s = scratch();
+        int m = f.rows();
+        double[] row = s.row = Buffers.ensure(s.row, inputDim);
+        for (int r = 0; r < m; r++) {
+            f.getRow(r, row);
+            for (int c = 0; c < inputDim; c++) {
+                if (!Double.isFinite(row[c])) {
+                    throw new IllegalArgumentException("feature at row " + r + ", column " + c + " is not finite: " + row[c]);
+                }
+            }
+        }
+        if (f.precision() == p.precision()) {
+            return f;
+        }
+        s.converted = Buffers.ensureRows(s.converted, p.precision(), m, inputDim);
+        Matrix x = s.converted.topRows(m);
+        x.copyFrom(f);
+        return x;
+    }
+
+    private Scratch scratch() {
+        ThreadLocal<Scratch> t = scratch;
+        if (t == null) {
+            t = ThreadLocal.withInitial(Scratch::new);
+            scratch = t;
+        }
+        return t.get();
+    }
+
+    private static final class Scratch {
+        double[] row;
+        Matrix converted;
+    }
+
+    @Override
+    public String toString() {
+        return "DenseProjection{" + inputDim + " -> " + outputDim + "}";
+    }
+}

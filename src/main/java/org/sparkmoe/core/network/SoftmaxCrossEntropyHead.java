@@ -1,0 +1,153 @@
+package org.sparkmoe.core.network;
+
+import java.io.Serializable;
+import java.util.SplittableRandom;
+
+import org.sparkmoe.core.linalg.Buffers;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * Softmax classification head (DESIGN section 3; the next-token softmax of the paper's language
+ * models): logits {@code z = y W + b} ({@code d -> C}), {@code p = softmax(z)}, per-example loss
+ * {@code -log p[label]}. Tensors {@value #WEIGHT} ({@code d x C}) and {@value #BIAS}
+ * ({@code 1 x C}).
+ *
+ * <p>The log-softmax subtracts the row maximum and is evaluated in double precision whatever the
+ * parameters' precision, so large logits neither overflow nor lose the loss. The logits buffer is
+ * per thread and reused (it becomes dL/dz in place).
+ */
+public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
+    private static final long serialVersionUID = 1L;
+
+    public static final String WEIGHT = "head.weight";
+    public static final String BIAS = "head.bias";
+
+    private final int inputDim;
+    private final int classes;
+    private transient ThreadLocal<Scratch> scratch;
+
+    /**
+     * @param inputDim d, width of the MoE layer's output
+     * @param classes  C, number of classes (the vocabulary size for language modelling)
+     */
+    public SoftmaxCrossEntropyHead(int inputDim, int classes) {
+        Init.checkPositive("input width d", inputDim);
+        Init.checkPositive("number of classes C", classes);
+        if ((long) inputDim * classes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("weight " + inputDim + " x " + classes + " exceeds 2^31 - 1 elements");
+        }
+        this.inputDim = inputDim;
+        this.classes = classes;
+    }
+
+    public int inputDim() {
+        return inputDim;
+    }
+
+    @Override
+    public int outputDim() {
+        return classes;
+    }
+
+    @Override
+    public void declare(ParameterLayout.Builder layout) {
+        layout.add(WEIGHT, inputDim, classes).add(BIAS, 1, classes);
+    }
+
+    /** Glorot-uniform weight, zero bias. */
+    @Override
+    public void initialise(Parameters p, SplittableRandom random) {
+        Init.glorotUniform(p.get(WEIGHT), random);
+        p.get(BIAS).fill(0);
+    }
+
+    @Override
+    public double lossAndGradient(Parameters p, Matrix y, Batch batch, double lossScale, Matrix dY, Parameters grad) {
+        int m = y.rows();
+        Init.checkShape("y", y, batch.size(), inputDim);
+        Init.checkShape("dY", dY, m, inputDim);
+        Init.checkLossScale(lossScale);
+        int[] labels = batch.labels();
+        if (labels == null) {
+            throw new IllegalArgumentException("SoftmaxCrossEntropyHead needs class labels, the batch has none");
+        }
+        for (int r = 0; r < m; r++) {
+            if (labels[r] < 0 || labels[r] >= classes) {
+                throw new IllegalArgumentException("label " + labels[r] + " at row " + r + " is outside [0, " + classes + ")");
+            }
+        }
+        Scratch s = scratch();
+        s.logits = Buffers.ensureRows(s.logits, p.precision(), m, classes);
+        Matrix z = s.logits.topRows(m);
+        Matrix w = p.get(WEIGHT);
+        z.gemm(1, y, false, w, false, 0);
+        z.addRowVector(p.get(BIAS));
+
+        double[] row = s.row = Buffers.ensure(s.row, classes);
+        double loss = 0;
+        for (int r = 0; r < m; r++) {
+            z.getRow(r, row);
+            double logZ = logSumExp(row);
+            int label = labels[r];
+            loss += logZ - row[label];
+            // dL/dz = softmax(z) - onehot(label), times lossScale, written over the logits.
+            for (int c = 0; c < classes; c++) {
+                double g = Math.exp(row[c] - logZ);
+                if (c == label) g -= 1;
+                z.set(r, c, lossScale * g);
+            }
+        }
+        grad.get(WEIGHT).gemm(1, y, true, z, false, 1);
+        z.addColumnSumsTo(grad.get(BIAS));
+        dY.gemm(1, z, false, w, true, 0);
+        return loss;
+    }
+
+    /** out (m x C) = softmax(y W + b), row by row. */
+    @Override
+    public void predict(Parameters p, Matrix y, Matrix out) {
+        Init.checkShape("out", out, y.rows(), classes);
+        if (y.cols() != inputDim) {
+            throw new IllegalArgumentException("y has " + y.cols() + " columns, the head expects d = " + inputDim);
+        }
+        out.gemm(1, y, false, p.get(WEIGHT), false, 0);
+        out.addRowVector(p.get(BIAS));
+        Scratch s = scratch();
+        double[] row = s.row = Buffers.ensure(s.row, classes);
+        for (int r = 0, m = y.rows(); r < m; r++) {
+            out.getRow(r, row);
+            double logZ = logSumExp(row);
+            for (int c = 0; c < classes; c++) out.set(r, c, Math.exp(row[c] - logZ));
+        }
+    }
+
+    /** log(sum_c exp(row[c])) over the first C entries, stable: max + log(sum exp(row - max)). */
+    private double logSumExp(double[] row) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int c = 0; c < classes; c++) max = Math.max(max, row[c]);
+        double sum = 0;
+        for (int c = 0; c < classes; c++) sum += Math.exp(row[c] - max);
+        return max + Math.log(sum);
+    }
+
+    private Scratch scratch() {
+        ThreadLocal<Scratch> t = scratch;
+        if (t == null) {
+            t = ThreadLocal.withInitial(Scratch::new);
+            scratch = t;
+        }
+        return t.get();
+    }
+
+    private static final class Scratch {
+        Matrix logits;
+        double[] row;
+    }
+
+    @Override
+    public String toString() {
+        return "SoftmaxCrossEntropyHead{" + inputDim + " -> " + classes + "}";
+    }
+}

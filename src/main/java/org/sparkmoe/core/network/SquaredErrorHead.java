@@ -1,0 +1,123 @@
+package org.sparkmoe.core.network;
+
+import java.io.Serializable;
+import java.util.SplittableRandom;
+
+import org.sparkmoe.core.linalg.Buffers;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * Linear regression head (DESIGN section 3): {@code yhat = y W + b} ({@code d -> o}), per-example
+ * loss {@code 0.5 * ||yhat - t||^2}. Tensors {@value #WEIGHT} ({@code d x o}) and {@value #BIAS}
+ * ({@code 1 x o}). Targets in another precision than the parameters are converted first.
+ */
+public final class SquaredErrorHead implements OutputHead, Serializable {
+    private static final long serialVersionUID = 1L;
+
+    public static final String WEIGHT = "head.weight";
+    public static final String BIAS = "head.bias";
+
+    private final int inputDim;
+    private final int outputs;
+    private transient ThreadLocal<Scratch> scratch;
+
+    /**
+     * @param inputDim d, width of the MoE layer's output
+     * @param outputs  o, number of regression outputs
+     */
+    public SquaredErrorHead(int inputDim, int outputs) {
+        Init.checkPositive("input width d", inputDim);
+        Init.checkPositive("number of outputs o", outputs);
+        if ((long) inputDim * outputs > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("weight " + inputDim + " x " + outputs + " exceeds 2^31 - 1 elements");
+        }
+        this.inputDim = inputDim;
+        this.outputs = outputs;
+    }
+
+    public int inputDim() {
+        return inputDim;
+    }
+
+    @Override
+    public int outputDim() {
+        return outputs;
+    }
+
+    @Override
+    public void declare(ParameterLayout.Builder layout) {
+        layout.add(WEIGHT, inputDim, outputs).add(BIAS, 1, outputs);
+    }
+
+    /** Glorot-uniform weight, zero bias. */
+    @Override
+    public void initialise(Parameters p, SplittableRandom random) {
+        Init.glorotUniform(p.get(WEIGHT), random);
+        p.get(BIAS).fill(0);
+    }
+
+    @Override
+    public double lossAndGradient(Parameters p, Matrix y, Batch batch, double lossScale, Matrix dY, Parameters grad) {
+        int m = y.rows();
+        Init.checkShape("y", y, batch.size(), inputDim);
+        Init.checkShape("dY", dY, m, inputDim);
+        Init.checkLossScale(lossScale);
+        Matrix t = batch.targets();
+        if (t == null) {
+            throw new IllegalArgumentException("SquaredErrorHead needs regression targets, the batch has none");
+        }
+        Init.checkShape("targets", t, m, outputs);
+        Scratch s = scratch();
+        s.residual = Buffers.ensureRows(s.residual, p.precision(), m, outputs);
+        Matrix e = s.residual.topRows(m);
+        Matrix w = p.get(WEIGHT);
+        e.gemm(1, y, false, w, false, 0);
+        e.addRowVector(p.get(BIAS));
+        if (t.precision() == p.precision()) {
+            e.axpy(-1, t);
+        } else {
+            s.targets = Buffers.ensureRows(s.targets, p.precision(), m, outputs);
+            Matrix tc = s.targets.topRows(m);
+            tc.copyFrom(t);
+            e.axpy(-1, tc);
+        }
+        double loss = 0.5 * e.sumOfSquares();
+        e.scale(lossScale); // dL/dyhat = lossScale * (yhat - t)
+        grad.get(WEIGHT).gemm(1, y, true, e, false, 1);
+        e.addColumnSumsTo(grad.get(BIAS));
+        dY.gemm(1, e, false, w, true, 0);
+        return loss;
+    }
+
+    /** out (m x o) = y W + b. */
+    @Override
+    public void predict(Parameters p, Matrix y, Matrix out) {
+        Init.checkShape("out", out, y.rows(), outputs);
+        if (y.cols() != inputDim) {
+            throw new IllegalArgumentException("y has " + y.cols() + " columns, the head expects d = " + inputDim);
+        }
+        out.gemm(1, y, false, p.get(WEIGHT), false, 0);
+        out.addRowVector(p.get(BIAS));
+    }
+
+    private Scratch scratch() {
+        ThreadLocal<Scratch> t = scratch;
+        if (t == null) {
+            t = ThreadLocal.withInitial(Scratch::new);
+            scratch = t;
+        }
+        return t.get();
+    }
+
+    private static final class Scratch {
+        Matrix residual;
+        Matrix targets;
+    }
+
+    @Override
+    public String toString() {
+        return "SquaredErrorHead{" + inputDim + " -> " + outputs + "}";
+    }
+}
