@@ -1,0 +1,132 @@
+package org.sparkmoe.core.optim;
+
+import java.util.List;
+
+import org.sparkmoe.core.linalg.DoubleMatrix;
+import org.sparkmoe.core.linalg.FloatMatrix;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * Adam (Kingma and Ba 2015, arXiv 1412.6980, Algorithm 1), the optimiser of Shazeer et al. 2017
+ * (appendix, training details), with bias correction:
+ *
+ * <pre>
+ *   m = beta1 m + (1 - beta1) g          v = beta2 v + (1 - beta2) g^2
+ *   p -= lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+ * </pre>
+ *
+ * Defaults are the Adam paper's: beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 (also
+ * {@code tf.train.AdamOptimizer}'s). tensor2tensor's hparams differ (basic_params1: 0.85, 0.997,
+ * 1e-6; transformer: 0.9, 0.98 or 0.997, 1e-9); pass them explicitly to reproduce those runs.
+ * Epsilon is added outside the bias-corrected square root, as in Algorithm 1.
+ *
+ * <p>The moments are slots {@value #FIRST_MOMENT} and {@value #SECOND_MOMENT} with the parameters'
+ * layout and precision; the arithmetic of one element is done in double.
+ */
+public final class Adam implements Optimiser {
+    public static final double DEFAULT_BETA1 = 0.9;
+    public static final double DEFAULT_BETA2 = 0.999;
+    public static final double DEFAULT_EPSILON = 1e-8;
+    public static final String FIRST_MOMENT = "m";
+    public static final String SECOND_MOMENT = "v";
+
+    private final double beta1;
+    private final double beta2;
+    private final double epsilon;
+
+    /** Adam with the paper's defaults (0.9, 0.999, 1e-8). */
+    public Adam() {
+        this(DEFAULT_BETA1, DEFAULT_BETA2, DEFAULT_EPSILON);
+    }
+
+    /**
+     * @param beta1   decay of the first moment, in [0, 1)
+     * @param beta2   decay of the second moment, in [0, 1)
+     * @param epsilon added to the denominator, finite and > 0
+     */
+    public Adam(double beta1, double beta2, double epsilon) {
+        if (!(beta1 >= 0 && beta1 < 1)) {
+            throw new IllegalArgumentException("beta1 must be in [0, 1), got " + beta1);
+        }
+        if (!(beta2 >= 0 && beta2 < 1)) {
+            throw new IllegalArgumentException("beta2 must be in [0, 1), got " + beta2);
+        }
+        if (!(epsilon > 0) || Double.isInfinite(epsilon)) {
+            throw new IllegalArgumentException("epsilon must be finite and > 0, got " + epsilon);
+        }
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.epsilon = epsilon;
+    }
+
+    public double beta1() {
+        return beta1;
+    }
+
+    public double beta2() {
+        return beta2;
+    }
+
+    public double epsilon() {
+        return epsilon;
+    }
+
+    @Override
+    public OptimiserState newState(Parameters params) {
+        return new OptimiserState(params.layout(), List.of(
+                new OptimiserState.Slot(FIRST_MOMENT, params.zerosLike()),
+                new OptimiserState.Slot(SECOND_MOMENT, params.zerosLike())));
+    }
+
+    @Override
+    public void step(Parameters params, Parameters grad, OptimiserState state, long step, double learningRate) {
+        OptimiserChecks.checkStep(params, grad, state, step, learningRate);
+        Matrix p = params.flat();
+        Matrix g = grad.flat();
+        Matrix m = state.slot(FIRST_MOMENT).flat();
+        Matrix v = state.slot(SECOND_MOMENT).flat();
+        double bc1 = 1 - Math.pow(beta1, step);
+        double bc2 = 1 - Math.pow(beta2, step);
+        int n = p.size();
+        // Matrix is sealed (float or double) and checkStep made all four the same precision.
+        if (p instanceof FloatMatrix pf) {
+            update(n, pf.data(), p.offset(), ((FloatMatrix) g).data(), g.offset(), ((FloatMatrix) m).data(), m.offset(),
+                    ((FloatMatrix) v).data(), v.offset(), bc1, bc2, learningRate);
+        } else {
+            update(n, ((DoubleMatrix) p).data(), p.offset(), ((DoubleMatrix) g).data(), g.offset(), ((DoubleMatrix) m).data(),
+                    m.offset(), ((DoubleMatrix) v).data(), v.offset(), bc1, bc2, learningRate);
+        }
+    }
+
+    private void update(int n, float[] p, int po, float[] g, int go, float[] m, int mo, float[] v, int vo,
+                        double bc1, double bc2, double lr) {
+        double b1 = beta1, b2 = beta2, eps = epsilon;
+        for (int i = 0; i < n; i++) {
+            double gi = g[go + i];
+            double mi = b1 * m[mo + i] + (1 - b1) * gi;
+            double vi = b2 * v[vo + i] + (1 - b2) * gi * gi;
+            m[mo + i] = (float) mi;
+            v[vo + i] = (float) vi;
+            p[po + i] = (float) (p[po + i] - lr * (mi / bc1) / (Math.sqrt(vi / bc2) + eps));
+        }
+    }
+
+    private void update(int n, double[] p, int po, double[] g, int go, double[] m, int mo, double[] v, int vo,
+                        double bc1, double bc2, double lr) {
+        double b1 = beta1, b2 = beta2, eps = epsilon;
+        for (int i = 0; i < n; i++) {
+            double gi = g[go + i];
+            double mi = b1 * m[mo + i] + (1 - b1) * gi;
+            double vi = b2 * v[vo + i] + (1 - b2) * gi * gi;
+            m[mo + i] = mi;
+            v[vo + i] = vi;
+            p[po + i] -= lr * (mi / bc1) / (Math.sqrt(vi / bc2) + eps);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Adam{beta1=" + beta1 + ", beta2=" + beta2 + ", epsilon=" + epsilon + "}";
+    }
+}

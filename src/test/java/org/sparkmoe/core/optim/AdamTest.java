@@ -1,0 +1,129 @@
+package org.sparkmoe.core.optim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+
+class AdamTest {
+    static final ParameterLayout LAYOUT = ParameterLayout.builder().add("a", 2, 3).add("b", 1, 4).build();
+
+    static Parameters values(Precision precision, double... v) {
+        ParameterLayout layout = ParameterLayout.builder().add("x", 1, v.length).build();
+        Parameters p = layout.allocate(precision);
+        for (int i = 0; i < v.length; i++) p.flat().setFlat(i, v[i]);
+        return p;
+    }
+
+    /** With bias correction, step 1 moves every parameter by lr * g / (|g| + eps) = lr * sign(g), whatever |g|. */
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void firstStepMovesEachParameterByLearningRateTimesSign(Precision precision) {
+        SplittableRandom random = new SplittableRandom(1);
+        Parameters p = LAYOUT.allocate(precision);
+        p.fill(() -> random.nextDouble() * 2 - 1);
+        Parameters before = p.copy();
+        Parameters g = LAYOUT.allocate(precision);
+        double[] magnitudes = {1e-3, 1e-1, 1, 10, 1e3};
+        for (int i = 0; i < g.flat().size(); i++) {
+            g.flat().setFlat(i, (i % 2 == 0 ? 1 : -1) * magnitudes[i % magnitudes.length]);
+        }
+        Adam adam = new Adam();
+        double lr = 1e-2;
+        adam.step(p, g, adam.newState(p), 1, lr);
+        for (int i = 0; i < p.flat().size(); i++) {
+            double moved = p.flat().getFlat(i) - before.flat().getFlat(i);
+            double expected = -lr * Math.signum(g.flat().getFlat(i));
+            assertEquals(expected, moved, (precision == Precision.F32 ? 1e-6 : 1e-9) + 1e-4 * lr, "element " + i);
+        }
+    }
+
+    /** Two steps computed by hand (beta1 0.9, beta2 0.999, eps 1e-8, lr 0.1). */
+    @Test
+    void twoStepsMatchHandComputation() {
+        Adam adam = new Adam(0.9, 0.999, 1e-8);
+        Parameters p = values(Precision.F64, 1.0, -2.0, 0.5);
+        OptimiserState state = adam.newState(p);
+        adam.step(p, values(Precision.F64, 0.5, -1.0, 0.0), state, 1, 0.1);
+        // t=1: m = 0.1 g, v = 0.001 g^2, mhat = g, vhat = g^2 -> p -= 0.1 sign(g); a zero gradient leaves p alone.
+        assertEquals(0.9, p.flat().getFlat(0), 1e-8);
+        assertEquals(-1.9, p.flat().getFlat(1), 1e-8);
+        assertEquals(0.5, p.flat().getFlat(2), 0.0);
+        adam.step(p, values(Precision.F64, -0.25, 3.0, 2.0), state, 2, 0.1);
+        // t=2, element 0: m = 0.9*0.05 + 0.1*(-0.25) = 0.02, v = 0.999*0.00025 + 0.001*0.0625 = 0.00031225,
+        // mhat = 0.02/0.19, vhat = 0.00031225/0.001999 -> p = 0.9 - 0.1*0.105263/0.395225 = 0.8733663
+        assertEquals(0.02, state.slot(Adam.FIRST_MOMENT).flat().getFlat(0), 1e-15);
+        assertEquals(0.00031225, state.slot(Adam.SECOND_MOMENT).flat().getFlat(0), 1e-15);
+        assertEquals(0.8733662987078463, p.flat().getFlat(0), 1e-12);
+        assertEquals(-1.9494189841087441, p.flat().getFlat(1), 1e-12);
+        assertEquals(0.42558631816935444, p.flat().getFlat(2), 1e-12);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void minimisesAQuadratic(Precision precision) {
+        // f(p) = 0.5 * sum a_i (p_i - c_i)^2 with curvatures spanning two orders of magnitude.
+        int n = LAYOUT.size();
+        double[] a = new double[n], c = new double[n];
+        SplittableRandom random = new SplittableRandom(5);
+        for (int i = 0; i < n; i++) {
+            a[i] = Math.pow(10, 2 * random.nextDouble() - 1);
+            c[i] = 4 * random.nextDouble() - 2;
+        }
+        Parameters p = LAYOUT.allocate(precision);
+        Parameters g = p.zerosLike();
+        Adam adam = new Adam();
+        OptimiserState state = adam.newState(p);
+        LearningRateSchedule schedule = LearningRateSchedule.warmupInverseSqrt(0.1, 20);
+        for (long t = 1; t <= 3000; t++) {
+            for (int i = 0; i < n; i++) g.flat().setFlat(i, a[i] * (p.flat().getFlat(i) - c[i]));
+            adam.step(p, g, state, t, schedule.rate(t));
+        }
+        for (int i = 0; i < n; i++) assertEquals(c[i], p.flat().getFlat(i), 1e-3, "element " + i);
+    }
+
+    @Test
+    void stateHasTheParametersLayoutAndPrecisionAndCopiesDeeply() {
+        Parameters p = LAYOUT.allocate(Precision.F32);
+        Adam adam = new Adam();
+        OptimiserState state = adam.newState(p);
+        assertEquals(List.of(Adam.FIRST_MOMENT, Adam.SECOND_MOMENT), state.slots().stream().map(OptimiserState.Slot::name).toList());
+        for (OptimiserState.Slot s : state.slots()) {
+            assertEquals(LAYOUT, s.values().layout());
+            assertEquals(Precision.F32, s.values().precision());
+        }
+        Parameters g = p.zerosLike();
+        g.fill(() -> 1.0);
+        OptimiserState copy = state.copy();
+        adam.step(p, g, state, 1, 0.1);
+        assertEquals(0.1, state.slot(Adam.FIRST_MOMENT).flat().getFlat(0), 1e-7);
+        assertEquals(0.0, copy.slot(Adam.FIRST_MOMENT).flat().getFlat(0), 0.0, "copy must not share storage");
+        assertThrows(IllegalArgumentException.class, () -> state.slot("nope"));
+    }
+
+    @Test
+    void validatesArguments() {
+        assertThrows(IllegalArgumentException.class, () -> new Adam(1.0, 0.999, 1e-8));
+        assertThrows(IllegalArgumentException.class, () -> new Adam(0.9, -0.1, 1e-8));
+        assertThrows(IllegalArgumentException.class, () -> new Adam(0.9, 0.999, 0));
+        assertThrows(IllegalArgumentException.class, () -> new Adam(Double.NaN, 0.999, 1e-8));
+        Adam adam = new Adam();
+        Parameters p = LAYOUT.allocate(Precision.F64);
+        OptimiserState state = adam.newState(p);
+        assertThrows(IllegalArgumentException.class, () -> adam.step(p, p.zerosLike(), state, 0, 0.1), "step counts from 1");
+        assertThrows(IllegalArgumentException.class, () -> adam.step(p, p.zerosLike(), state, 1, Double.NaN));
+        assertThrows(IllegalArgumentException.class, () -> adam.step(p, p.to(Precision.F32), state, 1, 0.1));
+        Parameters other = values(Precision.F64, 1, 2);
+        assertThrows(IllegalArgumentException.class, () -> adam.step(other, other.zerosLike(), state, 1, 0.1));
+        assertThrows(IllegalArgumentException.class, () -> adam.step(p, p.zerosLike(), adam.newState(p.to(Precision.F32)), 1, 0.1));
+    }
+}
