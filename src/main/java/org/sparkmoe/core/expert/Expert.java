@@ -16,7 +16,8 @@ import org.sparkmoe.core.param.Parameters;
  * <p>Stateless apart from its shape: activations for the backward pass live in an
  * {@link ExpertWorkspace} the caller owns and reuses across steps.
  */
-public final class Expert {
+public final class Expert implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     public static final String W1 = "w1";
     public static final String B1 = "b1";
     public static final String W2 = "w2";

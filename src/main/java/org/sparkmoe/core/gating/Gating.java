@@ -17,7 +17,7 @@ import org.sparkmoe.core.param.Parameters;
  * {@link #backward} for every block. This is what lets a distributed step compute CV over the
  * global batch, never per partition.
  */
-public interface Gating {
+public interface Gating extends java.io.Serializable {
 
     /** Number of (leaf) experts this gate routes to. */
     int numExperts();

@@ -22,7 +22,8 @@ import org.sparkmoe.core.param.Parameters;
  * expert), experts, combine (scatter weighted outputs back), then backward combine, expert backward
  * and backward dispatch, and the gating backward pass with the batch-global balance gradient.
  */
-public final class MoELayer {
+public final class MoELayer implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     private final Gating gating;
     private final Expert expert;
     private final boolean residual;

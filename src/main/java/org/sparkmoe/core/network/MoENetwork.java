@@ -1,0 +1,210 @@
+package org.sparkmoe.core.network;
+
+import java.io.Serializable;
+import java.util.SplittableRandom;
+
+import org.sparkmoe.core.expert.Expert;
+import org.sparkmoe.core.gating.BalanceResult;
+import org.sparkmoe.core.gating.BalanceWeights;
+import org.sparkmoe.core.gating.GateNoise;
+import org.sparkmoe.core.gating.Gating;
+import org.sparkmoe.core.gating.NoisyTopKGating;
+import org.sparkmoe.core.layer.MoELayer;
+import org.sparkmoe.core.linalg.Buffers;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * The network of DESIGN section 3: input layer -> MoE layer -> output head. Everything but the
+ * experts is shared (dense) parameters. The objective of a batch of B examples is
+ * {@code mean task loss + L_importance + L_load} (paper eq. 6, 7, 11 added to the task loss).
+ * Immutable and serialisable; per-pass buffers live in a {@link Workspace}.
+ */
+public final class MoENetwork implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    private final InputLayer input;
+    private final MoELayer moe;
+    private final OutputHead head;
+    private final ParameterLayout sharedLayout;
+
+    public MoENetwork(InputLayer input, MoELayer moe, OutputHead head) {
+        if (input.outputDim() != moe.expert().dim()) {
+            throw new IllegalArgumentException("input layer produces " + input.outputDim() + " columns but experts take "
+                    + moe.expert().dim());
+        }
+        this.input = input;
+        this.moe = moe;
+        this.head = head;
+        ParameterLayout.Builder b = ParameterLayout.builder();
+        input.declare(b);
+        moe.gating().declare(b);
+        head.declare(b);
+        this.sharedLayout = b.build();
+    }
+
+    /**
+     * A dense baseline with the same compute per example as an MoE with {@code k} experts of
+     * hidden size {@code h}: one always-on expert of hidden size {@code k * h}.
+     */
+    public static MoENetwork dense(InputLayer input, int hidden, boolean residual, OutputHead head) {
+        Gating single = NoisyTopKGating.softmax(input.outputDim(), 1);
+        return new MoENetwork(input, new MoELayer(single, new Expert(input.outputDim(), hidden), residual,
+                BalanceWeights.NONE), head);
+    }
+
+    public InputLayer input() {
+        return input;
+    }
+
+    public MoELayer moe() {
+        return moe;
+    }
+
+    public OutputHead head() {
+        return head;
+    }
+
+    public int numExperts() {
+        return moe.numExperts();
+    }
+
+    public ParameterLayout sharedLayout() {
+        return sharedLayout;
+    }
+
+    /** Fresh parameters: shared group, then expert e from its own stream of {@code seed}. */
+    public ModelParameters initialise(Precision precision, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        Parameters shared = sharedLayout.allocate(precision);
+        input.initialise(shared, random.split());
+        moe.gating().initialise(shared, random.split());
+        head.initialise(shared, random.split());
+        Parameters[] experts = new Parameters[numExperts()];
+        for (int e = 0; e < experts.length; e++) {
+            experts[e] = moe.expert().initialise(precision, new SplittableRandom(seed * 1_000_003L + e));
+        }
+        return new ModelParameters(shared, experts);
+    }
+
+    public Workspace newWorkspace(Precision precision) {
+        return new Workspace(precision);
+    }
+
+    /**
+     * One forward and backward pass over a whole batch (the single-JVM reference step):
+     * accumulates the gradient of the batch objective into {@code grad} (which the caller zeroes).
+     */
+    public StepResult forwardBackward(ModelParameters params, Batch batch, GateNoise noise, Workspace ws, ModelParameters grad) {
+        int m = batch.size();
+        if (m == 0) {
+            throw new IllegalArgumentException("empty batch");
+        }
+        Matrix x = ws.x(m);
+        Matrix y = ws.y(m);
+        input.forward(params.shared(), batch, x);
+        double[] stats = new double[moe.gating().statsSize()];
+        moe.forward(params.shared(), params.experts(), x, batch.exampleIds(), noise, ws.moe, y, stats);
+        BalanceResult balance = moe.balance(stats);
+        Matrix dY = ws.dY(m);
+        double lossSum = head.lossAndGradient(params.shared(), y, batch, 1.0 / m, dY, grad.shared());
+        Matrix dx = ws.dx(m);
+        moe.backward(params.shared(), params.experts(), x, ws.moe, dY, balance.statsGradient(), grad.shared(), grad.experts(), dx);
+        input.backward(params.shared(), batch, dx, grad.shared());
+        return new StepResult(m, lossSum, balance, expertBatchSizes(ws));
+    }
+
+    /** Forward pass only (no gradients): loss and balance statistics of a batch. */
+    public StepResult evaluate(ModelParameters params, Batch batch, GateNoise noise, Workspace ws) {
+        int m = batch.size();
+        Matrix y = forward(params, batch, noise, ws);
+        double[] stats = ws.lastStats;
+        Matrix dY = ws.dY(m);
+        // lossScale 0: the head's gradients into a scratch group are all zero and discarded
+        double lossSum = head.lossAndGradient(params.shared(), y, batch, 0, dY, ws.scratchGrad(params.shared()));
+        return new StepResult(m, lossSum, moe.balance(stats), expertBatchSizes(ws));
+    }
+
+    /** Predictions (class probabilities or values) for a batch; no noise. */
+    public Matrix predict(ModelParameters params, Batch batch, Workspace ws, Matrix out) {
+        Matrix y = forward(params, batch, GateNoise.none(), ws);
+        head.predict(params.shared(), y, out);
+        return out;
+    }
+
+    private Matrix forward(ModelParameters params, Batch batch, GateNoise noise, Workspace ws) {
+        int m = batch.size();
+        Matrix x = ws.x(m);
+        Matrix y = ws.y(m);
+        input.forward(params.shared(), batch, x);
+        ws.lastStats = new double[moe.gating().statsSize()];
+        moe.forward(params.shared(), params.experts(), x, batch.exampleIds(), noise, ws.moe, y, ws.lastStats);
+        return y;
+    }
+
+    private int[] expertBatchSizes(Workspace ws) {
+        int[] sizes = new int[numExperts()];
+        for (int e = 0; e < sizes.length; e++) sizes[e] = ws.moe.routing().count(e);
+        return sizes;
+    }
+
+    /** The objective's parts for one batch. */
+    public record StepResult(int examples, double taskLossSum, BalanceResult balance, int[] expertBatchSizes) {
+        public double meanTaskLoss() {
+            return taskLossSum / examples;
+        }
+
+        /** mean task loss + L_importance + L_load: what the gradient is of. */
+        public double objective() {
+            return meanTaskLoss() + balance.importanceLoss() + balance.loadLoss();
+        }
+    }
+
+    /** Buffers for one pass of this network, reused across steps; one per thread. */
+    public final class Workspace {
+        private final Precision precision;
+        private final MoELayer.Workspace moe;
+        private Matrix x, y, dY, dx;
+        private double[] lastStats;
+        private Parameters scratchGrad;
+
+        Workspace(Precision precision) {
+            this.precision = precision;
+            this.moe = MoENetwork.this.moe.newWorkspace(precision);
+        }
+
+        Matrix x(int m) {
+            x = Buffers.ensureRows(x, precision, m, input.outputDim());
+            return x.topRows(m);
+        }
+
+        Matrix y(int m) {
+            y = Buffers.ensureRows(y, precision, m, input.outputDim());
+            return y.topRows(m);
+        }
+
+        Matrix dY(int m) {
+            dY = Buffers.ensureRows(dY, precision, m, input.outputDim());
+            return dY.topRows(m);
+        }
+
+        Matrix dx(int m) {
+            dx = Buffers.ensureRows(dx, precision, m, input.outputDim());
+            return dx.topRows(m);
+        }
+
+        Parameters scratchGrad(Parameters like) {
+            if (scratchGrad == null || !scratchGrad.layout().equals(like.layout()) || scratchGrad.precision() != like.precision()) {
+                scratchGrad = like.zerosLike();
+            }
+            return scratchGrad;
+        }
+
+        /** The MoE layer's workspace: the last gate and routing. */
+        public MoELayer.Workspace moe() {
+            return moe;
+        }
+    }
+}
