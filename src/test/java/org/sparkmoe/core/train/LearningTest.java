@@ -19,10 +19,10 @@ class LearningTest {
 
     @Test
     void moeLearnsTheMixtureBeatsDenseAndBalanceLossesPreventCollapse() {
-        double floor = LearningExperiment.DATA.noiseFloor();
-        LearningExperiment.Outcome balanced = LearningExperiment.train(LearningExperiment.moe(EXPERTS, BalanceWeights.PAPER), STEPS, 1);
-        LearningExperiment.Outcome unbalanced = LearningExperiment.train(LearningExperiment.moe(EXPERTS, BalanceWeights.NONE), STEPS, 1);
-        LearningExperiment.Outcome dense = LearningExperiment.train(LearningExperiment.dense(), STEPS, 1);
+        double floor = Quickstart.DATA.noiseFloor();
+        Quickstart.Outcome balanced = Quickstart.train(Quickstart.moe(EXPERTS, BalanceWeights.PAPER), STEPS, 1);
+        Quickstart.Outcome unbalanced = Quickstart.train(Quickstart.moe(EXPERTS, BalanceWeights.NONE), STEPS, 1);
+        Quickstart.Outcome dense = Quickstart.train(Quickstart.dense(), STEPS, 1);
         String report = "noise floor " + floor + "\nMoE w=0.1: " + balanced + "\nMoE w=0:   " + unbalanced + "\ndense:     " + dense;
         // a model that ignored the regimes would sit near the variance of A_r x across regimes (>> 1)
         assertTrue(balanced.heldOutLoss() < 6 * floor, "MoE is not near the noise floor\n" + report);

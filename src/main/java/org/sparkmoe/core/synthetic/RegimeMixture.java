@@ -1,4 +1,4 @@
-package org.sparkmoe.core.train;
+package org.sparkmoe.core.synthetic;
 
 import java.util.SplittableRandom;
 
@@ -13,14 +13,16 @@ import org.sparkmoe.core.network.Batch;
  * t = A_r x + N(0, noise^2) per output with each regime's own random map A_r. The best possible
  * mean loss (0.5 ||yhat - t||^2) is then the noise floor 0.5 * outputs * noise^2.
  */
-final class RegimeMixture {
-    final int inputDim, outputs, regimes;
-    final double noise;
-    static final double SEPARATION = 5.0;
+public final class RegimeMixture {
+    /** Distance of each regime centre from the origin, in units of the input noise. */
+    public static final double SEPARATION = 5.0;
+
+    private final int inputDim, outputs, regimes;
+    private final double noise;
     private final double[][] directions;
     private final double[][][] maps;
 
-    RegimeMixture(int inputDim, int outputs, int regimes, double noise, long seed) {
+    public RegimeMixture(int inputDim, int outputs, int regimes, double noise, long seed) {
         this.inputDim = inputDim;
         this.outputs = outputs;
         this.regimes = regimes;
@@ -41,17 +43,30 @@ final class RegimeMixture {
         }
     }
 
-    double noiseFloor() {
+    public int inputDim() {
+        return inputDim;
+    }
+
+    public int outputs() {
+        return outputs;
+    }
+
+    public int regimes() {
+        return regimes;
+    }
+
+    /** The best mean loss any model can reach. */
+    public double noiseFloor() {
         return 0.5 * outputs * noise * noise;
     }
 
     /** Batch number {@code index} of {@code size} examples (ids index*size ...). */
-    Batch batch(int size, long index, Precision precision) {
+    public Batch batch(int size, long index, Precision precision) {
         return batch(size, index, precision, -1);
     }
 
     /** As {@link #batch(int, long, Precision)}, all from regime {@code only} when it is >= 0. */
-    Batch batch(int size, long index, Precision precision, int only) {
+    public Batch batch(int size, long index, Precision precision, int only) {
         SplittableRandom r = new SplittableRandom(index * 0x9E3779B97F4A7C15L + 12345);
         Matrix features = precision.zeros(size, inputDim);
         Matrix targets = precision.zeros(size, outputs);
