@@ -26,17 +26,21 @@ public final class ParameterLayout implements Serializable {
 
     private final List<Entry> entries;
     private final Map<String, Entry> byName;
+    private final Map<String, Integer> indexByName;
     private final int size;
 
     private ParameterLayout(List<Entry> entries) {
         this.entries = Collections.unmodifiableList(entries);
         Map<String, Entry> m = new LinkedHashMap<>();
+        Map<String, Integer> idx = new java.util.HashMap<>();
         int total = 0;
         for (Entry e : entries) {
+            idx.put(e.name(), m.size());
             m.put(e.name(), e);
             total = Math.addExact(total, e.size());
         }
         this.byName = Collections.unmodifiableMap(m);
+        this.indexByName = idx;
         this.size = total;
     }
 
@@ -54,6 +58,15 @@ public final class ParameterLayout implements Serializable {
             throw new IllegalArgumentException("no parameter '" + name + "' in layout " + byName.keySet());
         }
         return e;
+    }
+
+    /** Position of the named tensor in {@link #entries()}. */
+    public int indexOf(String name) {
+        Integer i = indexByName.get(name);
+        if (i == null) {
+            throw new IllegalArgumentException("no parameter '" + name + "' in layout " + byName.keySet());
+        }
+        return i;
     }
 
     public boolean contains(String name) {

@@ -47,7 +47,7 @@ public final class Parameters {
 
     /** The view of one named tensor (shared storage). */
     public Matrix get(String name) {
-        return views[layout.entries().indexOf(layout.entry(name))];
+        return views[layout.indexOf(name)];
     }
 
     /** The view of the i-th tensor of the layout. */
