@@ -1,0 +1,60 @@
+package org.sparkmoe.engine.serde;
+
+import com.esotericsoftware.kryo.Kryo;
+
+import org.apache.spark.serializer.KryoRegistrator;
+import org.sparkmoe.core.gating.BalanceResult;
+import org.sparkmoe.core.gating.BalanceWeights;
+import org.sparkmoe.core.linalg.DoubleMatrix;
+import org.sparkmoe.core.linalg.FloatMatrix;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.ModelParameters;
+import org.sparkmoe.core.optim.OptimiserState;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+import org.sparkmoe.core.train.TrainingState;
+
+/**
+ * Registers spark-moe's wire types with Kryo, with the serializers of {@link MoESerializers},
+ * plus the array and JDK types that travel with them, so that jobs run with
+ * {@code spark.kryo.registrationRequired=true}. Enable with
+ * {@code spark.kryo.registrator=org.sparkmoe.engine.serde.MoEKryoRegistrator}.
+ *
+ * <p>The format is versioned: every serializer writes a leading format-version byte and refuses
+ * to read a version it does not know, with a message naming both versions. Kryo class ids follow
+ * registration order, so driver and executors must run the same build; only append here.
+ */
+public final class MoEKryoRegistrator implements KryoRegistrator {
+
+    @Override
+    public void registerClasses(Kryo kryo) {
+        register(kryo);
+    }
+
+    /** Registers everything on a plain Kryo instance (for use outside Spark). */
+    public static void register(Kryo kryo) {
+        kryo.register(FloatMatrix.class, new MoESerializers.FloatMatrixSerializer());
+        kryo.register(DoubleMatrix.class, new MoESerializers.DoubleMatrixSerializer());
+        kryo.register(ParameterLayout.class, new MoESerializers.ParameterLayoutSerializer());
+        kryo.register(Parameters.class, new MoESerializers.ParametersSerializer());
+        kryo.register(OptimiserState.class, new MoESerializers.OptimiserStateSerializer());
+        kryo.register(ModelParameters.class, new MoESerializers.ModelParametersSerializer());
+        kryo.register(TrainingState.class, new MoESerializers.TrainingStateSerializer());
+        kryo.register(BalanceWeights.class, new MoESerializers.BalanceWeightsSerializer());
+        kryo.register(BalanceResult.class, new MoESerializers.BalanceResultSerializer());
+        kryo.register(Precision.class); // Kryo's default enum serializer (ordinal)
+
+        // Arrays of our types (collect() from Java returns Object[]) and the primitive arrays that
+        // carry statistics; Spark registers some of these too, registering again is harmless.
+        Class<?>[] arrays = {
+            Object[].class, String[].class,
+            float[].class, double[].class, int[].class, long[].class, byte[].class, boolean[].class,
+            float[][].class, double[][].class, int[][].class,
+            Matrix[].class, FloatMatrix[].class, DoubleMatrix[].class,
+            ParameterLayout[].class, Parameters[].class, Parameters[][].class, OptimiserState[].class,
+            ModelParameters[].class, TrainingState[].class, BalanceWeights[].class, BalanceResult[].class,
+        };
+        for (Class<?> c : arrays) kryo.register(c);
+    }
+}
