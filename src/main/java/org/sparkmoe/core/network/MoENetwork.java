@@ -102,18 +102,41 @@ public final class MoENetwork implements Serializable {
         if (m == 0) {
             throw new IllegalArgumentException("empty batch");
         }
+        double[] stats = gateStatistics(params, batch, noise, ws);
+        BalanceResult balance = moe.balance(stats);
+        double lossSum = forwardBackwardPart(params, batch, noise, ws, grad, 1.0 / m, balance.statsGradient());
+        return new StepResult(m, lossSum, balance, expertBatchSizes(ws));
+    }
+
+    /** The additive balance statistics of a batch (input layer and gate forward only). */
+    public double[] gateStatistics(ModelParameters params, Batch batch, GateNoise noise, Workspace ws) {
+        Matrix x = ws.x(batch.size());
+        input.forward(params.shared(), batch, x);
+        double[] stats = new double[moe.gating().statsSize()];
+        moe.gating().forward(params.shared(), x, batch.exampleIds(), noise, ws.moe.gate(), stats);
+        return stats;
+    }
+
+    /**
+     * Forward and backward over one part of a larger batch, given the balance-loss gradient of the
+     * whole batch ({@code statsGradient}) and {@code lossScale = 1/B} for the whole batch size B:
+     * accumulates this part's share of the gradient into {@code grad}; returns the part's unscaled
+     * task-loss sum. Parts' gradients add up to the whole batch's.
+     */
+    public double forwardBackwardPart(ModelParameters params, Batch batch, GateNoise noise, Workspace ws,
+                                      ModelParameters grad, double lossScale, double[] statsGradient) {
+        int m = batch.size();
         Matrix x = ws.x(m);
         Matrix y = ws.y(m);
         input.forward(params.shared(), batch, x);
-        double[] stats = new double[moe.gating().statsSize()];
-        moe.forward(params.shared(), params.experts(), x, batch.exampleIds(), noise, ws.moe, y, stats);
-        BalanceResult balance = moe.balance(stats);
+        moe.forward(params.shared(), params.experts(), x, batch.exampleIds(), noise, ws.moe, y,
+                new double[moe.gating().statsSize()]);
         Matrix dY = ws.dY(m);
-        double lossSum = head.lossAndGradient(params.shared(), y, batch, 1.0 / m, dY, grad.shared());
+        double lossSum = head.lossAndGradient(params.shared(), y, batch, lossScale, dY, grad.shared());
         Matrix dx = ws.dx(m);
-        moe.backward(params.shared(), params.experts(), x, ws.moe, dY, balance.statsGradient(), grad.shared(), grad.experts(), dx);
+        moe.backward(params.shared(), params.experts(), x, ws.moe, dY, statsGradient, grad.shared(), grad.experts(), dx);
         input.backward(params.shared(), batch, dx, grad.shared());
-        return new StepResult(m, lossSum, balance, expertBatchSizes(ws));
+        return lossSum;
     }
 
     /** Forward pass only (no gradients): loss and balance statistics of a batch. */
@@ -144,7 +167,8 @@ public final class MoENetwork implements Serializable {
         return y;
     }
 
-    private int[] expertBatchSizes(Workspace ws) {
+    /** Rows each expert received in the last forward pass of {@code ws}. */
+    public int[] expertBatchSizes(Workspace ws) {
         int[] sizes = new int[numExperts()];
         for (int e = 0; e < sizes.length; e++) sizes[e] = ws.moe.routing().count(e);
         return sizes;
