@@ -77,16 +77,27 @@ public final class MoENetwork implements Serializable {
 
     /** Fresh parameters: shared group, then expert e from its own stream of {@code seed}. */
     public ModelParameters initialise(Precision precision, long seed) {
+        Parameters shared = initialiseShared(precision, seed);
+        Parameters[] experts = new Parameters[numExperts()];
+        for (int e = 0; e < experts.length; e++) {
+            experts[e] = moe.expert().initialise(precision, new SplittableRandom(expertSeed(seed, e)));
+        }
+        return new ModelParameters(shared, experts);
+    }
+
+    /** The shared group of {@link #initialise}, without allocating any expert. */
+    public Parameters initialiseShared(Precision precision, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         Parameters shared = sharedLayout.allocate(precision);
         input.initialise(shared, random.split());
         moe.gating().initialise(shared, random.split());
         head.initialise(shared, random.split());
-        Parameters[] experts = new Parameters[numExperts()];
-        for (int e = 0; e < experts.length; e++) {
-            experts[e] = moe.expert().initialise(precision, new SplittableRandom(seed * 1_000_003L + e));
-        }
-        return new ModelParameters(shared, experts);
+        return shared;
+    }
+
+    /** The seed of expert e's initial values: each expert can be initialised where it lives. */
+    public static long expertSeed(long seed, int expert) {
+        return seed * 1_000_003L + expert;
     }
 
     public Workspace newWorkspace(Precision precision) {

@@ -3,7 +3,7 @@ package org.sparkmoe.core.optim;
 /**
  * The learning rate as a function of the 1-based step number.
  */
-public sealed interface LearningRateSchedule permits LearningRateSchedule.Constant, LearningRateSchedule.WarmupInverseSqrt {
+public sealed interface LearningRateSchedule extends java.io.Serializable permits LearningRateSchedule.Constant, LearningRateSchedule.WarmupInverseSqrt {
 
     /** The learning rate for step {@code step} (>= 1). */
     double rate(long step);

@@ -7,7 +7,7 @@ import org.sparkmoe.core.param.Parameters;
  * live in an {@link OptimiserState} per group, so the shared parameters and each expert shard
  * (possibly on different machines) are updated independently with the same optimiser.
  */
-public interface Optimiser {
+public interface Optimiser extends java.io.Serializable {
 
     /** Fresh (zero) state for a group with {@code params}' layout and precision. */
     OptimiserState newState(Parameters params);

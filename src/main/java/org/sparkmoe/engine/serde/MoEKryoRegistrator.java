@@ -56,5 +56,17 @@ public final class MoEKryoRegistrator implements KryoRegistrator {
             ModelParameters[].class, TrainingState[].class, BalanceWeights[].class, BalanceResult[].class,
         };
         for (Class<?> c : arrays) kryo.register(c);
+
+        // the engine's wire types (appended: registration order is the class id)
+        kryo.register(org.sparkmoe.engine.RowBlock.class, new org.sparkmoe.engine.EngineSerializers.RowBlockSerializer());
+        kryo.register(org.sparkmoe.engine.Block.class, new org.sparkmoe.engine.EngineSerializers.BlockSerializer());
+        kryo.register(org.sparkmoe.engine.PartitionResult.class, new org.sparkmoe.engine.EngineSerializers.PartitionResultSerializer());
+        kryo.register(org.sparkmoe.engine.ExpertGrads.class, new org.sparkmoe.engine.EngineSerializers.ExpertGradsSerializer());
+        kryo.register(org.sparkmoe.engine.ExpertShard.class, new org.sparkmoe.engine.EngineSerializers.ExpertShardSerializer());
+        kryo.register(org.sparkmoe.engine.RowBlock[].class);
+        kryo.register(org.sparkmoe.engine.Block[].class);
+        kryo.register(org.sparkmoe.engine.PartitionResult[].class);
+        kryo.register(org.sparkmoe.engine.ExpertGrads[].class);
+        kryo.register(org.sparkmoe.engine.ExpertShard[].class);
     }
 }

@@ -1,0 +1,37 @@
+package org.sparkmoe.engine;
+
+import java.io.Serializable;
+
+import org.sparkmoe.core.train.TrainerConfig;
+
+/**
+ * How the Spark engine trains: routing of tokens to experts, where expert parameters live, how many
+ * expert shards, the global mini-batch size B, the optimiser settings (shared with the reference
+ * trainer) and how often the sharded expert state is checkpointed to cut its lineage.
+ *
+ * @param lineageCheckpointInterval steps between reliable checkpoints of the sharded expert state
+ *                                  (needs {@code SparkContext.setCheckpointDir}; local checkpoints otherwise)
+ * @param keepGradients             keep each step's gradient on the driver (tests and debugging)
+ */
+public record EngineConfig(RoutingMode routing, ExpertPlacement placement, int expertShards, int batchSize,
+                           TrainerConfig trainer, int lineageCheckpointInterval, boolean keepGradients) implements Serializable {
+    public EngineConfig {
+        if (routing == null || placement == null || trainer == null) {
+            throw new IllegalArgumentException("routing, placement and trainer settings are required");
+        }
+        if (expertShards <= 0) throw new IllegalArgumentException("expertShards must be positive, got " + expertShards);
+        if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
+        if (lineageCheckpointInterval <= 0) {
+            throw new IllegalArgumentException("lineageCheckpointInterval must be positive, got " + lineageCheckpointInterval);
+        }
+    }
+
+    public static EngineConfig of(RoutingMode routing, ExpertPlacement placement, int expertShards, int batchSize,
+                                  TrainerConfig trainer) {
+        return new EngineConfig(routing, placement, expertShards, batchSize, trainer, 10, false);
+    }
+
+    public EngineConfig withKeepGradients(boolean keep) {
+        return new EngineConfig(routing, placement, expertShards, batchSize, trainer, lineageCheckpointInterval, keep);
+    }
+}

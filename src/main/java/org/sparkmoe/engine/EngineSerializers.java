@@ -1,0 +1,176 @@
+package org.sparkmoe.engine;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.Serializer;
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.optim.OptimiserState;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * Kryo serializers for the engine's wire types (registered by
+ * {@link org.sparkmoe.engine.serde.MoEKryoRegistrator}). Each writes a format-version byte first;
+ * nested matrices and parameters use their own registered serializers.
+ */
+public final class EngineSerializers {
+    static final int VERSION = 1;
+
+    private EngineSerializers() {
+    }
+
+    static void writeVersion(Output out) {
+        out.writeByte(VERSION);
+    }
+
+    static void readVersion(Input in, Class<?> type) {
+        int v = in.readByte();
+        if (v != VERSION) {
+            throw new IllegalStateException("cannot read " + type.getSimpleName() + ": serialization format version " + v
+                    + " is unknown; this build of spark-moe reads version " + VERSION);
+        }
+    }
+
+    private static void writeLongs(Output out, long[] a) {
+        out.writeInt(a.length, true);
+        out.writeLongs(a);
+    }
+
+    private static long[] readLongs(Input in) {
+        return in.readLongs(in.readInt(true));
+    }
+
+    private static void writeInts(Output out, int[] a) {
+        out.writeBoolean(a != null);
+        if (a == null) return;
+        out.writeInt(a.length, true);
+        out.writeInts(a);
+    }
+
+    private static int[] readInts(Input in) {
+        if (!in.readBoolean()) return null;
+        return in.readInts(in.readInt(true));
+    }
+
+    private static void writeFloats(Output out, float[] a) {
+        out.writeBoolean(a != null);
+        if (a == null) return;
+        out.writeInt(a.length, true);
+        out.writeFloats(a);
+    }
+
+    private static float[] readFloats(Input in) {
+        if (!in.readBoolean()) return null;
+        return in.readFloats(in.readInt(true));
+    }
+
+    /** Columnar arrays as they are. */
+    public static final class RowBlockSerializer extends Serializer<RowBlock> {
+        @Override
+        public void write(Kryo kryo, Output out, RowBlock b) {
+            writeVersion(out);
+            RowBlock.Columns c = b.columns();
+            writeLongs(out, c.ids());
+            out.writeInt(c.context(), true);
+            writeInts(out, c.tokens());
+            out.writeInt(c.featureDim(), true);
+            writeFloats(out, c.features());
+            writeInts(out, c.labels());
+            out.writeInt(c.targetDim(), true);
+            writeFloats(out, c.targets());
+        }
+
+        @Override
+        public RowBlock read(Kryo kryo, Input in, Class<RowBlock> type) {
+            readVersion(in, RowBlock.class);
+            return RowBlock.fromColumns(new RowBlock.Columns(readLongs(in), in.readInt(true), readInts(in), in.readInt(true),
+                    readFloats(in), readInts(in), in.readInt(true), readFloats(in)));
+        }
+    }
+
+    /** Partition, expert, then the rows (only a view's own elements travel). */
+    public static final class BlockSerializer extends Serializer<Block> {
+        @Override
+        public void write(Kryo kryo, Output out, Block b) {
+            writeVersion(out);
+            out.writeInt(b.partition(), true);
+            out.writeInt(b.expert(), true);
+            kryo.writeClassAndObject(out, b.rows());
+        }
+
+        @Override
+        public Block read(Kryo kryo, Input in, Class<Block> type) {
+            readVersion(in, Block.class);
+            int p = in.readInt(true);
+            int e = in.readInt(true);
+            return new Block(p, e, (Matrix) kryo.readClassAndObject(in));
+        }
+    }
+
+    public static final class PartitionResultSerializer extends Serializer<PartitionResult> {
+        @Override
+        public void write(Kryo kryo, Output out, PartitionResult r) {
+            writeVersion(out);
+            out.writeInt(r.partition(), true);
+            kryo.writeObject(out, r.sharedGrad());
+            out.writeDouble(r.lossSum());
+            out.writeInt(r.examples(), true);
+        }
+
+        @Override
+        public PartitionResult read(Kryo kryo, Input in, Class<PartitionResult> type) {
+            readVersion(in, PartitionResult.class);
+            int p = in.readInt(true);
+            Parameters g = kryo.readObject(in, Parameters.class);
+            return new PartitionResult(p, g, in.readDouble(), in.readInt(true));
+        }
+    }
+
+    public static final class ExpertGradsSerializer extends Serializer<ExpertGrads> {
+        @Override
+        public void write(Kryo kryo, Output out, ExpertGrads g) {
+            writeVersion(out);
+            out.writeInt(g.shard(), true);
+            writeInts(out, g.experts());
+            for (Parameters p : g.grads()) kryo.writeObject(out, p);
+        }
+
+        @Override
+        public ExpertGrads read(Kryo kryo, Input in, Class<ExpertGrads> type) {
+            readVersion(in, ExpertGrads.class);
+            int shard = in.readInt(true);
+            int[] experts = readInts(in);
+            Parameters[] grads = new Parameters[experts.length];
+            for (int i = 0; i < grads.length; i++) grads[i] = kryo.readObject(in, Parameters.class);
+            return new ExpertGrads(shard, experts, grads);
+        }
+    }
+
+    public static final class ExpertShardSerializer extends Serializer<ExpertShard> {
+        @Override
+        public void write(Kryo kryo, Output out, ExpertShard s) {
+            writeVersion(out);
+            out.writeInt(s.shard, true);
+            writeInts(out, s.experts);
+            for (int i = 0; i < s.experts.length; i++) {
+                kryo.writeObject(out, s.params[i]);
+                kryo.writeObject(out, s.states[i]);
+            }
+        }
+
+        @Override
+        public ExpertShard read(Kryo kryo, Input in, Class<ExpertShard> type) {
+            readVersion(in, ExpertShard.class);
+            int shard = in.readInt(true);
+            int[] experts = readInts(in);
+            Parameters[] p = new Parameters[experts.length];
+            OptimiserState[] o = new OptimiserState[experts.length];
+            for (int i = 0; i < experts.length; i++) {
+                p[i] = kryo.readObject(in, Parameters.class);
+                o[i] = kryo.readObject(in, OptimiserState.class);
+            }
+            return new ExpertShard(shard, experts, p, o);
+        }
+    }
+}

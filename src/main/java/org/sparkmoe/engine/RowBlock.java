@@ -1,0 +1,152 @@
+package org.sparkmoe.engine;
+
+import java.io.Serializable;
+
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.Batch;
+
+/**
+ * Training examples of one data partition in compact columnar form: primitive arrays, never one
+ * object per example. Inputs are token contexts ({@code size x context} ids) or float feature
+ * rows; targets are class ids or float rows. {@code ids} are global example ids: the gating noise
+ * of an example depends on its id, not on where it lives.
+ */
+public final class RowBlock implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    private final int size;
+    private final long[] ids;
+    private final int context;
+    private final int[] tokens;
+    private final int featureDim;
+    private final float[] features;
+    private final int[] labels;
+    private final int targetDim;
+    private final float[] targets;
+
+    private RowBlock(int size, long[] ids, int context, int[] tokens, int featureDim, float[] features, int[] labels,
+                     int targetDim, float[] targets) {
+        if (ids.length != size) {
+            throw new IllegalArgumentException("row block of " + size + " rows has " + ids.length + " ids");
+        }
+        if (tokens != null && tokens.length != size * context) {
+            throw new IllegalArgumentException("row block of " + size + " rows x context " + context + " has " + tokens.length + " tokens");
+        }
+        if (features != null && features.length != size * featureDim) {
+            throw new IllegalArgumentException("row block of " + size + " rows x " + featureDim + " features has " + features.length + " values");
+        }
+        if (labels != null && labels.length != size) {
+            throw new IllegalArgumentException("row block of " + size + " rows has " + labels.length + " labels");
+        }
+        if (targets != null && targets.length != size * targetDim) {
+            throw new IllegalArgumentException("row block of " + size + " rows x " + targetDim + " targets has " + targets.length + " values");
+        }
+        this.size = size;
+        this.ids = ids;
+        this.context = context;
+        this.tokens = tokens;
+        this.featureDim = featureDim;
+        this.features = features;
+        this.labels = labels;
+        this.targetDim = targetDim;
+        this.targets = targets;
+    }
+
+    /** Language-model rows: contexts and next tokens. */
+    public static RowBlock ofTokens(long[] ids, int context, int[] tokens, int[] labels) {
+        return new RowBlock(ids.length, ids, context, tokens, 0, null, labels, 0, null);
+    }
+
+    /** Feature rows with class labels. */
+    public static RowBlock ofFeatures(long[] ids, int featureDim, float[] features, int[] labels) {
+        return new RowBlock(ids.length, ids, 0, null, featureDim, features, labels, 0, null);
+    }
+
+    /** Feature rows with real-valued targets. */
+    public static RowBlock ofFeatures(long[] ids, int featureDim, float[] features, int targetDim, float[] targets) {
+        return new RowBlock(ids.length, ids, 0, null, featureDim, features, null, targetDim, targets);
+    }
+
+    /** The rows of a core {@link Batch} (features and targets rounded to float). */
+    public static RowBlock of(Batch b) {
+        int m = b.size();
+        long[] ids = java.util.Arrays.copyOf(b.exampleIds(), m);
+        if (b.tokens() != null) {
+            return ofTokens(ids, b.context(), java.util.Arrays.copyOf(b.tokens(), m * b.context()),
+                    java.util.Arrays.copyOf(b.labels(), m));
+        }
+        float[] f = toFloats(b.features());
+        if (b.labels() != null) {
+            return ofFeatures(ids, b.features().cols(), f, java.util.Arrays.copyOf(b.labels(), m));
+        }
+        return ofFeatures(ids, b.features().cols(), f, b.targets().cols(), toFloats(b.targets()));
+    }
+
+    private static float[] toFloats(Matrix m) {
+        float[] out = new float[m.size()];
+        for (int i = 0; i < out.length; i++) out[i] = (float) m.getFlat(i);
+        return out;
+    }
+
+    public int size() {
+        return size;
+    }
+
+    /** The raw columns (shared arrays): for serializers. */
+    record Columns(long[] ids, int context, int[] tokens, int featureDim, float[] features, int[] labels, int targetDim,
+                   float[] targets) {
+    }
+
+    Columns columns() {
+        return new Columns(ids, context, tokens, featureDim, features, labels, targetDim, targets);
+    }
+
+    static RowBlock fromColumns(Columns c) {
+        return new RowBlock(c.ids().length, c.ids(), c.context(), c.tokens(), c.featureDim(), c.features(), c.labels(),
+                c.targetDim(), c.targets());
+    }
+
+    public long id(int row) {
+        return ids[row];
+    }
+
+    /**
+     * The rows {@code rows[from, from+count)} of several blocks (row r addresses block
+     * {@code block[from + r]}, row {@code rows[from + r]}) as one core {@link Batch}.
+     */
+    public static Batch select(RowBlock[] blocks, int[] block, int[] rows, int from, int count, Precision precision) {
+        RowBlock first = blocks[block[from]];
+        long[] ids = new long[count];
+        for (int r = 0; r < count; r++) ids[r] = blocks[block[from + r]].ids[rows[from + r]];
+        if (first.tokens != null) {
+            int c = first.context;
+            int[] t = new int[count * c];
+            int[] l = new int[count];
+            for (int r = 0; r < count; r++) {
+                RowBlock b = blocks[block[from + r]];
+                System.arraycopy(b.tokens, rows[from + r] * c, t, r * c, c);
+                l[r] = b.labels[rows[from + r]];
+            }
+            return Batch.ofTokens(count, ids, t, c, l);
+        }
+        Matrix f = precision.zeros(count, first.featureDim);
+        for (int r = 0; r < count; r++) {
+            RowBlock b = blocks[block[from + r]];
+            int o = rows[from + r] * b.featureDim;
+            for (int j = 0; j < b.featureDim; j++) f.set(r, j, b.features[o + j]);
+        }
+        if (first.labels != null) {
+            int[] l = new int[count];
+            for (int r = 0; r < count; r++) l[r] = blocks[block[from + r]].labels[rows[from + r]];
+            return Batch.ofFeatures(count, ids, f, l);
+        }
+        Matrix t = precision.zeros(count, first.targetDim);
+        for (int r = 0; r < count; r++) {
+            RowBlock b = blocks[block[from + r]];
+            int o = rows[from + r] * b.targetDim;
+            for (int j = 0; j < b.targetDim; j++) t.set(r, j, b.targets[o + j]);
+        }
+        return Batch.ofFeatures(count, ids, f, t);
+    }
+}

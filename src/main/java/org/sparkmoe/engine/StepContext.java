@@ -1,0 +1,22 @@
+package org.sparkmoe.engine;
+
+import java.io.Serializable;
+
+import org.sparkmoe.core.gating.GateNoise;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.MoENetwork;
+
+/**
+ * What every task of one training step needs besides the (broadcast) parameters: the network
+ * definition, the step number, the batch plan and the precision. Small; travels in task closures.
+ */
+record StepContext(MoENetwork network, Precision precision, long seed, long step, BatchPlan plan) implements Serializable {
+
+    GateNoise noise() {
+        return GateNoise.training(seed, step);
+    }
+
+    double lossScale() {
+        return 1.0 / plan.batchSize();
+    }
+}

@@ -1,0 +1,19 @@
+package org.sparkmoe.engine;
+
+import java.util.Map;
+
+import org.sparkmoe.core.gating.BalanceResult;
+
+/**
+ * What one distributed step did: the objective's parts, the paper's balance columns, the expert
+ * batch sizes actually run (per expert over all partitions with shuffle routing, per partition and
+ * expert with local routing), throughput and where the time went (milliseconds per stage).
+ */
+public record StepReport(long step, int examples, double taskLoss, BalanceResult balance, int[] rowsPerExpert,
+                         int minExpertBatch, int maxExpertBatch, double meanExpertBatch, double gradientNorm,
+                         double learningRate, double seconds, Map<String, Double> timingsMillis) {
+
+    public double examplesPerSecond() {
+        return seconds > 0 ? examples / seconds : 0;
+    }
+}
