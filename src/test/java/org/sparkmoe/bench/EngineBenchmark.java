@@ -1,0 +1,171 @@
+package org.sparkmoe.bench;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.atomic.LongAdder;
+
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.sparkmoe.core.expert.Expert;
+import org.sparkmoe.core.gating.BalanceWeights;
+import org.sparkmoe.core.gating.NoisyTopKGating;
+import org.sparkmoe.core.layer.MoELayer;
+import org.sparkmoe.core.linalg.GemmBackend;
+import org.sparkmoe.core.linalg.GemmBackends;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.Batch;
+import org.sparkmoe.core.network.DenseProjection;
+import org.sparkmoe.core.network.MoENetwork;
+import org.sparkmoe.core.network.SquaredErrorHead;
+import org.sparkmoe.core.synthetic.RegimeMixture;
+import org.sparkmoe.core.train.TrainerConfig;
+import org.sparkmoe.engine.EngineConfig;
+import org.sparkmoe.engine.ExpertPlacement;
+import org.sparkmoe.engine.RoutingMode;
+import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.engine.SparkMoETrainer;
+import org.sparkmoe.engine.StepReport;
+
+/**
+ * Step time and throughput of the Spark engine as the number of experts grows at fixed k and B,
+ * for shuffle vs local routing and driver vs sharded expert placement. Prints a Markdown table.
+ *
+ * <p>Arguments (all optional, key=value): master=local[2], experts=4,16,64,256, routing=SHUFFLE,LOCAL,
+ * placement=DRIVER,SHARDED, partitions=4, shards=2, batch=4096, k=2, d=128, h=512, steps=6, warmup=2.
+ * With a local master the share of step time spent in GEMM is measured by timing every GEMM call
+ * (CPU time of all threads over wall time times cores).
+ */
+public final class EngineBenchmark {
+
+    public static void main(String[] args) {
+        java.util.Map<String, String> a = new java.util.HashMap<>();
+        for (String s : args) {
+            int eq = s.indexOf('=');
+            a.put(s.substring(0, eq), s.substring(eq + 1));
+        }
+        String master = a.getOrDefault("master", "local[2]");
+        int[] experts = Arrays.stream(a.getOrDefault("experts", "4,16,64,256").split(",")).mapToInt(Integer::parseInt).toArray();
+        String[] routings = a.getOrDefault("routing", "SHUFFLE,LOCAL").split(",");
+        String[] placements = a.getOrDefault("placement", "DRIVER,SHARDED").split(",");
+        int partitions = Integer.parseInt(a.getOrDefault("partitions", "4"));
+        int shards = Integer.parseInt(a.getOrDefault("shards", "2"));
+        int batch = Integer.parseInt(a.getOrDefault("batch", "4096"));
+        int k = Integer.parseInt(a.getOrDefault("k", "2"));
+        int d = Integer.parseInt(a.getOrDefault("d", "128"));
+        int h = Integer.parseInt(a.getOrDefault("h", "512"));
+        int steps = Integer.parseInt(a.getOrDefault("steps", "6"));
+        int warmup = Integer.parseInt(a.getOrDefault("warmup", "2"));
+
+        TimedGemm timed = new TimedGemm(GemmBackends.current());
+        GemmBackends.use(timed);
+        SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-moe-engine-benchmark")
+                .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
+                .set("spark.kryo.registrator", "org.sparkmoe.engine.serde.MoEKryoRegistrator")
+                .set("spark.kryo.registrationRequired", "true")
+                .set("spark.ui.enabled", "false")
+                .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1");
+        if (master.startsWith("local-cluster")) {
+            conf.set("spark.testing", "1").set("spark.test.home", System.getProperty("java.io.tmpdir"))
+                    .set("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
+                    .set("spark.executor.extraJavaOptions", System.getProperty("sparkmoe.executorJavaOptions", ""));
+        }
+        int cores = Runtime.getRuntime().availableProcessors();
+        try (JavaSparkContext sc = new JavaSparkContext(conf)) {
+            sc.setLogLevel("WARN");
+            RegimeMixture data = new RegimeMixture(8, 4, 8, 0.1, 42);
+            int perPartition = Math.max(batch * 2 / partitions, 1);
+            List<RowBlock> blocks = new ArrayList<>();
+            for (int p = 0; p < partitions; p++) {
+                Batch b = data.batch(perPartition, p, Precision.F32);
+                blocks.add(RowBlock.of(b));
+            }
+            var rdd = sc.parallelize(blocks, partitions);
+            System.out.printf(Locale.ROOT, "GEMM back end: %s; master %s; %d partitions, %d shards, B=%d, k=%d, d=%d, h=%d%n%n",
+                    timed.inner.name(), master, partitions, shards, batch, k, d, h);
+            System.out.println("| routing | placement | n | expert params | step s (median) | tokens/s | mean expert batch | GEMM share | gate | dispatch+experts | combine | expert backward | aggregate | optimiser |");
+            System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for (String routing : routings) {
+                for (String placement : placements) {
+                    for (int n : experts) {
+                        MoENetwork net = new MoENetwork(new DenseProjection(8, d),
+                                new MoELayer(NoisyTopKGating.noisyTopK(d, n, k), new Expert(d, h), false, BalanceWeights.PAPER),
+                                new SquaredErrorHead(d, 4));
+                        EngineConfig ec = new EngineConfig(RoutingMode.valueOf(routing), ExpertPlacement.valueOf(placement),
+                                Math.min(shards, n), batch, TrainerConfig.paperDefaults(0.001, 100, 1), 10, false);
+                        try (SparkMoETrainer engine = new SparkMoETrainer(sc, net, ec, rdd)) {
+                            for (int s = 0; s < warmup; s++) engine.trainStep();
+                            double[] secs = new double[steps];
+                            double mean = 0;
+                            java.util.Map<String, Double> sum = new java.util.LinkedHashMap<>();
+                            timed.reset();
+                            long wall0 = System.nanoTime();
+                            for (int s = 0; s < steps; s++) {
+                                StepReport r = engine.trainStep();
+                                secs[s] = r.seconds();
+                                mean += r.meanExpertBatch() / steps;
+                                r.timingsMillis().forEach((key, v) -> sum.merge(key, v / steps, Double::sum));
+                            }
+                            double wall = (System.nanoTime() - wall0) / 1e9;
+                            Arrays.sort(secs);
+                            double median = secs[steps / 2];
+                            String share = master.startsWith("local[") ? String.format(Locale.ROOT, "%.0f%%",
+                                    100.0 * timed.nanos.sum() / 1e9 / (wall * cores)) : "n/a";
+                            long params = (long) n * net.moe().expert().layout().size();
+                            System.out.printf(Locale.ROOT, "| %s | %s | %d | %,d | %.3f | %,.0f | %.0f | %s | %s |%n", routing, placement, n,
+                                    params, median, batch / median, mean, share, timingsRow(sum));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static String timingsRow(java.util.Map<String, Double> t) {
+        String[] keys = {"gate", "dispatch+experts", "combine", "expert backward", "aggregate", "optimiser"};
+        StringBuilder sb = new StringBuilder();
+        for (String key : keys) {
+            Double v = t.get(key);
+            if (v == null && key.equals("dispatch+experts")) v = t.get("experts (local)");
+            if (sb.length() > 0) sb.append(" | ");
+            sb.append(v == null ? "-" : String.format(Locale.ROOT, "%.0f ms", v));
+        }
+        return sb.toString();
+    }
+
+    /** Wraps the selected back end and adds up the wall time of every GEMM call, on any thread. */
+    static final class TimedGemm implements GemmBackend {
+        final GemmBackend inner;
+        final LongAdder nanos = new LongAdder();
+
+        TimedGemm(GemmBackend inner) {
+            this.inner = inner;
+        }
+
+        void reset() {
+            nanos.reset();
+        }
+
+        @Override
+        public String name() {
+            return inner.name();
+        }
+
+        @Override
+        public void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
+                          float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
+            long t = System.nanoTime();
+            inner.sgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            nanos.add(System.nanoTime() - t);
+        }
+
+        @Override
+        public void dgemm(boolean transA, boolean transB, int m, int n, int k, double alpha, double[] a, int aOff, int lda,
+                          double[] b, int bOff, int ldb, double beta, double[] c, int cOff, int ldc) {
+            long t = System.nanoTime();
+            inner.dgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            nanos.add(System.nanoTime() - t);
+        }
+    }
+}
