@@ -352,6 +352,10 @@ public final class CheckpointStore implements Serializable {
         }
     }
 
+    /** The shared parameter group and its optimiser state. */
+    public record SharedData(Parameters params, OptimiserState state) {
+    }
+
     /** The experts of one shard file, in file order. */
     public record ShardData(int shard, int[] expertIds, Parameters[] params, OptimiserState[] states) {
     }
@@ -363,15 +367,7 @@ public final class CheckpointStore implements Serializable {
     public Loaded load(long step) throws IOException {
         Path d = stepDir(step);
         CheckpointMeta meta = readMeta(d);
-        Parameters[] shared = new Parameters[1];
-        OptimiserState[] sharedState = new OptimiserState[1];
-        readFile(new Path(d, SHARED), CheckpointFiles.KIND_SHARED, meta, r -> {
-            r.context("shared parameters");
-            shared[0] = r.readParameters();
-            checkLayout(r, shared[0], meta.sharedLayout(), meta);
-            r.context("shared optimiser state");
-            sharedState[0] = r.readOptimiser(shared[0].layout());
-        });
+        SharedData shared = readShared(d, meta);
         Parameters[] experts = new Parameters[meta.numExperts()];
         OptimiserState[] states = new OptimiserState[meta.numExperts()];
         for (int s = 0; s < meta.numExpertShards(); s++) {
@@ -390,7 +386,7 @@ public final class CheckpointStore implements Serializable {
                 throw new IOException("checkpoint " + d + ": expert " + e + " is in none of the " + meta.numExpertShards() + " shard files");
             }
         }
-        return new Loaded(meta, shared[0], sharedState[0], experts, states);
+        return new Loaded(meta, shared.params(), shared.state(), experts, states);
     }
 
     /** {@link #load} of the newest complete checkpoint. */
@@ -417,6 +413,26 @@ public final class CheckpointStore implements Serializable {
             throw new IllegalArgumentException("shard " + shard + " outside [0, " + meta.numExpertShards() + ")");
         }
         return readShard(stepDir(meta.step()), meta, shard, expectedExpert);
+    }
+
+    /**
+     * Reads only shared.bin (the driver's part when the experts are sharded on executors), checked
+     * against {@code meta}.
+     */
+    public SharedData loadShared(CheckpointMeta meta) throws IOException {
+        return readShared(stepDir(meta.step()), meta);
+    }
+
+    private SharedData readShared(Path d, CheckpointMeta meta) throws IOException {
+        Object[] result = new Object[1];
+        readFile(new Path(d, SHARED), CheckpointFiles.KIND_SHARED, meta, r -> {
+            r.context("shared parameters");
+            Parameters p = r.readParameters();
+            checkLayout(r, p, meta.sharedLayout(), meta);
+            r.context("shared optimiser state");
+            result[0] = new SharedData(p, r.readOptimiser(p.layout()));
+        });
+        return (SharedData) result[0];
     }
 
     private ShardData readShard(Path d, CheckpointMeta meta, int shard, ParameterLayout expectedExpert) throws IOException {

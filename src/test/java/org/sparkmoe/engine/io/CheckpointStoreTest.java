@@ -126,6 +126,9 @@ class CheckpointStoreTest {
         assertArrayEquals(new int[] {3, 4}, shard.expertIds());
         assertSame(s.params().experts()[4], shard.params()[1]);
         assertSame(s.expertOptimisers()[3], shard.states()[0]);
+        CheckpointStore.SharedData shared = store.loadShared(loaded.meta());
+        assertSame(s.params().shared(), shared.params());
+        assertSame(s.sharedOptimiser(), shared.state());
     }
 
     @Test
