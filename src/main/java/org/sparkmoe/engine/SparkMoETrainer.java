@@ -25,6 +25,9 @@ import org.sparkmoe.core.param.Parameters;
 import org.sparkmoe.core.train.ReferenceTrainer;
 import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.core.train.TrainingState;
+import org.sparkmoe.engine.io.CheckpointMeta;
+import org.sparkmoe.engine.io.CheckpointStore;
+import org.sparkmoe.engine.io.StepMetrics;
 
 import scala.Tuple2;
 
@@ -74,12 +77,32 @@ public final class SparkMoETrainer implements AutoCloseable {
      * @param data cached or cacheable row blocks; persisted here (MEMORY_AND_DISK) if not already
      */
     public SparkMoETrainer(JavaSparkContext sc, MoENetwork network, EngineConfig config, JavaRDD<RowBlock> data) {
-        this(sc, network, config, data, null);
+        this(sc, network, config, data, (Object) null);
     }
 
-    /** Resumes from {@code initial} (parameters, optimiser state, step). */
+    /** Resumes from {@code initial} (parameters, optimiser state, step) held on the driver. */
     public SparkMoETrainer(JavaSparkContext sc, MoENetwork network, EngineConfig config, JavaRDD<RowBlock> data,
                            TrainingState initial) {
+        this(sc, network, config, data, (Object) initial);
+    }
+
+    /**
+     * Resumes sharded training without gathering the experts on the driver: {@code shards} builds
+     * the expert-state RDD (one {@link ExpertShard} per partition, in shard order), e.g. by reading
+     * checkpoint shard files on the executors.
+     */
+    SparkMoETrainer(JavaSparkContext sc, MoENetwork network, EngineConfig config, JavaRDD<RowBlock> data,
+                    ShardedStart start) {
+        this(sc, network, config, data, (Object) start);
+    }
+
+    /** Where a sharded run resumes from. */
+    record ShardedStart(Parameters shared, OptimiserState sharedOptimiser, long step,
+                        java.util.function.Function<SparkMoETrainer, JavaRDD<ExpertShard>> shards) {
+    }
+
+    private SparkMoETrainer(JavaSparkContext sc, MoENetwork network, EngineConfig config, JavaRDD<RowBlock> data,
+                            Object initial) {
         this.sc = sc;
         this.network = network;
         this.config = config;
@@ -99,7 +122,15 @@ public final class SparkMoETrainer implements AutoCloseable {
         this.plan = new BatchPlan(trainer.seed(), config.batchSize(), s);
         this.expertPartitioner = new ExpertPartitioner(network.numExperts(), config.expertShards());
         this.dataPartitioner = new DataPartitioner(partitions);
-        TrainingState start = initial;
+        if (initial instanceof ShardedStart ss) {
+            this.shared = ss.shared;
+            this.sharedOptimiser = ss.sharedOptimiser;
+            this.step = ss.step;
+            this.expertState = ss.shards.apply(this).persist(StorageLevel.MEMORY_AND_DISK());
+            logStart();
+            return;
+        }
+        TrainingState start = (TrainingState) initial;
         if (start == null && config.placement() == ExpertPlacement.DRIVER) {
             start = ReferenceTrainer.initialState(network, trainer);
         }
@@ -119,6 +150,10 @@ public final class SparkMoETrainer implements AutoCloseable {
             this.step = 0;
             this.expertState = initialiseShards();
         }
+        logStart();
+    }
+
+    private void logStart() {
         LOG.info("spark-moe engine: {} data partitions, {} examples, batch {}, {} experts on {} shards, routing {}, placement {}",
                 partitions, plan.stepsPerEpoch() * config.batchSize(), config.batchSize(), network.numExperts(),
                 config.expertShards(), config.routing(), config.placement());
@@ -197,7 +232,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         BalanceResult balance = network.moe().balance(stats);
         Broadcast<double[]> statsGradB = sc.broadcast(balance.statsGradient());
         long tGate = System.nanoTime();
-        timings.put("gate", ms(start, tGate));
+        timings.put(StepMetrics.GATE, ms(start, tGate));
 
         Broadcast<Parameters[]> expertsB = null;
         if (config.routing() == RoutingMode.LOCAL || config.placement() == ExpertPlacement.DRIVER) {
@@ -226,7 +261,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         for (ExpertGrads g : shardGrads) sumSq += g.sumOfSquares();
         double norm = Math.sqrt(sumSq);
         long tOpt = System.nanoTime();
-        timings.put("aggregate", ms(tAgg, tOpt));
+        timings.put(StepMetrics.AGGREGATE, ms(tAgg, tOpt));
 
         // optimiser
         sc.setJobGroup("spark-moe-step-" + t, "spark-moe step " + t + ": optimiser", false);
@@ -244,9 +279,12 @@ public final class SparkMoETrainer implements AutoCloseable {
             updateShards(expertGrads, scale, t, lr);
         }
         long end = System.nanoTime();
-        timings.put("optimiser", ms(tOpt, end));
+        timings.put(StepMetrics.OPTIMISER, ms(tOpt, end));
 
-        for (Object o : toUnpersist) ((JavaRDD<?>) o).unpersist(false);
+        for (Object o : toUnpersist) {
+            if (o instanceof JavaPairRDD<?, ?> pair) pair.unpersist(false);
+            else ((JavaRDD<?>) o).unpersist(false);
+        }
         sharedB.destroy(false);
         if (config.placement() == ExpertPlacement.SHARDED) {
             // the new expert state's lineage reaches back into this step until the next checkpoint
@@ -270,10 +308,17 @@ public final class SparkMoETrainer implements AutoCloseable {
             Map<String, Double> timings, List<Object> toUnpersist) {
         long t0 = System.nanoTime();
         String group = "spark-moe-step-" + ctx.step();
-        sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": dispatch + experts", false);
+        sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": dispatch", false);
         JavaPairRDD<Integer, Block> dispatched = parts
                 .flatMapToPair(ps -> ps.dispatch().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
-                .partitionBy(expertPartitioner);
+                .partitionBy(expertPartitioner)
+                .persist(StorageLevel.MEMORY_ONLY());
+        toUnpersist.add(dispatched);
+        dispatched.count();
+        long tDispatch = System.nanoTime();
+        timings.put(StepMetrics.DISPATCH, ms(t0, tDispatch));
+
+        sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": experts", false);
         JavaRDD<ShardStep> shards;
         if (config.placement() == ExpertPlacement.DRIVER) {
             shards = dispatched.mapPartitionsWithIndex(
@@ -288,7 +333,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         toUnpersist.add(shards);
         shards.count();
         long t1 = System.nanoTime();
-        timings.put("dispatch+experts", ms(t0, t1));
+        double expertsForward = ms(tDispatch, t1);
 
         sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": combine", false);
         JavaPairRDD<Integer, Block> outputs = shards.flatMapToPair(ss -> ss.outputBlocks().iterator()).partitionBy(dataPartitioner);
@@ -298,7 +343,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         toUnpersist.add(combined);
         combined.count();
         long t2 = System.nanoTime();
-        timings.put("combine", ms(t1, t2));
+        timings.put(StepMetrics.COMBINE, ms(t1, t2));
 
         sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": expert backward", false);
         JavaPairRDD<Integer, Block> backward = combined
@@ -310,7 +355,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         toUnpersist.add(shardBack);
         shardBack.count();
         long t3 = System.nanoTime();
-        timings.put("expert backward", ms(t2, t3));
+        timings.put(StepMetrics.EXPERTS, expertsForward + ms(t2, t3));
 
         JavaPairRDD<Integer, Block> inputGrads = shardBack.flatMapToPair(r -> r._2().iterator()).partitionBy(dataPartitioner);
         JavaRDD<PartitionResult> results = combined.zipPartitions(inputGrads,
@@ -342,7 +387,9 @@ public final class SparkMoETrainer implements AutoCloseable {
         }).persist(StorageLevel.MEMORY_ONLY());
         toUnpersist.add(local);
         local.count();
-        timings.put("experts (local)", ms(t0, System.nanoTime()));
+        timings.put(StepMetrics.DISPATCH, 0.0);
+        timings.put(StepMetrics.EXPERTS, ms(t0, System.nanoTime()));
+        timings.put(StepMetrics.COMBINE, 0.0);
         ExpertPartitioner ep = expertPartitioner;
         JavaRDD<ExpertGrads> expertGrads = local
                 .flatMapToPair(r -> r._2().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
@@ -514,6 +561,86 @@ public final class SparkMoETrainer implements AutoCloseable {
             }
         }
         return RowBlock.select(arr, block, row, 0, total, trainer.precision());
+    }
+
+    /**
+     * Writes a checkpoint of the current state (parameters, optimiser state, step; the data position
+     * follows from the step). Sharded experts are written by the executors that hold them; the
+     * checkpoint becomes visible only once complete.
+     */
+    public CheckpointMeta checkpoint(CheckpointStore store, Map<String, String> provenance) throws java.io.IOException {
+        long done = step;
+        CheckpointMeta meta = CheckpointMeta.of(done, done / plan.stepsPerEpoch(), done % plan.stepsPerEpoch(),
+                trainer.precision(), network.numExperts(), config.expertShards(), network.sharedLayout(),
+                network.moe().expert().layout(), provenance);
+        sc.setJobGroup("spark-moe-checkpoint-" + done, "spark-moe checkpoint at step " + done, false);
+        try {
+            if (config.placement() == ExpertPlacement.DRIVER) {
+                store.save(new TrainingState(new ModelParameters(shared, experts), sharedOptimiser, expertOptimisers, done), meta);
+                return meta;
+            }
+            CheckpointStore.Pending pending = store.begin(done);
+            try {
+                pending.writeShared(shared, sharedOptimiser);
+                expertState.foreach(sh -> {
+                    try {
+                        pending.writeExpertShard(sh.shard, sh.experts, sh.params, sh.states);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                pending.commit(meta);
+            } catch (java.io.IOException | RuntimeException e) {
+                try {
+                    pending.abort();
+                } catch (java.io.IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
+            }
+            return meta;
+        } finally {
+            sc.clearJobGroup();
+        }
+    }
+
+    /**
+     * A trainer that continues from the latest checkpoint in {@code store}, or starts fresh when
+     * there is none. The checkpoint must match the network (expert count, layouts) and precision;
+     * sharded experts are read on the executors when the shard count is unchanged.
+     */
+    public static SparkMoETrainer resume(JavaSparkContext sc, MoENetwork network, EngineConfig config,
+                                         JavaRDD<RowBlock> data, CheckpointStore store) throws java.io.IOException {
+        java.util.Optional<CheckpointMeta> latest = store.latest();
+        if (latest.isEmpty()) {
+            return new SparkMoETrainer(sc, network, config, data);
+        }
+        CheckpointMeta meta = latest.get();
+        String where = "checkpoint " + store.dir() + "/" + CheckpointStore.stepDirName(meta.step());
+        if (meta.numExperts() != network.numExperts()) {
+            throw new IllegalArgumentException(where + " has " + meta.numExperts() + " experts, the model has " + network.numExperts());
+        }
+        if (meta.precision() != config.trainer().precision()) {
+            throw new IllegalArgumentException(where + " was written in " + meta.precision() + ", the run uses "
+                    + config.trainer().precision());
+        }
+        org.sparkmoe.core.param.ParameterLayout expertLayout = network.moe().expert().layout();
+        if (config.placement() == ExpertPlacement.SHARDED && meta.numExpertShards() == config.expertShards()) {
+            CheckpointStore.SharedData sd = store.loadShared(meta);
+            if (!sd.params().layout().equals(network.sharedLayout())) {
+                throw new IllegalArgumentException(where + ": shared parameters " + sd.params().layout()
+                        + " do not match the model's " + network.sharedLayout());
+            }
+            ShardedStart start = new ShardedStart(sd.params(), sd.state(), meta.step(), t -> t.shardIds().map(s -> {
+                CheckpointStore.ShardData d = store.loadExpertShard(meta, s, expertLayout);
+                return new ExpertShard(d.shard(), d.expertIds(), d.params(), d.states());
+            }));
+            LOG.info("resuming sharded training from {}", where);
+            return new SparkMoETrainer(sc, network, config, data, start);
+        }
+        TrainingState st = store.loadTrainingState(meta.step(), network.sharedLayout(), expertLayout);
+        LOG.info("resuming from {}", where);
+        return new SparkMoETrainer(sc, network, config, data, st);
     }
 
     /** All parameters and optimiser state on the driver (gathers sharded experts). */

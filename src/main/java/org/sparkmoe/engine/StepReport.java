@@ -16,4 +16,11 @@ public record StepReport(long step, int examples, double taskLoss, BalanceResult
     public double examplesPerSecond() {
         return seconds > 0 ? examples / seconds : 0;
     }
+
+    /** The line written to metrics.jsonl. */
+    public org.sparkmoe.engine.io.StepMetrics toMetrics() {
+        return new org.sparkmoe.engine.io.StepMetrics(step, examples, taskLoss, balance.importanceLoss(), balance.loadLoss(),
+                balance.cvImportance(), balance.cvLoad(), balance.maxOverMeanLoad(), minExpertBatch, maxExpertBatch,
+                examplesPerSecond(), timingsMillis);
+    }
 }

@@ -84,7 +84,7 @@ public final class EngineBenchmark {
             var rdd = sc.parallelize(blocks, partitions);
             System.out.printf(Locale.ROOT, "GEMM back end: %s; master %s; %d partitions, %d shards, B=%d, k=%d, d=%d, h=%d%n%n",
                     timed.inner.name(), master, partitions, shards, batch, k, d, h);
-            System.out.println("| routing | placement | n | expert params | step s (median) | tokens/s | mean expert batch | GEMM share | gate | dispatch+experts | combine | expert backward | aggregate | optimiser |");
+            System.out.println("| routing | placement | n | expert params | step s (median) | tokens/s | mean expert batch | GEMM share | gate | dispatch | experts | combine | aggregate | optimiser |");
             System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (String routing : routings) {
                 for (String placement : placements) {
@@ -123,11 +123,10 @@ public final class EngineBenchmark {
     }
 
     private static String timingsRow(java.util.Map<String, Double> t) {
-        String[] keys = {"gate", "dispatch+experts", "combine", "expert backward", "aggregate", "optimiser"};
+        String[] keys = {"gate", "dispatch", "experts", "combine", "aggregate", "optimiser"};
         StringBuilder sb = new StringBuilder();
         for (String key : keys) {
             Double v = t.get(key);
-            if (v == null && key.equals("dispatch+experts")) v = t.get("experts (local)");
             if (sb.length() > 0) sb.append(" | ");
             sb.append(v == null ? "-" : String.format(Locale.ROOT, "%.0f ms", v));
         }
