@@ -256,9 +256,15 @@ public final class SparkMoETrainer implements AutoCloseable {
         long tAgg = System.nanoTime();
         sc.setJobGroup("spark-moe-step-" + t, "spark-moe step " + t + ": aggregate", false);
         PartitionResult total = sumInPartitionOrder(results);
-        List<ExpertGrads> shardGrads = expertGrads.collect();  // partition (= shard) order
+        // sharded experts' gradients stay on their shards: only their sums of squares travel
+        boolean gather = config.placement() == ExpertPlacement.DRIVER || config.keepGradients();
+        List<ExpertGrads> shardGrads = gather ? expertGrads.collect() : List.of();  // partition (= shard) order
         double sumSq = total.sharedGrad().flat().sumOfSquares();
-        for (ExpertGrads g : shardGrads) sumSq += g.sumOfSquares();
+        if (gather) {
+            for (ExpertGrads g : shardGrads) sumSq += g.sumOfSquares();
+        } else {
+            for (double sq : expertGrads.map(ExpertGrads::sumOfSquares).collect()) sumSq += sq;
+        }
         double norm = Math.sqrt(sumSq);
         long tOpt = System.nanoTime();
         timings.put(StepMetrics.AGGREGATE, ms(tAgg, tOpt));
@@ -394,7 +400,9 @@ public final class SparkMoETrainer implements AutoCloseable {
         JavaRDD<ExpertGrads> expertGrads = local
                 .flatMapToPair(r -> r._2().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
                 .partitionBy(ep)
-                .mapPartitionsWithIndex((s, it) -> Collections.singletonList(sumByExpert(net, s, it)).iterator(), true);
+                .mapPartitionsWithIndex((s, it) -> Collections.singletonList(sumByExpert(net, s, it)).iterator(), true)
+                .persist(StorageLevel.MEMORY_ONLY());
+        toUnpersist.add(expertGrads);
         return new Tuple2<>(local.map(Tuple2::_1), expertGrads);
     }
 
