@@ -291,12 +291,13 @@ public final class SparkMoETrainer implements AutoCloseable {
             if (o instanceof JavaPairRDD<?, ?> pair) pair.unpersist(false);
             else ((JavaRDD<?>) o).unpersist(false);
         }
-        sharedB.destroy(false);
         if (config.placement() == ExpertPlacement.SHARDED) {
             // the new expert state's lineage reaches back into this step until the next checkpoint
+            lineageBroadcasts.add(sharedB);
             lineageBroadcasts.add(statsGradB);
             if (expertsB != null) lineageBroadcasts.add(expertsB);
         } else {
+            sharedB.destroy(false);
             statsGradB.destroy(false);
             if (expertsB != null) expertsB.destroy(false);
         }
