@@ -175,7 +175,8 @@ public final class NoisyTopKGating implements Gating {
                 markTop(s, tb);
                 for (int i = 0; i < n; i++) {
                     double thr = s.inTop[i] ? thrIn : thrOut;
-                    stats[n + i] += NormalDistribution.cdf((s.cleanD[base + i] - thr) / s.sigma[base + i]);
+                    double z = (s.cleanD[base + i] - thr) / s.sigma[base + i];
+                    stats[n + i] += s.precision == Precision.F32 ? NormalDistribution.cdfFast(z) : NormalDistribution.cdf(z);
                 }
                 unmarkTop(s, tb);
             } else {

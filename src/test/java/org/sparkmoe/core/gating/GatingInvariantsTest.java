@@ -237,6 +237,18 @@ class GatingInvariantsTest {
     }
 
     @Test
+    void fastCdfIsAccurateToFloatPrecision() {
+        for (double z = -8; z <= 8; z += 0.001) {
+            double exact = NormalDistribution.cdf(z);
+            double fast = NormalDistribution.cdfFast(z);
+            double zz = z;
+            // erfc's fractional error bound carries to Phi on its small side (Phi or 1 - Phi)
+            assertTrue(Math.abs(fast - exact) <= 1.2e-7 * Math.min(exact, 1 - exact) + 2.3e-16,  // + 2 ulps of 1
+                    () -> "Phi(" + zz + "): fast " + fast + ", exact " + exact);
+        }
+    }
+
+    @Test
     void invalidConfigurationsNameTheProblem() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NoisyTopKGating.noisyTopK(4, 3, 4));
         assertTrue(e.getMessage().contains("k must be in [1"), e.getMessage());
