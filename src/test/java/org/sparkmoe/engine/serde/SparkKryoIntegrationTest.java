@@ -6,12 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.apache.spark.SparkConf;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.serializer.KryoSerializer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sparkmoe.core.gating.BalanceWeights;
@@ -28,17 +26,10 @@ class SparkKryoIntegrationTest {
 
     @BeforeAll
     static void start() {
-        SparkConf conf = MoEKryoRegistratorTest.conf()
-                .setMaster("local[2]")
-                .setAppName("spark-moe-kryo-test")
-                .set("spark.ui.enabled", "false");
-        sc = new JavaSparkContext(conf);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (sc != null) sc.stop();
-        sc = null;
+        // the shared test context: one SparkContext per JVM, configured with the registrator
+        sc = org.sparkmoe.engine.SparkTestContext.get();
+        assertEquals("true", sc.getConf().get("spark.kryo.registrationRequired"));
+        assertEquals(MoEKryoRegistrator.class.getName(), sc.getConf().get("spark.kryo.registrator"));
     }
 
     @Test
