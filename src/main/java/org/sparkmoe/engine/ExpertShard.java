@@ -67,8 +67,9 @@ public final class ExpertShard implements Serializable {
         for (int i = 0; i < experts.length; i++) {
             p[i] = params[i].copy();
             s[i] = states[i].copy();
-            Parameters gi = g[i] == null ? params[i].zerosLike() : g[i].copy();
-            if (scale != 1.0) gi.flat().scale(scale);
+            // the gradient belongs to a persisted RDD: scale a copy, never the original
+            Parameters gi = g[i] == null ? params[i].zerosLike() : scale != 1.0 ? g[i].copy() : g[i];
+            if (scale != 1.0 && g[i] != null) gi.flat().scale(scale);
             optimiser.step(p[i], gi, s[i], step, learningRate);
         }
         return new ExpertShard(shard, experts, p, s);

@@ -99,16 +99,25 @@ public final class Adam implements Optimiser {
         }
     }
 
+    /**
+     * float32 update in float arithmetic with the bias corrections folded into two constants, so
+     * the loop is plain multiply-add, sqrt and divide that the JIT vectorises; the moments are
+     * float anyway, so computing in double would only cost time.
+     */
     private void update(int n, float[] p, int po, float[] g, int go, float[] m, int mo, float[] v, int vo,
                         double bc1, double bc2, double lr) {
-        double b1 = beta1, b2 = beta2, eps = epsilon;
+        float b1 = (float) beta1, c1 = (float) (1 - beta1);
+        float b2 = (float) beta2, c2 = (float) (1 - beta2);
+        float stepSize = (float) (lr / bc1);
+        float invSqrtBc2 = (float) (1 / Math.sqrt(bc2));
+        float eps = (float) epsilon;
         for (int i = 0; i < n; i++) {
-            double gi = g[go + i];
-            double mi = b1 * m[mo + i] + (1 - b1) * gi;
-            double vi = b2 * v[vo + i] + (1 - b2) * gi * gi;
-            m[mo + i] = (float) mi;
-            v[vo + i] = (float) vi;
-            p[po + i] = (float) (p[po + i] - lr * (mi / bc1) / (Math.sqrt(vi / bc2) + eps));
+            float gi = g[go + i];
+            float mi = b1 * m[mo + i] + c1 * gi;
+            float vi = b2 * v[vo + i] + c2 * gi * gi;
+            m[mo + i] = mi;
+            v[vo + i] = vi;
+            p[po + i] -= stepSize * mi / ((float) Math.sqrt(vi) * invSqrtBc2 + eps);
         }
     }
 
