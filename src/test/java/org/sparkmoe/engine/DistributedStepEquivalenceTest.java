@@ -62,7 +62,12 @@ class DistributedStepEquivalenceTest {
     @MethodSource("configurations")
     void distributedStepsMatchTheReference(String gating, int partitions, int shards, ExpertPlacement placement,
                                            RoutingMode routing) {
-        JavaSparkContext sc = SparkTestContext.get();
+        assertStepsMatchReference(SparkTestContext.get(), gating, partitions, shards, placement, routing);
+    }
+
+    /** Two engine steps on {@code sc} against two reference steps (also used by LocalClusterEquivalenceTest). */
+    static void assertStepsMatchReference(JavaSparkContext sc, String gating, int partitions, int shards,
+                                          ExpertPlacement placement, RoutingMode routing) {
         boolean flat = gating.equals("flat");
         MoENetwork net = flat ? regressionNetwork() : languageModelNetwork();
         TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 3), 0.5, 11,

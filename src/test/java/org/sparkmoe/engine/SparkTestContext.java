@@ -1,35 +1,128 @@
 package org.sparkmoe.engine;
 
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 
 /**
- * One local[2] SparkContext for all tests of a JVM (starting one costs seconds), configured as the
- * shipped defaults: Kryo with our registrator and registration required.
+ * The SparkContext of the tests of a JVM (starting one costs seconds), configured as the shipped
+ * defaults: Kryo with our registrator and registration required.
+ * <p>
+ * Spark allows one SparkContext per JVM, so this holds at most one, of one of two kinds, and swaps
+ * them on demand: {@link #get()} gives the in-process {@code local[2]} context most tests use;
+ * {@link #localCluster()} gives a {@code local-cluster[2,1,1024]} context whose two executors are
+ * separate JVMs (real serialisation, real shuffle files, executors that can die). Asking for one
+ * kind stops the other; the next {@link #get()} after a cluster test recreates {@code local[2]}.
  */
 public final class SparkTestContext {
+    /** Two executor JVMs (workers), 1 core each, 1024 MB each. */
+    public static final String LOCAL_CLUSTER = "local-cluster[2,1,1024]";
+    public static final int CLUSTER_EXECUTORS = 2;
+
     private static JavaSparkContext sc;
+    private static boolean cluster;
+    private static boolean hookInstalled;
 
     private SparkTestContext() {
     }
 
+    /** The shared local[2] context (stops a local-cluster context first if one is running). */
     public static synchronized JavaSparkContext get() {
+        if (sc != null && cluster) stop();
         if (sc == null) {
-            SparkConf conf = conf("local[2]");
-            sc = new JavaSparkContext(conf);
-            sc.setLogLevel("WARN");
-            try {
-                Path dir = Files.createTempDirectory("spark-moe-checkpoints");
-                sc.setCheckpointDir(dir.toUri().toString());
-            } catch (java.io.IOException e) {
-                throw new IllegalStateException(e);
-            }
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> sc.stop()));
+            start(conf("local[2]"), false);
         }
         return sc;
+    }
+
+    /**
+     * The shared local-cluster context (stops a local[2] context first if one is running), with both
+     * executors registered: reused while it is running.
+     */
+    public static synchronized JavaSparkContext localCluster() {
+        if (sc != null && !cluster) stop();
+        if (sc == null) {
+            Path home = tempDir("spark-moe-test-home");
+            // LocalSparkCluster runs a standalone Master and Workers inside this JVM; the Workers launch
+            // executors as child JVMs. These two must be JVM system properties (read with sys.props, not
+            // from the SparkConf) before the SparkContext starts:
+            //  - spark.testing: StandaloneSchedulerBackend then puts this JVM's java.class.path on the
+            //    executors' class path (there is no Spark distribution with jars/ here), SparkContext
+            //    passes SPARK_TESTING=1 to the executors' environment (so the launcher does not insist on
+            //    $SPARK_HOME/jars), and the Worker takes its Spark home from spark.test.home;
+            //  - spark.test.home: that Spark home; any writable dir (Workers put their work/ dir in it).
+            System.setProperty("spark.testing", "1");
+            System.setProperty("spark.test.home", home.toString());
+            try {
+                start(clusterConf(), true);
+                awaitExecutors(CLUSTER_EXECUTORS, 120_000);
+            } catch (RuntimeException | Error e) {
+                stop();
+                throw e;
+            }
+        }
+        return sc;
+    }
+
+    /** Stops the current context, if any (the next {@link #get()} or {@link #localCluster()} starts a new one). */
+    public static synchronized void stop() {
+        if (sc != null) {
+            try {
+                sc.stop();
+            } finally {
+                sc = null;
+                if (cluster) {
+                    System.clearProperty("spark.testing");
+                    System.clearProperty("spark.test.home");
+                }
+                cluster = false;
+            }
+        }
+    }
+
+    /** Waits until {@code n} executors (besides the driver) are registered. */
+    public static void awaitExecutors(int n, long timeoutMillis) {
+        JavaSparkContext c = sc;
+        long deadline = System.currentTimeMillis() + timeoutMillis;
+        // getExecutorInfos() lists the driver too
+        while (c.statusTracker().getExecutorInfos().length < n + 1) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new IllegalStateException("only " + (c.statusTracker().getExecutorInfos().length - 1)
+                        + " of " + n + " executors registered after " + timeoutMillis + " ms");
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    private static void start(SparkConf conf, boolean isCluster) {
+        sc = new JavaSparkContext(conf);
+        cluster = isCluster;
+        sc.setLogLevel("WARN");
+        // a local directory serves as reliable checkpoint storage for local-cluster too: all on one machine
+        sc.setCheckpointDir(tempDir("spark-moe-checkpoints").toUri().toString());
+        if (!hookInstalled) {
+            Runtime.getRuntime().addShutdownHook(new Thread(SparkTestContext::stop));
+            hookInstalled = true;
+        }
+    }
+
+    private static Path tempDir(String prefix) {
+        try {
+            return Files.createTempDirectory(prefix);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The test configuration for a master URL. */
@@ -42,5 +135,48 @@ public final class SparkTestContext {
                 .set("spark.sql.shuffle.partitions", "4")
                 .set("spark.driver.host", "127.0.0.1")
                 .set("spark.driver.bindAddress", "127.0.0.1");
+    }
+
+    /** The local-cluster configuration: {@link #conf(String)} plus what separate executor JVMs need. */
+    static SparkConf clusterConf() {
+        return conf(LOCAL_CLUSTER)
+                // The launcher cannot tell the Scala version without $SPARK_HOME/jars; executors only.
+                .set("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
+                // Executors run Spark on Java 17 too and need the --add-opens list spark-submit would add
+                // (DESIGN section 7); without it Kryo/Netty fail with InaccessibleObjectException.
+                .set("spark.executor.extraJavaOptions", String.join(" ", sparkJvmFlags()))
+                // 1024 MB per Worker: the executor must fit (the default 1g does; say it explicitly).
+                .set("spark.executor.memory", "1024m")
+                // Fail fast if an executor cannot start instead of retrying 10 times.
+                .set("spark.deploy.maxExecutorRetries", "3")
+                // WORKAROUND, not a fix: the step-state classes the engine persists MEMORY_ONLY (ShardStep,
+                // PartitionStep, PartitionStep.Combined) are not Kryo-registered, so when a task reads such a
+                // cached block from the other executor, serving it fails ("Class is not registered:
+                // org.sparkmoe.engine.ShardStep"); Spark then recomputes the partition (same numbers), but the
+                // serving executor keeps the block's read lock, and removing that RDD later never answers. With
+                // blocking cleanup the ContextCleaner, and so SparkContext.stop(), waits spark.rpc.askTimeout
+                // (120 s) for it. Non-blocking cleanup keeps stop() fast; remove this once they are registered.
+                .set("spark.cleaner.referenceTracking.blocking", "false");
+    }
+
+    /**
+     * The JVM flags of this JVM that Spark needs on Java 17: the {@code spark.jvm.args} list of pom.xml,
+     * which surefire puts on the test JVM's command line (argLine). Read back from the running JVM so
+     * that there is one list to maintain; memory and agent flags are left out.
+     */
+    static List<String> sparkJvmFlags() {
+        List<String> out = new ArrayList<>();
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (a.startsWith("--add-opens") || a.startsWith("--add-exports") || a.startsWith("--add-modules")
+                    || a.startsWith("--enable-native-access") || a.startsWith("-Dio.netty.")
+                    || a.equals("-XX:+IgnoreUnrecognizedVMOptions") || a.equals("-XX:+EnableDynamicAgentLoading")) {
+                out.add(a);
+            }
+        }
+        if (out.stream().noneMatch(a -> a.startsWith("--add-opens"))) {
+            throw new IllegalStateException("this JVM was started without the --add-opens flags of pom.xml's "
+                    + "spark.jvm.args; executors need them too (run through maven or copy the argLine)");
+        }
+        return out;
     }
 }

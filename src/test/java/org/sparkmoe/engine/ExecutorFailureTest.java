@@ -1,0 +1,240 @@
+package org.sparkmoe.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.ModelParameters;
+import org.sparkmoe.core.network.MoENetwork;
+import org.sparkmoe.core.optim.Adam;
+import org.sparkmoe.core.optim.LearningRateSchedule;
+import org.sparkmoe.core.train.TrainerConfig;
+
+/**
+ * An executor JVM dies in the middle of a training step, and training goes on to the same result.
+ * <p>
+ * On {@code local-cluster[2,1,1024]} a 6-step run (SHUFFLE routing, 3 data partitions, 2 expert
+ * shards, F64) is made twice: undisturbed, and with one executor process killed with SIGKILL
+ * ({@link ProcessHandle#destroyForcibly()}) when step 3's combine job starts. That loses the
+ * executor's cached data and step-state blocks, its shuffle outputs (dispatch) and, for SHARDED
+ * placement, its expert-state partition; Spark sees fetch failures, recomputes from lineage (or the
+ * last checkpoint) on the surviving executor and the Worker starts a replacement executor. The
+ * engine is deterministic (counter-based noise, fixed-order reductions), so the disturbed run's
+ * parameters must equal the undisturbed run's: asserted to 1e-12 relative, and the number of
+ * elements that are not bit-identical is reported.
+ * <p>
+ * Why not {@code SparkContext.killExecutor(id)}: that is a polite request through the cluster
+ * manager which also lowers the target executor count (so no replacement is started) and makes
+ * the scheduler treat the loss as intended; a crash is an unannounced process death, which is what
+ * SIGKILL of the CoarseGrainedExecutorBackend child process of this JVM gives.
+ */
+class ExecutorFailureTest {
+    private static final int STEPS = 6;
+    private static final int KILL_STEP = 3;
+    private static JavaSparkContext sc;
+
+    @BeforeAll
+    static void startCluster() {
+        sc = SparkTestContext.localCluster();
+    }
+
+    @AfterAll
+    static void stopCluster() {
+        // an executor was replaced: give later tests a fresh context
+        SparkTestContext.stop();
+    }
+
+    @ParameterizedTest(name = "{0} placement")
+    @EnumSource(ExpertPlacement.class)
+    void trainingSurvivesAnExecutorKilledMidStep(ExpertPlacement placement) throws Exception {
+        SparkTestContext.awaitExecutors(SparkTestContext.CLUSTER_EXECUTORS, 120_000);
+        Run undisturbed = train(placement, false);
+
+        Failures failures = new Failures();
+        sc.sc().addSparkListener(failures);
+        Run disturbed;
+        try {
+            disturbed = train(placement, true);
+        } finally {
+            sc.sc().removeSparkListener(failures);
+        }
+
+        // the failure really happened, during the step
+        assertNotNull(failures.killed.get(), "no executor was killed");
+        ProcessHandle victim = failures.killed.get();
+        victim.onExit().get(30, TimeUnit.SECONDS);
+        assertFalse(victim.isAlive());
+        assertTrue(failures.removedExecutors.contains(failures.killedId.get()),
+                () -> "executor " + failures.killedId.get() + " not reported lost; removed: " + failures.removedExecutors);
+        assertFalse(executorIds().contains(failures.killedId.get()));
+        System.out.printf("%s: killed executor %s (pid %d) at step %d's combine job; %d failed tasks, %d failed stage attempts, "
+                        + "undisturbed %.1f s, disturbed %.1f s%n", placement, failures.killedId.get(), victim.pid(), KILL_STEP,
+                failures.failedTasks.get(), failures.failedStages.get(), undisturbed.seconds, disturbed.seconds);
+
+        // same losses step by step, same final parameters
+        for (int s = 0; s < STEPS; s++) {
+            assertEquals(undisturbed.losses[s], disturbed.losses[s], 1e-12 * Math.abs(undisturbed.losses[s]),
+                    "task loss of step " + (s + 1));
+        }
+        int[] differing = {0};
+        assertSame(undisturbed.params, disturbed.params, differing);
+        System.out.printf("%s: %d parameter elements not bit-identical after the failure%n", placement, differing[0]);
+
+        // the standalone Worker replaced the dead executor
+        SparkTestContext.awaitExecutors(SparkTestContext.CLUSTER_EXECUTORS, 120_000);
+    }
+
+    private record Run(double[] losses, ModelParameters params, double seconds) {
+    }
+
+    private Run train(ExpertPlacement placement, boolean kill) {
+        MoENetwork net = DistributedStepEquivalenceTest.regressionNetwork();
+        TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 3), 0.5, 11,
+                Precision.F64);
+        // expert state checkpointed every step (reliable checkpoint, SparkTestContext sets the dir)
+        EngineConfig ec = new EngineConfig(RoutingMode.SHUFFLE, placement, 2, 24, tc, 1, false);
+        double[] losses = new double[STEPS];
+        long start = System.nanoTime();
+        try (SparkMoETrainer engine = new SparkMoETrainer(sc,
+                net, ec, sc.parallelize(DistributedStepEquivalenceTest.regressionBlocks(3), 3))) {
+            for (int s = 0; s < STEPS; s++) {
+                if (kill && s + 1 == KILL_STEP) armKill();
+                losses[s] = engine.trainStep().taskLoss();
+            }
+            return new Run(losses, engine.snapshot().params(), (System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    private static volatile boolean armed;
+
+    private static void armKill() {
+        armed = true;
+    }
+
+    /** Kills an executor when step {@value #KILL_STEP}'s combine job starts; counts what failed. */
+    private static final class Failures extends SparkListener {
+        final AtomicReference<ProcessHandle> killed = new AtomicReference<>();
+        final AtomicReference<String> killedId = new AtomicReference<>();
+        final Set<String> removedExecutors = ConcurrentHashMap.newKeySet();
+        final AtomicInteger failedTasks = new AtomicInteger();
+        final AtomicInteger failedStages = new AtomicInteger();
+
+        @Override
+        public void onJobStart(SparkListenerJobStart jobStart) {
+            String description = jobStart.properties() == null ? null : jobStart.properties().getProperty("spark.job.description");
+            if (armed && description != null && description.equals("spark-moe step " + KILL_STEP + ": combine")) {
+                armed = false;
+                String id = executorIds().stream().sorted().findFirst().orElseThrow();
+                ProcessHandle p = executorProcess(id);
+                killedId.set(id);
+                killed.set(p);
+                p.destroyForcibly(); // SIGKILL: no shutdown hooks, no goodbye to the driver
+            }
+        }
+
+        @Override
+        public void onExecutorRemoved(SparkListenerExecutorRemoved removed) {
+            removedExecutors.add(removed.executorId());
+        }
+
+        @Override
+        public void onTaskEnd(SparkListenerTaskEnd taskEnd) {
+            if (!taskEnd.taskInfo().successful()) failedTasks.incrementAndGet();
+        }
+
+        @Override
+        public void onStageCompleted(SparkListenerStageCompleted stageCompleted) {
+            if (stageCompleted.stageInfo().failureReason().isDefined()) failedStages.incrementAndGet();
+        }
+    }
+
+    private static List<String> executorIds() {
+        return scala.jdk.javaapi.CollectionConverters.asJava(sc.sc().getExecutorIds());
+    }
+
+    /**
+     * The process of an executor: on local-cluster the in-process Workers start executors as child
+     * JVMs of this one, {@code ... CoarseGrainedExecutorBackend ... --executor-id <id> ...}.
+     */
+    static ProcessHandle executorProcess(String executorId) {
+        List<ProcessHandle> found = new ArrayList<>();
+        ProcessHandle.current().descendants().forEach(p -> {
+            List<String> a = arguments(p);
+            int at = a.indexOf("--executor-id");
+            if (a.contains("org.apache.spark.executor.CoarseGrainedExecutorBackend") && at >= 0 && at + 1 < a.size()
+                    && a.get(at + 1).equals(executorId)) {
+                found.add(p);
+            }
+        });
+        if (found.size() != 1) {
+            throw new IllegalStateException("expected one process for executor " + executorId + ", found " + found);
+        }
+        return found.get(0);
+    }
+
+    /**
+     * A process's command line. ProcessHandle.Info gives none for these executors on Linux (their
+     * command line, with the whole test class path, is longer than the JDK reads), so read
+     * /proc/PID/cmdline (NUL-separated) directly.
+     */
+    private static List<String> arguments(ProcessHandle p) {
+        Optional<String[]> args = p.info().arguments();
+        if (args.isPresent() && args.get().length > 0) {
+            List<String> a = new ArrayList<>(Arrays.asList(args.get()));
+            if (a.contains("org.apache.spark.executor.CoarseGrainedExecutorBackend")) return a;
+        }
+        try {
+            byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline"));
+            return Arrays.asList(new String(raw, StandardCharsets.UTF_8).split("\0"));
+        } catch (IOException e) {
+            return List.of(); // gone, or not Linux
+        }
+    }
+
+    private static void assertSame(ModelParameters expected, ModelParameters actual, int[] differing) {
+        assertSame(expected.shared().flat(), actual.shared().flat(), "shared", differing);
+        assertEquals(expected.experts().length, actual.experts().length);
+        for (int e = 0; e < expected.experts().length; e++) {
+            assertSame(expected.experts()[e].flat(), actual.experts()[e].flat(), "expert " + e, differing);
+        }
+    }
+
+    private static void assertSame(Matrix expected, Matrix actual, String what, int[] differing) {
+        assertEquals(expected.size(), actual.size(), what + " size");
+        for (int i = 0; i < expected.size(); i++) {
+            double a = expected.getFlat(i);
+            double b = actual.getFlat(i);
+            if (Double.doubleToRawLongBits(a) != Double.doubleToRawLongBits(b)) differing[0]++;
+            int at = i;
+            assertTrue(Math.abs(a - b) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b)),
+                    () -> what + " element " + at + ": undisturbed " + a + ", after the failure " + b);
+        }
+    }
+}
