@@ -1,0 +1,91 @@
+package org.sparkmoe.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.engine.ExpertPlacement;
+
+class JobConfigTest {
+
+    @Test
+    void shippedFileDocumentsEveryKnownKeyWithAValidDefault() throws Exception {
+        Map<String, String> d = JobConfig.defaults();
+        assertEquals(JobConfig.knownKeys(), d.keySet());
+        JobConfig c = JobConfig.defaultConfig();
+        assertEquals("lm", c.string("task"));
+        assertEquals(8, c.integer("model.experts"));
+        // every key has a comment block above it in the source file
+        List<String> lines = Files.readAllLines(Path.of("conf/moe-job.properties"));
+        for (int i = 0; i < lines.size(); i++) {
+            String l = lines.get(i);
+            if (l.isBlank() || l.startsWith("#")) continue;
+            assertTrue(i > 0 && lines.get(i - 1).startsWith("#"), "key line without a comment above: " + l);
+        }
+    }
+
+    @Test
+    void overridesApplyInOrder(@TempDir Path tmp) throws Exception {
+        Path f = tmp.resolve("my.properties");
+        Files.writeString(f, "model.experts = 16\nmodel.k = 4\nengine.placement = sharded\n");
+        JobConfig c = JobConfig.fromArgs(List.of("--config", f.toString(), "model.k=3", "--conf", "optim.steps=7",
+                "--engine.batchSize=64"));
+        assertEquals(16, c.integer("model.experts"));
+        assertEquals(3, c.integer("model.k"));
+        assertEquals(7, c.longValue("optim.steps"));
+        assertEquals(64, c.engineConfig().batchSize());
+        assertEquals(ExpertPlacement.SHARDED, c.engineConfig().placement());
+        NetworkSpec s = c.networkSpec(50, 0, 0);
+        assertEquals(16, s.experts());
+        assertEquals(50, s.vocabulary());
+    }
+
+    @Test
+    void unknownKeyIsAnErrorWithASuggestion() {
+        var e = assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of("model.expert=4")));
+        assertTrue(e.getMessage().contains("'model.expert'"), e.getMessage());
+        assertTrue(e.getMessage().contains("did you mean 'model.experts'"), e.getMessage());
+        var e2 = assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of("learningRate=1")));
+        assertTrue(e2.getMessage().contains("optim.learningRate"), e2.getMessage());
+        assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of("notakeyvalue")));
+        assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of("--config", "/no/such/file")));
+    }
+
+    @Test
+    void malformedValuesNameKeyAndValue() {
+        String[][] bad = {
+            {"model.experts=abc", "model.experts", "abc"},
+            {"model.k=0", "model.k", "0"},
+            {"model.k=9", "model.k", "9"},
+            {"model.expertHidden=-3", "model.expertHidden", "-3"},
+            {"engine.batchSize=0", "engine.batchSize", "0"},
+            {"model.vocabularySize=2", "model.vocabularySize", "2"},
+            {"heldout.fraction=1.5", "heldout.fraction", "1.5"},
+            {"task=clustering", "task", "clustering"},
+            {"optim.learningRate=NaN", "optim.learningRate", "NaN"},
+            {"engine.expertShards=9", "engine.expertShards", "9"},
+        };
+        for (String[] b : bad) {
+            var e = assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of(b[0])), b[0]);
+            assertTrue(e.getMessage().contains("'" + b[1] + "'") && e.getMessage().contains(b[2]), e.getMessage());
+        }
+    }
+
+    @Test
+    void hierarchicalChecksGroupsAndDropsFlatK() {
+        JobConfig c = JobConfig.fromArgs(List.of("model.gating=hierarchical", "model.k=99", "model.groups=2",
+                "model.expertsPerGroup=3", "model.kPrimary=1", "model.kSecondary=2"));
+        NetworkSpec s = c.networkSpec(40, 0, 0);
+        assertEquals(6, s.numExperts());
+        assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of("model.gating=hierarchical",
+                "model.groups=2", "model.kPrimary=3")));
+    }
+}
