@@ -20,6 +20,25 @@ public final class EngineSerializers {
     private EngineSerializers() {
     }
 
+    /**
+     * Registers the per-step state the engine caches (data-partition and expert-shard state with
+     * their gating, routing and expert workspaces) with Kryo's field serializer. These are cached
+     * in memory, but Spark serialises a cached block when a task on another executor reads it;
+     * unregistered, that read fails and the partition is recomputed, and the sender may keep the
+     * block locked.
+     */
+    public static void registerStepState(Kryo kryo) {
+        Class<?>[] classes = {
+            PartitionStep.class, PartitionStep.Combined.class, ShardStep.class,
+            org.sparkmoe.core.network.Batch.class, org.sparkmoe.core.layer.Routing.class,
+            org.sparkmoe.core.gating.GatingState.class, org.sparkmoe.core.gating.GatingState[].class,
+            org.sparkmoe.core.gating.NoisyTopKGating.State.class, org.sparkmoe.core.gating.HierarchicalGating.State.class,
+            org.sparkmoe.core.expert.ExpertWorkspace.class, org.sparkmoe.core.expert.ExpertWorkspace[].class,
+            java.util.ArrayList.class, long[][].class, int[][].class,
+        };
+        for (Class<?> c : classes) kryo.register(c);
+    }
+
     static void writeVersion(Output out) {
         out.writeByte(VERSION);
     }

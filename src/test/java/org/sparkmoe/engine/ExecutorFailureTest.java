@@ -118,8 +118,9 @@ class ExecutorFailureTest {
         MoENetwork net = DistributedStepEquivalenceTest.regressionNetwork();
         TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 3), 0.5, 11,
                 Precision.F64);
-        // expert state checkpointed every step (reliable checkpoint, SparkTestContext sets the dir)
-        EngineConfig ec = new EngineConfig(RoutingMode.SHUFFLE, placement, 2, 24, tc, 1, false);
+        // sharded expert state is checkpointed every 4 steps (reliable checkpoint, SparkTestContext sets the
+        // dir), so the kill in step 3 forces recomputation through the lineage of steps 1-3
+        EngineConfig ec = new EngineConfig(RoutingMode.SHUFFLE, placement, 2, 24, tc, 4, false);
         double[] losses = new double[STEPS];
         long start = System.nanoTime();
         try (SparkMoETrainer engine = new SparkMoETrainer(sc,

@@ -148,15 +148,7 @@ public final class SparkTestContext {
                 // 1024 MB per Worker: the executor must fit (the default 1g does; say it explicitly).
                 .set("spark.executor.memory", "1024m")
                 // Fail fast if an executor cannot start instead of retrying 10 times.
-                .set("spark.deploy.maxExecutorRetries", "3")
-                // WORKAROUND, not a fix: the step-state classes the engine persists MEMORY_ONLY (ShardStep,
-                // PartitionStep, PartitionStep.Combined) are not Kryo-registered, so when a task reads such a
-                // cached block from the other executor, serving it fails ("Class is not registered:
-                // org.sparkmoe.engine.ShardStep"); Spark then recomputes the partition (same numbers), but the
-                // serving executor keeps the block's read lock, and removing that RDD later never answers. With
-                // blocking cleanup the ContextCleaner, and so SparkContext.stop(), waits spark.rpc.askTimeout
-                // (120 s) for it. Non-blocking cleanup keeps stop() fast; remove this once they are registered.
-                .set("spark.cleaner.referenceTracking.blocking", "false");
+                .set("spark.deploy.maxExecutorRetries", "3");
     }
 
     /**

@@ -92,7 +92,7 @@ public final class HierarchicalGating implements Gating {
 
     @Override
     public State newState(Precision precision) {
-        return new State(precision);
+        return new State(precision, this);
     }
 
     @Override
@@ -214,26 +214,39 @@ public final class HierarchicalGating implements Gating {
         primary.backward(p, x, s.primaryState, s.primaryStats, grad, dx);
     }
 
-    /** Primary and per-group secondary states and the rows each group received. */
-    public final class State extends GatingState {
+    /**
+     * Primary and per-group secondary states and the rows each group received. Static with plain
+     * fields so that a cached step state can be serialised (Kryo).
+     */
+    public static final class State extends GatingState {
         private final Precision precision;
+        private final int groups;
         private final GatingState primaryState;
-        private final GatingState[] secondaryStates = new GatingState[groups];
-        private final Matrix[] groupInputs = new Matrix[groups];
-        private final Matrix[] groupGrads = new Matrix[groups];
-        private final long[][] groupIdBuffers = new long[groups][];
-        private final double[] primaryStats = new double[2 * groups];
-        private final double[] secondaryStats = new double[2 * perGroup];
-        private final int[] groupSize = new int[groups];
-        private final int[] groupStart = new int[groups];
+        private final GatingState[] secondaryStates;
+        private final Matrix[] groupInputs;
+        private final Matrix[] groupGrads;
+        private final long[][] groupIdBuffers;
+        private final double[] primaryStats;
+        private final double[] secondaryStats;
+        private final int[] groupSize;
+        private final int[] groupStart;
         private int[] groupRow = new int[0];
         private int[] groupSlot = new int[0];
 
-        State(Precision precision) {
-            super(slots);
+        State(Precision precision, HierarchicalGating owner) {
+            super(owner.slots);
             this.precision = precision;
-            this.primaryState = primary.newState(precision);
-            for (int i = 0; i < groups; i++) secondaryStates[i] = secondary[i].newState(precision);
+            this.groups = owner.groups;
+            this.primaryState = owner.primary.newState(precision);
+            this.secondaryStates = new GatingState[groups];
+            for (int i = 0; i < groups; i++) secondaryStates[i] = owner.secondary[i].newState(precision);
+            this.groupInputs = new Matrix[groups];
+            this.groupGrads = new Matrix[groups];
+            this.groupIdBuffers = new long[groups][];
+            this.primaryStats = new double[2 * groups];
+            this.secondaryStats = new double[2 * owner.perGroup];
+            this.groupSize = new int[groups];
+            this.groupStart = new int[groups];
         }
 
         /** Counting sort of (row, primary slot) pairs by group: X^(i) in row order. */

@@ -105,7 +105,7 @@ public final class NoisyTopKGating implements Gating {
 
     @Override
     public State newState(Precision precision) {
-        return new State(precision);
+        return new State(precision, k, numExperts, noisy);
     }
 
     /** Whether this forward pass uses the smooth (differentiable) load estimator. */
@@ -311,21 +311,32 @@ public final class NoisyTopKGating implements Gating {
         return e / (1.0 + e);
     }
 
-    /** Per-row logits, noise and top-k ranks kept for the backward pass; reused across steps. */
-    public final class State extends GatingState {
+    /**
+     * Per-row logits, noise and top-k ranks kept for the backward pass; reused across steps. A
+     * static class with plain fields, so that a cached step state can be serialised (Kryo) when
+     * Spark reads it from another executor.
+     */
+    public static final class State extends GatingState {
         private final Precision precision;
+        private final int numExperts;
+        private final boolean noisy;
         private Matrix clean, raw, dClean, dRaw;
         private double[] cleanD = new double[0], sigma = new double[0], eps = new double[0], noisyLogit = new double[0];
         private int[] top = new int[0];
-        private final boolean[] inTop = new boolean[numExperts];
-        private final double[] rowScratchC = new double[numExperts];
-        private final double[] rowScratchS = new double[numExperts];
+        private final boolean[] inTop;
+        private final double[] rowScratchC;
+        private final double[] rowScratchS;
         private boolean smoothLoad;
         private boolean noiseOn;
 
-        State(Precision precision) {
+        State(Precision precision, int k, int numExperts, boolean noisy) {
             super(k);
             this.precision = precision;
+            this.numExperts = numExperts;
+            this.noisy = noisy;
+            this.inTop = new boolean[numExperts];
+            this.rowScratchC = new double[numExperts];
+            this.rowScratchS = new double[numExperts];
         }
 
         void prepare(int m, int n, int k) {

@@ -68,5 +68,6 @@ public final class MoEKryoRegistrator implements KryoRegistrator {
         kryo.register(org.sparkmoe.engine.PartitionResult[].class);
         kryo.register(org.sparkmoe.engine.ExpertGrads[].class);
         kryo.register(org.sparkmoe.engine.ExpertShard[].class);
+        org.sparkmoe.engine.EngineSerializers.registerStepState(kryo);
     }
 }

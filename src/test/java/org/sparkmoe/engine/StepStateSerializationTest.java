@@ -1,0 +1,99 @@
+package org.sparkmoe.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+import org.apache.spark.serializer.KryoSerializer;
+import org.apache.spark.serializer.SerializerInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.ModelParameters;
+import org.sparkmoe.core.network.MoENetwork;
+
+import scala.Tuple2;
+import scala.reflect.ClassTag$;
+
+/**
+ * The per-step state the engine caches survives Kryo (as when Spark reads a cached block from
+ * another executor) and the copies compute exactly what the originals do.
+ */
+class StepStateSerializationTest {
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void cachedStepStateRoundTripsThroughKryo(boolean flat) {
+        SerializerInstance kryo = new KryoSerializer(SparkTestContext.conf("local[1]")).newInstance();
+        MoENetwork net = flat ? DistributedStepEquivalenceTest.regressionNetwork() : DistributedStepEquivalenceTest.languageModelNetwork();
+        List<RowBlock> blocks = flat ? DistributedStepEquivalenceTest.regressionBlocks(1) : DistributedStepEquivalenceTest.tokenBlocks(1);
+        ModelParameters params = net.initialise(Precision.F64, 3);
+        Matrix wg = params.shared().get(flat ? "gate.w_gate" : "gate.primary.w_gate");
+        for (int i = 0; i < wg.size(); i++) wg.setFlat(i, Math.sin(i));
+        BatchPlan plan = new BatchPlan(1, 24, new long[]{blocks.get(0).size()});
+        StepContext ctx = new StepContext(net, Precision.F64, 1, 1, plan);
+
+        PartitionStep ps = PartitionStep.gate(ctx, params.shared(), 0, blocks.iterator());
+        PartitionStep psCopy = roundTrip(kryo, ps);
+        List<Block> dispatch = ps.dispatch();
+        assertBlocksEqual(dispatch, psCopy.dispatch());
+
+        List<Tuple2<Integer, Block>> keyed = new ArrayList<>();
+        for (Block b : dispatch) keyed.add(new Tuple2<>(b.expert(), b));
+        ShardStep ss = ShardStep.forward(ctx, 0, keyed.iterator(), e -> params.experts()[e]);
+        ShardStep ssCopy = roundTrip(kryo, ss);
+        List<Tuple2<Integer, Block>> outputs = ss.outputBlocks();
+        assertBlocksEqual(values(outputs), values(ssCopy.outputBlocks()));
+
+        double[] statsGradient = net.moe().balance(ps.stats).statsGradient();
+        PartitionStep.Combined combined = ps.combine(ctx, params.shared(), statsGradient, values(outputs).iterator());
+        PartitionStep.Combined combinedCopy = roundTrip(kryo, psCopy.combine(ctx, params.shared(), statsGradient,
+                values(outputs).iterator()));
+        assertEquals(combined.lossSum, combinedCopy.lossSum);
+        assertMatrixEqual(combined.sharedGrad.flat(), combinedCopy.sharedGrad.flat());
+
+        List<Tuple2<Integer, Block>> back = new ArrayList<>();
+        for (Block b : combined.backward) back.add(new Tuple2<>(b.expert(), b));
+        Tuple2<ExpertGrads, List<Tuple2<Integer, Block>>> r = ss.backward(ctx, back.iterator());
+        Tuple2<ExpertGrads, List<Tuple2<Integer, Block>>> rCopy = ssCopy.backward(ctx, back.iterator());
+        for (int i = 0; i < r._1().grads().length; i++) {
+            assertMatrixEqual(r._1().grads()[i].flat(), rCopy._1().grads()[i].flat());
+        }
+        PartitionResult result = combined.finish(ctx, params.shared(), values(r._2()).iterator());
+        PartitionResult resultCopy = combinedCopy.finish(ctx, params.shared(), values(r._2()).iterator());
+        assertMatrixEqual(result.sharedGrad().flat(), resultCopy.sharedGrad().flat());
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> T roundTrip(SerializerInstance kryo, T value) {
+        ByteBuffer bytes = kryo.serialize(value, ClassTag$.MODULE$.apply(Object.class));
+        return (T) kryo.deserialize(bytes, ClassTag$.MODULE$.apply(Object.class));
+    }
+
+    private static List<Block> values(List<Tuple2<Integer, Block>> keyed) {
+        List<Block> out = new ArrayList<>();
+        for (Tuple2<Integer, Block> t : keyed) out.add(t._2());
+        return out;
+    }
+
+    private static void assertBlocksEqual(List<Block> a, List<Block> b) {
+        assertEquals(a.size(), b.size());
+        Iterator<Block> ib = b.iterator();
+        for (Block x : a) {
+            Block y = ib.next();
+            assertEquals(x.partition(), y.partition());
+            assertEquals(x.expert(), y.expert());
+            assertMatrixEqual(x.rows(), y.rows());
+        }
+    }
+
+    private static void assertMatrixEqual(Matrix a, Matrix b) {
+        assertEquals(a.rows(), b.rows());
+        assertEquals(a.cols(), b.cols());
+        for (int i = 0; i < a.size(); i++) assertEquals(a.getFlat(i), b.getFlat(i), 0.0);
+    }
+}
