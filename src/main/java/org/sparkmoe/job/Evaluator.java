@@ -1,0 +1,237 @@
+package org.sparkmoe.job;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.sparkmoe.core.gating.GatingState;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.Batch;
+import org.sparkmoe.core.network.ModelParameters;
+import org.sparkmoe.core.network.MoENetwork;
+import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.core.synthetic.MarkovMixtureCorpus;
+import org.sparkmoe.core.synthetic.SpecialisationMetric;
+import org.sparkmoe.engine.RowBlock;
+
+/**
+ * Held-out evaluation and batch scoring on Spark: the trained parameters are broadcast, every
+ * partition evaluates its own rows with {@link MoENetwork#predict} (no gating noise), and only
+ * per-partition sums travel back to the driver.
+ */
+final class Evaluator {
+    /** Rows per forward pass. */
+    static final int CHUNK = 1024;
+
+    private Evaluator() {
+    }
+
+    /** Held-out metrics. NaN where a metric does not apply. */
+    record Result(long examples, double logLoss, double perplexity, double accuracy, double rmse, double[] expertShare,
+                  double specialisationNmi) {
+        Map<String, Object> toMap(NetworkSpec.Task task) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("examples", examples);
+            switch (task) {
+                case LANGUAGE_MODEL -> {
+                    m.put("logLoss", logLoss);
+                    m.put("perplexity", perplexity);
+                    m.put("accuracy", accuracy);
+                }
+                case CLASSIFICATION -> {
+                    m.put("accuracy", accuracy);
+                    m.put("logLoss", logLoss);
+                }
+                case REGRESSION -> m.put("rmse", rmse);
+            }
+            if (!Double.isNaN(specialisationNmi)) m.put("specialisationNmi", specialisationNmi);
+            return m;
+        }
+    }
+
+    /** A view of rows [from, from+count) of a block as a Batch. */
+    static Batch rows(RowBlock b, int from, int count, Precision p) {
+        int[] which = new int[count];
+        int[] rows = new int[count];
+        for (int i = 0; i < count; i++) rows[i] = from + i;
+        return RowBlock.select(new RowBlock[] {b}, which, rows, 0, count, p);
+    }
+
+    static int top1(GatingState g, int row) {
+        int best = -1;
+        double bg = -1;
+        for (int s = 0; s < g.slots(); s++) {
+            int e = g.expert()[row * g.slots() + s];
+            double v = g.gate()[row * g.slots() + s];
+            if (e >= 0 && v > bg) {
+                bg = v;
+                best = e;
+            }
+        }
+        return best;
+    }
+
+    static Result evaluate(JavaSparkContext sc, NetworkSpec spec, ModelParameters params, JavaRDD<RowBlock> data,
+                           MarkovMixtureCorpus corpus) {
+        Broadcast<ModelParameters> pb = sc.broadcast(params);
+        int n = spec.numExperts();
+        int domains = corpus == null ? 0 : corpus.domains();
+        int width = 5 + n + domains * n;
+        boolean regression = spec.task() == NetworkSpec.Task.REGRESSION;
+        sc.setJobGroup("spark-moe-evaluate", "spark-moe: evaluate on " + data.getNumPartitions() + " partitions", false);
+        try {
+            List<double[]> parts = data.mapPartitions(it -> {
+                MoENetwork net = spec.build();
+                ModelParameters p = pb.value();
+                Precision prec = p.shared().precision();
+                MoENetwork.Workspace ws = net.newWorkspace(prec);
+                double[] acc = new double[width];
+                Map<Long, Integer> domainOf = new HashMap<>();
+                while (it.hasNext()) {
+                    RowBlock b = it.next();
+                    for (int from = 0; from < b.size(); from += CHUNK) {
+                        int m = Math.min(CHUNK, b.size() - from);
+                        Batch batch = rows(b, from, m, prec);
+                        Matrix out = prec.zeros(m, spec.outputs());
+                        net.predict(p, batch, ws, out);
+                        GatingState g = ws.moe().gate();
+                        for (int r = 0; r < m; r++) {
+                            acc[0]++;
+                            if (regression) {
+                                for (int o = 0; o < out.cols(); o++) {
+                                    double d = out.get(r, o) - batch.targets().get(r, o);
+                                    acc[3] += d * d;
+                                    acc[4]++;
+                                }
+                            } else {
+                                int label = batch.labels()[r];
+                                acc[1] -= Math.log(Math.max(out.get(r, label), 1e-30));
+                                int arg = 0;
+                                for (int o = 1; o < out.cols(); o++) if (out.get(r, o) > out.get(r, arg)) arg = o;
+                                if (arg == label) acc[2]++;
+                            }
+                            int e = top1(g, r);
+                            if (e >= 0) {
+                                acc[5 + e]++;
+                                if (corpus != null) {
+                                    long doc = batch.exampleIds()[r] >>> 24;
+                                    int d = domainOf.computeIfAbsent(doc, x -> corpus.document(x).domain());
+                                    acc[5 + n + d * n + e]++;
+                                }
+                            }
+                        }
+                    }
+                }
+                return Collections.singletonList(acc).iterator();
+            }).collect();
+            double[] sum = new double[width];
+            for (double[] a : parts) for (int i = 0; i < width; i++) sum[i] += a[i];
+            long count = (long) sum[0];
+            double[] share = new double[n];
+            double used = 0;
+            for (int e = 0; e < n; e++) used += sum[5 + e];
+            for (int e = 0; e < n; e++) share[e] = used > 0 ? sum[5 + e] / used : Double.NaN;
+            double nmi = Double.NaN;
+            if (corpus != null && used > 0) {
+                double[][] counts = new double[domains][n];
+                for (int d = 0; d < domains; d++) for (int e = 0; e < n; e++) counts[d][e] = sum[5 + n + d * n + e];
+                nmi = SpecialisationMetric.of(counts).nmi();
+            }
+            if (regression) {
+                return new Result(count, Double.NaN, Double.NaN, Double.NaN, Math.sqrt(sum[3] / sum[4]), share, nmi);
+            }
+            double ll = sum[1] / count;
+            return new Result(count, ll, Math.exp(ll), sum[2] / count, Double.NaN, share, nmi);
+        } finally {
+            pb.destroy(false);
+            sc.clearJobGroup();
+        }
+    }
+
+    /**
+     * Rows of the scoring output: id, prediction (class id, or regression values), probability of the
+     * predicted class, all class probabilities (classification), and optionally the experts and gates.
+     */
+    static JavaRDD<Row> score(JavaSparkContext sc, NetworkSpec spec, ModelParameters params, JavaRDD<RowBlock> data,
+                              boolean withExperts, Broadcast<ModelParameters> pb) {
+        boolean regression = spec.task() == NetworkSpec.Task.REGRESSION;
+        boolean classification = spec.task() == NetworkSpec.Task.CLASSIFICATION;
+        return data.mapPartitions(it -> {
+            MoENetwork net = spec.build();
+            ModelParameters p = pb.value();
+            Precision prec = p.shared().precision();
+            MoENetwork.Workspace ws = net.newWorkspace(prec);
+            List<Row> out = new ArrayList<>();
+            while (it.hasNext()) {
+                RowBlock b = it.next();
+                for (int from = 0; from < b.size(); from += CHUNK) {
+                    int m = Math.min(CHUNK, b.size() - from);
+                    Batch batch = rows(b, from, m, prec);
+                    Matrix o = prec.zeros(m, spec.outputs());
+                    net.predict(p, batch, ws, o);
+                    GatingState g = ws.moe().gate();
+                    for (int r = 0; r < m; r++) {
+                        List<Object> v = new ArrayList<>();
+                        v.add(batch.exampleIds()[r]);
+                        if (regression) {
+                            double[] y = new double[o.cols()];
+                            for (int c = 0; c < y.length; c++) y[c] = o.get(r, c);
+                            v.add(y);
+                        } else {
+                            int arg = 0;
+                            for (int c = 1; c < o.cols(); c++) if (o.get(r, c) > o.get(r, arg)) arg = c;
+                            v.add(arg);
+                            v.add(o.get(r, arg));
+                            v.add(batch.labels()[r]);
+                            if (classification) {
+                                double[] pr = new double[o.cols()];
+                                for (int c = 0; c < pr.length; c++) pr[c] = o.get(r, c);
+                                v.add(pr);
+                            }
+                        }
+                        if (withExperts) {
+                            List<Integer> es = new ArrayList<>();
+                            List<Double> gs = new ArrayList<>();
+                            for (int s = 0; s < g.slots(); s++) {
+                                int e = g.expert()[r * g.slots() + s];
+                                if (e >= 0) {
+                                    es.add(e);
+                                    gs.add(g.gate()[r * g.slots() + s]);
+                                }
+                            }
+                            v.add(es.stream().mapToInt(Integer::intValue).toArray());
+                            v.add(gs.stream().mapToDouble(Double::doubleValue).toArray());
+                        }
+                        out.add(RowFactory.create(toScala(v)));
+                    }
+                }
+            }
+            return out.iterator();
+        });
+    }
+
+    private static Object[] toScala(List<Object> v) {
+        Object[] a = v.toArray();
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] instanceof double[] d) {
+                Double[] boxed = new Double[d.length];
+                for (int j = 0; j < d.length; j++) boxed[j] = d[j];
+                a[i] = boxed;
+            } else if (a[i] instanceof int[] d) {
+                Integer[] boxed = new Integer[d.length];
+                for (int j = 0; j < d.length; j++) boxed[j] = d[j];
+                a[i] = boxed;
+            }
+        }
+        return a;
+    }
+}

@@ -1,0 +1,198 @@
+package org.sparkmoe.job;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileContext;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Options;
+import org.apache.hadoop.fs.Path;
+import org.sparkmoe.core.network.MoENetwork;
+import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.core.train.TrainingState;
+import org.sparkmoe.engine.io.CheckpointMeta;
+import org.sparkmoe.engine.io.CheckpointStore;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * A saved model, on any Hadoop filesystem:
+ *
+ * <pre>
+ * spec.json        {"format":"spark-moe-model","version":1,"network":{NetworkSpec.toMap()},"data":{...},"provenance":{...}}
+ * parameters/      the final parameters and optimiser state as one CheckpointStore checkpoint (step-N/)
+ * vocabulary.txt   language models: one token per line, line i = id i (&lt;unk&gt;, &lt;eos&gt;, words...)
+ * summary.json     what the run reported
+ * metrics.jsonl    per-step metrics of the training run
+ * charts/          loss.png, expert-load.png
+ * </pre>
+ *
+ * A model is built in a temporary sibling directory ({@code .NAME.tmp-RANDOM}) and published by a
+ * rename; a previous model at the same path is moved aside first and deleted after, so the path
+ * holds either the old or the new model, never half of one.
+ */
+public final class ModelDirectory {
+    public static final String SPEC = "spec.json";
+    public static final String PARAMETERS = "parameters";
+    public static final String VOCABULARY = "vocabulary.txt";
+    public static final String SUMMARY = "summary.json";
+    public static final String METRICS = "metrics.jsonl";
+    public static final String CHARTS = "charts";
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private ModelDirectory() {
+    }
+
+    /** What spec.json holds. */
+    public record Spec(NetworkSpec network, Map<String, String> data, Map<String, String> provenance) {
+        public String toJson() {
+            ObjectNode root = JSON.createObjectNode();
+            root.put("format", "spark-moe-model");
+            root.put("version", 1);
+            ObjectNode n = root.putObject("network");
+            network.toMap().forEach(n::put);
+            ObjectNode d = root.putObject("data");
+            data.forEach(d::put);
+            ObjectNode p = root.putObject("provenance");
+            provenance.forEach(p::put);
+            try {
+                return JSON.writeValueAsString(root);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        public static Spec parse(String json, String source) throws IOException {
+            JsonNode root;
+            try {
+                root = JSON.readTree(json);
+            } catch (IOException e) {
+                throw new IOException(source + " is not valid JSON: " + e.getMessage(), e);
+            }
+            if (root == null || !"spark-moe-model".equals(root.path("format").asText())) {
+                throw new IOException(source + " is not a spark-moe model spec (no \"format\": \"spark-moe-model\")");
+            }
+            try {
+                return new Spec(NetworkSpec.fromMap(map(root.get("network"))), map(root.get("data")), map(root.get("provenance")));
+            } catch (IllegalArgumentException e) {
+                throw new IOException(source + ": " + e.getMessage(), e);
+            }
+        }
+
+        private static Map<String, String> map(JsonNode n) {
+            Map<String, String> m = new LinkedHashMap<>();
+            if (n != null) {
+                for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    m.put(e.getKey(), e.getValue().asText());
+                }
+            }
+            return m;
+        }
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    /**
+     * The model directory of {@code path}: the path itself when it holds spec.json, else
+     * {@code path/model} (a train output dir). Empty when neither holds a model.
+     */
+    public static Optional<Path> locate(String path, Configuration conf) throws IOException {
+        Path p = new Path(path);
+        FileSystem fs = p.getFileSystem(conf);
+        if (fs.exists(new Path(p, SPEC))) return Optional.of(p);
+        Path m = new Path(p, "model");
+        if (fs.exists(new Path(m, SPEC))) return Optional.of(m);
+        return Optional.empty();
+    }
+
+    public static Spec readSpec(Path dir, Configuration conf) throws IOException {
+        return Spec.parse(readText(new Path(dir, SPEC), conf), new Path(dir, SPEC).toString());
+    }
+
+    /** The final parameters and optimiser state, checked against the spec's network. */
+    public static TrainingState readState(Path dir, Spec spec, Configuration conf) throws IOException {
+        CheckpointStore store = new CheckpointStore(new Path(dir, PARAMETERS).toString(), conf, 1);
+        Optional<CheckpointMeta> latest = store.latest();
+        if (latest.isEmpty()) throw new IOException("model " + dir + " has no parameters (" + PARAMETERS + "/ is empty or incomplete)");
+        MoENetwork net = spec.network().build();
+        return store.loadTrainingState(latest.get().step(), net.sharedLayout(), net.moe().expert().layout());
+    }
+
+    public static String readText(Path file, Configuration conf) throws IOException {
+        try (InputStream in = file.getFileSystem(conf).open(file)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    public static void writeText(Path file, String text, Configuration conf) throws IOException {
+        try (OutputStream out = file.getFileSystem(conf).create(file, true)) {
+            out.write(text.getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    // ------------------------------------------------------------------ writing
+
+    /** A fresh temporary sibling of {@code target} to build a model (or any directory) in. */
+    public static Path tempSibling(Path target, Configuration conf) throws IOException {
+        Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
+        if (!tmp.getFileSystem(conf).mkdirs(tmp)) throw new IOException("cannot create " + tmp);
+        return tmp;
+    }
+
+    /** Writes spec, parameters and vocabulary into {@code dir} (a temporary directory). */
+    public static void writeModel(Path dir, Spec spec, TrainingState state, int expertShards, org.sparkmoe.io.Vocabulary vocabulary,
+                                  Configuration conf) throws IOException {
+        writeText(new Path(dir, SPEC), spec.toJson(), conf);
+        MoENetwork net = spec.network().build();
+        CheckpointStore store = new CheckpointStore(new Path(dir, PARAMETERS).toString(), conf, 1);
+        int shards = Math.max(1, Math.min(expertShards, net.numExperts()));
+        CheckpointMeta meta = CheckpointMeta.of(state.step(), 0, 0, state.params().shared().precision(), net.numExperts(), shards,
+                net.sharedLayout(), net.moe().expert().layout(), spec.provenance());
+        store.save(state, meta);
+        if (vocabulary != null) vocabulary.save(new Path(dir, VOCABULARY).toString(), conf);
+    }
+
+    /**
+     * Publishes the finished directory {@code tmp} at {@code target} by renames: an existing
+     * {@code target} is moved aside, {@code tmp} renamed into place, then the old one deleted. On
+     * failure the old model is moved back.
+     */
+    public static void publish(Path tmp, Path target, Configuration conf) throws IOException {
+        FileSystem fs = target.getFileSystem(conf);
+        Path aside = null;
+        if (fs.exists(target)) {
+            aside = new Path(target.getParent(), "." + target.getName() + ".old-" + UUID.randomUUID().toString().substring(0, 8));
+            if (!fs.rename(target, aside)) throw new IOException("cannot move " + target + " aside to " + aside);
+        }
+        if (!fs.rename(tmp, target)) {
+            if (aside != null) fs.rename(aside, target);
+            throw new IOException("cannot rename " + tmp + " to " + target);
+        }
+        if (aside != null) fs.delete(aside, true);
+    }
+
+    /** Replaces a small file atomically: written to a temporary sibling, then renamed over it. */
+    public static void replaceFile(Path file, String text, Configuration conf) throws IOException {
+        Path tmp = new Path(file.getParent(), "." + file.getName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
+        writeText(tmp, text, conf);
+        FileContext fc = FileContext.getFileContext(file.toUri(), conf);
+        try {
+            fc.rename(tmp, file, Options.Rename.OVERWRITE);
+        } catch (IOException e) {
+            tmp.getFileSystem(conf).delete(tmp, false);
+            throw e;
+        }
+    }
+}
