@@ -58,6 +58,7 @@ final class Charts {
         for (XYSeries s : series) ds.addSeries(s);
         JFreeChart chart = ChartFactory.createStackedXYAreaChart("Expert load per step", "step", "share of routed rows", ds,
                 PlotOrientation.VERTICAL, experts <= 16, false, false);
+        chart.getXYPlot().getRangeAxis().setRange(0, 1);
         write(chart, file, conf);
     }
 
