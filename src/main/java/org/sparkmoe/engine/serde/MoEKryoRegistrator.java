@@ -69,5 +69,44 @@ public final class MoEKryoRegistrator implements KryoRegistrator {
         kryo.register(org.sparkmoe.engine.ExpertGrads[].class);
         kryo.register(org.sparkmoe.engine.ExpertShard[].class);
         org.sparkmoe.engine.EngineSerializers.registerStepState(kryo);
+        registerSparkSql(kryo);
+    }
+
+    /** The resource listing Spark SQL / MLlib classes to register (see the file's header). */
+    static final String SPARK_SQL_CLASSES = "spark-sql-kryo-classes.txt";
+
+    /**
+     * Registers the Spark SQL and MLlib classes listed in {@value #SPARK_SQL_CLASSES}, so that
+     * DataFrame work in the same application runs under {@code registrationRequired}; classes that
+     * are not on the classpath are skipped.
+     */
+    static void registerSparkSql(Kryo kryo) {
+        java.io.InputStream in = MoEKryoRegistrator.class.getResourceAsStream(SPARK_SQL_CLASSES);
+        if (in == null) {
+            throw new IllegalStateException("resource " + SPARK_SQL_CLASSES + " is missing from the spark-moe jar");
+        }
+        ClassLoader loader = Thread.currentThread().getContextClassLoader() != null
+                ? Thread.currentThread().getContextClassLoader() : MoEKryoRegistrator.class.getClassLoader();
+        try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                line = line.trim();
+                if (line.isEmpty() || line.startsWith("#")) continue;
+                try {
+                    int dims = 0;
+                    while (line.endsWith("[]")) {
+                        line = line.substring(0, line.length() - 2);
+                        dims++;
+                    }
+                    Class<?> c = Class.forName(line, false, loader);
+                    for (int d = 0; d < dims; d++) c = java.lang.reflect.Array.newInstance(c, 0).getClass();
+                    kryo.register(c);
+                } catch (ClassNotFoundException | LinkageError e) {
+                    // not on this classpath (e.g. no MLlib): nothing of that class can travel either
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read " + SPARK_SQL_CLASSES, e);
+        }
     }
 }
