@@ -77,24 +77,20 @@ final class JobData {
         String input = cfg.string("input.path");
         int partitions = cfg.integer("input.partitions") > 0 ? cfg.integer("input.partitions") : sc.defaultParallelism();
         double fraction = cfg.number("heldout.fraction");
-        if (!input.isEmpty()) {
-            checkInputExists(sc, input);
-            try {
-                return task == JobConfig.TaskKind.LM ? textCorpus(sc, cfg, model, modelDir, input, partitions, fraction)
-                        : features(sc, cfg, model, input, fraction);
-            } catch (InputException | JobConfig.ConfigException e) {
-                throw e;
-            } catch (IllegalArgumentException e) {
-                throw new InputException("bad input " + input + " (config key 'input.path'): " + e.getMessage(), e);
-            } catch (org.apache.spark.SparkException e) {
-                Throwable c = e;
-                while (c.getCause() != null && !(c instanceof IllegalArgumentException)) c = c.getCause();
-                if (c instanceof IllegalArgumentException) {
-                    throw new InputException("bad input " + input + " (config key 'input.path'): " + c.getMessage(), e);
-                }
-                throw new IllegalStateException(e);
-            }
+        String heldoutPath = cfg.string("heldout.path");
+        if (!heldoutPath.isEmpty() && input.isEmpty()) {
+            throw new JobConfig.ConfigException("config key 'heldout.path' = '" + heldoutPath + "' needs input.path (the built-in "
+                    + "data has its own held-out split)");
         }
+        if (!input.isEmpty() && !heldoutPath.isEmpty()) {
+            JobData main = readInput(sc, cfg, model, modelDir, "input.path", input, partitions, 0.0, null);
+            JobData held = readInput(sc, cfg, model, modelDir, "heldout.path", heldoutPath, partitions, 0.0, main);
+            Map<String, String> meta = new LinkedHashMap<>(main.metadata);
+            meta.put("heldout.path", heldoutPath);
+            return new JobData(main.train, held.train, main.vocabulary, main.inputDim, main.outputs, meta, null, main.context, 0.0,
+                    main.vocab);
+        }
+        if (!input.isEmpty()) return readInput(sc, cfg, model, modelDir, "input.path", input, partitions, fraction, null);
         return switch (task) {
             case LM -> builtInCorpus(sc, cfg, model, partitions, fraction);
             case REGRESSION -> builtInRegression(sc, cfg, partitions, fraction);
@@ -103,12 +99,36 @@ final class JobData {
         };
     }
 
+    /** Reads {@code input} (named by config key {@code key}); {@code like}: reuse its vocabulary / feature and class counts. */
+    private static JobData readInput(JavaSparkContext sc, JobConfig cfg, ModelDirectory.Spec model, org.apache.hadoop.fs.Path modelDir,
+                                     String key, String input, int partitions, double fraction, JobData like) {
+        JobConfig.TaskKind task = cfg.task();
+        {
+            checkInputExists(sc, input, key);
+            try {
+                return task == JobConfig.TaskKind.LM ? textCorpus(sc, cfg, model, modelDir, input, partitions, fraction, like)
+                        : features(sc, cfg, model, input, fraction, like);
+            } catch (InputException | JobConfig.ConfigException e) {
+                throw e;
+            } catch (IllegalArgumentException e) {
+                throw new InputException("bad input " + input + " (config key '" + key + "'): " + e.getMessage(), e);
+            } catch (org.apache.spark.SparkException e) {
+                Throwable c = e;
+                while (c.getCause() != null && !(c instanceof IllegalArgumentException)) c = c.getCause();
+                if (c instanceof IllegalArgumentException) {
+                    throw new InputException("bad input " + input + " (config key '" + key + "'): " + c.getMessage(), e);
+                }
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
     private static org.apache.spark.sql.SparkSession spark() {
         return org.apache.spark.sql.SparkSession.builder().getOrCreate();
     }
 
     private static JobData textCorpus(JavaSparkContext sc, JobConfig cfg, ModelDirectory.Spec model, org.apache.hadoop.fs.Path modelDir,
-                                      String input, int partitions, double fraction) throws org.apache.spark.SparkException {
+                                      String input, int partitions, double fraction, JobData like) throws org.apache.spark.SparkException {
         org.apache.spark.api.java.JavaPairRDD<String, String> docs = switch (cfg.string("input.format")) {
             case "text" -> org.sparkmoe.io.TextSource.textFiles(sc, input, cfg.bool("input.documentPerFile")
                     ? org.sparkmoe.io.TextSource.DocumentMode.FILE : org.sparkmoe.io.TextSource.DocumentMode.LINE, partitions);
@@ -122,7 +142,10 @@ final class JobData {
                 cfg.bool("input.keepPunctuation") ? org.sparkmoe.io.Tokenizer.Punctuation.SPLIT : org.sparkmoe.io.Tokenizer.Punctuation.DROP);
         org.sparkmoe.io.Vocabulary vocab;
         int c;
-        if (model != null) {
+        if (like != null) {
+            vocab = like.vocab;
+            c = like.context;
+        } else if (model != null) {
             if (modelDir == null) throw new IllegalStateException("the model's directory is needed for its vocabulary");
             try {
                 vocab = org.sparkmoe.io.Vocabulary.load(new org.apache.hadoop.fs.Path(modelDir, ModelDirectory.VOCABULARY).toString(),
@@ -157,7 +180,8 @@ final class JobData {
                 vocab.size(), 0, vocab.size(), meta, null, c, fraction, vocab);
     }
 
-    private static JobData features(JavaSparkContext sc, JobConfig cfg, ModelDirectory.Spec model, String input, double fraction) {
+    private static JobData features(JavaSparkContext sc, JobConfig cfg, ModelDirectory.Spec model, String input, double fraction,
+                                    JobData like) {
         org.sparkmoe.io.FeatureSource.Format fmt = switch (cfg.string("input.format")) {
             case "libsvm" -> org.sparkmoe.io.FeatureSource.Format.LIBSVM;
             case "parquet" -> org.sparkmoe.io.FeatureSource.Format.PARQUET;
@@ -165,16 +189,18 @@ final class JobData {
             default -> throw new JobConfig.ConfigException("config key 'input.format' = '" + cfg.string("input.format")
                     + "' is not a feature format for task=" + cfg.string("task") + " (use libsvm, parquet or csv)");
         };
-        List<String> paths = cfg.list("input.path");
+        List<String> paths = new ArrayList<>();
+        for (String p : input.split(",")) if (!p.isBlank()) paths.add(p.trim());
         org.sparkmoe.io.FeatureSource src = org.sparkmoe.io.FeatureSource.of(fmt, paths.toArray(new String[0])).blockSize(BLOCK_ROWS);
         String label = cfg.string("input.labelColumn");
         src = cfg.task() == JobConfig.TaskKind.CLASSIFICATION ? src.classification(label) : src.regression(label);
         List<String> cols = cfg.list("input.featureColumns");
         if (cols.size() == 1 && fmt != org.sparkmoe.io.FeatureSource.Format.CSV) src = src.vectorColumn(cols.get(0));
         else if (!cols.isEmpty()) src = src.featureColumns(cols.toArray(new String[0]));
-        int nf = model != null ? model.network().inputDim() : cfg.integer("input.numFeatures");
+        int nf = like != null ? like.inputDim : model != null ? model.network().inputDim() : cfg.integer("input.numFeatures");
         if (nf > 0) src = src.numFeatures(nf);
-        int nc = model != null && cfg.task() == JobConfig.TaskKind.CLASSIFICATION ? model.network().outputs() : cfg.integer("input.numClasses");
+        boolean cls = cfg.task() == JobConfig.TaskKind.CLASSIFICATION;
+        int nc = like != null && cls ? like.outputs : model != null && cls ? model.network().outputs() : cfg.integer("input.numClasses");
         if (nc > 0 && cfg.task() == JobConfig.TaskKind.CLASSIFICATION) src = src.numClasses(nc);
         org.sparkmoe.io.FeatureTable table = src.read(spark());
         if (model != null && table.numFeatures() != model.network().inputDim()) {
@@ -191,11 +217,15 @@ final class JobData {
         if (cfg.task() == JobConfig.TaskKind.CLASSIFICATION) meta.put("classes", Integer.toString(table.numClasses()));
         meta.put("rows", Long.toString(table.numRows()));
         meta.put("heldout.fraction", Double.toString(fraction));
-        int outputs = model != null ? model.network().outputs() : table.outputs();
+        int outputs = like != null ? like.outputs : model != null ? model.network().outputs() : table.outputs();
         return new JobData(split.train().blocks(), split.heldOut().blocks(), 0, table.numFeatures(), outputs, meta, null, 0, fraction, null);
     }
 
     static void checkInputExists(JavaSparkContext sc, String input) {
+        checkInputExists(sc, input, "input.path");
+    }
+
+    static void checkInputExists(JavaSparkContext sc, String input, String key) {
         for (String p : input.split(",")) {
             if (p.isBlank()) continue;
             try {
@@ -203,10 +233,10 @@ final class JobData {
                 org.apache.hadoop.fs.FileSystem fs = path.getFileSystem(sc.hadoopConfiguration());
                 org.apache.hadoop.fs.FileStatus[] st = fs.globStatus(path);
                 if (st == null || st.length == 0) {
-                    throw new InputException("input file " + p.trim() + " (config key 'input.path') does not exist");
+                    throw new InputException("input file " + p.trim() + " (config key '" + key + "') does not exist");
                 }
             } catch (java.io.IOException e) {
-                throw new InputException("cannot read input " + p.trim() + " (config key 'input.path'): " + e.getMessage(), e);
+                throw new InputException("cannot read input " + p.trim() + " (config key '" + key + "'): " + e.getMessage(), e);
             }
         }
     }

@@ -400,10 +400,23 @@ public final class MoEJob {
         return cfg.with(o);
     }
 
+    /**
+     * The rows evaluate and score use, as their "heldout" side: every row of heldout.path when set,
+     * else every row of input.path when set, else the held-out split of the built-in data the model
+     * was trained on.
+     */
+    private JobData dataFor(JobConfig cfg, Loaded model) {
+        JobConfig c = forModel(cfg, model.spec());
+        String path = !c.string("heldout.path").isEmpty() ? c.string("heldout.path") : c.string("input.path");
+        if (path.isEmpty()) return JobData.load(sc, c, model.spec(), model.dir());
+        // everything in `path` on the held-out side: read it as the held-out file of itself
+        JobConfig all = c.with(Map.of("input.path", path, "heldout.path", path));
+        return JobData.load(sc, all, model.spec(), model.dir());
+    }
+
     private int evaluate(JobConfig cfg) throws IOException {
         Loaded model = loadModel(cfg);
-        JobConfig c = forModel(cfg, model.spec());
-        JobData data = JobData.load(sc, c, model.spec(), model.dir());
+        JobData data = dataFor(cfg, model);
         Evaluator.Result r = Evaluator.evaluate(sc, model.spec().network(), model.state().params(), data.heldout, data.corpus);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("model", model.dir().toString());
@@ -424,8 +437,7 @@ public final class MoEJob {
     private int score(JobConfig cfg) throws IOException {
         Path target = new Path(cfg.required("score.output", "for score (the parquet output path)"));
         Loaded model = loadModel(cfg);
-        JobConfig c = forModel(cfg, model.spec());
-        JobData data = JobData.load(sc, c, model.spec(), model.dir());
+        JobData data = dataFor(cfg, model);
         NetworkSpec ns = model.spec().network();
         boolean experts = cfg.bool("score.experts");
         List<StructField> fields = new ArrayList<>();
@@ -446,7 +458,7 @@ public final class MoEJob {
             fields.add(DataTypes.createStructField("gates", DataTypes.createArrayType(DataTypes.DoubleType, false), false));
         }
         StructType schema = DataTypes.createStructType(fields);
-        JavaRDD<RowBlock> rows = cfg.string("input.path").isEmpty() ? data.heldout : data.train.union(data.heldout);
+        JavaRDD<RowBlock> rows = data.heldout;
         Broadcast<ModelParameters> pb = sc.broadcast(model.state().params());
         sc.setJobGroup("spark-moe-score", "spark-moe: score " + model.dir() + " to " + target, false);
         Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + java.util.UUID.randomUUID().toString().substring(0, 8));

@@ -141,7 +141,14 @@ class MoEJobTest {
         assertTrue(s.get("heldout").get("accuracy").asDouble() >= 0 && s.get("heldout").has("logLoss"));
         Run ev = job("evaluate", List.of("input.format=csv"), "input.path=" + csv, "job.model=" + out);
         assertEquals(0, ev.code(), ev.out());
-        assertTrue(ev.out().contains("\"accuracy\""), ev.out());
+        assertTrue(ev.out().contains("\"accuracy\"") && ev.out().contains("\"examples\" : 300"), ev.out());
+
+        // a fixed holdout file: trained on all of train.csv, evaluated on all of holdout.csv
+        Path holdout = classificationCsv(Files.createDirectories(tmp.resolve("hold")), 40, false);
+        Path out2 = tmp.resolve("cls2");
+        Run t2 = job("train", TINY_FEATURES, "input.path=" + csv, "heldout.path=" + holdout, "output.dir=" + out2);
+        assertEquals(0, t2.code(), t2.out());
+        assertEquals(40, JSON.readTree(out2.resolve("model/summary.json").toFile()).get("heldout").get("examples").asLong());
         Run sc = job("score", List.of("input.format=csv"), "input.path=" + csv, "job.model=" + out, "score.output=" + tmp.resolve("p"));
         assertEquals(0, sc.code(), sc.out());
         assertEquals(300, SparkSession.builder().getOrCreate().read().schema("id BIGINT").parquet(tmp.resolve("p").toString()).count());
@@ -171,6 +178,23 @@ class MoEJobTest {
         Run e = job("train", TINY_LM, "input.path=" + tmp.resolve("empty.txt"), "output.dir=" + tmp.resolve("e"));
         assertEquals(2, e.code(), e.out());
         assertTrue(e.out().contains("empty.txt"), e.out());
+    }
+
+    @Test
+    void publishReplacesAtomicallyAndLeavesNoTemporaries(@TempDir Path tmp) throws Exception {
+        org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(tmp.resolve("m").toUri());
+        for (String v : List.of("one", "two")) {
+            org.apache.hadoop.fs.Path t = ModelDirectory.tempSibling(target, conf);
+            ModelDirectory.writeText(new org.apache.hadoop.fs.Path(t, "x"), v, conf);
+            ModelDirectory.publish(t, target, conf);
+            assertEquals(v, Files.readString(tmp.resolve("m/x")));
+        }
+        assertEquals(List.of("m"), visible(tmp));
+        try (Stream<Path> s = Files.list(tmp)) {
+            assertEquals(List.of("m"), s.map(p -> p.getFileName().toString()).filter(n -> n.contains("tmp") || n.contains("old")
+                    || n.equals("m")).toList());
+        }
     }
 
     @Test
