@@ -13,6 +13,7 @@
 # needs on Java 17 (pom.xml's spark.jvm.args), master local[*] unless --master is given.
 # The application jar (target/spark-moe-*-app.jar, Spark/Hadoop/Scala not included) is built if missing.
 # conf/spark-defaults.conf (Kryo) is applied first; later --conf spark.* settings override it.
+# Driver logging: conf/log4j2.properties (warnings only; SPARK_MOE_LOG4J=FILE for another one).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -39,6 +40,9 @@ while read -r k v; do
     case "$k" in \#*) continue ;; esac
     SPARK_ARGS+=(--conf "$k=$v")
 done < conf/spark-defaults.conf
+
+LOG4J="${SPARK_MOE_LOG4J:-$ROOT/conf/log4j2.properties}"
+SPARK_ARGS+=(--driver-java-options "-Dlog4j2.configurationFile=file:$LOG4J -Djava.awt.headless=true")
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -75,5 +79,5 @@ fi
 JVM_ARGS="$(sed -n 's:.*<spark.jvm.args>\(.*\)</spark.jvm.args>.*:\1:p' pom.xml)"
 [ "$HAVE_MASTER" = 1 ] || SPARK_ARGS+=(--master "local[*]")
 # shellcheck disable=SC2086
-exec java ${JAVA_OPTS:--Xmx4g} $JVM_ARGS -Djava.awt.headless=true -cp "$(cat "$CP_FILE")" \
+exec java ${JAVA_OPTS:--Xmx4g} $JVM_ARGS -Djava.awt.headless=true "-Dlog4j2.configurationFile=file:$LOG4J" -cp "$(cat "$CP_FILE")" \
     org.apache.spark.deploy.SparkSubmit --class org.sparkmoe.job.MoEJob "${SPARK_ARGS[@]}" "$JAR" "$CMD" "${JOB_ARGS[@]}"

@@ -247,6 +247,7 @@ public final class JobConfig implements Serializable {
         rule("input.documentPerFile", "true | false", BOOL);
         rule("input.lowercase", "true | false", BOOL);
         rule("input.keepPunctuation", "true | false", BOOL);
+        rule("input.stripTags", "true | false", BOOL);
         rule("input.labelColumn", "a column name", v -> !v.isEmpty());
         rule("input.featureColumns", "column names, comma-separated", ANY);
         rule("input.header", "true | false", BOOL);

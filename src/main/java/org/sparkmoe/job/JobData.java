@@ -137,6 +137,7 @@ final class JobData {
             default -> throw new JobConfig.ConfigException("config key 'input.format' = '" + cfg.string("input.format")
                     + "' cannot hold text for task=lm (use text, parquet or csv)");
         };
+        if (cfg.bool("input.stripTags")) docs = docs.mapValues(JobData::stripTags);
         docs = docs.persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
         org.sparkmoe.io.Tokenizer tok = new org.sparkmoe.io.Tokenizer(cfg.bool("input.lowercase"),
                 cfg.bool("input.keepPunctuation") ? org.sparkmoe.io.Tokenizer.Punctuation.SPLIT : org.sparkmoe.io.Tokenizer.Punctuation.DROP);
@@ -178,6 +179,13 @@ final class JobData {
         meta.put("heldout.fraction", Double.toString(fraction));
         return new JobData(ex.blocks(org.sparkmoe.io.LanguageModelData.Part.TRAIN), ex.blocks(org.sparkmoe.io.LanguageModelData.Part.HELD_OUT),
                 vocab.size(), 0, vocab.size(), meta, null, c, fraction, vocab);
+    }
+
+    private static final java.util.regex.Pattern TAG = java.util.regex.Pattern.compile("(\\S)/[^\\s/]+(?=\\s|$)");
+
+    /** "The/at jury/nn ./." -> "The jury ." (word/TAG tokens, as in the Brown corpus). */
+    static String stripTags(String text) {
+        return TAG.matcher(text).replaceAll("$1");
     }
 
     private static JobData features(JavaSparkContext sc, JobConfig cfg, ModelDirectory.Spec model, String input, double fraction,

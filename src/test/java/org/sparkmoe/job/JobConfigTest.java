@@ -80,6 +80,11 @@ class JobConfigTest {
     }
 
     @Test
+    void brownTagsAreStripped() {
+        assertEquals("The Fulton County jury said . ''", JobData.stripTags("The/at Fulton/np-tl County/nn-tl jury/nn said/vbd ./. ''/''"));
+    }
+
+    @Test
     void hierarchicalChecksGroupsAndDropsFlatK() {
         JobConfig c = JobConfig.fromArgs(List.of("model.gating=hierarchical", "model.k=99", "model.groups=2",
                 "model.expertsPerGroup=3", "model.kPrimary=1", "model.kSecondary=2"));
