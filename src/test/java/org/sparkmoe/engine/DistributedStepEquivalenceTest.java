@@ -111,39 +111,38 @@ class DistributedStepEquivalenceTest {
                 new SoftmaxCrossEntropyHead(d, vocab));
     }
 
-    /** 61 examples split unevenly over the partitions (one block each, the last partition gets two). */
     static List<RowBlock> regressionBlocks(int partitions) {
         SplittableRandom r = new SplittableRandom(5);
-        int total = 61;
-        List<RowBlock> blocks = new ArrayList<>();
-        int id = 0;
-        for (int p = 0; p < partitions; p++) {
-            int n = total / partitions + (p == partitions - 1 ? total % partitions : 0);
-            long[] ids = new long[n];
+        return split(partitions, 1000, (ids, n) -> {
             float[] f = new float[n * 4];
             float[] t = new float[n * 2];
-            for (int i = 0; i < n; i++) ids[i] = 1000 + id++;
             for (int i = 0; i < f.length; i++) f[i] = (float) r.nextGaussian();
             for (int i = 0; i < t.length; i++) t[i] = (float) r.nextGaussian();
-            blocks.add(RowBlock.ofFeatures(ids, 4, f, 2, t));
-        }
-        return blocks;
+            return RowBlock.ofFeatures(ids, 4, f, 2, t);
+        });
     }
 
     static List<RowBlock> tokenBlocks(int partitions) {
         SplittableRandom r = new SplittableRandom(6);
+        return split(partitions, 0, (ids, n) -> {
+            int[] tokens = new int[n * 2];
+            int[] labels = new int[n];
+            for (int i = 0; i < tokens.length; i++) tokens[i] = r.nextInt(13);
+            for (int i = 0; i < n; i++) labels[i] = r.nextInt(13);
+            return RowBlock.ofTokens(ids, 2, tokens, labels);
+        });
+    }
+
+    /** 61 examples with ids from firstId, split unevenly over the partitions (the last one gets the remainder). */
+    private static List<RowBlock> split(int partitions, long firstId, java.util.function.BiFunction<long[], Integer, RowBlock> block) {
         int total = 61;
         List<RowBlock> blocks = new ArrayList<>();
-        int id = 0;
+        long id = firstId;
         for (int p = 0; p < partitions; p++) {
             int n = total / partitions + (p == partitions - 1 ? total % partitions : 0);
             long[] ids = new long[n];
-            int[] tokens = new int[n * 2];
-            int[] labels = new int[n];
             for (int i = 0; i < n; i++) ids[i] = id++;
-            for (int i = 0; i < tokens.length; i++) tokens[i] = r.nextInt(13);
-            for (int i = 0; i < n; i++) labels[i] = r.nextInt(13);
-            blocks.add(RowBlock.ofTokens(ids, 2, tokens, labels));
+            blocks.add(block.apply(ids, n));
         }
         return blocks;
     }

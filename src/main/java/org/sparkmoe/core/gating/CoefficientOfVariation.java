@@ -15,16 +15,8 @@ public final class CoefficientOfVariation {
         if (n <= 1) {
             return 0;
         }
-        double mean = 0;
-        for (int i = 0; i < n; i++) mean += v[off + i];
-        mean /= n;
-        double var = 0;
-        for (int i = 0; i < n; i++) {
-            double d = v[off + i] - mean;
-            var += d * d;
-        }
-        var /= n;
-        return var / (mean * mean + EPSILON);
+        double[] mv = meanAndVariance(v, off, n);
+        return mv[1] / (mv[0] * mv[0] + EPSILON);
     }
 
     /** out[outOff + i] += scale * d CV^2 / d v_i. */
@@ -32,6 +24,19 @@ public final class CoefficientOfVariation {
         if (n <= 1 || scale == 0) {
             return;
         }
+        double[] mv = meanAndVariance(v, off, n);
+        double mean = mv[0], var = mv[1];
+        double den = mean * mean + EPSILON;
+        // d var/dv_i = 2 (v_i - mean) / n; d mean/dv_i = 1/n
+        for (int i = 0; i < n; i++) {
+            double dVar = 2.0 * (v[off + i] - mean) / n;
+            double dDen = 2.0 * mean / n;
+            out[outOff + i] += scale * (dVar * den - var * dDen) / (den * den);
+        }
+    }
+
+    /** {mean, population variance} of v[off, off+n). */
+    private static double[] meanAndVariance(double[] v, int off, int n) {
         double mean = 0;
         for (int i = 0; i < n; i++) mean += v[off + i];
         mean /= n;
@@ -40,13 +45,6 @@ public final class CoefficientOfVariation {
             double d = v[off + i] - mean;
             var += d * d;
         }
-        var /= n;
-        double den = mean * mean + EPSILON;
-        // d var/dv_i = 2 (v_i - mean) / n; d mean/dv_i = 1/n
-        for (int i = 0; i < n; i++) {
-            double dVar = 2.0 * (v[off + i] - mean) / n;
-            double dDen = 2.0 * mean / n;
-            out[outOff + i] += scale * (dVar * den - var * dDen) / (den * den);
-        }
+        return new double[]{mean, var / n};
     }
 }

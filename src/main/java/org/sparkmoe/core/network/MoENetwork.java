@@ -211,23 +211,24 @@ public final class MoENetwork implements Serializable {
         }
 
         Matrix x(int m) {
-            x = Buffers.ensureRows(x, precision, m, input.outputDim());
-            return x.topRows(m);
+            return (x = rows(x, m)).topRows(m);
         }
 
         Matrix y(int m) {
-            y = Buffers.ensureRows(y, precision, m, input.outputDim());
-            return y.topRows(m);
+            return (y = rows(y, m)).topRows(m);
         }
 
         Matrix dY(int m) {
-            dY = Buffers.ensureRows(dY, precision, m, input.outputDim());
-            return dY.topRows(m);
+            return (dY = rows(dY, m)).topRows(m);
         }
 
         Matrix dx(int m) {
-            dx = Buffers.ensureRows(dx, precision, m, input.outputDim());
-            return dx.topRows(m);
+            return (dx = rows(dx, m)).topRows(m);
+        }
+
+        /** A buffer of at least m rows of width d (the MoE layer's width). */
+        private Matrix rows(Matrix current, int m) {
+            return Buffers.ensureRows(current, precision, m, input.outputDim());
         }
 
         Parameters scratchGrad(Parameters like) {
