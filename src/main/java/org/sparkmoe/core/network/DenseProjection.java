@@ -22,6 +22,7 @@ public final class DenseProjection implements InputLayer, Serializable {
 
     private final int inputDim;
     private final int outputDim;
+    private final Linear linear;
     private transient ThreadLocal<Scratch> scratch;
 
     /**
@@ -29,11 +30,7 @@ public final class DenseProjection implements InputLayer, Serializable {
      * @param outputDim d, width of the rows fed to the MoE layer
      */
     public DenseProjection(int inputDim, int outputDim) {
-        Init.checkPositive("input width d_in", inputDim);
-        Init.checkPositive("output width d", outputDim);
-        if ((long) inputDim * outputDim > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("weight " + inputDim + " x " + outputDim + " exceeds 2^31 - 1 elements");
-        }
+        this.linear = new Linear(WEIGHT, BIAS, "input width d_in", inputDim, "output width d", outputDim);
         this.inputDim = inputDim;
         this.outputDim = outputDim;
     }
@@ -49,30 +46,25 @@ public final class DenseProjection implements InputLayer, Serializable {
 
     @Override
     public void declare(ParameterLayout.Builder layout) {
-        layout.add(WEIGHT, inputDim, outputDim).add(BIAS, 1, outputDim);
+        linear.declare(layout);
     }
 
     /** Glorot-uniform weight, zero bias. */
     @Override
     public void initialise(Parameters p, SplittableRandom random) {
-        Init.glorotUniform(p.get(WEIGHT), random);
-        p.get(BIAS).fill(0);
+        linear.initialise(p, random);
     }
 
     @Override
     public void forward(Parameters p, Batch batch, Matrix out) {
         Init.checkShape("output", out, batch.size(), outputDim);
-        Matrix x = features(p, batch);
-        out.gemm(1, x, false, p.get(WEIGHT), false, 0);
-        out.addRowVector(p.get(BIAS));
+        linear.forward(p, features(p, batch), out);
     }
 
     @Override
     public void backward(Parameters p, Batch batch, Matrix dOut, Parameters grad) {
         Init.checkShape("dOut", dOut, batch.size(), outputDim);
-        Matrix x = features(p, batch);
-        grad.get(WEIGHT).gemm(1, x, true, dOut, false, 1);
-        dOut.addColumnSumsTo(grad.get(BIAS));
+        linear.backward(p, features(p, batch), dOut, grad, null);
     }
 
     /** The batch's features, validated, in the parameters' precision. */

@@ -26,6 +26,7 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
 
     private final int inputDim;
     private final int classes;
+    private final Linear linear;
     private transient ThreadLocal<Scratch> scratch;
 
     /**
@@ -33,11 +34,7 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
      * @param classes  C, number of classes (the vocabulary size for language modelling)
      */
     public SoftmaxCrossEntropyHead(int inputDim, int classes) {
-        Init.checkPositive("input width d", inputDim);
-        Init.checkPositive("number of classes C", classes);
-        if ((long) inputDim * classes > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("weight " + inputDim + " x " + classes + " exceeds 2^31 - 1 elements");
-        }
+        this.linear = new Linear(WEIGHT, BIAS, "input width d", inputDim, "number of classes C", classes);
         this.inputDim = inputDim;
         this.classes = classes;
     }
@@ -53,14 +50,13 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
 
     @Override
     public void declare(ParameterLayout.Builder layout) {
-        layout.add(WEIGHT, inputDim, classes).add(BIAS, 1, classes);
+        linear.declare(layout);
     }
 
     /** Glorot-uniform weight, zero bias. */
     @Override
     public void initialise(Parameters p, SplittableRandom random) {
-        Init.glorotUniform(p.get(WEIGHT), random);
-        p.get(BIAS).fill(0);
+        linear.initialise(p, random);
     }
 
     @Override
@@ -81,9 +77,7 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
         Scratch s = scratch();
         s.logits = Buffers.ensureRows(s.logits, p.precision(), m, classes);
         Matrix z = s.logits.topRows(m);
-        Matrix w = p.get(WEIGHT);
-        z.gemm(1, y, false, w, false, 0);
-        z.addRowVector(p.get(BIAS));
+        linear.forward(p, y, z);
 
         double[] row = s.row = Buffers.ensure(s.row, classes);
         double loss = 0;
@@ -99,9 +93,7 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
                 z.set(r, c, lossScale * g);
             }
         }
-        grad.get(WEIGHT).gemm(1, y, true, z, false, 1);
-        z.addColumnSumsTo(grad.get(BIAS));
-        dY.gemm(1, z, false, w, true, 0);
+        linear.backward(p, y, z, grad, dY);
         return loss;
     }
 
@@ -112,8 +104,7 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
         if (y.cols() != inputDim) {
             throw new IllegalArgumentException("y has " + y.cols() + " columns, the head expects d = " + inputDim);
         }
-        out.gemm(1, y, false, p.get(WEIGHT), false, 0);
-        out.addRowVector(p.get(BIAS));
+        linear.forward(p, y, out);
         Scratch s = scratch();
         double[] row = s.row = Buffers.ensure(s.row, classes);
         for (int r = 0, m = y.rows(); r < m; r++) {

@@ -21,6 +21,7 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
 
     private final int inputDim;
     private final int outputs;
+    private final Linear linear;
     private transient ThreadLocal<Scratch> scratch;
 
     /**
@@ -28,11 +29,7 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
      * @param outputs  o, number of regression outputs
      */
     public SquaredErrorHead(int inputDim, int outputs) {
-        Init.checkPositive("input width d", inputDim);
-        Init.checkPositive("number of outputs o", outputs);
-        if ((long) inputDim * outputs > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("weight " + inputDim + " x " + outputs + " exceeds 2^31 - 1 elements");
-        }
+        this.linear = new Linear(WEIGHT, BIAS, "input width d", inputDim, "number of outputs o", outputs);
         this.inputDim = inputDim;
         this.outputs = outputs;
     }
@@ -48,14 +45,13 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
 
     @Override
     public void declare(ParameterLayout.Builder layout) {
-        layout.add(WEIGHT, inputDim, outputs).add(BIAS, 1, outputs);
+        linear.declare(layout);
     }
 
     /** Glorot-uniform weight, zero bias. */
     @Override
     public void initialise(Parameters p, SplittableRandom random) {
-        Init.glorotUniform(p.get(WEIGHT), random);
-        p.get(BIAS).fill(0);
+        linear.initialise(p, random);
     }
 
     @Override
@@ -72,9 +68,7 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
         Scratch s = scratch();
         s.residual = Buffers.ensureRows(s.residual, p.precision(), m, outputs);
         Matrix e = s.residual.topRows(m);
-        Matrix w = p.get(WEIGHT);
-        e.gemm(1, y, false, w, false, 0);
-        e.addRowVector(p.get(BIAS));
+        linear.forward(p, y, e);
         if (t.precision() == p.precision()) {
             e.axpy(-1, t);
         } else {
@@ -85,9 +79,7 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
         }
         double loss = 0.5 * e.sumOfSquares();
         e.scale(lossScale); // dL/dyhat = lossScale * (yhat - t)
-        grad.get(WEIGHT).gemm(1, y, true, e, false, 1);
-        e.addColumnSumsTo(grad.get(BIAS));
-        dY.gemm(1, e, false, w, true, 0);
+        linear.backward(p, y, e, grad, dY);
         return loss;
     }
 
@@ -98,8 +90,7 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
         if (y.cols() != inputDim) {
             throw new IllegalArgumentException("y has " + y.cols() + " columns, the head expects d = " + inputDim);
         }
-        out.gemm(1, y, false, p.get(WEIGHT), false, 0);
-        out.addRowVector(p.get(BIAS));
+        linear.forward(p, y, out);
     }
 
     private Scratch scratch() {
