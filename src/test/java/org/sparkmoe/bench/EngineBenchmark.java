@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.atomic.LongAdder;
 
-import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.sparkmoe.core.expert.Expert;
 import org.sparkmoe.core.gating.BalanceWeights;
@@ -26,6 +25,7 @@ import org.sparkmoe.engine.ExpertPlacement;
 import org.sparkmoe.engine.RoutingMode;
 import org.sparkmoe.engine.RowBlock;
 import org.sparkmoe.engine.SparkMoETrainer;
+import org.sparkmoe.engine.SparkTestContext;
 import org.sparkmoe.engine.StepReport;
 
 /**
@@ -35,7 +35,8 @@ import org.sparkmoe.engine.StepReport;
  * <p>Arguments (all optional, key=value): master=local[2], experts=4,16,64,256, routing=SHUFFLE,LOCAL,
  * placement=DRIVER,SHARDED, partitions=4, shards=2, batch=4096, k=2, d=128, h=512, steps=6, warmup=2.
  * With a local master the share of step time spent in GEMM is measured by timing every GEMM call
- * (CPU time of all threads over wall time times cores).
+ * (CPU time of all threads over wall time times cores). Run with OPENBLAS_NUM_THREADS=1 in the
+ * environment, as the shipped Spark defaults do for executors.
  */
 public final class EngineBenchmark {
 
@@ -60,19 +61,12 @@ public final class EngineBenchmark {
 
         TimedGemm timed = new TimedGemm(GemmBackends.current());
         GemmBackends.use(timed);
-        SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-moe-engine-benchmark")
-                .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
-                .set("spark.kryo.registrator", "org.sparkmoe.engine.serde.MoEKryoRegistrator")
-                .set("spark.kryo.registrationRequired", "true")
-                .set("spark.ui.enabled", "false")
-                .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1");
-        if (master.startsWith("local-cluster")) {
-            conf.set("spark.testing", "1").set("spark.test.home", System.getProperty("java.io.tmpdir"))
-                    .set("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
-                    .set("spark.executor.extraJavaOptions", System.getProperty("sparkmoe.executorJavaOptions", ""));
-        }
         int cores = Runtime.getRuntime().availableProcessors();
-        try (JavaSparkContext sc = new JavaSparkContext(conf)) {
+        // the test suite's contexts: Kryo with our registrator, registration required; local-cluster
+        // starts two executor JVMs with this JVM's class path and flags
+        JavaSparkContext sc = master.startsWith("local-cluster") ? SparkTestContext.localCluster()
+                : master.equals("local[2]") ? SparkTestContext.get() : new JavaSparkContext(SparkTestContext.conf(master));
+        try {
             sc.setLogLevel("WARN");
             RegimeMixture data = new RegimeMixture(8, 4, 8, 0.1, 42);
             int perPartition = Math.max(batch * 2 / partitions, 1);
@@ -119,6 +113,9 @@ public final class EngineBenchmark {
                     }
                 }
             }
+        } finally {
+            SparkTestContext.stop();
+            sc.stop();
         }
     }
 

@@ -148,7 +148,9 @@ public final class SparkTestContext {
                 // 1024 MB per Worker: the executor must fit (the default 1g does; say it explicitly).
                 .set("spark.executor.memory", "1024m")
                 // Fail fast if an executor cannot start instead of retrying 10 times.
-                .set("spark.deploy.maxExecutorRetries", "3");
+                .set("spark.deploy.maxExecutorRetries", "3")
+                // As the shipped defaults: one BLAS thread per task (Spark runs one task per core).
+                .set("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
     }
 
     /**
