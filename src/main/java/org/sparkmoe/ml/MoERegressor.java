@@ -1,0 +1,108 @@
+package org.sparkmoe.ml;
+
+import org.apache.spark.ml.Estimator;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.util.Identifiable$;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.ml.util.MLWritable;
+import org.apache.spark.ml.util.MLWriter;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.core.network.ModelParameters;
+import org.sparkmoe.core.network.NetworkSpec;
+
+/**
+ * Sparsely-gated mixture-of-experts regressor (one real-valued target, squared error) trained
+ * data-parallel on Spark. The label column is numeric; features is a Vector column.
+ *
+ * <p>fit() turns the rows into row blocks on the executors (nothing is collected; example ids are
+ * the rows' positions from {@code zipWithIndex}, so training is deterministic for a deterministic
+ * input order and seed), trains {@code maxSteps} steps with the Spark engine and returns a
+ * {@link MoERegressionModel}. Warm start: {@link #setInitialModelPath} (persisted) or
+ * {@link #setInitialModel} (in-memory, not persisted; takes precedence).
+ */
+public final class MoERegressor extends Estimator<MoERegressionModel>
+        implements MoEParams<MoERegressor>, MLWritable {
+    private static final long serialVersionUID = 1L;
+
+    private final String uid;
+    private final MoEParamSet ps;
+    private transient MoERegressionModel initialModel;
+
+    public MoERegressor(String uid) {
+        this.uid = uid;
+        this.ps = new MoEParamSet(uid);
+        ps.applyDefaults(this, false);
+    }
+
+    public MoERegressor() {
+        this(Identifiable$.MODULE$.randomUID("moeRegressor"));
+    }
+
+    @Override
+    public String uid() {
+        return uid;
+    }
+
+    @Override
+    public MoEParamSet moeParams() {
+        return ps;
+    }
+
+    /** Warm start from a fitted model held in memory (not saved with the estimator). */
+    public MoERegressor setInitialModel(MoERegressionModel model) {
+        this.initialModel = model;
+        return this;
+    }
+
+    public MoERegressionModel getInitialModel() {
+        return initialModel;
+    }
+
+    @Override
+    public StructType transformSchema(StructType schema) {
+        return MoESupport.fitSchema(schema, this, false);
+    }
+
+    @Override
+    public MoERegressionModel fit(Dataset<?> dataset) {
+        transformSchema(dataset.schema());
+        int dim = MoESupport.featureDim(dataset, getFeaturesCol());
+        NetworkSpec spec = MoESupport.spec(this, NetworkSpec.Task.REGRESSION, dim, 1);
+        ModelParameters init = null;
+        String where = null;
+        if (initialModel != null) {
+            init = initialModel.parameters();
+            where = "initialModel " + initialModel.uid();
+        } else if (!getInitialModelPath().isEmpty()) {
+            init = MoERegressionModel.load(getInitialModelPath()).parameters();
+            where = getInitialModelPath();
+        }
+        MoESupport.Trained t = MoESupport.train(dataset, this, spec,
+                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, 0), init, where);
+        MoERegressionModel model = new MoERegressionModel(uid, t.spec(), t.parameters());
+        copyValues(model, ParamMap.empty());
+        model.setParent(this);
+        return model;
+    }
+
+    @Override
+    public MoERegressor copy(ParamMap extra) {
+        MoERegressor c = defaultCopy(extra);
+        c.initialModel = initialModel;
+        return c;
+    }
+
+    @Override
+    public MLWriter write() {
+        return new MoEPersistence.ParamsWriter(this);
+    }
+
+    public static MLReader<MoERegressor> read() {
+        return new MoEPersistence.ParamsReader<>(MoERegressor.class, MoERegressor::new);
+    }
+
+    public static MoERegressor load(String path) {
+        return read().load(path);
+    }
+}

@@ -1,0 +1,447 @@
+package org.sparkmoe.ml;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.ml.attribute.Attribute;
+import org.apache.spark.ml.attribute.AttributeGroup;
+import org.apache.spark.ml.attribute.NominalAttribute;
+import org.apache.spark.ml.linalg.DenseVector;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.storage.StorageLevel;
+import org.sparkmoe.core.gating.GatingState;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.Batch;
+import org.sparkmoe.core.network.ModelParameters;
+import org.sparkmoe.core.network.MoENetwork;
+import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.core.optim.LearningRateSchedule;
+import org.sparkmoe.core.optim.Adam;
+import org.sparkmoe.core.optim.OptimiserState;
+import org.sparkmoe.core.train.TrainerConfig;
+import org.sparkmoe.core.train.TrainingState;
+import org.sparkmoe.engine.EngineConfig;
+import org.sparkmoe.engine.ExpertPlacement;
+import org.sparkmoe.engine.RoutingMode;
+import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.engine.SparkMoETrainer;
+import org.sparkmoe.engine.StepReport;
+import org.sparkmoe.engine.io.CheckpointStore;
+
+import scala.Tuple2;
+
+/** What the MoE estimators and models share: validation, training on the Spark engine, batch scoring. */
+final class MoESupport {
+    /** Rows per {@link RowBlock} when converting a DataFrame, and rows per forward pass when scoring. */
+    static final int BLOCK = 1024;
+    /** Checkpoints kept in checkpointDir. */
+    static final int KEEP_CHECKPOINTS = 2;
+
+    private MoESupport() {
+    }
+
+    // ---------------------------------------------------------------- validation
+
+    /** Cross-param checks that single-param validators cannot do; messages name the params. */
+    static void validateParams(MoEParams<?> p) {
+        int experts;
+        if (p.getGating().equals("hierarchical")) {
+            if (p.getKPrimary() > p.getNumGroups()) {
+                throw new IllegalArgumentException("param kPrimary (" + p.getKPrimary() + ") must be <= numGroups (" + p.getNumGroups() + ")");
+            }
+            if (p.getKSecondary() > p.getExpertsPerGroup()) {
+                throw new IllegalArgumentException("param kSecondary (" + p.getKSecondary() + ") must be <= expertsPerGroup ("
+                        + p.getExpertsPerGroup() + ")");
+            }
+            experts = p.getNumGroups() * p.getExpertsPerGroup();
+        } else {
+            if (p.getGating().equals("noisyTopK") && p.getK() > p.getNumExperts()) {
+                throw new IllegalArgumentException("param k (" + p.getK() + ") must be <= numExperts (" + p.getNumExperts() + ")");
+            }
+            experts = p.getNumExperts();
+        }
+        if (p.getExpertShards() > experts) {
+            throw new IllegalArgumentException("param expertShards (" + p.getExpertShards() + ") must be <= the number of experts ("
+                    + experts + ")");
+        }
+        if (!p.getCheckpointDir().isEmpty() && p.getCheckpointInterval() < 1) {
+            throw new IllegalArgumentException("param checkpointInterval must be >= 1 with a checkpointDir");
+        }
+    }
+
+    static void requireVectorColumn(StructType schema, String param, String col) {
+        StructField f = field(schema, param, col);
+        if (!(f.dataType() instanceof VectorUDT)) {
+            throw new IllegalArgumentException("column '" + col + "' (param " + param + ") must be of type Vector ("
+                    + new VectorUDT().simpleString() + "), got " + f.dataType().simpleString());
+        }
+    }
+
+    static void requireNumericColumn(StructType schema, String param, String col) {
+        StructField f = field(schema, param, col);
+        if (!(f.dataType() instanceof NumericType)) {
+            throw new IllegalArgumentException("column '" + col + "' (param " + param + ") must be numeric, got "
+                    + f.dataType().simpleString());
+        }
+    }
+
+    private static StructField field(StructType schema, String param, String col) {
+        if (!Arrays.asList(schema.fieldNames()).contains(col)) {
+            throw new IllegalArgumentException("column '" + col + "' (param " + param + ") does not exist; available columns: "
+                    + String.join(", ", schema.fieldNames()));
+        }
+        return schema.apply(col);
+    }
+
+    /** Appends an output column, refusing one that exists already. */
+    static StructType addOutput(StructType schema, String param, String col, org.apache.spark.sql.types.DataType type) {
+        if (col == null || col.isEmpty()) return schema;
+        if (Arrays.asList(schema.fieldNames()).contains(col)) {
+            throw new IllegalArgumentException("output column '" + col + "' (param " + param + ") already exists");
+        }
+        return schema.add(col, type, false);
+    }
+
+    static final StructType EXPERT_GATE = new StructType()
+            .add("expert", DataTypes.IntegerType, false).add("gate", DataTypes.DoubleType, false);
+
+    /** The output schema of a model's transform (input columns then the outputs that are switched on). */
+    static StructType outputSchema(StructType schema, MoEParams<?> p, boolean classifier) {
+        validateParams(p);
+        requireVectorColumn(schema, "featuresCol", p.getFeaturesCol());
+        StructType out = schema;
+        if (classifier) {
+            MoEClassifierParams<?> c = (MoEClassifierParams<?>) p;
+            out = addOutput(out, "rawPredictionCol", c.getRawPredictionCol(), new VectorUDT());
+            out = addOutput(out, "probabilityCol", c.getProbabilityCol(), new VectorUDT());
+        }
+        out = addOutput(out, "predictionCol", p.getPredictionCol(), DataTypes.DoubleType);
+        out = addOutput(out, "expertsCol", p.getExpertsCol(), DataTypes.createArrayType(EXPERT_GATE, false));
+        return out;
+    }
+
+    /** The estimator's schema check: the model's plus a numeric label. */
+    static StructType fitSchema(StructType schema, MoEParams<?> p, boolean classifier) {
+        requireNumericColumn(schema, "labelCol", p.getLabelCol());
+        return outputSchema(schema, p, classifier);
+    }
+
+    // ---------------------------------------------------------------- training
+
+    /** The trained network. */
+    record Trained(NetworkSpec spec, ModelParameters parameters, List<StepReport> reports) {
+    }
+
+    static NetworkSpec spec(MoEParams<?> p, NetworkSpec.Task task, int inputDim, int outputs) {
+        NetworkSpec.GatingType g = switch (p.getGating()) {
+            case "softmax" -> NetworkSpec.GatingType.SOFTMAX;
+            case "hierarchical" -> NetworkSpec.GatingType.HIERARCHICAL;
+            default -> NetworkSpec.GatingType.NOISY_TOP_K;
+        };
+        boolean h = g == NetworkSpec.GatingType.HIERARCHICAL;
+        return new NetworkSpec(task, inputDim, 0, 0, 0, null, p.getModelDim(), outputs, g, h ? 0 : p.getNumExperts(),
+                h ? 0 : (g == NetworkSpec.GatingType.SOFTMAX ? p.getNumExperts() : p.getK()), h ? p.getNumGroups() : 0,
+                h ? p.getExpertsPerGroup() : 0, h ? p.getKPrimary() : 0, h ? p.getKSecondary() : 0, p.getExpertHiddenSize(), false,
+                p.getWImportance(), p.getWLoad());
+    }
+
+    static EngineConfig engineConfig(MoEParams<?> p) {
+        LearningRateSchedule schedule = p.getWarmupSteps() > 0
+                ? LearningRateSchedule.warmupInverseSqrt(p.getStepSize(), p.getWarmupSteps())
+                : LearningRateSchedule.constant(p.getStepSize());
+        TrainerConfig t = new TrainerConfig(new Adam(), schedule, p.getClipNorm(), p.getSeed(), Precision.F32);
+        return EngineConfig.of(p.getRouting().equals("local") ? RoutingMode.LOCAL : RoutingMode.SHUFFLE,
+                p.getPlacement().equals("sharded") ? ExpertPlacement.SHARDED : ExpertPlacement.DRIVER, p.getExpertShards(),
+                p.getBatchSize(), t);
+    }
+
+    /** The feature count: from the column's ML attributes when present, else from the first row's vector. */
+    static int featureDim(Dataset<?> ds, String col) {
+        AttributeGroup g = AttributeGroup.fromStructField(ds.schema().apply(col));
+        if (g.size() > 0) return g.size();
+        List<Row> first = ds.select(col).where(functions.col(col).isNotNull()).limit(1).collectAsList();
+        if (first.isEmpty()) throw new IllegalArgumentException("cannot fit on an empty dataset (column '" + col + "' has no values)");
+        return ((Vector) first.get(0).get(0)).size();
+    }
+
+    /** Classes: from the label column's nominal attribute when present, else 1 + the largest label (at least 2). */
+    static int numClasses(Dataset<?> ds, String col) {
+        Attribute a = Attribute.fromStructField(ds.schema().apply(col));
+        if (a instanceof NominalAttribute n && n.getNumValues().isDefined()) {
+            return Math.max(2, (Integer) n.getNumValues().get());
+        }
+        Row r = ds.agg(functions.max(functions.col(col).cast("double"))).head();
+        if (r.isNullAt(0)) throw new IllegalArgumentException("cannot fit on an empty dataset (column '" + col + "' has no values)");
+        double max = r.getDouble(0);
+        if (max < 0 || max != Math.rint(max) || max > Integer.MAX_VALUE - 1) {
+            throw new IllegalArgumentException("column '" + col + "' (param labelCol) must hold class indices 0, 1, ..., got " + max);
+        }
+        return Math.max(2, (int) max + 1);
+    }
+
+    /**
+     * The features and labels as row blocks, built on the executors (nothing is collected). Example ids
+     * are the rows' positions from {@code zipWithIndex} over the input's partitions, so they (and with them
+     * batch order and gating noise) are deterministic for a deterministic input ordering.
+     */
+    static JavaRDD<RowBlock> blocks(Dataset<?> ds, String featuresCol, String labelCol, int dim, int classes) {
+        JavaRDD<Row> rows = ds.select(functions.col(featuresCol), functions.col(labelCol).cast("double")).toJavaRDD();
+        return rows.zipWithIndex().mapPartitions(it -> new BlockIterator(it, dim, classes, featuresCol, labelCol), true);
+    }
+
+    /** Groups rows into blocks of up to {@link #BLOCK}; classes 0 means regression. */
+    private static final class BlockIterator implements Iterator<RowBlock> {
+        private final Iterator<Tuple2<Row, Long>> in;
+        private final int dim;
+        private final int classes;
+        private final String featuresCol;
+        private final String labelCol;
+
+        BlockIterator(Iterator<Tuple2<Row, Long>> in, int dim, int classes, String featuresCol, String labelCol) {
+            this.in = in;
+            this.dim = dim;
+            this.classes = classes;
+            this.featuresCol = featuresCol;
+            this.labelCol = labelCol;
+        }
+
+        @Override
+        public boolean hasNext() {
+            return in.hasNext();
+        }
+
+        @Override
+        public RowBlock next() {
+            if (!in.hasNext()) throw new NoSuchElementException();
+            long[] ids = new long[BLOCK];
+            float[] f = new float[BLOCK * dim];
+            int[] labels = classes > 0 ? new int[BLOCK] : null;
+            float[] targets = classes > 0 ? null : new float[BLOCK];
+            int n = 0;
+            while (n < BLOCK && in.hasNext()) {
+                Tuple2<Row, Long> t = in.next();
+                Row r = t._1();
+                if (r.isNullAt(0)) throw new IllegalArgumentException("row " + t._2() + ": column '" + featuresCol + "' is null");
+                if (r.isNullAt(1)) throw new IllegalArgumentException("row " + t._2() + ": column '" + labelCol + "' is null");
+                Vector v = (Vector) r.get(0);
+                if (v.size() != dim) {
+                    throw new IllegalArgumentException("row " + t._2() + ": column '" + featuresCol + "' has " + v.size()
+                            + " features, expected " + dim);
+                }
+                int o = n * dim;
+                v.foreachActive((i, x) -> {
+                    f[o + (Integer) i] = (float) (double) (Double) x;
+                    return scala.runtime.BoxedUnit.UNIT;
+                });
+                double y = r.getDouble(1);
+                if (classes > 0) {
+                    if (y < 0 || y >= classes || y != Math.rint(y)) {
+                        throw new IllegalArgumentException("row " + t._2() + ": column '" + labelCol + "' must be a class index in [0, "
+                                + classes + "), got " + y);
+                    }
+                    labels[n] = (int) y;
+                } else {
+                    if (!Double.isFinite(y)) throw new IllegalArgumentException("row " + t._2() + ": column '" + labelCol + "' is " + y);
+                    targets[n] = (float) y;
+                }
+                ids[n++] = t._2();
+            }
+            if (n < BLOCK) {
+                ids = Arrays.copyOf(ids, n);
+                float[] ff = Arrays.copyOf(f, n * dim);
+                return classes > 0 ? RowBlock.ofFeatures(ids, dim, ff, Arrays.copyOf(labels, n))
+                        : RowBlock.ofFeatures(ids, dim, ff, 1, Arrays.copyOf(targets, n));
+            }
+            return classes > 0 ? RowBlock.ofFeatures(ids, dim, f, labels) : RowBlock.ofFeatures(ids, dim, f, 1, targets);
+        }
+    }
+
+    /**
+     * Trains on the Spark engine: resumes from the latest checkpoint of checkpointDir when there is one,
+     * else starts from the initial model (warm start: its parameters, fresh optimiser state) or a fresh
+     * initialisation; checkpoints every checkpointInterval steps and at the end (with checkpointDir).
+     */
+    static Trained train(Dataset<?> ds, MoEParams<?> p, NetworkSpec spec, JavaRDD<RowBlock> data, ModelParameters initial,
+                         String initialWhere) {
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(ds.sparkSession().sparkContext());
+        MoENetwork net = spec.build();
+        EngineConfig config = engineConfig(p);
+        data = data.persist(StorageLevel.MEMORY_AND_DISK());
+        String dir = p.getCheckpointDir();
+        SparkMoETrainer trainer = null;
+        try {
+            CheckpointStore store = dir.isEmpty() ? null : new CheckpointStore(dir, sc.hadoopConfiguration(), KEEP_CHECKPOINTS);
+            if (store != null && store.latest().isPresent()) {
+                trainer = SparkMoETrainer.resume(sc, net, config, data, store);
+            } else if (initial != null) {
+                trainer = new SparkMoETrainer(sc, net, config, data, warmStart(net, config, initial, initialWhere));
+            } else {
+                trainer = new SparkMoETrainer(sc, net, config, data);
+            }
+            List<StepReport> reports = new ArrayList<>();
+            long last = trainer.stepsTaken();
+            Map<String, String> provenance = Map.of("estimator", p.uid());
+            while (trainer.stepsTaken() < p.getMaxSteps()) {
+                StepReport r = trainer.trainStep();
+                reports.add(r);
+                if (store != null && r.step() % p.getCheckpointInterval() == 0) {
+                    trainer.checkpoint(store, provenance);
+                    last = r.step();
+                }
+            }
+            if (store != null && last != trainer.stepsTaken()) trainer.checkpoint(store, provenance);
+            ModelParameters params = trainer.snapshot().params();
+            return new Trained(spec, params, reports);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("training checkpoints in " + dir + ": " + e.getMessage(), e);
+        } finally {
+            if (trainer != null) trainer.close();
+            data.unpersist(false);
+        }
+    }
+
+    private static TrainingState warmStart(MoENetwork net, EngineConfig config, ModelParameters initial, String where) {
+        if (!initial.shared().layout().equals(net.sharedLayout()) || initial.experts().length != net.numExperts()
+                || !initial.experts()[0].layout().equals(net.moe().expert().layout())) {
+            throw new IllegalArgumentException("param initialModelPath: the model at " + where + " (" + initial.experts().length
+                    + " experts) does not have the shape these params and data give (" + net.numExperts() + " experts, shared "
+                    + net.sharedLayout() + ")");
+        }
+        Precision prec = config.trainer().precision();
+        ModelParameters start = initial.to(prec);
+        OptimiserState[] states = new OptimiserState[start.experts().length];
+        for (int e = 0; e < states.length; e++) states[e] = config.trainer().optimiser().newState(start.experts()[e]);
+        return new TrainingState(start, config.trainer().optimiser().newState(start.shared()), states, 0);
+    }
+
+    // ---------------------------------------------------------------- scoring
+
+    /**
+     * Adds the switched-on output columns with a pass over each partition: rows are scored
+     * {@link #BLOCK} at a time with {@link MoENetwork#predict} (no gating noise) and broadcast parameters.
+     */
+    static Dataset<Row> transform(Dataset<?> ds, MoEParams<?> p, boolean classifier, NetworkSpec spec, ModelParameters params) {
+        StructType in = ds.schema();
+        StructType out = outputSchema(in, p, classifier);
+        int dim = spec.inputDim();
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(ds.sparkSession().sparkContext());
+        Broadcast<ModelParameters> pb = sc.broadcast(params);
+        int fi = in.fieldIndex(p.getFeaturesCol());
+        String featuresCol = p.getFeaturesCol();
+        boolean raw = classifier && !((MoEClassifierParams<?>) p).getRawPredictionCol().isEmpty();
+        boolean prob = classifier && !((MoEClassifierParams<?>) p).getProbabilityCol().isEmpty();
+        boolean pred = !p.getPredictionCol().isEmpty();
+        boolean experts = !p.getExpertsCol().isEmpty();
+        int width = in.size();
+        MapPartitionsFunction<Row, Row> f = it -> new Iterator<Row>() {
+            private MoENetwork net;
+            private MoENetwork.Workspace ws;
+            private final List<Row> buffer = new ArrayList<>(BLOCK);
+            private final List<Row> ready = new ArrayList<>(BLOCK);
+            private int at;
+
+            @Override
+            public boolean hasNext() {
+                if (at < ready.size()) return true;
+                if (!it.hasNext()) return false;
+                fill();
+                return at < ready.size();
+            }
+
+            @Override
+            public Row next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                return ready.get(at++);
+            }
+
+            private void fill() {
+                buffer.clear();
+                ready.clear();
+                at = 0;
+                while (buffer.size() < BLOCK && it.hasNext()) buffer.add(it.next());
+                ModelParameters mp = pb.value();
+                Precision prec = mp.shared().precision();
+                if (net == null) {
+                    net = spec.build();
+                    ws = net.newWorkspace(prec);
+                }
+                int m = buffer.size();
+                Matrix x = prec.zeros(m, dim);
+                for (int r = 0; r < m; r++) {
+                    Row row = buffer.get(r);
+                    if (row.isNullAt(fi)) throw new IllegalArgumentException("column '" + featuresCol + "' is null");
+                    Vector v = (Vector) row.get(fi);
+                    if (v.size() != dim) {
+                        throw new IllegalArgumentException("column '" + featuresCol + "' has " + v.size() + " features, the model expects " + dim);
+                    }
+                    int rr = r;
+                    v.foreachActive((i, val) -> {
+                        x.set(rr, (Integer) i, (Double) val);
+                        return scala.runtime.BoxedUnit.UNIT;
+                    });
+                }
+                Batch batch = Batch.ofFeatures(m, new long[m], x, (int[]) null);
+                Matrix o = prec.zeros(m, spec.outputs());
+                net.predict(mp, batch, ws, o);
+                GatingState g = ws.moe().gate();
+                for (int r = 0; r < m; r++) {
+                    Row row = buffer.get(r);
+                    List<Object> vals = new ArrayList<>(width + 4);
+                    for (int c = 0; c < width; c++) vals.add(row.get(c));
+                    if (classifier) {
+                        double[] pr = new double[o.cols()];
+                        int arg = 0;
+                        for (int c = 0; c < pr.length; c++) {
+                            pr[c] = o.get(r, c);
+                            if (pr[c] > pr[arg]) arg = c;
+                        }
+                        if (raw) {
+                            double[] lp = new double[pr.length];
+                            for (int c = 0; c < lp.length; c++) lp[c] = Math.log(Math.max(pr[c], Double.MIN_NORMAL));
+                            vals.add(new DenseVector(lp));
+                        }
+                        if (prob) vals.add(new DenseVector(pr));
+                        if (pred) vals.add((double) arg);
+                    } else if (pred) {
+                        vals.add(o.get(r, 0));
+                    }
+                    if (experts) {
+                        List<Row> eg = new ArrayList<>();
+                        for (int s = 0; s < g.slots(); s++) {
+                            int e = g.expert()[r * g.slots() + s];
+                            if (e >= 0) eg.add(RowFactory.create(e, g.gate()[r * g.slots() + s]));
+                        }
+                        vals.add(eg.toArray());
+                    }
+                    ready.add(RowFactory.create(vals.toArray()));
+                }
+            }
+        };
+        return ds.toDF().mapPartitions(f, Encoders.row(out));
+    }
+
+    static Optional<String> nonEmpty(String s) {
+        return s == null || s.isEmpty() ? Optional.empty() : Optional.of(s);
+    }
+}
