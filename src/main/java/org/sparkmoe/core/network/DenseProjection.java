@@ -23,7 +23,7 @@ public final class DenseProjection implements InputLayer, Serializable {
     private final int inputDim;
     private final int outputDim;
     private final Linear linear;
-    private transient ThreadLocal<Scratch> scratch;
+    private final PerThread<Scratch> scratch = new PerThread<>(Scratch::new);
 
     /**
      * @param inputDim  d_in, width of the feature rows
@@ -76,7 +76,7 @@ public final class DenseProjection implements InputLayer, Serializable {
         if (f.cols() != inputDim) {
             throw new IllegalArgumentException("features have " + f.cols() + " columns, the layer expects d_in = " + inputDim);
         }
-        Scratch s = scratch();
+        Scratch s = scratch.get();
         int m = f.rows();
         double[] row = s.row = Buffers.ensure(s.row, inputDim);
         for (int r = 0; r < m; r++) {
@@ -96,14 +96,6 @@ public final class DenseProjection implements InputLayer, Serializable {
         return x;
     }
 
-    private Scratch scratch() {
-        ThreadLocal<Scratch> t = scratch;
-        if (t == null) {
-            t = ThreadLocal.withInitial(Scratch::new);
-            scratch = t;
-        }
-        return t.get();
-    }
 
     private static final class Scratch {
         double[] row;

@@ -27,7 +27,7 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
     private final int inputDim;
     private final int classes;
     private final Linear linear;
-    private transient ThreadLocal<Scratch> scratch;
+    private final PerThread<Scratch> scratch = new PerThread<>(Scratch::new);
 
     /**
      * @param inputDim d, width of the MoE layer's output
@@ -74,7 +74,7 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
                 throw new IllegalArgumentException("label " + labels[r] + " at row " + r + " is outside [0, " + classes + ")");
             }
         }
-        Scratch s = scratch();
+        Scratch s = scratch.get();
         s.logits = Buffers.ensureRows(s.logits, p.precision(), m, classes);
         Matrix z = s.logits.topRows(m);
         linear.forward(p, y, z);
@@ -105,7 +105,7 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
             throw new IllegalArgumentException("y has " + y.cols() + " columns, the head expects d = " + inputDim);
         }
         linear.forward(p, y, out);
-        Scratch s = scratch();
+        Scratch s = scratch.get();
         double[] row = s.row = Buffers.ensure(s.row, classes);
         for (int r = 0, m = y.rows(); r < m; r++) {
             out.getRow(r, row);
@@ -123,14 +123,6 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
         return max + Math.log(sum);
     }
 
-    private Scratch scratch() {
-        ThreadLocal<Scratch> t = scratch;
-        if (t == null) {
-            t = ThreadLocal.withInitial(Scratch::new);
-            scratch = t;
-        }
-        return t.get();
-    }
 
     private static final class Scratch {
         Matrix logits;

@@ -22,7 +22,7 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
     private final int inputDim;
     private final int outputs;
     private final Linear linear;
-    private transient ThreadLocal<Scratch> scratch;
+    private final PerThread<Scratch> scratch = new PerThread<>(Scratch::new);
 
     /**
      * @param inputDim d, width of the MoE layer's output
@@ -65,7 +65,7 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
             throw new IllegalArgumentException("SquaredErrorHead needs regression targets, the batch has none");
         }
         Init.checkShape("targets", t, m, outputs);
-        Scratch s = scratch();
+        Scratch s = scratch.get();
         s.residual = Buffers.ensureRows(s.residual, p.precision(), m, outputs);
         Matrix e = s.residual.topRows(m);
         linear.forward(p, y, e);
@@ -93,14 +93,6 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
         linear.forward(p, y, out);
     }
 
-    private Scratch scratch() {
-        ThreadLocal<Scratch> t = scratch;
-        if (t == null) {
-            t = ThreadLocal.withInitial(Scratch::new);
-            scratch = t;
-        }
-        return t.get();
-    }
 
     private static final class Scratch {
         Matrix residual;

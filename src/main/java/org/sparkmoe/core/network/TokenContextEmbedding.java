@@ -46,7 +46,7 @@ public final class TokenContextEmbedding implements InputLayer, Serializable {
     private final int embeddingDim;
     private final int outputDim;
     private final Mode mode;
-    private transient ThreadLocal<Scratch> scratch;
+    private final PerThread<Scratch> scratch = new PerThread<>(Scratch::new);
 
     /**
      * @param vocabulary   V, the number of token ids (valid ids are 0..V-1)
@@ -125,7 +125,7 @@ public final class TokenContextEmbedding implements InputLayer, Serializable {
     public void forward(Parameters p, Batch batch, Matrix out) {
         int m = batch.size();
         Init.checkShape("output", out, m, outputDim);
-        Matrix x = lookup(p, batch, scratch());
+        Matrix x = lookup(p, batch, scratch.get());
         out.gemm(1, x, false, p.get(PROJECTION), false, 0);
         out.addRowVector(p.get(BIAS));
     }
@@ -134,7 +134,7 @@ public final class TokenContextEmbedding implements InputLayer, Serializable {
     public void backward(Parameters p, Batch batch, Matrix dOut, Parameters grad) {
         int m = batch.size();
         Init.checkShape("dOut", dOut, m, outputDim);
-        Scratch s = scratch();
+        Scratch s = scratch.get();
         Matrix x = lookup(p, batch, s);
         Matrix projection = p.get(PROJECTION);
         grad.get(PROJECTION).gemm(1, x, true, dOut, false, 1);
@@ -198,15 +198,6 @@ public final class TokenContextEmbedding implements InputLayer, Serializable {
         return sum;
     }
 
-    private Scratch scratch() {
-        ThreadLocal<Scratch> t = scratch;
-        if (t == null) {
-            // Benign race: a thread whose ThreadLocal is replaced just allocates a fresh Scratch once.
-            t = ThreadLocal.withInitial(Scratch::new);
-            scratch = t;
-        }
-        return t.get();
-    }
 
     /** Per-thread reusable buffers. */
     private static final class Scratch {
