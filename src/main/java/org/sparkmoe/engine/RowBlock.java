@@ -116,6 +116,9 @@ public final class RowBlock implements Serializable {
      * {@code block[from + r]}, row {@code rows[from + r]}) as one core {@link Batch}.
      */
     public static Batch select(RowBlock[] blocks, int[] block, int[] rows, int from, int count, Precision precision) {
+        if (count == 0) {
+            return Batch.empty();
+        }
         RowBlock first = blocks[block[from]];
         long[] ids = new long[count];
         for (int r = 0; r < count; r++) ids[r] = blocks[block[from + r]].ids[rows[from + r]];

@@ -555,8 +555,10 @@ public final class SparkMoETrainer implements AutoCloseable {
     /** The batch a step uses, gathered in partition order (for tests and inspection; collects it). */
     public Batch batchForStep(long t) {
         StepContext ctx = new StepContext(network, trainer.precision(), trainer.seed(), t, plan);
-        List<RowBlock> blocks = data.mapPartitionsWithIndex((p, it) -> Collections.singletonList(
-                RowBlock.of(PartitionStep.selectBatch(ctx, p, it))).iterator(), true).collect();
+        List<RowBlock> blocks = data.mapPartitionsWithIndex((p, it) -> {
+            Batch b = PartitionStep.selectBatch(ctx, p, it);
+            return b.size() == 0 ? Collections.<RowBlock>emptyIterator() : Collections.singletonList(RowBlock.of(b)).iterator();
+        }, true).collect();
         RowBlock[] arr = blocks.toArray(new RowBlock[0]);
         int total = 0;
         for (RowBlock b : arr) total += b.size();

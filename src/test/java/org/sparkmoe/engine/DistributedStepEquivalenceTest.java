@@ -65,15 +65,39 @@ class DistributedStepEquivalenceTest {
         assertStepsMatchReference(SparkTestContext.get(), gating, partitions, shards, placement, routing);
     }
 
+    /** Partitions without any rows contribute nothing and break nothing (3 row blocks in 6 partitions). */
+    @ParameterizedTest(name = "{0}, {1}")
+    @MethodSource("placementsAndRoutings")
+    void emptyPartitionsAreHarmless(ExpertPlacement placement, RoutingMode routing) {
+        JavaSparkContext sc = SparkTestContext.get();
+        JavaRDD<RowBlock> data = sc.parallelize(regressionBlocks(3), 6);
+        List<Integer> nonEmpty = data.mapPartitions(it -> java.util.Collections.singletonList(it.hasNext() ? 1 : 0).iterator()).collect();
+        assertEquals(3, nonEmpty.stream().filter(n -> n == 0).count(), "expected three empty partitions: " + nonEmpty);
+        assertStepsMatchReference(sc, true, data, 2, placement, routing);
+    }
+
+    static Stream<Arguments> placementsAndRoutings() {
+        List<Arguments> out = new ArrayList<>();
+        for (ExpertPlacement placement : ExpertPlacement.values()) {
+            for (RoutingMode routing : RoutingMode.values()) out.add(Arguments.of(placement, routing));
+        }
+        return out.stream();
+    }
+
     /** Two engine steps on {@code sc} against two reference steps (also used by LocalClusterEquivalenceTest). */
     static void assertStepsMatchReference(JavaSparkContext sc, String gating, int partitions, int shards,
                                           ExpertPlacement placement, RoutingMode routing) {
         boolean flat = gating.equals("flat");
+        JavaRDD<RowBlock> data = sc.parallelize(flat ? regressionBlocks(partitions) : tokenBlocks(partitions), partitions);
+        assertStepsMatchReference(sc, flat, data, shards, placement, routing);
+    }
+
+    private static void assertStepsMatchReference(JavaSparkContext sc, boolean flat, JavaRDD<RowBlock> data, int shards,
+                                                  ExpertPlacement placement, RoutingMode routing) {
         MoENetwork net = flat ? regressionNetwork() : languageModelNetwork();
         TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 3), 0.5, 11,
                 Precision.F64);
         EngineConfig ec = new EngineConfig(routing, placement, shards, 24, tc, 1, true);
-        JavaRDD<RowBlock> data = sc.parallelize(flat ? regressionBlocks(partitions) : tokenBlocks(partitions), partitions);
         ReferenceTrainer reference = new ReferenceTrainer(net, tc);
         try (SparkMoETrainer engine = new SparkMoETrainer(sc, net, ec, data)) {
             for (int step = 1; step <= 2; step++) {

@@ -43,6 +43,11 @@ public final class Batch {
         this.targets = targets == null ? null : targets.topRows(size);
     }
 
+    /** No examples (e.g. a data partition that contributes no rows to a step). */
+    public static Batch empty() {
+        return new Batch(0, new long[0], null, 0, null, null, null);
+    }
+
     /** Language-model examples: row r is the context {@code tokens[r*context .. (r+1)*context)} and next token {@code labels[r]}. */
     public static Batch ofTokens(int size, long[] exampleIds, int[] tokens, int context, int[] labels) {
         return new Batch(size, exampleIds, tokens, context, null, labels, null);
