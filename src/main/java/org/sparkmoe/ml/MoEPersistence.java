@@ -146,26 +146,52 @@ final class MoEPersistence {
 
         @Override
         public void saveImpl(String path) {
-            SparkSession spark = sparkSession();
-            DefaultParamsWriter$.MODULE$.saveMetadata(model, path, spark);
-            ModelParameters p = model.parameters();
-            List<Row> spec = new ArrayList<>();
-            model.spec().toMap().forEach((k, v) -> spec.add(RowFactory.create(k, v)));
-            spec.add(RowFactory.create("precision", p.shared().precision().name()));
-            spark.createDataFrame(spec, SPEC_SCHEMA).coalesce(1).write().json(new Path(path, "spec").toString());
-            List<Row> rows = new ArrayList<>();
-            addRows(rows, "shared", -1, p.shared());
-            for (int e = 0; e < p.experts().length; e++) addRows(rows, "expert", e, p.experts()[e]);
-            spark.createDataFrame(rows, PARAMETER_SCHEMA).write().parquet(new Path(path, "parameters").toString());
+            saveModel(model, path, sparkSession());
         }
+    }
 
-        private static void addRows(List<Row> rows, String group, int expert, Parameters p) {
-            for (ParameterLayout.Entry e : p.layout().entries()) {
-                Matrix m = p.get(e.name());
-                Double[] v = new Double[e.size()];
-                for (int r = 0, i = 0; r < e.rows(); r++) for (int c = 0; c < e.cols(); c++) v[i++] = m.get(r, c);
-                rows.add(RowFactory.create(group, expert, e.name(), e.rows(), e.cols(), v));
+    /**
+     * Values per parquet write of the expert table: experts are converted to rows and written (appended
+     * to {@code parameters/}) a chunk of about this many values at a time, so the driver never holds
+     * a second, boxed copy of all the experts while saving.
+     */
+    static long expertChunkValues = 4L << 20;
+
+    /**
+     * Writes a model's metadata, {@code spec/} and {@code parameters/} under {@code path} (the layout of
+     * the class comment). The shared tensors are written first, then the experts in chunks of about
+     * {@link #expertChunkValues} values, each chunk its own parquet write appended to the table.
+     */
+    static <M extends Params & Weights> void saveModel(M model, String path, SparkSession spark) {
+        DefaultParamsWriter$.MODULE$.saveMetadata(model, path, spark);
+        ModelParameters p = model.parameters();
+        List<Row> spec = new ArrayList<>();
+        model.spec().toMap().forEach((k, v) -> spec.add(RowFactory.create(k, v)));
+        spec.add(RowFactory.create("precision", p.shared().precision().name()));
+        spark.createDataFrame(spec, SPEC_SCHEMA).coalesce(1).write().json(new Path(path, "spec").toString());
+        String table = new Path(path, "parameters").toString();
+        List<Row> rows = new ArrayList<>();
+        addRows(rows, "shared", -1, p.shared());
+        spark.createDataFrame(rows, PARAMETER_SCHEMA).coalesce(1).write().parquet(table);
+        rows.clear();
+        long values = 0;
+        for (int e = 0; e < p.experts().length; e++) {
+            addRows(rows, "expert", e, p.experts()[e]);
+            values += p.experts()[e].layout().size();
+            if (values >= expertChunkValues || e == p.experts().length - 1) {
+                spark.createDataFrame(rows, PARAMETER_SCHEMA).write().mode("append").parquet(table);
+                rows.clear();
+                values = 0;
             }
+        }
+    }
+
+    private static void addRows(List<Row> rows, String group, int expert, Parameters p) {
+        for (ParameterLayout.Entry e : p.layout().entries()) {
+            Matrix m = p.get(e.name());
+            Double[] v = new Double[e.size()];
+            for (int r = 0, i = 0; r < e.rows(); r++) for (int c = 0; c < e.cols(); c++) v[i++] = m.get(r, c);
+            rows.add(RowFactory.create(group, expert, e.name(), e.rows(), e.cols(), v));
         }
     }
 
@@ -185,53 +211,68 @@ final class MoEPersistence {
 
         @Override
         public M load(String path) {
-            SparkSession spark = sparkSession();
-            DefaultParamsReader.Metadata md = DefaultParamsReader$.MODULE$.loadMetadata(path, spark, type.getName());
-            Map<String, String> specMap = new HashMap<>();
-            for (Row r : spark.read().schema(SPEC_SCHEMA).json(new Path(path, "spec").toString()).collectAsList()) {
-                specMap.put(r.getString(0), r.getString(1));
-            }
-            Precision precision = Precision.valueOf(specMap.getOrDefault("precision", "F32"));
-            NetworkSpec spec = NetworkSpec.fromMap(specMap);
-            MoENetwork net = spec.build();
-            Parameters shared = net.sharedLayout().allocate(precision);
-            Parameters[] experts = new Parameters[net.numExperts()];
-            for (int e = 0; e < experts.length; e++) experts[e] = net.moe().expert().layout().allocate(precision);
-            int[] seen = new int[experts.length + 1];
-            for (Row r : spark.read().parquet(new Path(path, "parameters").toString()).collectAsList()) {
-                int expert = r.getInt(r.fieldIndex("expert"));
-                if (expert < -1 || expert >= experts.length) {
-                    throw new IllegalStateException(path + ": parameter table names expert " + expert + " of " + experts.length);
-                }
-                Parameters target = expert < 0 ? shared : experts[expert];
-                String tensor = r.getString(r.fieldIndex("tensor"));
-                if (!target.layout().contains(tensor)) {
-                    throw new IllegalStateException(path + ": unknown tensor '" + tensor + "' for " + (expert < 0 ? "shared" : "expert " + expert));
-                }
-                ParameterLayout.Entry entry = target.layout().entry(tensor);
-                int rows = r.getInt(r.fieldIndex("rows"));
-                int cols = r.getInt(r.fieldIndex("cols"));
-                List<Double> v = r.getList(r.fieldIndex("values"));
-                if (rows != entry.rows() || cols != entry.cols() || v.size() != entry.size()) {
-                    throw new IllegalStateException(path + ": tensor '" + tensor + "' is " + rows + "x" + cols + " (" + v.size()
-                            + " values), the model needs " + entry.rows() + "x" + entry.cols());
-                }
-                Matrix m = target.get(tensor);
-                for (int i = 0, rr = 0; rr < rows; rr++) for (int c = 0; c < cols; c++) m.set(rr, c, v.get(i++));
-                seen[expert + 1]++;
-            }
-            if (seen[0] != shared.layout().entries().size()) {
-                throw new IllegalStateException(path + ": parameter table holds " + seen[0] + " of " + shared.layout().entries().size()
-                        + " shared tensors");
-            }
-            for (int e = 0; e < experts.length; e++) {
-                if (seen[e + 1] != experts[e].layout().entries().size()) {
-                    throw new IllegalStateException(path + ": parameter table holds " + seen[e + 1] + " tensors of expert " + e);
-                }
-            }
-            M model = create.create(md.uid(), spec, new ModelParameters(shared, experts));
-            md.getAndSetParams(model, scala.Option.empty());
+            Loaded l = loadModel(path, sparkSession(), type.getName());
+            M model = create.create(l.metadata().uid(), l.spec(), l.parameters());
+            l.metadata().getAndSetParams(model, scala.Option.empty());
             return model;
         }
+    }
+
+    /** What {@link #loadModel} reads. */
+    record Loaded(DefaultParamsReader.Metadata metadata, NetworkSpec spec, ModelParameters parameters) {
+    }
+
+    /**
+     * Reads the metadata, spec and parameter table written by {@link #saveModel}. The table is streamed
+     * to the driver a partition at a time ({@code toLocalIterator}), each row copied into the model's
+     * parameters as it arrives, so only the final parameters (plus one partition of rows) are held.
+     */
+    static Loaded loadModel(String path, SparkSession spark, String className) {
+        DefaultParamsReader.Metadata md = DefaultParamsReader$.MODULE$.loadMetadata(path, spark, className);
+        Map<String, String> specMap = new HashMap<>();
+        for (Row r : spark.read().schema(SPEC_SCHEMA).json(new Path(path, "spec").toString()).collectAsList()) {
+            specMap.put(r.getString(0), r.getString(1));
+        }
+        Precision precision = Precision.valueOf(specMap.getOrDefault("precision", "F32"));
+        NetworkSpec spec = NetworkSpec.fromMap(specMap);
+        MoENetwork net = spec.build();
+        Parameters shared = net.sharedLayout().allocate(precision);
+        Parameters[] experts = new Parameters[net.numExperts()];
+        for (int e = 0; e < experts.length; e++) experts[e] = net.moe().expert().layout().allocate(precision);
+        int[] seen = new int[experts.length + 1];
+        java.util.Iterator<Row> it = spark.read().parquet(new Path(path, "parameters").toString()).toLocalIterator();
+        while (it.hasNext()) {
+            Row r = it.next();
+            int expert = r.getInt(r.fieldIndex("expert"));
+            if (expert < -1 || expert >= experts.length) {
+                throw new IllegalStateException(path + ": parameter table names expert " + expert + " of " + experts.length);
+            }
+            Parameters target = expert < 0 ? shared : experts[expert];
+            String tensor = r.getString(r.fieldIndex("tensor"));
+            if (!target.layout().contains(tensor)) {
+                throw new IllegalStateException(path + ": unknown tensor '" + tensor + "' for " + (expert < 0 ? "shared" : "expert " + expert));
+            }
+            ParameterLayout.Entry entry = target.layout().entry(tensor);
+            int rows = r.getInt(r.fieldIndex("rows"));
+            int cols = r.getInt(r.fieldIndex("cols"));
+            List<Double> v = r.getList(r.fieldIndex("values"));
+            if (rows != entry.rows() || cols != entry.cols() || v.size() != entry.size()) {
+                throw new IllegalStateException(path + ": tensor '" + tensor + "' is " + rows + "x" + cols + " (" + v.size()
+                        + " values), the model needs " + entry.rows() + "x" + entry.cols());
+            }
+            Matrix m = target.get(tensor);
+            for (int i = 0, rr = 0; rr < rows; rr++) for (int c = 0; c < cols; c++) m.set(rr, c, v.get(i++));
+            seen[expert + 1]++;
+        }
+        if (seen[0] != shared.layout().entries().size()) {
+            throw new IllegalStateException(path + ": parameter table holds " + seen[0] + " of " + shared.layout().entries().size()
+                    + " shared tensors");
+        }
+        for (int e = 0; e < experts.length; e++) {
+            if (seen[e + 1] != experts[e].layout().entries().size()) {
+                throw new IllegalStateException(path + ": parameter table holds " + seen[e + 1] + " tensors of expert " + e);
+            }
+        }
+        return new Loaded(md, spec, new ModelParameters(shared, experts));
     }
 }

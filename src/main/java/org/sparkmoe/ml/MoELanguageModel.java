@@ -1,0 +1,164 @@
+package org.sparkmoe.ml;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.ml.Model;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.ml.util.MLWritable;
+import org.apache.spark.ml.util.MLWriter;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.core.network.ModelParameters;
+import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.io.Vocabulary;
+
+/**
+ * A fitted {@link MoELanguageModelEstimator}: network spec, parameters (held on the driver and
+ * broadcast to score) and vocabulary. transform() scores each document of textCol (tokenized as in
+ * fit; words outside the vocabulary are {@code <unk>}): for a document of n tokens the model predicts
+ * its n + 1 targets (each token from the c before it, {@code <eos>}-padded, then {@code <eos>}) and adds
+ * <ul>
+ *   <li>logLikelihoodCol (double): the sum of the natural-log probabilities of those targets;</li>
+ *   <li>numTargetsCol (int): n + 1, or 0 for an empty (or null) document;</li>
+ *   <li>perplexityCol (double): exp(-logLikelihood / numTargets), NaN for an empty document;</li>
+ *   <li>predictionCol (string, off by default): the most probable next token after the document's
+ *       last c tokens (may be {@code <eos>}).</li>
+ * </ul>
+ * A column param set to "" switches that output off. The perplexity of a whole corpus is
+ * {@link #perplexity(Dataset)}: exp(-sum logLikelihood / sum numTargets).
+ *
+ * <p>Saved as the other models (metadata, {@code spec/}, {@code parameters/}; see
+ * {@link MoEPersistence}) plus {@code vocabulary} (the {@link Vocabulary#save} text file).
+ */
+public final class MoELanguageModel extends Model<MoELanguageModel>
+        implements MoELanguageModelParams<MoELanguageModel>, MLWritable, MoEPersistence.Weights {
+    private static final long serialVersionUID = 1L;
+
+    private final String uid;
+    private final MoEParamSet ps;
+    private final LmParamSet lm;
+    private final NetworkSpec spec;
+    private final transient ModelParameters parameters;
+    private final Vocabulary vocabulary;
+
+    public MoELanguageModel(String uid, NetworkSpec spec, ModelParameters parameters, Vocabulary vocabulary) {
+        if (spec.task() != NetworkSpec.Task.LANGUAGE_MODEL) {
+            throw new IllegalArgumentException("a language model needs a LANGUAGE_MODEL network spec, got " + spec.task());
+        }
+        if (vocabulary.size() != spec.vocabulary()) {
+            throw new IllegalArgumentException("the vocabulary has " + vocabulary.size() + " ids, the network " + spec.vocabulary());
+        }
+        this.uid = uid;
+        this.spec = spec;
+        this.parameters = parameters;
+        this.vocabulary = vocabulary;
+        this.ps = new MoEParamSet(uid);
+        this.lm = new LmParamSet(uid);
+        ps.applyDefaults(this, false);
+        setDefault(ps.predictionCol, "");
+        lm.applyDefaults(this);
+        // the network fixes these: the params report them
+        set(lm.context, spec.context());
+        set(lm.embeddingDim, spec.embeddingDim());
+    }
+
+    @Override
+    public String uid() {
+        return uid;
+    }
+
+    @Override
+    public MoEParamSet moeParams() {
+        return ps;
+    }
+
+    @Override
+    public LmParamSet lmParams() {
+        return lm;
+    }
+
+    @Override
+    public NetworkSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public ModelParameters parameters() {
+        return parameters;
+    }
+
+    public Vocabulary vocabulary() {
+        return vocabulary;
+    }
+
+    @Override
+    public StructType transformSchema(StructType schema) {
+        return LanguageModelSupport.outputSchema(schema, this);
+    }
+
+    @Override
+    public Dataset<Row> transform(Dataset<?> dataset) {
+        return LanguageModelSupport.transform(dataset, this, spec, parameters, vocabulary);
+    }
+
+    /** The perplexity of the documents of textCol taken as one corpus: exp(-sum ln p / number of targets). */
+    public double perplexity(Dataset<?> documents) {
+        MoELanguageModel m = copy(ParamMap.empty()).setLogLikelihoodCol("__ll").setNumTargetsCol("__n").setPerplexityCol("")
+                .setPredictionCol("");
+        Row r = m.transform(documents).agg(functions.sum("__ll"), functions.sum("__n")).head();
+        if (r.isNullAt(1) || r.getLong(1) == 0) return Double.NaN;
+        return Math.exp(-r.getDouble(0) / r.getLong(1));
+    }
+
+    @Override
+    public MoELanguageModel copy(ParamMap extra) {
+        MoELanguageModel m = copyValues(new MoELanguageModel(uid, spec, parameters, vocabulary), extra);
+        if (hasParent()) m.setParent(parent());
+        return m;
+    }
+
+    @Override
+    public MLWriter write() {
+        MoELanguageModel self = this;
+        return new MoEPersistence.AtomicWriter() {
+            @Override
+            public void saveImpl(String path) {
+                MoEPersistence.saveModel(self, path, sparkSession());
+                try {
+                    vocabulary.save(new Path(path, "vocabulary").toString(), sc().hadoopConfiguration());
+                } catch (IOException e) {
+                    throw new UncheckedIOException("saving the vocabulary under " + path + ": " + e.getMessage(), e);
+                }
+            }
+        };
+    }
+
+    public static MLReader<MoELanguageModel> read() {
+        return new MLReader<>() {
+            @Override
+            public MoELanguageModel load(String path) {
+                SparkSession spark = sparkSession();
+                MoEPersistence.Loaded l = MoEPersistence.loadModel(path, spark, MoELanguageModel.class.getName());
+                Vocabulary v;
+                try {
+                    v = Vocabulary.load(new Path(path, "vocabulary").toString(), spark.sparkContext().hadoopConfiguration());
+                } catch (IOException e) {
+                    throw new UncheckedIOException("loading the vocabulary of " + path + ": " + e.getMessage(), e);
+                }
+                MoELanguageModel m = new MoELanguageModel(l.metadata().uid(), l.spec(), l.parameters(), v);
+                l.metadata().getAndSetParams(m, scala.Option.empty());
+                return m;
+            }
+        };
+    }
+
+    public static MoELanguageModel load(String path) {
+        return read().load(path);
+    }
+}

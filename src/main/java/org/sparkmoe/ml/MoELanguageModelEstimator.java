@@ -1,0 +1,151 @@
+package org.sparkmoe.ml;
+
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.ml.Estimator;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.util.Identifiable$;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.ml.util.MLWritable;
+import org.apache.spark.ml.util.MLWriter;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.storage.StorageLevel;
+import org.sparkmoe.core.network.ModelParameters;
+import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.io.LanguageModelData;
+import org.sparkmoe.io.Tokenizer;
+import org.sparkmoe.io.Vocabulary;
+
+import scala.Tuple2;
+
+/**
+ * Sparsely-gated mixture-of-experts language model over a string column of documents (textCol),
+ * trained data-parallel on Spark; fits a {@link MoELanguageModel}.
+ *
+ * <p>fit(): tokenizes with {@link Tokenizer#defaults()} (lower case, punctuation split off); builds
+ * the {@link Vocabulary} of the {@code vocabularySize - 2} most frequent words on the cluster (only
+ * the chosen words reach the driver; a warm start reuses the initial model's vocabulary instead);
+ * turns every document into next-token examples with {@link LanguageModelData} on the executors (a
+ * counting job first fixes the example ids: document order, i.e. the input's partitions and order, so
+ * training is deterministic for a deterministic input order and seed); trains {@code maxSteps} steps
+ * with the Spark engine. Nothing of the corpus is collected. Network: token-context embedding
+ * ({@code context} positions of width {@code embeddingDim}, concatenated, projected to modelDim),
+ * the MoE layer of the shared params, a softmax over the vocabulary.
+ *
+ * <p>Warm start: {@link #setInitialModelPath} (persisted) or {@link #setInitialModel} (in memory,
+ * takes precedence); the initial model's vocabulary is kept.
+ */
+public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
+        implements MoELanguageModelParams<MoELanguageModelEstimator>, MLWritable {
+    private static final long serialVersionUID = 1L;
+
+    private final String uid;
+    private final MoEParamSet ps;
+    private final LmParamSet lm;
+    private transient MoELanguageModel initialModel;
+
+    public MoELanguageModelEstimator(String uid) {
+        this.uid = uid;
+        this.ps = new MoEParamSet(uid);
+        this.lm = new LmParamSet(uid);
+        ps.applyDefaults(this, false);
+        setDefault(ps.predictionCol, "");
+        lm.applyDefaults(this);
+    }
+
+    public MoELanguageModelEstimator() {
+        this(Identifiable$.MODULE$.randomUID("moeLanguageModel"));
+    }
+
+    @Override
+    public String uid() {
+        return uid;
+    }
+
+    @Override
+    public MoEParamSet moeParams() {
+        return ps;
+    }
+
+    @Override
+    public LmParamSet lmParams() {
+        return lm;
+    }
+
+    /** Warm start from a fitted model held in memory (not saved with the estimator). */
+    public MoELanguageModelEstimator setInitialModel(MoELanguageModel model) {
+        this.initialModel = model;
+        return this;
+    }
+
+    public MoELanguageModel getInitialModel() {
+        return initialModel;
+    }
+
+    @Override
+    public StructType transformSchema(StructType schema) {
+        return LanguageModelSupport.outputSchema(schema, this);
+    }
+
+    @Override
+    public MoELanguageModel fit(Dataset<?> dataset) {
+        transformSchema(dataset.schema());
+        MoELanguageModel init = initialModel;
+        String where = initialModel == null ? null : "initialModel " + initialModel.uid();
+        if (init == null && !getInitialModelPath().isEmpty()) {
+            init = MoELanguageModel.load(getInitialModelPath());
+            where = getInitialModelPath();
+        }
+        String col = getTextCol();
+        JavaRDD<String> texts = dataset.select(functions.col(col)).toJavaRDD()
+                .map(r -> r.isNullAt(0) ? "" : r.getString(0))
+                .persist(StorageLevel.MEMORY_AND_DISK());
+        try {
+            Tokenizer tokenizer = Tokenizer.defaults();
+            Vocabulary vocabulary = init != null ? init.vocabulary() : Vocabulary.build(texts, tokenizer, getVocabularySize());
+            if (init != null && init.spec().context() != getContext()) {
+                throw new IllegalArgumentException("param initialModelPath: the model at " + where + " has context "
+                        + init.spec().context() + ", these params say " + getContext());
+            }
+            // document ids: positions in the input (held-out split is not used here)
+            JavaPairRDD<String, String> documents = texts.zipWithIndex().mapToPair(t -> new Tuple2<>(Long.toString(t._2()), t._1()));
+            LanguageModelData data = new LanguageModelData(vocabulary, tokenizer, getContext());
+            LanguageModelData.Examples examples = data.examples(documents);
+            if (examples.totalExamples() == 0) {
+                throw new IllegalArgumentException("cannot fit on documents without tokens (column '" + col + "')");
+            }
+            NetworkSpec spec = LanguageModelSupport.spec(this, vocabulary.size());
+            ModelParameters initial = init == null ? null : init.parameters();
+            MoESupport.Trained t = MoESupport.train(dataset, this, spec, examples.blocks(LanguageModelData.Part.ALL), initial, where);
+            MoELanguageModel model = new MoELanguageModel(uid, t.spec(), t.parameters(), vocabulary);
+            copyValues(model, ParamMap.empty());
+            model.setParent(this);
+            return model;
+        } finally {
+            texts.unpersist(false);
+        }
+    }
+
+    @Override
+    public MoELanguageModelEstimator copy(ParamMap extra) {
+        MoELanguageModelEstimator c = defaultCopy(extra);
+        c.initialModel = initialModel;
+        return c;
+    }
+
+    @Override
+    public MLWriter write() {
+        return new MoEPersistence.ParamsWriter(this);
+    }
+
+    public static MLReader<MoELanguageModelEstimator> read() {
+        return new MoEPersistence.ParamsReader<>(MoELanguageModelEstimator.class, MoELanguageModelEstimator::new);
+    }
+
+    public static MoELanguageModelEstimator load(String path) {
+        return read().load(path);
+    }
+}

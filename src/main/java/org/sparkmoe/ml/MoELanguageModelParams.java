@@ -1,0 +1,159 @@
+package org.sparkmoe.ml;
+
+import java.io.Serializable;
+
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamValidators;
+import org.apache.spark.ml.param.Params;
+
+import scala.Function1;
+
+/**
+ * The language model's params besides the shared MoE ones: the document column, the vocabulary and
+ * input layer sizes, and its output columns. featuresCol and labelCol of {@link MoEParams} are not
+ * used by the language model; predictionCol defaults to "" (off) and, when set, names a string
+ * column with the most probable next word after each document; expertsCol is not produced.
+ */
+public interface MoELanguageModelParams<T extends MoELanguageModelParams<T>> extends MoEParams<T> {
+
+    /** The param objects of the language-model params of this instance. */
+    LmParamSet lmParams();
+
+    /** The language-model param objects of one instance (see {@link MoEParamSet}). */
+    final class LmParamSet implements Serializable {
+        private static final long serialVersionUID = 1L;
+
+        final Param<String> textCol;
+        final IntParam vocabularySize;
+        final IntParam context;
+        final IntParam embeddingDim;
+        final Param<String> logLikelihoodCol;
+        final Param<String> perplexityCol;
+        final Param<String> numTargetsCol;
+
+        LmParamSet(String uid) {
+            Function1<String, Object> nonEmpty = v -> v != null && !v.isEmpty();
+            textCol = new Param<>(uid, "textCol", "column of documents (string; null = empty document); must not be empty", nonEmpty);
+            vocabularySize = new IntParam(uid, "vocabularySize",
+                    "at most this many token ids, <unk> and <eos> included (the most frequent words of the training documents); >= 3",
+                    ParamValidators.gtEq(3));
+            context = new IntParam(uid, "context", "tokens of context c the model conditions each next token on; >= 1", ParamValidators.gtEq(1));
+            embeddingDim = new IntParam(uid, "embeddingDim", "per-position token embedding width; >= 1", ParamValidators.gtEq(1));
+            logLikelihoodCol = new Param<>(uid, "logLikelihoodCol",
+                    "output column: sum over the document's targets (its tokens then <eos>) of ln p(target | c previous tokens); empty = not produced");
+            perplexityCol = new Param<>(uid, "perplexityCol",
+                    "output column: exp(-logLikelihood / numTargets), NaN for an empty document; empty = not produced");
+            numTargetsCol = new Param<>(uid, "numTargetsCol",
+                    "output column: number of predicted targets of the document (tokens + 1, 0 when empty); empty = not produced");
+        }
+
+        void applyDefaults(Params owner) {
+            owner.setDefault(textCol, "text");
+            owner.setDefault(vocabularySize, 10000);
+            owner.setDefault(context, 4);
+            owner.setDefault(embeddingDim, 32);
+            owner.setDefault(logLikelihoodCol, "logLikelihood");
+            owner.setDefault(perplexityCol, "perplexity");
+            owner.setDefault(numTargetsCol, "numTargets");
+        }
+    }
+
+    default Param<String> textCol() {
+        return lmParams().textCol;
+    }
+
+    default String getTextCol() {
+        return (String) getOrDefault(textCol());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setTextCol(String value) {
+        set(textCol(), value);
+        return (T) this;
+    }
+
+    default IntParam vocabularySize() {
+        return lmParams().vocabularySize;
+    }
+
+    default int getVocabularySize() {
+        return (Integer) getOrDefault(vocabularySize());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setVocabularySize(int value) {
+        set(vocabularySize(), value);
+        return (T) this;
+    }
+
+    default IntParam context() {
+        return lmParams().context;
+    }
+
+    default int getContext() {
+        return (Integer) getOrDefault(context());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setContext(int value) {
+        set(context(), value);
+        return (T) this;
+    }
+
+    default IntParam embeddingDim() {
+        return lmParams().embeddingDim;
+    }
+
+    default int getEmbeddingDim() {
+        return (Integer) getOrDefault(embeddingDim());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setEmbeddingDim(int value) {
+        set(embeddingDim(), value);
+        return (T) this;
+    }
+
+    default Param<String> logLikelihoodCol() {
+        return lmParams().logLikelihoodCol;
+    }
+
+    default String getLogLikelihoodCol() {
+        return (String) getOrDefault(logLikelihoodCol());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setLogLikelihoodCol(String value) {
+        set(logLikelihoodCol(), value);
+        return (T) this;
+    }
+
+    default Param<String> perplexityCol() {
+        return lmParams().perplexityCol;
+    }
+
+    default String getPerplexityCol() {
+        return (String) getOrDefault(perplexityCol());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setPerplexityCol(String value) {
+        set(perplexityCol(), value);
+        return (T) this;
+    }
+
+    default Param<String> numTargetsCol() {
+        return lmParams().numTargetsCol;
+    }
+
+    default String getNumTargetsCol() {
+        return (String) getOrDefault(numTargetsCol());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setNumTargetsCol(String value) {
+        set(numTargetsCol(), value);
+        return (T) this;
+    }
+}
