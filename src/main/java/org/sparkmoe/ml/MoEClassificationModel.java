@@ -1,13 +1,6 @@
 package org.sparkmoe.ml;
 
-import org.apache.spark.ml.Model;
-import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.MLReader;
-import org.apache.spark.ml.util.MLWritable;
-import org.apache.spark.ml.util.MLWriter;
-import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.types.StructType;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
 
@@ -18,74 +11,20 @@ import org.sparkmoe.core.network.NetworkSpec;
  * (the most probable class index, as double) and expertsCol (the experts each row was routed to,
  * with their gate values; off by default). Rows are scored in batches per partition.
  */
-public final class MoEClassificationModel extends Model<MoEClassificationModel>
-        implements MoEClassifierParams<MoEClassificationModel>, MLWritable, MoEPersistence.Weights {
+public final class MoEClassificationModel extends MoEFeatureModel<MoEClassificationModel> implements MoEClassifierParams<MoEClassificationModel> {
     private static final long serialVersionUID = 1L;
 
-    private final String uid;
-    private final MoEParamSet ps;
-    private final NetworkSpec spec;
-    private final transient ModelParameters parameters;
-
     public MoEClassificationModel(String uid, NetworkSpec spec, ModelParameters parameters) {
-        if (spec.task() != NetworkSpec.Task.CLASSIFICATION) {
-            throw new IllegalArgumentException("a classification model needs a CLASSIFICATION network spec, got " + spec.task());
-        }
-        this.uid = uid;
-        this.spec = spec;
-        this.parameters = parameters;
-        this.ps = new MoEParamSet(uid);
-        ps.applyDefaults(this, true);
+        super(uid, spec, parameters, NetworkSpec.Task.CLASSIFICATION);
     }
 
     @Override
-    public String uid() {
-        return uid;
-    }
-
-    @Override
-    public MoEParamSet moeParams() {
-        return ps;
-    }
-
-    @Override
-    public NetworkSpec spec() {
-        return spec;
-    }
-
-    @Override
-    public ModelParameters parameters() {
-        return parameters;
+    MoEClassificationModel create(String uid, NetworkSpec spec, ModelParameters parameters) {
+        return new MoEClassificationModel(uid, spec, parameters);
     }
 
     public int numClasses() {
-        return spec.outputs();
-    }
-
-    public int numFeatures() {
-        return spec.inputDim();
-    }
-
-    @Override
-    public StructType transformSchema(StructType schema) {
-        return MoESupport.outputSchema(schema, this, true);
-    }
-
-    @Override
-    public Dataset<Row> transform(Dataset<?> dataset) {
-        return MoESupport.transform(dataset, this, true, spec, parameters);
-    }
-
-    @Override
-    public MoEClassificationModel copy(ParamMap extra) {
-        MoEClassificationModel m = copyValues(new MoEClassificationModel(uid, spec, parameters), extra);
-        if (hasParent()) m.setParent(parent());
-        return m;
-    }
-
-    @Override
-    public MLWriter write() {
-        return new MoEPersistence.ModelWriter<>(this);
+        return spec().outputs();
     }
 
     public static MLReader<MoEClassificationModel> read() {

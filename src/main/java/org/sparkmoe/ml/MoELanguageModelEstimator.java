@@ -2,12 +2,9 @@ package org.sparkmoe.ml;
 
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.ml.Estimator;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
-import org.apache.spark.ml.util.MLWritable;
-import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.functions;
@@ -38,21 +35,17 @@ import scala.Tuple2;
  * <p>Warm start: {@link #setInitialModelPath} (persisted) or {@link #setInitialModel} (in memory,
  * takes precedence); the initial model's vocabulary is kept.
  */
-public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
-        implements MoELanguageModelParams<MoELanguageModelEstimator>, MLWritable {
+public final class MoELanguageModelEstimator extends MoEEstimatorBase<MoELanguageModel, MoELanguageModelEstimator>
+        implements MoELanguageModelParams<MoELanguageModelEstimator> {
     private static final long serialVersionUID = 1L;
 
-    private final String uid;
-    private final MoEParamSet ps;
     private final LmParamSet lm;
-    private transient MoELanguageModel initialModel;
 
     public MoELanguageModelEstimator(String uid) {
-        this.uid = uid;
-        this.ps = new MoEParamSet(uid);
+        super(uid);
         this.lm = new LmParamSet(uid);
-        ps.applyDefaults(this, false);
-        setDefault(ps.predictionCol, "");
+        moeParams().applyDefaults(this, false);
+        setDefault(moeParams().predictionCol, "");
         lm.applyDefaults(this);
     }
 
@@ -61,28 +54,8 @@ public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
     }
 
     @Override
-    public String uid() {
-        return uid;
-    }
-
-    @Override
-    public MoEParamSet moeParams() {
-        return ps;
-    }
-
-    @Override
     public LmParamSet lmParams() {
         return lm;
-    }
-
-    /** Warm start from a fitted model held in memory (not saved with the estimator). */
-    public MoELanguageModelEstimator setInitialModel(MoELanguageModel model) {
-        this.initialModel = model;
-        return this;
-    }
-
-    public MoELanguageModel getInitialModel() {
-        return initialModel;
     }
 
     @Override
@@ -93,8 +66,8 @@ public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
     @Override
     public MoELanguageModel fit(Dataset<?> dataset) {
         transformSchema(dataset.schema());
-        MoELanguageModel init = initialModel;
-        String where = initialModel == null ? null : "initialModel " + initialModel.uid();
+        MoELanguageModel init = getInitialModel();
+        String where = init == null ? null : "initialModel " + init.uid();
         if (init == null && !getInitialModelPath().isEmpty()) {
             init = MoELanguageModel.load(getInitialModelPath());
             where = getInitialModelPath();
@@ -120,25 +93,13 @@ public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
             NetworkSpec spec = LanguageModelSupport.spec(this, vocabulary.size());
             ModelParameters initial = init == null ? null : init.parameters();
             MoESupport.Trained t = MoESupport.train(dataset, this, spec, examples.blocks(LanguageModelData.Part.ALL), initial, where);
-            MoELanguageModel model = new MoELanguageModel(uid, t.spec(), t.parameters(), vocabulary);
+            MoELanguageModel model = new MoELanguageModel(uid(), t.spec(), t.parameters(), vocabulary);
             copyValues(model, ParamMap.empty());
             model.setParent(this);
             return model;
         } finally {
             texts.unpersist(false);
         }
-    }
-
-    @Override
-    public MoELanguageModelEstimator copy(ParamMap extra) {
-        MoELanguageModelEstimator c = defaultCopy(extra);
-        c.initialModel = initialModel;
-        return c;
-    }
-
-    @Override
-    public MLWriter write() {
-        return new MoEPersistence.ParamsWriter(this);
     }
 
     public static MLReader<MoELanguageModelEstimator> read() {

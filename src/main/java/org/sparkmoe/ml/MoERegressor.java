@@ -1,14 +1,10 @@
 package org.sparkmoe.ml;
 
-import org.apache.spark.ml.Estimator;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
-import org.apache.spark.ml.util.MLWritable;
-import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.types.StructType;
-import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
 
 /**
@@ -21,42 +17,16 @@ import org.sparkmoe.core.network.NetworkSpec;
  * {@link MoERegressionModel}. Warm start: {@link #setInitialModelPath} (persisted) or
  * {@link #setInitialModel} (in-memory, not persisted; takes precedence).
  */
-public final class MoERegressor extends Estimator<MoERegressionModel>
-        implements MoEParams<MoERegressor>, MLWritable {
+public final class MoERegressor extends MoEEstimatorBase<MoERegressionModel, MoERegressor> implements MoEParams<MoERegressor> {
     private static final long serialVersionUID = 1L;
 
-    private final String uid;
-    private final MoEParamSet ps;
-    private transient MoERegressionModel initialModel;
-
     public MoERegressor(String uid) {
-        this.uid = uid;
-        this.ps = new MoEParamSet(uid);
-        ps.applyDefaults(this, false);
+        super(uid);
+        moeParams().applyDefaults(this, false);
     }
 
     public MoERegressor() {
         this(Identifiable$.MODULE$.randomUID("moeRegressor"));
-    }
-
-    @Override
-    public String uid() {
-        return uid;
-    }
-
-    @Override
-    public MoEParamSet moeParams() {
-        return ps;
-    }
-
-    /** Warm start from a fitted model held in memory (not saved with the estimator). */
-    public MoERegressor setInitialModel(MoERegressionModel model) {
-        this.initialModel = model;
-        return this;
-    }
-
-    public MoERegressionModel getInitialModel() {
-        return initialModel;
     }
 
     @Override
@@ -69,33 +39,13 @@ public final class MoERegressor extends Estimator<MoERegressionModel>
         transformSchema(dataset.schema());
         int dim = MoESupport.featureDim(dataset, getFeaturesCol());
         NetworkSpec spec = MoESupport.spec(this, NetworkSpec.Task.REGRESSION, dim, 1);
-        ModelParameters init = null;
-        String where = null;
-        if (initialModel != null) {
-            init = initialModel.parameters();
-            where = "initialModel " + initialModel.uid();
-        } else if (!getInitialModelPath().isEmpty()) {
-            init = MoERegressionModel.load(getInitialModelPath()).parameters();
-            where = getInitialModelPath();
-        }
+        MoESupport.WarmStart warm = warmStart(getInitialModelPath(), MoERegressionModel::load);
         MoESupport.Trained t = MoESupport.train(dataset, this, spec,
-                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, 0), init, where);
-        MoERegressionModel model = new MoERegressionModel(uid, t.spec(), t.parameters());
+                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, 0), warm.parameters(), warm.where());
+        MoERegressionModel model = new MoERegressionModel(uid(), t.spec(), t.parameters());
         copyValues(model, ParamMap.empty());
         model.setParent(this);
         return model;
-    }
-
-    @Override
-    public MoERegressor copy(ParamMap extra) {
-        MoERegressor c = defaultCopy(extra);
-        c.initialModel = initialModel;
-        return c;
-    }
-
-    @Override
-    public MLWriter write() {
-        return new MoEPersistence.ParamsWriter(this);
     }
 
     public static MLReader<MoERegressor> read() {

@@ -150,6 +150,10 @@ final class MoESupport {
     // ---------------------------------------------------------------- training
 
     /** The trained network. */
+    /** Warm-start parameters (null: fresh) and a description of where they came from. */
+    record WarmStart(ModelParameters parameters, String where) {
+    }
+
     record Trained(NetworkSpec spec, ModelParameters parameters, List<StepReport> reports) {
     }
 
