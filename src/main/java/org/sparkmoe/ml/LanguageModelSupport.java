@@ -3,7 +3,6 @@ package org.sparkmoe.ml;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
@@ -83,36 +82,14 @@ final class LanguageModelSupport {
         int block = MoESupport.BLOCK;
         int c = spec.context();
         int v = spec.vocabulary();
-        MapPartitionsFunction<Row, Row> f = it -> new Iterator<Row>() {
-            private MoENetwork net;
-            private MoENetwork.Workspace ws;
-            private final List<Row> buffer = new ArrayList<>();
-            private final List<int[]> encoded = new ArrayList<>();
-            private final List<Row> ready = new ArrayList<>();
-            private int at;
-
+        MapPartitionsFunction<Row, Row> f = it -> new BlockScoringIterator(it) {
             @Override
-            public boolean hasNext() {
-                if (at < ready.size()) return true;
-                if (!it.hasNext()) return false;
-                fill();
-                return at < ready.size();
-            }
-
-            @Override
-            public Row next() {
-                if (!hasNext()) throw new NoSuchElementException();
-                return ready.get(at++);
-            }
-
-            private void fill() {
-                buffer.clear();
-                encoded.clear();
-                ready.clear();
-                at = 0;
+            void fill(Iterator<Row> input, List<Row> ready) {
+                List<Row> buffer = new ArrayList<>();
+                List<int[]> encoded = new ArrayList<>();
                 int rows = 0;
-                while (rows < block && it.hasNext()) {
-                    Row row = it.next();
+                while (rows < block && input.hasNext()) {
+                    Row row = input.next();
                     int[] ids = data.encode(row.isNullAt(ti) ? null : row.getString(ti));
                     buffer.add(row);
                     encoded.add(ids);
@@ -133,10 +110,8 @@ final class LanguageModelSupport {
                 }
                 ModelParameters mp = pb.value();
                 Precision prec = mp.shared().precision();
-                if (net == null) {
-                    net = spec.build();
-                    ws = net.newWorkspace(prec);
-                }
+                MoENetwork net = network(spec, prec);
+                MoENetwork.Workspace ws = workspace();
                 double[] logp = new double[rows];
                 int[] argmax = new int[rows];
                 for (int from = 0; from < rows; from += block) {

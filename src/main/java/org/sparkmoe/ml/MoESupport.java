@@ -358,38 +358,15 @@ final class MoESupport {
         boolean pred = !p.getPredictionCol().isEmpty();
         boolean experts = !p.getExpertsCol().isEmpty();
         int width = in.size();
-        MapPartitionsFunction<Row, Row> f = it -> new Iterator<Row>() {
-            private MoENetwork net;
-            private MoENetwork.Workspace ws;
-            private final List<Row> buffer = new ArrayList<>(BLOCK);
-            private final List<Row> ready = new ArrayList<>(BLOCK);
-            private int at;
-
+        MapPartitionsFunction<Row, Row> f = it -> new BlockScoringIterator(it) {
             @Override
-            public boolean hasNext() {
-                if (at < ready.size()) return true;
-                if (!it.hasNext()) return false;
-                fill();
-                return at < ready.size();
-            }
-
-            @Override
-            public Row next() {
-                if (!hasNext()) throw new NoSuchElementException();
-                return ready.get(at++);
-            }
-
-            private void fill() {
-                buffer.clear();
-                ready.clear();
-                at = 0;
-                while (buffer.size() < BLOCK && it.hasNext()) buffer.add(it.next());
+            void fill(Iterator<Row> input, List<Row> ready) {
+                List<Row> buffer = new ArrayList<>(BLOCK);
+                while (buffer.size() < BLOCK && input.hasNext()) buffer.add(input.next());
                 ModelParameters mp = pb.value();
                 Precision prec = mp.shared().precision();
-                if (net == null) {
-                    net = spec.build();
-                    ws = net.newWorkspace(prec);
-                }
+                MoENetwork net = network(spec, prec);
+                MoENetwork.Workspace ws = workspace();
                 int m = buffer.size();
                 Matrix x = prec.zeros(m, dim);
                 for (int r = 0; r < m; r++) {
