@@ -1,5 +1,6 @@
 package org.sparkmoe.ml;
 
+import java.io.Serializable;
 import java.util.Arrays;
 
 import org.apache.spark.ml.evaluation.Evaluator;
@@ -47,7 +48,8 @@ public final class MoEPerplexityEvaluator extends Evaluator implements MLWritabl
 
     public MoEPerplexityEvaluator(String uid) {
         this.uid = uid;
-        Function1<String, Object> nonEmpty = v -> v != null && !v.isEmpty();
+        // serializable: evaluators are serialized with the tuning stages that hold them
+        Function1<String, Object> nonEmpty = (Function1<String, Object> & Serializable) v -> v != null && !v.isEmpty();
         logLikelihoodCol = new Param<>(uid, "logLikelihoodCol",
                 "column with each document's summed ln p of its targets (the model's logLikelihoodCol); must not be empty", nonEmpty);
         numTargetsCol = new Param<>(uid, "numTargetsCol",

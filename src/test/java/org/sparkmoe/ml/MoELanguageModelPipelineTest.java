@@ -141,6 +141,19 @@ class MoELanguageModelPipelineTest {
         assertTrue(e.getMessage().contains("logLikelihoodCol") && e.getMessage().contains("logLikelihood"), e.getMessage());
         assertTrue(Double.isNaN(eval.evaluate(m.transform(docs).limit(0))), "no targets");
 
+        // Java-serializable (Spark serializes the stages of a tuning run), validators included
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(eval);
+        }
+        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+            MoEPerplexityEvaluator copy = (MoEPerplexityEvaluator) in.readObject();
+            assertEquals(expected, copy.evaluate(m.transform(docs)), 1e-12 * expected);
+            assertThrows(IllegalArgumentException.class, () -> copy.setNumTargetsCol(""));
+        } catch (ClassNotFoundException ex) {
+            throw new AssertionError(ex);
+        }
+
         eval.setNumTargetsCol("targets");
         eval.save(tmp.resolve("eval").toString());
         MoEPerplexityEvaluator back = MoEPerplexityEvaluator.load(tmp.resolve("eval").toString());
