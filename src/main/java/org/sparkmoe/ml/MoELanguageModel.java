@@ -44,7 +44,7 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
     private final MoEParamSet ps;
     private final LmParamSet lm;
     private final NetworkSpec spec;
-    private final transient ModelParameters parameters;
+    private final ModelParameters parameters;
     private final Vocabulary vocabulary;
 
     public MoELanguageModel(String uid, NetworkSpec spec, ModelParameters parameters, Vocabulary vocabulary) {

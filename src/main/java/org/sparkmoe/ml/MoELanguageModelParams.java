@@ -33,7 +33,7 @@ public interface MoELanguageModelParams<T extends MoELanguageModelParams<T>> ext
         final Param<String> numTargetsCol;
 
         LmParamSet(String uid) {
-            Function1<String, Object> nonEmpty = v -> v != null && !v.isEmpty();
+            Function1<String, Object> nonEmpty = (Function1<String, Object> & java.io.Serializable) v -> v != null && !v.isEmpty();
             textCol = new Param<>(uid, "textCol", "column of documents (string; null = empty document); must not be empty", nonEmpty);
             vocabularySize = new IntParam(uid, "vocabularySize",
                     "at most this many token ids, <unk> and <eos> included (the most frequent words of the training documents); >= 3",

@@ -95,12 +95,12 @@ public final class MoEParamSet implements Serializable {
     }
 
     private static Param<String> stringParam(String uid, String name, String doc, String[] allowed) {
-        Function1<String, Object> ok = v -> v != null && Arrays.asList(allowed).contains(v);
+        Function1<String, Object> ok = (Function1<String, Object> & java.io.Serializable) v -> v != null && Arrays.asList(allowed).contains(v);
         return new Param<>(uid, name, doc, ok);
     }
 
     private static Param<String> nonEmpty(String uid, String name, String doc) {
-        Function1<String, Object> ok = v -> v != null && !v.isEmpty();
+        Function1<String, Object> ok = (Function1<String, Object> & java.io.Serializable) v -> v != null && !v.isEmpty();
         return new Param<>(uid, name, doc + "; must not be empty", ok);
     }
 

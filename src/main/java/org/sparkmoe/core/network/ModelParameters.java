@@ -7,7 +7,7 @@ import org.sparkmoe.core.param.Parameters;
  * All parameters of an {@link MoENetwork}: the shared (dense) group (input layer, gates, head)
  * and one group per expert. Gradients use the same type.
  */
-public record ModelParameters(Parameters shared, Parameters[] experts) {
+public record ModelParameters(Parameters shared, Parameters[] experts) implements java.io.Serializable {
 
     public ModelParameters zerosLike() {
         Parameters[] e = new Parameters[experts.length];

@@ -8,8 +8,12 @@ import org.sparkmoe.core.linalg.Precision;
 /**
  * Values for a {@link ParameterLayout}: one flat 1 x size vector with a {@link Matrix} view per
  * named tensor. Gradients use the same class and layout as the parameters they belong to.
+ * Java-serializable (layout, precision and values), so objects that hold parameters survive
+ * Java serialization; Spark moves them with the project's Kryo serializers.
  */
-public final class Parameters {
+public final class Parameters implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+
     private final ParameterLayout layout;
     private final Matrix flat;
     private final Matrix[] views;
@@ -77,5 +81,41 @@ public final class Parameters {
     @Override
     public String toString() {
         return "Parameters" + layout + "@" + precision();
+    }
+
+    private Object writeReplace() {
+        return new Serial(this);
+    }
+
+    private void readObject(java.io.ObjectInputStream in) throws java.io.InvalidObjectException {
+        throw new java.io.InvalidObjectException("Parameters are read through their serial form");
+    }
+
+    /** The serial form: the layout and the values in their precision (float32 stays 4 bytes a value). */
+    private static final class Serial implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+        private final ParameterLayout layout;
+        private final float[] f32;
+        private final double[] f64;
+
+        Serial(Parameters p) {
+            layout = p.layout;
+            int n = p.flat.size();
+            if (p.precision() == Precision.F32) {
+                f32 = new float[n];
+                f64 = null;
+                for (int i = 0; i < n; i++) f32[i] = (float) p.flat.getFlat(i);
+            } else {
+                f32 = null;
+                f64 = new double[n];
+                for (int i = 0; i < n; i++) f64[i] = p.flat.getFlat(i);
+            }
+        }
+
+        private Object readResolve() {
+            Parameters p = layout.allocate(f32 != null ? Precision.F32 : Precision.F64);
+            for (int i = 0, n = layout.size(); i < n; i++) p.flat.setFlat(i, f32 != null ? f32[i] : f64[i]);
+            return p;
+        }
     }
 }
