@@ -654,6 +654,89 @@ public final class SparkMoETrainer implements AutoCloseable {
         return new SparkMoETrainer(sc, network, config, data, st);
     }
 
+    /**
+     * Starts training (step 0, fresh optimiser state) from parameters whose experts are already on
+     * the executors: {@code experts} holds (expert index, parameters) pairs, and partition i must hold
+     * exactly the experts of shard i of {@code experts.getNumPartitions()} contiguous shards (an
+     * {@link ExpertPartitioner} layout). With {@link ExpertPlacement#SHARDED} placement the experts
+     * never reach the driver (re-sharded by a shuffle only when the shard count differs); with DRIVER
+     * placement they are collected. Used for warm starts from a distributed model.
+     */
+    public static SparkMoETrainer warmStart(JavaSparkContext sc, MoENetwork network, EngineConfig config, JavaRDD<RowBlock> data,
+                                            Parameters shared, JavaPairRDD<Integer, Parameters> experts) {
+        TrainerConfig t = config.trainer();
+        Parameters start = shared.to(t.precision());
+        if (config.placement() == ExpertPlacement.DRIVER) {
+            Parameters[] p = new Parameters[network.numExperts()];
+            for (Tuple2<Integer, Parameters> e : experts.collect()) p[e._1()] = e._2().to(t.precision());
+            for (int e = 0; e < p.length; e++) {
+                if (p[e] == null) throw new IllegalArgumentException("warm start: expert " + e + " is missing");
+            }
+            OptimiserState[] states = new OptimiserState[p.length];
+            for (int e = 0; e < p.length; e++) states[e] = t.optimiser().newState(p[e]);
+            return new SparkMoETrainer(sc, network, config, data,
+                    new TrainingState(new ModelParameters(start, p), t.optimiser().newState(start), states, 0));
+        }
+        int n = network.numExperts();
+        ShardedStart ss = new ShardedStart(start, t.optimiser().newState(start), 0, tr -> {
+            ExpertPartitioner ep = tr.expertPartitioner;
+            JavaPairRDD<Integer, Parameters> placed = experts.getNumPartitions() == ep.numPartitions() ? experts : experts.partitionBy(ep);
+            return placed.mapPartitionsWithIndex((s, it) -> {
+                int first = ep.firstExpert(s);
+                int[] ids = new int[ep.firstExpert(s + 1) - first];
+                Parameters[] p = new Parameters[ids.length];
+                OptimiserState[] o = new OptimiserState[ids.length];
+                while (it.hasNext()) {
+                    Tuple2<Integer, Parameters> e = it.next();
+                    int i = e._1() - first;
+                    if (e._1() >= n || i < 0 || i >= ids.length) {
+                        throw new IllegalArgumentException("warm start: expert " + e._1() + " is not on shard " + s + " of " + ep.numPartitions());
+                    }
+                    p[i] = e._2().to(t.precision());
+                    o[i] = t.optimiser().newState(p[i]);
+                }
+                for (int i = 0; i < ids.length; i++) {
+                    if (p[i] == null) throw new IllegalArgumentException("warm start: expert " + (first + i) + " is missing");
+                    ids[i] = first + i;
+                }
+                return Collections.singletonList(new ExpertShard(s, ids, p, o)).iterator();
+            }, true);
+        });
+        return new SparkMoETrainer(sc, network, config, data, ss);
+    }
+
+    /**
+     * The experts as (expert index, parameters) pairs where they live, without gathering: for SHARDED
+     * placement partition i holds the experts of shard i ({@link #expertPartitioner()}); for DRIVER
+     * placement the driver's experts are parallelised the same way. Derived from the current state:
+     * persist and materialise it before {@link #close()} to keep it.
+     */
+    public JavaPairRDD<Integer, Parameters> expertParameters() {
+        if (config.placement() == ExpertPlacement.DRIVER) {
+            List<Tuple2<Integer, Parameters>> pairs = new ArrayList<>();
+            for (int e = 0; e < experts.length; e++) pairs.add(new Tuple2<>(e, experts[e].copy()));
+            return sc.parallelizePairs(pairs, config.expertShards()).partitionBy(expertPartitioner);
+        }
+        return expertState.mapPartitionsToPair(it -> {
+            List<Tuple2<Integer, Parameters>> out = new ArrayList<>();
+            while (it.hasNext()) {
+                ExpertShard s = it.next();
+                for (int i = 0; i < s.experts.length; i++) out.add(new Tuple2<>(s.experts[i], s.params[i]));
+            }
+            return out.iterator();
+        }, true);
+    }
+
+    /** How experts map to shards (partition i of {@link #expertParameters()} holds shard i). */
+    public ExpertPartitioner expertPartitioner() {
+        return expertPartitioner;
+    }
+
+    /** The current shared parameters (input layer, gating network, head). */
+    public Parameters sharedParameters() {
+        return shared;
+    }
+
     /** All parameters and optimiser state on the driver (gathers sharded experts). */
     public TrainingState snapshot() {
         if (config.placement() == ExpertPlacement.DRIVER) {

@@ -68,6 +68,8 @@ public final class MoEKryoRegistrator implements KryoRegistrator {
         kryo.register(org.sparkmoe.engine.PartitionResult[].class);
         kryo.register(org.sparkmoe.engine.ExpertGrads[].class);
         kryo.register(org.sparkmoe.engine.ExpertShard[].class);
+        // written with a reliably checkpointed expert table (its partitioner is saved beside it)
+        kryo.register(org.sparkmoe.engine.ExpertPartitioner.class);
         org.sparkmoe.engine.EngineSerializers.registerStepState(kryo);
         registerSparkSql(kryo);
     }
