@@ -1,8 +1,8 @@
 package org.sparkmoe.ml;
 
-import org.apache.spark.ml.util.MLReader;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.core.param.Parameters;
 
 /**
  * A fitted {@link MoEClassifier}: the network spec and its parameters (held on the driver and
@@ -14,21 +14,28 @@ import org.sparkmoe.core.network.NetworkSpec;
 public final class MoEClassificationModel extends MoEFeatureModel<MoEClassificationModel> implements MoEClassifierParams<MoEClassificationModel> {
     private static final long serialVersionUID = 1L;
 
+    /** A model with its experts on the driver. */
     public MoEClassificationModel(String uid, NetworkSpec spec, ModelParameters parameters) {
-        super(uid, spec, parameters, NetworkSpec.Task.CLASSIFICATION);
+        this(uid, spec, parameters.shared(), ExpertTable.local(parameters.experts()));
+    }
+
+    /** A model with these shared tensors and experts (local or distributed). */
+    public MoEClassificationModel(String uid, NetworkSpec spec, Parameters shared, ExpertTable experts) {
+        super(uid, spec, shared, experts, NetworkSpec.Task.CLASSIFICATION);
     }
 
     @Override
-    MoEClassificationModel create(String uid, NetworkSpec spec, ModelParameters parameters) {
-        return new MoEClassificationModel(uid, spec, parameters);
+    MoEClassificationModel create(String uid, NetworkSpec spec, Parameters shared, ExpertTable experts) {
+        return new MoEClassificationModel(uid, spec, shared, experts);
     }
 
     public int numClasses() {
         return spec().outputs();
     }
 
-    public static MLReader<MoEClassificationModel> read() {
-        return new MoEPersistence.ModelReader<>(MoEClassificationModel.class, MoEClassificationModel::new);
+    /** A reader; its {@code local()} / {@code distributed(shards)} choose where the experts go (default: as saved). */
+    public static MoEModelReader<MoEClassificationModel> read() {
+        return new MoEModelReader<>(MoEClassificationModel.class, MoEClassificationModel::new);
     }
 
     public static MoEClassificationModel load(String path) {

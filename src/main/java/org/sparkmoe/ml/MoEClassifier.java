@@ -43,8 +43,8 @@ public final class MoEClassifier extends MoEEstimatorBase<MoEClassificationModel
         NetworkSpec spec = MoESupport.spec(this, NetworkSpec.Task.CLASSIFICATION, dim, classes);
         MoESupport.WarmStart warm = warmStart(getInitialModelPath(), MoEClassificationModel::load);
         MoESupport.Trained t = MoESupport.train(dataset, this, spec,
-                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, classes), warm.parameters(), warm.where());
-        MoEClassificationModel model = new MoEClassificationModel(uid(), t.spec(), t.parameters());
+                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, classes), warm, true);
+        MoEClassificationModel model = new MoEClassificationModel(uid(), t.spec(), t.shared(), t.experts());
         copyValues(model, ParamMap.empty());
         model.setParent(this);
         return model;

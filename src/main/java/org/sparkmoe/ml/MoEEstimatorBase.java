@@ -49,12 +49,12 @@ abstract class MoEEstimatorBase<M extends Model<M>, S extends MoEEstimatorBase<M
      */
     MoESupport.WarmStart warmStart(String initialModelPath, java.util.function.Function<String, ? extends MoEPersistence.Weights> load) {
         if (initialModel != null) {
-            return new MoESupport.WarmStart(((MoEPersistence.Weights) initialModel).parameters(), "initialModel " + initialModel.uid());
+            return MoESupport.WarmStart.of((MoEPersistence.Weights) initialModel, "initialModel " + initialModel.uid());
         }
         if (!initialModelPath.isEmpty()) {
-            return new MoESupport.WarmStart(load.apply(initialModelPath).parameters(), initialModelPath);
+            return MoESupport.WarmStart.of(load.apply(initialModelPath), initialModelPath);
         }
-        return new MoESupport.WarmStart(null, null);
+        return MoESupport.WarmStart.NONE;
     }
 
     @Override

@@ -16,9 +16,13 @@ import org.apache.spark.ml.util.DefaultParamsReader$;
 import org.apache.spark.ml.util.DefaultParamsWriter$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWriter;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.sparkmoe.core.linalg.Matrix;
@@ -28,6 +32,9 @@ import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
+import org.sparkmoe.engine.ExpertPartitioner;
+
+import scala.Tuple2;
 
 /**
  * ML persistence of the MoE estimators and models. Layout of a saved instance:
@@ -133,7 +140,18 @@ final class MoEPersistence {
     interface Weights {
         NetworkSpec spec();
 
+        /** All parameters on the driver. */
         ModelParameters parameters();
+
+        /** The shared tensors (input layer, gating network, head). */
+        default Parameters sharedParameters() {
+            return parameters().shared();
+        }
+
+        /** The experts, on the driver or distributed. */
+        default ExpertTable experts() {
+            return ExpertTable.local(parameters().experts());
+        }
     }
 
     /** Params, network spec and parameter table (the models). */
@@ -159,26 +177,32 @@ final class MoEPersistence {
 
     /**
      * Writes a model's metadata, {@code spec/} and {@code parameters/} under {@code path} (the layout of
-     * the class comment). The shared tensors are written first, then the experts in chunks of about
+     * the class comment). The shared tensors are written first, then the experts: a distributed table
+     * is written by the executors that hold it; a local one in chunks of about
      * {@link #expertChunkValues} values, each chunk its own parquet write appended to the table.
      */
     static <M extends Params & Weights> void saveModel(M model, String path, SparkSession spark) {
         DefaultParamsWriter$.MODULE$.saveMetadata(model, path, spark);
-        ModelParameters p = model.parameters();
+        Parameters shared = model.sharedParameters();
         List<Row> spec = new ArrayList<>();
         model.spec().toMap().forEach((k, v) -> spec.add(RowFactory.create(k, v)));
-        spec.add(RowFactory.create("precision", p.shared().precision().name()));
+        spec.add(RowFactory.create("precision", shared.precision().name()));
         spark.createDataFrame(spec, SPEC_SCHEMA).coalesce(1).write().json(new Path(path, "spec").toString());
         String table = new Path(path, "parameters").toString();
+        spark.createDataFrame(ExpertTable.rows("shared", -1, shared), PARAMETER_SCHEMA).coalesce(1).write().parquet(table);
+        ExpertTable experts = model.experts();
+        if (experts.isDistributed()) {
+            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            spark.createDataFrame(experts.rows(sc), PARAMETER_SCHEMA).write().mode("append").parquet(table);
+            return;
+        }
+        Parameters[] local = experts.toArray();
         List<Row> rows = new ArrayList<>();
-        addRows(rows, "shared", -1, p.shared());
-        spark.createDataFrame(rows, PARAMETER_SCHEMA).coalesce(1).write().parquet(table);
-        rows.clear();
         long values = 0;
-        for (int e = 0; e < p.experts().length; e++) {
-            addRows(rows, "expert", e, p.experts()[e]);
-            values += p.experts()[e].layout().size();
-            if (values >= expertChunkValues || e == p.experts().length - 1) {
+        for (int e = 0; e < local.length; e++) {
+            rows.addAll(ExpertTable.rows("expert", e, local[e]));
+            values += local[e].layout().size();
+            if (values >= expertChunkValues || e == local.length - 1) {
                 spark.createDataFrame(rows, PARAMETER_SCHEMA).write().mode("append").parquet(table);
                 rows.clear();
                 values = 0;
@@ -186,49 +210,51 @@ final class MoEPersistence {
         }
     }
 
-    private static void addRows(List<Row> rows, String group, int expert, Parameters p) {
-        for (ParameterLayout.Entry e : p.layout().entries()) {
-            Matrix m = p.get(e.name());
-            Double[] v = new Double[e.size()];
-            for (int r = 0, i = 0; r < e.rows(); r++) for (int c = 0; c < e.cols(); c++) v[i++] = m.get(r, c);
-            rows.add(RowFactory.create(group, expert, e.name(), e.rows(), e.cols(), v));
-        }
-    }
-
-    /** Builds a model from its uid, spec and parameters. */
+    /** Builds a model from its uid, spec, shared tensors and experts. */
     interface ModelFactory<M> {
-        M create(String uid, NetworkSpec spec, ModelParameters parameters);
+        M create(String uid, NetworkSpec spec, Parameters shared, ExpertTable experts);
     }
 
-    static final class ModelReader<M extends Params> extends MLReader<M> {
-        private final Class<M> type;
-        private final ModelFactory<M> create;
-
-        ModelReader(Class<M> type, ModelFactory<M> create) {
-            this.type = type;
-            this.create = create;
+    /** The saved model's expertShards when its placement param is "sharded", else 0. */
+    static int savedShards(DefaultParamsReader.Metadata md) {
+        try {
+            com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(md.metadataJson());
+            String placement = param(root, "placement", "driver");
+            return placement.equals("sharded") ? Integer.parseInt(param(root, "expertShards", "1")) : 0;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("reading the metadata of model " + md.uid() + ": " + e.getMessage(), e);
         }
+    }
 
-        @Override
-        public M load(String path) {
-            Loaded l = loadModel(path, sparkSession(), type.getName());
-            M model = create.create(l.metadata().uid(), l.spec(), l.parameters());
-            l.metadata().getAndSetParams(model, scala.Option.empty());
-            return model;
+    private static String param(com.fasterxml.jackson.databind.JsonNode root, String name, String otherwise) {
+        for (String map : new String[] {"paramMap", "defaultParamMap"}) {
+            com.fasterxml.jackson.databind.JsonNode v = root.path(map).path(name);
+            if (!v.isMissingNode()) return v.asText();
         }
+        return otherwise;
     }
 
     /** What {@link #loadModel} reads. */
-    record Loaded(DefaultParamsReader.Metadata metadata, NetworkSpec spec, ModelParameters parameters) {
+    record Loaded(DefaultParamsReader.Metadata metadata, NetworkSpec spec, Parameters shared, ExpertTable experts) {
+        /** All parameters on the driver (collects a distributed table). */
+        ModelParameters parameters() {
+            return new ModelParameters(shared, experts.toArray());
+        }
+    }
+
+    /** Reads a model with its experts on the driver. */
+    static Loaded loadModel(String path, SparkSession spark, String className) {
+        return loadModel(path, spark, DefaultParamsReader$.MODULE$.loadMetadata(path, spark, className), 0);
     }
 
     /**
-     * Reads the metadata, spec and parameter table written by {@link #saveModel}. The table is streamed
-     * to the driver a partition at a time ({@code toLocalIterator}), each row copied into the model's
-     * parameters as it arrives, so only the final parameters (plus one partition of rows) are held.
+     * Reads the spec and parameter table written by {@link #saveModel}. The shared tensors come to the
+     * driver. With {@code shards == 0} the expert rows are streamed to the driver a partition at a time
+     * ({@code toLocalIterator}), each copied into its expert as it arrives; otherwise they are combined
+     * per expert on the executors into a distributed table of {@code shards} shards (capped at the
+     * expert count), and no expert tensor reaches the driver.
      */
-    static Loaded loadModel(String path, SparkSession spark, String className) {
-        DefaultParamsReader.Metadata md = DefaultParamsReader$.MODULE$.loadMetadata(path, spark, className);
+    static Loaded loadModel(String path, SparkSession spark, DefaultParamsReader.Metadata md, int shards) {
         Map<String, String> specMap = new HashMap<>();
         for (Row r : spark.read().schema(SPEC_SCHEMA).json(new Path(path, "spec").toString()).collectAsList()) {
             specMap.put(r.getString(0), r.getString(1));
@@ -236,43 +262,88 @@ final class MoEPersistence {
         Precision precision = Precision.valueOf(specMap.getOrDefault("precision", "F32"));
         NetworkSpec spec = NetworkSpec.fromMap(specMap);
         MoENetwork net = spec.build();
+        int n = net.numExperts();
+        ParameterLayout expertLayout = net.moe().expert().layout();
+        Dataset<Row> table = spark.read().parquet(new Path(path, "parameters").toString());
+        TableCheck check = new TableCheck(path, n, net.sharedLayout(), expertLayout);
         Parameters shared = net.sharedLayout().allocate(precision);
-        Parameters[] experts = new Parameters[net.numExperts()];
-        for (int e = 0; e < experts.length; e++) experts[e] = net.moe().expert().layout().allocate(precision);
-        int[] seen = new int[experts.length + 1];
-        java.util.Iterator<Row> it = spark.read().parquet(new Path(path, "parameters").toString()).toLocalIterator();
+        List<Row> sharedRows = table.where(functions.col("expert").lt(0)).collectAsList();
+        for (Row r : sharedRows) check.copy(r, shared);
+        check.complete(shared, sharedRows.size(), "shared tensors");
+        Dataset<Row> expertRows = table.where(functions.col("expert").geq(0));
+        if (shards > 0) {
+            ExpertPartitioner part = new ExpertPartitioner(n, Math.min(shards, n));
+            JavaPairRDD<Integer, Parameters> experts = expertRows.toJavaRDD()
+                    .mapToPair(r -> new Tuple2<>(check.expert(r), r))
+                    .combineByKey(r -> {
+                        Parameters p = expertLayout.allocate(precision);
+                        check.copy(r, p);
+                        return p;
+                    }, (p, r) -> {
+                        check.copy(r, p);
+                        return p;
+                    }, (a, b) -> {
+                        // each tensor is set in exactly one of the two (zeros elsewhere): their sum merges them
+                        a.flat().axpy(1, b.flat());
+                        return a;
+                    }, part);
+            Map<Integer, Long> tensors = expertRows.groupBy("expert").count().collectAsList().stream()
+                    .collect(java.util.stream.Collectors.toMap(r -> r.getInt(0), r -> r.getLong(1)));
+            for (int e = 0; e < n; e++) {
+                check.complete(expertLayout, tensors.getOrDefault(e, 0L), "tensors of expert " + e);
+            }
+            return new Loaded(md, spec, shared, ExpertTable.distributed(experts, part));
+        }
+        Parameters[] experts = new Parameters[n];
+        for (int e = 0; e < n; e++) experts[e] = expertLayout.allocate(precision);
+        int[] seen = new int[n];
+        java.util.Iterator<Row> it = expertRows.toLocalIterator();
         while (it.hasNext()) {
             Row r = it.next();
+            int e = check.expert(r);
+            check.copy(r, experts[e]);
+            seen[e]++;
+        }
+        for (int e = 0; e < n; e++) check.complete(expertLayout, seen[e], "tensors of expert " + e);
+        return new Loaded(md, spec, shared, ExpertTable.local(experts));
+    }
+
+    /** Checks rows of a saved parameter table against the model's layouts; errors name the path, expert and tensor. */
+    private record TableCheck(String path, int experts, ParameterLayout sharedLayout, ParameterLayout expertLayout)
+            implements java.io.Serializable {
+        int expert(Row r) {
+            int e = r.getInt(r.fieldIndex("expert"));
+            if (e < -1 || e >= experts) throw new IllegalStateException(path + ": parameter table names expert " + e + " of " + experts);
+            return e;
+        }
+
+        void copy(Row r, Parameters target) {
             int expert = r.getInt(r.fieldIndex("expert"));
-            if (expert < -1 || expert >= experts.length) {
-                throw new IllegalStateException(path + ": parameter table names expert " + expert + " of " + experts.length);
-            }
-            Parameters target = expert < 0 ? shared : experts[expert];
             String tensor = r.getString(r.fieldIndex("tensor"));
+            String group = expert < 0 ? "shared" : "expert " + expert;
             if (!target.layout().contains(tensor)) {
-                throw new IllegalStateException(path + ": unknown tensor '" + tensor + "' for " + (expert < 0 ? "shared" : "expert " + expert));
+                throw new IllegalStateException(path + ": unknown tensor '" + tensor + "' for " + group);
             }
             ParameterLayout.Entry entry = target.layout().entry(tensor);
             int rows = r.getInt(r.fieldIndex("rows"));
             int cols = r.getInt(r.fieldIndex("cols"));
             List<Double> v = r.getList(r.fieldIndex("values"));
             if (rows != entry.rows() || cols != entry.cols() || v.size() != entry.size()) {
-                throw new IllegalStateException(path + ": tensor '" + tensor + "' is " + rows + "x" + cols + " (" + v.size()
-                        + " values), the model needs " + entry.rows() + "x" + entry.cols());
+                throw new IllegalStateException(path + ": tensor '" + tensor + "' of " + group + " is " + rows + "x" + cols + " ("
+                        + v.size() + " values), the model needs " + entry.rows() + "x" + entry.cols());
             }
             Matrix m = target.get(tensor);
             for (int i = 0, rr = 0; rr < rows; rr++) for (int c = 0; c < cols; c++) m.set(rr, c, v.get(i++));
-            seen[expert + 1]++;
         }
-        if (seen[0] != shared.layout().entries().size()) {
-            throw new IllegalStateException(path + ": parameter table holds " + seen[0] + " of " + shared.layout().entries().size()
-                    + " shared tensors");
-        }
-        for (int e = 0; e < experts.length; e++) {
-            if (seen[e + 1] != experts[e].layout().entries().size()) {
-                throw new IllegalStateException(path + ": parameter table holds " + seen[e + 1] + " tensors of expert " + e);
+
+        void complete(ParameterLayout layout, long seen, String what) {
+            if (seen != layout.entries().size()) {
+                throw new IllegalStateException(path + ": parameter table holds " + seen + " of " + layout.entries().size() + " " + what);
             }
         }
-        return new Loaded(md, spec, new ModelParameters(shared, experts));
+
+        void complete(Parameters p, long seen, String what) {
+            complete(p.layout(), seen, what);
+        }
     }
 }

@@ -1,8 +1,8 @@
 package org.sparkmoe.ml;
 
-import org.apache.spark.ml.util.MLReader;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.core.param.Parameters;
 
 /**
  * A fitted {@link MoERegressor}: the network spec and its parameters (held on the driver and
@@ -13,17 +13,24 @@ import org.sparkmoe.core.network.NetworkSpec;
 public final class MoERegressionModel extends MoEFeatureModel<MoERegressionModel> implements MoEParams<MoERegressionModel> {
     private static final long serialVersionUID = 1L;
 
+    /** A model with its experts on the driver. */
     public MoERegressionModel(String uid, NetworkSpec spec, ModelParameters parameters) {
-        super(uid, spec, parameters, NetworkSpec.Task.REGRESSION);
+        this(uid, spec, parameters.shared(), ExpertTable.local(parameters.experts()));
+    }
+
+    /** A model with these shared tensors and experts (local or distributed). */
+    public MoERegressionModel(String uid, NetworkSpec spec, Parameters shared, ExpertTable experts) {
+        super(uid, spec, shared, experts, NetworkSpec.Task.REGRESSION);
     }
 
     @Override
-    MoERegressionModel create(String uid, NetworkSpec spec, ModelParameters parameters) {
-        return new MoERegressionModel(uid, spec, parameters);
+    MoERegressionModel create(String uid, NetworkSpec spec, Parameters shared, ExpertTable experts) {
+        return new MoERegressionModel(uid, spec, shared, experts);
     }
 
-    public static MLReader<MoERegressionModel> read() {
-        return new MoEPersistence.ModelReader<>(MoERegressionModel.class, MoERegressionModel::new);
+    /** A reader; its {@code local()} / {@code distributed(shards)} choose where the experts go (default: as saved). */
+    public static MoEModelReader<MoERegressionModel> read() {
+        return new MoEModelReader<>(MoERegressionModel.class, MoERegressionModel::new);
     }
 
     public static MoERegressionModel load(String path) {

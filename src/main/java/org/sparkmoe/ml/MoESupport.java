@@ -39,6 +39,8 @@ import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.optim.LearningRateSchedule;
 import org.sparkmoe.core.optim.Adam;
 import org.sparkmoe.core.optim.OptimiserState;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
 import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.EngineConfig;
@@ -149,12 +151,21 @@ final class MoESupport {
 
     // ---------------------------------------------------------------- training
 
-    /** The trained network. */
-    /** Warm-start parameters (null: fresh) and a description of where they came from. */
-    record WarmStart(ModelParameters parameters, String where) {
+    /** Warm-start parameters (experts on the driver or distributed; none when {@code shared} is null) and where they came from. */
+    record WarmStart(Parameters shared, ExpertTable experts, String where) {
+        static final WarmStart NONE = new WarmStart(null, null, null);
+
+        static WarmStart of(MoEPersistence.Weights model, String where) {
+            return new WarmStart(model.sharedParameters(), model.experts(), where);
+        }
     }
 
-    record Trained(NetworkSpec spec, ModelParameters parameters, List<StepReport> reports) {
+    /** The trained network: shared tensors on the driver, experts local or distributed. */
+    record Trained(NetworkSpec spec, Parameters shared, ExpertTable experts, List<StepReport> reports) {
+        /** All parameters on the driver (gathers distributed experts). */
+        ModelParameters parameters() {
+            return new ModelParameters(shared, experts.toArray());
+        }
     }
 
     static NetworkSpec spec(MoEParams<?> p, NetworkSpec.Task task, int inputDim, int outputs) {
@@ -281,13 +292,23 @@ final class MoESupport {
         }
     }
 
-    /**
-     * Trains on the Spark engine: resumes from the latest checkpoint of checkpointDir when there is one,
-     * else starts from the initial model (warm start: its parameters, fresh optimiser state) or a fresh
-     * initialisation; checkpoints every checkpointInterval steps and at the end (with checkpointDir).
-     */
+    /** {@link #train(Dataset, MoEParams, NetworkSpec, JavaRDD, WarmStart, boolean)} from driver-held parameters, experts gathered. */
     static Trained train(Dataset<?> ds, MoEParams<?> p, NetworkSpec spec, JavaRDD<RowBlock> data, ModelParameters initial,
                          String initialWhere) {
+        WarmStart warm = initial == null ? WarmStart.NONE : new WarmStart(initial.shared(), ExpertTable.local(initial.experts()), initialWhere);
+        return train(ds, p, spec, data, warm, false);
+    }
+
+    /**
+     * Trains on the Spark engine: resumes from the latest checkpoint of checkpointDir when there is one,
+     * else starts from the warm-start model (its parameters, fresh optimiser state; distributed experts
+     * stay on the executors with sharded placement) or a fresh initialisation; checkpoints every
+     * checkpointInterval steps and at the end (with checkpointDir). With sharded placement and
+     * {@code keepDistributed} the trained experts stay where they are, as a distributed
+     * {@link ExpertTable}; otherwise they are gathered on the driver.
+     */
+    static Trained train(Dataset<?> ds, MoEParams<?> p, NetworkSpec spec, JavaRDD<RowBlock> data, WarmStart warm,
+                         boolean keepDistributed) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(ds.sparkSession().sparkContext());
         MoENetwork net = spec.build();
         EngineConfig config = engineConfig(p);
@@ -298,8 +319,14 @@ final class MoESupport {
             CheckpointStore store = dir.isEmpty() ? null : new CheckpointStore(dir, sc.hadoopConfiguration(), KEEP_CHECKPOINTS);
             if (store != null && store.latest().isPresent()) {
                 trainer = SparkMoETrainer.resume(sc, net, config, data, store);
-            } else if (initial != null) {
-                trainer = new SparkMoETrainer(sc, net, config, data, warmStart(net, config, initial, initialWhere));
+            } else if (warm.shared() != null) {
+                checkWarmStart(net, warm);
+                if (warm.experts().isDistributed()) {
+                    trainer = SparkMoETrainer.warmStart(sc, net, config, data, warm.shared(), warm.experts().pairs(sc, config.expertShards()));
+                } else {
+                    trainer = new SparkMoETrainer(sc, net, config, data,
+                            warmStart(config, new ModelParameters(warm.shared(), warm.experts().toArray())));
+                }
             } else {
                 trainer = new SparkMoETrainer(sc, net, config, data);
             }
@@ -315,8 +342,13 @@ final class MoESupport {
                 }
             }
             if (store != null && last != trainer.stepsTaken()) trainer.checkpoint(store, provenance);
+            if (keepDistributed && config.placement() == ExpertPlacement.SHARDED) {
+                // materialised and lineage-truncated before close() drops the training state it derives from
+                ExpertTable experts = ExpertTable.distributed(trainer.expertParameters(), trainer.expertPartitioner());
+                return new Trained(spec, trainer.sharedParameters().copy(), experts, reports);
+            }
             ModelParameters params = trainer.snapshot().params();
-            return new Trained(spec, params, reports);
+            return new Trained(spec, params.shared(), ExpertTable.local(params.experts()), reports);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("training checkpoints in " + dir + ": " + e.getMessage(), e);
         } finally {
@@ -325,13 +357,18 @@ final class MoESupport {
         }
     }
 
-    private static TrainingState warmStart(MoENetwork net, EngineConfig config, ModelParameters initial, String where) {
-        if (!initial.shared().layout().equals(net.sharedLayout()) || initial.experts().length != net.numExperts()
-                || !initial.experts()[0].layout().equals(net.moe().expert().layout())) {
-            throw new IllegalArgumentException("param initialModelPath: the model at " + where + " (" + initial.experts().length
-                    + " experts) does not have the shape these params and data give (" + net.numExperts() + " experts, shared "
-                    + net.sharedLayout() + ")");
+    private static void checkWarmStart(MoENetwork net, WarmStart warm) {
+        ExpertTable experts = warm.experts();
+        ParameterLayout expertLayout = experts instanceof ExpertTable.Distributed d ? d.rdd().first()._2().layout() : experts.toArray()[0].layout();
+        if (!warm.shared().layout().equals(net.sharedLayout()) || experts.numExperts() != net.numExperts()
+                || !expertLayout.equals(net.moe().expert().layout())) {
+            throw new IllegalArgumentException("param initialModelPath: the model at " + warm.where() + " (" + experts.numExperts()
+                    + " experts, shared " + warm.shared().layout() + ", expert " + expertLayout + ") does not have the shape these params and data give ("
+                    + net.numExperts() + " experts, shared " + net.sharedLayout() + ", expert " + net.moe().expert().layout() + ")");
         }
+    }
+
+    private static TrainingState warmStart(EngineConfig config, ModelParameters initial) {
         Precision prec = config.trainer().precision();
         ModelParameters start = initial.to(prec);
         OptimiserState[] states = new OptimiserState[start.experts().length];
@@ -340,6 +377,66 @@ final class MoESupport {
     }
 
     // ---------------------------------------------------------------- scoring
+
+    /** Which output columns a feature model's transform adds (the non-empty column params), and how. */
+    record Outputs(boolean classifier, boolean raw, boolean prob, boolean pred, boolean experts) implements java.io.Serializable {
+        static Outputs of(MoEParams<?> p, boolean classifier) {
+            MoEClassifierParams<?> c = classifier ? (MoEClassifierParams<?>) p : null;
+            return new Outputs(classifier, classifier && !c.getRawPredictionCol().isEmpty(), classifier && !c.getProbabilityCol().isEmpty(),
+                    !p.getPredictionCol().isEmpty(), !p.getExpertsCol().isEmpty());
+        }
+
+        /**
+         * Appends row r's outputs, in {@link #outputSchema} order, from the head's output {@code o}
+         * and the chosen experts and gates of slots [base, base + slots) (slots with expert -1 are unused).
+         */
+        void append(List<Object> vals, Matrix o, int r, int[] expert, double[] gate, int base, int slots) {
+            if (classifier) {
+                double[] pr = new double[o.cols()];
+                int arg = 0;
+                for (int c = 0; c < pr.length; c++) {
+                    pr[c] = o.get(r, c);
+                    if (pr[c] > pr[arg]) arg = c;
+                }
+                if (raw) {
+                    double[] lp = new double[pr.length];
+                    for (int c = 0; c < lp.length; c++) lp[c] = Math.log(Math.max(pr[c], Double.MIN_NORMAL));
+                    vals.add(new DenseVector(lp));
+                }
+                if (prob) vals.add(new DenseVector(pr));
+                if (pred) vals.add((double) arg);
+            } else if (pred) {
+                vals.add(o.get(r, 0));
+            }
+            if (experts) {
+                List<Row> eg = new ArrayList<>();
+                for (int s = base; s < base + slots; s++) {
+                    if (expert[s] >= 0) eg.add(RowFactory.create(expert[s], gate[s]));
+                }
+                vals.add(eg.toArray());
+            }
+        }
+    }
+
+    /** Copies row r's features (a Vector of {@code dim} values in column {@code fi}) into row r of {@code x}. */
+    static void features(Row row, int fi, String featuresCol, int dim, Matrix x, int r) {
+        if (row.isNullAt(fi)) throw new IllegalArgumentException("column '" + featuresCol + "' is null");
+        Vector v = (Vector) row.get(fi);
+        if (v.size() != dim) {
+            throw new IllegalArgumentException("column '" + featuresCol + "' has " + v.size() + " features, the model expects " + dim);
+        }
+        v.foreachActive((i, val) -> {
+            x.set(r, (Integer) i, (Double) val);
+            return scala.runtime.BoxedUnit.UNIT;
+        });
+    }
+
+    /** Reads up to {@link #BLOCK} rows of {@code in} into {@code buffer} (cleared first). */
+    static List<Row> nextBlock(Iterator<Row> in, List<Row> buffer) {
+        buffer.clear();
+        while (buffer.size() < BLOCK && in.hasNext()) buffer.add(in.next());
+        return buffer;
+    }
 
     /**
      * Adds the switched-on output columns with a pass over each partition: rows are scored
@@ -353,35 +450,21 @@ final class MoESupport {
         Broadcast<ModelParameters> pb = sc.broadcast(params);
         int fi = in.fieldIndex(p.getFeaturesCol());
         String featuresCol = p.getFeaturesCol();
-        boolean raw = classifier && !((MoEClassifierParams<?>) p).getRawPredictionCol().isEmpty();
-        boolean prob = classifier && !((MoEClassifierParams<?>) p).getProbabilityCol().isEmpty();
-        boolean pred = !p.getPredictionCol().isEmpty();
-        boolean experts = !p.getExpertsCol().isEmpty();
+        Outputs outputs = Outputs.of(p, classifier);
         int width = in.size();
         MapPartitionsFunction<Row, Row> f = it -> new BlockScoringIterator(it) {
+            private final List<Row> buffer = new ArrayList<>(BLOCK);
+
             @Override
             void fill(Iterator<Row> input, List<Row> ready) {
-                List<Row> buffer = new ArrayList<>(BLOCK);
-                while (buffer.size() < BLOCK && input.hasNext()) buffer.add(input.next());
+                nextBlock(input, buffer);
                 ModelParameters mp = pb.value();
                 Precision prec = mp.shared().precision();
                 MoENetwork net = network(spec, prec);
                 MoENetwork.Workspace ws = workspace();
                 int m = buffer.size();
                 Matrix x = prec.zeros(m, dim);
-                for (int r = 0; r < m; r++) {
-                    Row row = buffer.get(r);
-                    if (row.isNullAt(fi)) throw new IllegalArgumentException("column '" + featuresCol + "' is null");
-                    Vector v = (Vector) row.get(fi);
-                    if (v.size() != dim) {
-                        throw new IllegalArgumentException("column '" + featuresCol + "' has " + v.size() + " features, the model expects " + dim);
-                    }
-                    int rr = r;
-                    v.foreachActive((i, val) -> {
-                        x.set(rr, (Integer) i, (Double) val);
-                        return scala.runtime.BoxedUnit.UNIT;
-                    });
-                }
+                for (int r = 0; r < m; r++) features(buffer.get(r), fi, featuresCol, dim, x, r);
                 Batch batch = Batch.ofFeatures(m, new long[m], x, (int[]) null);
                 Matrix o = prec.zeros(m, spec.outputs());
                 net.predict(mp, batch, ws, o);
@@ -390,31 +473,7 @@ final class MoESupport {
                     Row row = buffer.get(r);
                     List<Object> vals = new ArrayList<>(width + 4);
                     for (int c = 0; c < width; c++) vals.add(row.get(c));
-                    if (classifier) {
-                        double[] pr = new double[o.cols()];
-                        int arg = 0;
-                        for (int c = 0; c < pr.length; c++) {
-                            pr[c] = o.get(r, c);
-                            if (pr[c] > pr[arg]) arg = c;
-                        }
-                        if (raw) {
-                            double[] lp = new double[pr.length];
-                            for (int c = 0; c < lp.length; c++) lp[c] = Math.log(Math.max(pr[c], Double.MIN_NORMAL));
-                            vals.add(new DenseVector(lp));
-                        }
-                        if (prob) vals.add(new DenseVector(pr));
-                        if (pred) vals.add((double) arg);
-                    } else if (pred) {
-                        vals.add(o.get(r, 0));
-                    }
-                    if (experts) {
-                        List<Row> eg = new ArrayList<>();
-                        for (int s = 0; s < g.slots(); s++) {
-                            int e = g.expert()[r * g.slots() + s];
-                            if (e >= 0) eg.add(RowFactory.create(e, g.gate()[r * g.slots() + s]));
-                        }
-                        vals.add(eg.toArray());
-                    }
+                    outputs.append(vals, o, r, g.expert(), g.gate(), r * g.slots(), g.slots());
                     ready.add(RowFactory.create(vals.toArray()));
                 }
             }
