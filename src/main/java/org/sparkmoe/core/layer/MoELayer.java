@@ -67,6 +67,14 @@ public final class MoELayer implements java.io.Serializable {
     public void forward(Parameters shared, Parameters[] experts, Matrix x, long[] exampleIds, GateNoise noise,
                         Workspace ws, Matrix y, double[] stats) {
         gating.forward(shared, x, exampleIds, noise, ws.gate, stats);
+        forwardGated(experts, x, ws, y);
+    }
+
+    /**
+     * The experts and the combine of {@link #forward} for gates already in {@code ws.gate()} (filled by
+     * {@code gating().forward} on the same {@code x}), so a caller that gated first does not gate twice.
+     */
+    public void forwardGated(Parameters[] experts, Matrix x, Workspace ws, Matrix y) {
         Routing routing = ws.routing;
         routing.build(ws.gate);
         int d = x.cols();

@@ -115,7 +115,8 @@ public final class MoENetwork implements Serializable {
         }
         double[] stats = gateStatistics(params, batch, noise, ws);
         BalanceResult balance = moe.balance(stats);
-        double lossSum = forwardBackwardPart(params, batch, noise, ws, grad, 1.0 / m, balance.statsGradient());
+        // x and the gates of gateStatistics are still in ws: run the rest without gating again
+        double lossSum = backwardFromGates(params, batch, ws, grad, 1.0 / m, balance.statsGradient());
         return new StepResult(m, lossSum, balance, expertBatchSizes(ws));
     }
 
@@ -136,12 +137,19 @@ public final class MoENetwork implements Serializable {
      */
     public double forwardBackwardPart(ModelParameters params, Batch batch, GateNoise noise, Workspace ws,
                                       ModelParameters grad, double lossScale, double[] statsGradient) {
+        Matrix x = ws.x(batch.size());
+        input.forward(params.shared(), batch, x);
+        moe.gating().forward(params.shared(), x, batch.exampleIds(), noise, ws.moe.gate(), new double[moe.gating().statsSize()]);
+        return backwardFromGates(params, batch, ws, grad, lossScale, statsGradient);
+    }
+
+    /** The rest of {@link #forwardBackwardPart} once x ({@code ws.x}) and the gates ({@code ws.moe().gate()}) are filled. */
+    private double backwardFromGates(ModelParameters params, Batch batch, Workspace ws, ModelParameters grad, double lossScale,
+                                     double[] statsGradient) {
         int m = batch.size();
         Matrix x = ws.x(m);
         Matrix y = ws.y(m);
-        input.forward(params.shared(), batch, x);
-        moe.forward(params.shared(), params.experts(), x, batch.exampleIds(), noise, ws.moe, y,
-                new double[moe.gating().statsSize()]);
+        moe.forwardGated(params.experts(), x, ws.moe, y);
         Matrix dY = ws.dY(m);
         double lossSum = head.lossAndGradient(params.shared(), y, batch, lossScale, dY, grad.shared());
         Matrix dx = ws.dx(m);
