@@ -138,9 +138,13 @@ class DistributedModelTest {
                     .setInitialModel(dist.toLocal()).fit(train);
             assertSameParameters(fromLocal.toLocal().parameters(), fromDist.toLocal().parameters());
         }
-        // zero steps: the warm-started model is the initial one
-        MoEClassificationModel same = classifier().setPlacement("sharded").setExpertShards(2).setMaxSteps(0).setInitialModel(dist).fit(train);
-        assertSameParameters(dist.toLocal().parameters(), same.toLocal().parameters());
+        // zero steps: the warm-started model is the initial one, re-sharded (2) or kept on its shards (3)
+        for (int shards : new int[] {2, 3}) {
+            MoEClassificationModel same = classifier().setPlacement("sharded").setExpertShards(shards).setMaxSteps(0)
+                    .setInitialModel(dist).fit(train);
+            assertEquals(shards, ((ExpertTable.Distributed) same.experts()).partitioner().numPartitions());
+            assertSameParameters(dist.toLocal().parameters(), same.toLocal().parameters());
+        }
     }
 
     @Test
