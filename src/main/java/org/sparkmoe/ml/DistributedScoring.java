@@ -29,30 +29,34 @@ import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.param.Parameters;
+import org.sparkmoe.engine.Block;
+import org.sparkmoe.engine.ExpertPartitioner;
 
 import scala.Tuple2;
 
 /**
  * Scoring with the experts on the executors ({@link ExpertTable.Distributed}): the sparse dispatch
- * of section 2 done as shuffles, so no expert reaches the driver. Rows travel in blocks: each
- * input partition is read {@link MoESupport#BLOCK} rows at a time, and one record per (block,
- * expert) carries that block's rows for the expert (no object per row).
+ * of section 2 done as shuffles, so no expert reaches the driver. Rows travel in {@link Block}s in
+ * the model's precision: each input partition is read {@link MoESupport#BLOCK} rows at a time, and
+ * one block per (input block, expert) carries that input block's rows for the expert in routing
+ * order (row-major over (row, slot)), with no object per row.
  * <ol>
  *   <li>per input block, the input layer and the gating network (no noise) run with the broadcast
- *       shared tensors; for each expert chosen by some row it emits {@code expert -> [partition,
- *       block, c, c x (row, slot, gate), c x d inputs]};</li>
+ *       shared tensors; for each chosen expert e the rows routed to it go out keyed (e, block);</li>
  *   <li>these are partitioned like the expert table and zipped with it: each expert runs over all
- *       rows sent to it ({@link MoESupport#BLOCK} at a time) and emits, per incoming record,
- *       {@code (partition, block) -> [expert, c, c x (row, slot, gate), c x d gated outputs]};</li>
+ *       rows sent to it ({@link MoESupport#BLOCK} at a time) and returns its outputs per incoming
+ *       block, keyed (input partition, block);</li>
  *   <li>the outputs go back to the partition of their rows, sorted by block;</li>
- *   <li>each input partition is re-read block by block and merged with its sorted outputs (a
- *       streaming merge: both are in block order); per row the outputs are summed in slot order (so
- *       results do not depend on shuffle timing) and the head adds the predictions.</li>
+ *   <li>each input partition is re-read block by block and gated again (the same deterministic
+ *       computation on the same rows, so it yields the same routing, which is checked): the gates
+ *       weight the expert outputs, summed per row in slot order (so results do not depend on shuffle
+ *       timing), and the head adds the predictions.</li>
  * </ol>
- * The input is read in steps 1 and 4, so its rows are persisted (MEMORY_AND_DISK) for the lifetime
- * of the result: Spark's context cleaner frees them once the result is no longer referenced.
- * Results equal the local model's up to float rounding (other expert batches, another summation
- * order).
+ * Gating twice costs one gating-network pass per row and keeps the shuffled blocks to bare model
+ * rows (no indices or gates). The input is read in steps 1 and 4, so its rows are persisted
+ * (MEMORY_AND_DISK) for the lifetime of the result: Spark's context cleaner frees them once the
+ * result is no longer referenced. Results equal the local model's up to float rounding (other
+ * expert batches, another summation order).
  */
 final class DistributedScoring {
     private DistributedScoring() {
@@ -85,6 +89,69 @@ final class DistributedScoring {
         @Override
         public int hashCode() {
             return n;
+        }
+    }
+
+    /** Keys (expert << 32 | block) go to the shard of their expert. */
+    static final class ExpertKeyPartitioner extends Partitioner {
+        private static final long serialVersionUID = 1L;
+        private final ExpertPartitioner experts;
+
+        ExpertKeyPartitioner(ExpertPartitioner experts) {
+            this.experts = experts;
+        }
+
+        @Override
+        public int numPartitions() {
+            return experts.numPartitions();
+        }
+
+        @Override
+        public int getPartition(Object key) {
+            return experts.shardOf((int) (((Long) key) >>> 32));
+        }
+    }
+
+    /**
+     * The input layer and gating (no noise) of one block of rows, with buffers reused across blocks:
+     * {@link #x} the layer's output, {@link #count} the rows routed to each expert.
+     */
+    static final class Gate {
+        final MoENetwork net;
+        final Gating gating;
+        final List<Row> rows = new ArrayList<>(MoESupport.BLOCK);
+        final int[] count;
+        Matrix x;
+        private GatingState state;
+        private int[] index = new int[0];
+
+        private final int d;
+
+        Gate(NetworkSpec spec) {
+            net = spec.build();
+            d = spec.modelDim();
+            gating = net.moe().gating();
+            count = new int[net.numExperts()];
+        }
+
+        GatingState forward(Parameters shared, Matrix features) {
+            int m = features.rows();
+            Precision prec = shared.precision();
+            x = prec.zeros(m, d);
+            net.input().forward(shared, Batch.ofFeatures(m, new long[m], features, (int[]) null), x);
+            if (state == null) state = gating.newState(prec);
+            gating.forward(shared, x, new long[m], GateNoise.none(), state, new double[gating.statsSize()]);
+            Arrays.fill(count, 0);
+            for (int i = 0; i < m * state.slots(); i++) if (state.expert()[i] >= 0) count[state.expert()[i]]++;
+            return state;
+        }
+
+        /** The rows routed to expert e in routing order (row-major over (row, slot)). */
+        int[] routedRows(GatingState g, int e) {
+            if (index.length < count[e]) index = new int[Math.max(count[e], MoESupport.BLOCK)];
+            int slots = g.slots();
+            for (int i = 0, q = 0; i < g.rows() * slots; i++) if (g.expert()[i] == e) index[q++] = i / slots;
+            return index;
         }
     }
 
@@ -134,84 +201,53 @@ final class DistributedScoring {
         MoESupport.Outputs outputs = MoESupport.Outputs.of(p, classifier);
         JavaRDD<Row> rows = ds.toDF().toJavaRDD().persist(StorageLevel.MEMORY_AND_DISK());
 
-        // (1) input layer and gating next to the data: one record per (block, chosen expert)
-        JavaPairRDD<Integer, double[]> routed = rows.mapPartitionsWithIndex((pi, it) -> new Blocks<Row, Tuple2<Integer, double[]>>(it) {
-            final MoENetwork net = spec.build();
-            final Gating gating = net.moe().gating();
-            final List<Row> buf = new ArrayList<>(MoESupport.BLOCK);
-            final int[] count = new int[net.numExperts()];
+        // (1) input layer and gating next to the data: one block per (input block, chosen expert)
+        JavaPairRDD<Long, Block> routed = rows.mapPartitionsWithIndex((pi, it) -> new Blocks<Row, Tuple2<Long, Block>>(it) {
+            final Gate gate = new Gate(spec);
             int block;
 
             @Override
             void fill() {
-                Parameters sh = sb.value();
-                Precision prec = sh.precision();
-                MoESupport.nextBlock(in, buf);
-                int m = buf.size();
-                Matrix f = prec.zeros(m, dim);
-                for (int r = 0; r < m; r++) MoESupport.features(buf.get(r), fi, fc, dim, f, r);
-                Matrix x = prec.zeros(m, d);
-                net.input().forward(sh, Batch.ofFeatures(m, new long[m], f, (int[]) null), x);
-                GatingState g = gating.newState(prec);
-                gating.forward(sh, x, new long[m], GateNoise.none(), g, new double[gating.statsSize()]);
-                int slots = g.slots();
-                Arrays.fill(count, 0);
-                for (int i = 0; i < m * slots; i++) if (g.expert()[i] >= 0) count[g.expert()[i]]++;
-                double[][] rec = new double[count.length][];
-                int[] at = new int[count.length];
-                for (int e = 0; e < count.length; e++) {
-                    if (count[e] == 0) continue;
-                    rec[e] = new double[3 + count[e] * (3 + d)];
-                    rec[e][0] = pi;
-                    rec[e][1] = block;
-                    rec[e][2] = count[e];
-                    ready.add(new Tuple2<>(e, rec[e]));
-                }
-                for (int r = 0; r < m; r++) {
-                    for (int s = 0; s < slots; s++) {
-                        int e = g.expert()[r * slots + s];
-                        if (e < 0) continue;
-                        double[] v = rec[e];
-                        int q = at[e]++;
-                        v[3 + 3 * q] = r;
-                        v[4 + 3 * q] = s;
-                        v[5 + 3 * q] = g.gate()[r * slots + s];
-                        int o = 3 + 3 * count[e] + q * d;
-                        for (int j = 0; j < d; j++) v[o + j] = x.get(r, j);
-                    }
+                Precision prec = sb.value().precision();
+                GatingState g = gate.forward(sb.value(), MoESupport.features(MoESupport.nextBlock(in, gate.rows), fi, fc, dim, prec));
+                for (int e = 0; e < gate.count.length; e++) {
+                    if (gate.count[e] == 0) continue;
+                    Matrix x = prec.zeros(gate.count[e], d);
+                    x.gatherRows(gate.x, gate.routedRows(g, e), 0, gate.count[e]);
+                    ready.add(new Tuple2<>(((long) e << 32) | block, new Block(pi, e, x)));
                 }
                 block++;
             }
         }, true).mapToPair(t -> t);
 
         // (2) each expert over all rows routed to it, where the expert lives
-        JavaPairRDD<Long, double[]> contributions = table.rdd().zipPartitions(routed.partitionBy(table.partitioner()), (ei, ri) -> {
+        JavaPairRDD<Long, Block> contributions = table.rdd().zipPartitions(routed.partitionBy(new ExpertKeyPartitioner(table.partitioner())), (ei, ri) -> {
             Map<Integer, Parameters> local = new HashMap<>();
             while (ei.hasNext()) {
                 Tuple2<Integer, Parameters> t = ei.next();
                 local.put(t._1(), t._2());
             }
-            Map<Integer, List<double[]>> byExpert = new HashMap<>();
+            Map<Integer, List<Tuple2<Long, Block>>> byExpert = new HashMap<>();
             while (ri.hasNext()) {
-                Tuple2<Integer, double[]> t = ri.next();
-                byExpert.computeIfAbsent(t._1(), k -> new ArrayList<>()).add(t._2());
+                Tuple2<Long, Block> t = ri.next();
+                byExpert.computeIfAbsent(t._2().expert(), k -> new ArrayList<>()).add(t);
             }
-            List<Tuple2<Long, double[]>> res = new ArrayList<>();
+            List<Tuple2<Long, Block>> res = new ArrayList<>();
             Expert expert = new Expert(d, h);
-            for (Map.Entry<Integer, List<double[]>> en : byExpert.entrySet()) {
+            for (Map.Entry<Integer, List<Tuple2<Long, Block>>> en : byExpert.entrySet()) {
                 int e = en.getKey();
                 Parameters ep = local.get(e);
                 if (ep == null) throw new IllegalStateException("expert " + e + " is not in its partition of the expert table");
                 Precision prec = ep.precision();
-                List<double[]> recs = en.getValue();
+                List<Tuple2<Long, Block>> blocks = en.getValue();
                 int total = 0;
-                for (double[] v : recs) total += (int) v[2];
+                for (Tuple2<Long, Block> t : blocks) total += t._2().rows().rows();
                 Matrix x = prec.zeros(total, d);
                 int row = 0;
-                for (double[] v : recs) {
-                    int c = (int) v[2];
-                    for (int q = 0, o = 3 + 3 * c; q < c; q++) for (int j = 0; j < d; j++) x.set(row + q, j, v[o + q * d + j]);
-                    row += c;
+                for (Tuple2<Long, Block> t : blocks) {
+                    Matrix rowsIn = t._2().rows();
+                    x.slice(row * d, rowsIn.rows(), d).copyFrom(rowsIn);
+                    row += rowsIn.rows();
                 }
                 Matrix y = x.zerosLike();
                 ExpertWorkspace ws = new ExpertWorkspace(prec, h);
@@ -220,17 +256,10 @@ final class DistributedScoring {
                     expert.forward(ep, x.slice(from * d, m, d), ws, y.slice(from * d, m, d));
                 }
                 row = 0;
-                for (double[] v : recs) {
-                    int c = (int) v[2];
-                    double[] w = new double[2 + c * (3 + d)];
-                    w[0] = e;
-                    w[1] = c;
-                    System.arraycopy(v, 3, w, 2, 3 * c);
-                    for (int q = 0, o = 2 + 3 * c; q < c; q++) {
-                        double gate = v[5 + 3 * q];
-                        for (int j = 0; j < d; j++) w[o + q * d + j] = gate * y.get(row + q, j);
-                    }
-                    res.add(new Tuple2<>(((long) v[0] << 32) | (long) v[1], w));
+                for (Tuple2<Long, Block> t : blocks) {
+                    int c = t._2().rows().rows();
+                    int pi = t._2().partition();
+                    res.add(new Tuple2<>(((long) pi << 32) | (t._1() & 0xFFFFFFFFL), new Block(pi, e, y.slice(row * d, c, d).copy())));
                     row += c;
                 }
             }
@@ -238,29 +267,26 @@ final class DistributedScoring {
         }).mapToPair(t -> t);
 
         // (3) back to the rows' partitions, in block order
-        JavaPairRDD<Long, double[]> sorted = contributions.repartitionAndSortWithinPartitions(new RowPartitioner(rows.getNumPartitions()));
+        JavaPairRDD<Long, Block> sorted = contributions.repartitionAndSortWithinPartitions(new RowPartitioner(rows.getNumPartitions()));
 
-        // (4) per row, the outputs summed in slot order, then the head, next to the data
+        // (4) gate again, weight and sum the expert outputs per row in slot order, then the head
         boolean residual = spec.residual();
         JavaRDD<Row> scored = rows.zipPartitions(sorted, (ri, yi) -> new Blocks<Row, Row>(ri) {
-            final MoENetwork net = spec.build();
-            final int slots = net.moe().gating().newState(Precision.F64).slots();
-            final List<Row> buf = new ArrayList<>(MoESupport.BLOCK);
-            final double[] sum = new double[MoESupport.BLOCK * slots * d];
-            final int[] experts = new int[MoESupport.BLOCK * slots];
-            final double[] gates = new double[MoESupport.BLOCK * slots];
-            Tuple2<Long, double[]> pending;
+            final Gate gate = new Gate(spec);
+            final MoENetwork net = gate.net;
+            Tuple2<Long, Block> pending;
             int block;
 
             @Override
             void fill() {
                 Parameters sh = sb.value();
                 Precision prec = sh.precision();
-                MoESupport.nextBlock(in, buf);
-                int m = buf.size();
-                Arrays.fill(experts, -1);
-                Arrays.fill(gates, 0);
-                Arrays.fill(sum, 0, m * slots * d, 0);
+                GatingState g = gate.forward(sh, MoESupport.features(MoESupport.nextBlock(in, gate.rows), fi, fc, dim, prec));
+                int m = gate.rows.size();
+                int slots = g.slots();
+                Matrix ym = prec.zeros(m, d);
+                if (residual) ym.copyFrom(gate.x);
+                Matrix[] byExpert = new Matrix[gate.count.length];
                 while (true) {
                     if (pending == null) {
                         if (!yi.hasNext()) break;
@@ -269,36 +295,30 @@ final class DistributedScoring {
                     long b = pending._1() & 0xFFFFFFFFL;
                     if (b > block) break;
                     if (b < block) throw new IllegalStateException("expert outputs for block " + b + " arrived after the block");
-                    double[] v = pending._2();
-                    int c = (int) v[1];
-                    for (int q = 0, o = 2 + 3 * c; q < c; q++) {
-                        int at = (int) v[2 + 3 * q] * slots + (int) v[3 + 3 * q];
-                        experts[at] = (int) v[0];
-                        gates[at] = v[4 + 3 * q];
-                        System.arraycopy(v, o + q * d, sum, at * d, d);
+                    Block out = pending._2();
+                    if (out.rows().rows() != gate.count[out.expert()]) {
+                        throw new IllegalStateException("block " + block + ": expert " + out.expert() + " returned " + out.rows().rows()
+                                + " rows, the gating routes " + gate.count[out.expert()] + " (the input changed between passes?)");
                     }
+                    byExpert[out.expert()] = out.rows();
                     pending = null;
                 }
-                Matrix ym = prec.zeros(m, d);
-                if (residual) {
-                    Matrix f = prec.zeros(m, dim);
-                    for (int r = 0; r < m; r++) MoESupport.features(buf.get(r), fi, fc, dim, f, r);
-                    net.input().forward(sh, Batch.ofFeatures(m, new long[m], f, (int[]) null), ym);
-                }
+                int[] next = new int[gate.count.length];
                 for (int r = 0; r < m; r++) {
                     for (int s = 0; s < slots; s++) {
-                        int at = r * slots + s;
-                        if (experts[at] < 0) continue;
-                        for (int j = 0; j < d; j++) ym.set(r, j, ym.get(r, j) + sum[at * d + j]);
+                        int e = g.expert()[r * slots + s];
+                        if (e < 0) continue;
+                        if (byExpert[e] == null) throw new IllegalStateException("block " + block + ": no outputs from expert " + e);
+                        ym.addScaledRow(r, byExpert[e], next[e]++, g.gate()[r * slots + s]);
                     }
                 }
                 Matrix o = prec.zeros(m, spec.outputs());
                 net.head().predict(sh, ym, o);
                 for (int r = 0; r < m; r++) {
-                    Row row = buf.get(r);
+                    Row row = gate.rows.get(r);
                     List<Object> vals = new ArrayList<>(width + 4);
                     for (int c = 0; c < width; c++) vals.add(row.get(c));
-                    outputs.append(vals, o, r, experts, gates, r * slots, slots);
+                    outputs.append(vals, o, r, g.expert(), g.gate(), r * slots, slots);
                     ready.add(RowFactory.create(vals.toArray()));
                 }
                 block++;

@@ -431,6 +431,13 @@ final class MoESupport {
         });
     }
 
+    /** The features of {@code rows} as an m x dim matrix. */
+    static Matrix features(List<Row> rows, int fi, String featuresCol, int dim, Precision prec) {
+        Matrix x = prec.zeros(rows.size(), dim);
+        for (int r = 0; r < rows.size(); r++) features(rows.get(r), fi, featuresCol, dim, x, r);
+        return x;
+    }
+
     /** Reads up to {@link #BLOCK} rows of {@code in} into {@code buffer} (cleared first). */
     static List<Row> nextBlock(Iterator<Row> in, List<Row> buffer) {
         buffer.clear();
@@ -463,8 +470,7 @@ final class MoESupport {
                 MoENetwork net = network(spec, prec);
                 MoENetwork.Workspace ws = workspace();
                 int m = buffer.size();
-                Matrix x = prec.zeros(m, dim);
-                for (int r = 0; r < m; r++) features(buffer.get(r), fi, featuresCol, dim, x, r);
+                Matrix x = features(buffer, fi, featuresCol, dim, prec);
                 Batch batch = Batch.ofFeatures(m, new long[m], x, (int[]) null);
                 Matrix o = prec.zeros(m, spec.outputs());
                 net.predict(mp, batch, ws, o);
