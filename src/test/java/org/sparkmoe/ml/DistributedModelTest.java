@@ -163,6 +163,62 @@ class DistributedModelTest {
         assertSameScores(scores(model.transform(in)), scores(loaded.transform(in)), "probability", 1e-6);
     }
 
+    /** Bytes of task results sent to the driver while listening. */
+    static final class ResultBytes extends org.apache.spark.scheduler.SparkListener {
+        final java.util.concurrent.atomic.AtomicLong bytes = new java.util.concurrent.atomic.AtomicLong();
+
+        @Override
+        public void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd end) {
+            if (end.taskMetrics() != null) bytes.addAndGet(end.taskMetrics().resultSize());
+        }
+    }
+
+    @Test
+    void theExpertsNeverTravelToTheDriver(@TempDir Path tmp) throws Exception {
+        org.apache.spark.SparkContext sc = MlTestData.spark().sparkContext();
+        // experts of 2 x 64 x 512 weights each: 8 of them are 2 MB in float32, the rest of the model ~10 KB
+        MoEClassifier big = new MoEClassifier().setNumExperts(8).setK(2).setModelDim(64).setExpertHiddenSize(512)
+                .setBatchSize(128).setMaxSteps(2).setSeed(3).setPlacement("sharded").setExpertShards(2);
+        ResultBytes fitted = new ResultBytes();
+        sc.addSparkListener(fitted);
+        MoEClassificationModel model;
+        try {
+            model = big.fit(train);
+            sc.listenerBus().waitUntilEmpty();
+        } finally {
+            sc.removeSparkListener(fitted);
+        }
+        long expertBytes = 8L * (2 * 64 * 512 + 512 + 64) * 4;
+        ResultBytes used = new ResultBytes();
+        sc.addSparkListener(used);
+        try {
+            String path = tmp.resolve("big").toString();
+            model.write().save(path);
+            MoEClassificationModel loaded = MoEClassificationModel.load(path);
+            assertTrue(loaded.isDistributed());
+            loaded.transform(test).write().format("noop").mode("overwrite").save();
+            sc.listenerBus().waitUntilEmpty();
+        } finally {
+            sc.removeSparkListener(used);
+        }
+        System.out.println("result bytes to the driver: fit " + fitted.bytes.get() + ", save+load+transform " + used.bytes.get() + ", experts " + expertBytes);
+        assertTrue(fitted.bytes.get() < expertBytes / 10, "fit sent " + fitted.bytes.get() + " result bytes to the driver; the experts are "
+                + expertBytes);
+        assertTrue(used.bytes.get() < expertBytes / 10, "save, load and transform sent " + used.bytes.get()
+                + " result bytes to the driver; the experts are " + expertBytes);
+        // the same measure sees a gather: collecting the experts sends at least their size
+        ResultBytes gathered = new ResultBytes();
+        sc.addSparkListener(gathered);
+        try {
+            model.toLocal();
+            sc.listenerBus().waitUntilEmpty();
+        } finally {
+            sc.removeSparkListener(gathered);
+        }
+        assertTrue(gathered.bytes.get() >= expertBytes, "toLocal() sent only " + gathered.bytes.get() + " bytes");
+        model.unpersist();
+    }
+
     @Test
     void javaSerializationKeepsLocalWeightsAndRefusesDistributedOnes() throws Exception {
         MoEClassificationModel local = dist.toLocal();
