@@ -160,17 +160,11 @@ class _MoEEstimator(_MoEJavaParams, JavaEstimator):
 
 
 class _MoEModel(_MoEJavaParams, JavaModel):
+    """Fitted models: experts on the driver or distributed on the executors (placement="sharded"
+    at fit time, or toDistributed)."""
+
     def __init__(self, java_model: Any = None) -> None:
         super().__init__(java_model)
-
-
-class _MoEFeatureModel(_MoEModel):
-    """Classification and regression models: experts on the driver or distributed on the executors
-    (placement="sharded" at fit time, or toDistributed)."""
-
-    @property
-    def numFeatures(self) -> int:
-        return self._call_java("numFeatures")
 
     @property
     def isDistributed(self) -> bool:
@@ -195,6 +189,14 @@ class _MoEFeatureModel(_MoEModel):
     def unpersist(self) -> None:
         """Releases a distributed model's cached experts."""
         self._java_obj.unpersist()
+
+
+class _MoEFeatureModel(_MoEModel):
+    """Classification and regression models."""
+
+    @property
+    def numFeatures(self) -> int:
+        return self._call_java("numFeatures")
 
 
 class MoEClassificationModel(_MoEFeatureModel):

@@ -36,10 +36,11 @@ import scala.Tuple2;
 
 /**
  * Scoring with the experts on the executors ({@link ExpertTable.Distributed}): the sparse dispatch
- * of section 2 done as shuffles, so no expert reaches the driver. Rows travel in {@link Block}s in
- * the model's precision: each input partition is read {@link MoESupport#BLOCK} rows at a time, and
- * one block per (input block, expert) carries that input block's rows for the expert in routing
- * order (row-major over (row, slot)), with no object per row.
+ * of section 2 done as shuffles, so no expert reaches the driver. The {@link ScoringCodec} reads
+ * each input partition a block of rows at a time and turns it into examples (one per row, or a
+ * document's tokens); examples travel in {@link Block}s in the model's precision, one per (input
+ * block, expert) carrying that block's examples for the expert in routing order (row-major over
+ * (example, slot)), with no object per example.
  * <ol>
  *   <li>per input block, the input layer and the gating network (no noise) run with the broadcast
  *       shared tensors; for each chosen expert e the rows routed to it go out keyed (e, block);</li>
@@ -134,11 +135,11 @@ final class DistributedScoring {
             count = new int[net.numExperts()];
         }
 
-        GatingState forward(Parameters shared, Matrix features) {
-            int m = features.rows();
+        GatingState forward(Parameters shared, Batch batch) {
+            int m = batch.size();
             Precision prec = shared.precision();
             x = prec.zeros(m, d);
-            net.input().forward(shared, Batch.ofFeatures(m, new long[m], features, (int[]) null), x);
+            net.input().forward(shared, batch, x);
             if (state == null) state = gating.newState(prec);
             gating.forward(shared, x, new long[m], GateNoise.none(), state, new double[gating.statsSize()]);
             Arrays.fill(count, 0);
@@ -186,19 +187,12 @@ final class DistributedScoring {
         }
     }
 
-    static Dataset<Row> transform(Dataset<?> ds, MoEParams<?> p, boolean classifier, NetworkSpec spec, Parameters shared,
-                                  ExpertTable.Distributed table) {
-        StructType in = ds.schema();
-        StructType out = MoESupport.outputSchema(in, p, classifier);
+    static Dataset<Row> transform(Dataset<?> ds, StructType out, NetworkSpec spec, Parameters shared, ExpertTable.Distributed table,
+                                  ScoringCodec codec) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(ds.sparkSession().sparkContext());
         Broadcast<Parameters> sb = sc.broadcast(shared);
-        int fi = in.fieldIndex(p.getFeaturesCol());
-        String fc = p.getFeaturesCol();
-        int dim = spec.inputDim();
         int d = spec.modelDim();
         int h = spec.expertHidden();
-        int width = in.size();
-        MoESupport.Outputs outputs = MoESupport.Outputs.of(p, classifier);
         JavaRDD<Row> rows = ds.toDF().toJavaRDD().persist(StorageLevel.MEMORY_AND_DISK());
 
         // (1) input layer and gating next to the data: one block per (input block, chosen expert)
@@ -209,7 +203,8 @@ final class DistributedScoring {
             @Override
             void fill() {
                 Precision prec = sb.value().precision();
-                GatingState g = gate.forward(sb.value(), MoESupport.features(MoESupport.nextBlock(in, gate.rows), fi, fc, dim, prec));
+                codec.read(in, gate.rows);
+                GatingState g = gate.forward(sb.value(), codec.encode(gate.rows, prec));
                 for (int e = 0; e < gate.count.length; e++) {
                     if (gate.count[e] == 0) continue;
                     Matrix x = prec.zeros(gate.count[e], d);
@@ -269,11 +264,10 @@ final class DistributedScoring {
         // (3) back to the rows' partitions, in block order
         JavaPairRDD<Long, Block> sorted = contributions.repartitionAndSortWithinPartitions(new RowPartitioner(rows.getNumPartitions()));
 
-        // (4) gate again, weight and sum the expert outputs per row in slot order, then the head
+        // (4) gate again, weight and sum the expert outputs per example in slot order, then the head
         boolean residual = spec.residual();
         JavaRDD<Row> scored = rows.zipPartitions(sorted, (ri, yi) -> new Blocks<Row, Row>(ri) {
             final Gate gate = new Gate(spec);
-            final MoENetwork net = gate.net;
             Tuple2<Long, Block> pending;
             int block;
 
@@ -281,8 +275,10 @@ final class DistributedScoring {
             void fill() {
                 Parameters sh = sb.value();
                 Precision prec = sh.precision();
-                GatingState g = gate.forward(sh, MoESupport.features(MoESupport.nextBlock(in, gate.rows), fi, fc, dim, prec));
-                int m = gate.rows.size();
+                codec.read(in, gate.rows);
+                Batch batch = codec.encode(gate.rows, prec);
+                GatingState g = gate.forward(sh, batch);
+                int m = batch.size();
                 int slots = g.slots();
                 Matrix ym = prec.zeros(m, d);
                 if (residual) ym.copyFrom(gate.x);
@@ -312,15 +308,14 @@ final class DistributedScoring {
                         ym.addScaledRow(r, byExpert[e], next[e]++, g.gate()[r * slots + s]);
                     }
                 }
-                Matrix o = prec.zeros(m, spec.outputs());
-                net.head().predict(sh, ym, o);
-                for (int r = 0; r < m; r++) {
-                    Row row = gate.rows.get(r);
-                    List<Object> vals = new ArrayList<>(width + 4);
-                    for (int c = 0; c < width; c++) vals.add(row.get(c));
-                    outputs.append(vals, o, r, g.expert(), g.gate(), r * slots, slots);
-                    ready.add(RowFactory.create(vals.toArray()));
+                ScoringCodec.Decoder decoder = codec.decoder(gate.rows, batch);
+                for (int from = 0; from < m; from += MoESupport.BLOCK) {
+                    int n = Math.min(MoESupport.BLOCK, m - from);
+                    Matrix o = prec.zeros(n, spec.outputs());
+                    gate.net.head().predict(sh, ym.slice(from * d, n, d), o);
+                    decoder.take(from, o, g, from);
                 }
+                decoder.finish(ready);
                 block++;
             }
         });

@@ -95,6 +95,35 @@ public abstract sealed class ExpertTable implements java.io.Serializable permits
      */
     public abstract JavaPairRDD<Integer, Parameters> pairs(JavaSparkContext sc, int shards);
 
+    /** This table on the driver (gathers a distributed one). */
+    public ExpertTable gathered() {
+        return isDistributed() ? local(toArray()) : this;
+    }
+
+    /**
+     * This table distributed over {@code shards} shards (at most the expert count) of the active
+     * SparkContext: itself when it already is.
+     */
+    public Distributed distributedOn(int shards) {
+        if (shards < 1) throw new IllegalArgumentException("shards must be >= 1, got " + shards);
+        int s = Math.min(shards, numExperts);
+        if (this instanceof Distributed d && d.partitioner().numPartitions() == s) return d;
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(org.apache.spark.sql.SparkSession.active().sparkContext());
+        return distributed(pairs(sc, s), new ExpertPartitioner(numExperts, s));
+    }
+
+    /**
+     * All parameters on the driver, with {@code shared}; refused for a distributed table (it would
+     * gather every expert on the driver), with a message naming {@code owner}.
+     */
+    org.sparkmoe.core.network.ModelParameters withShared(Parameters shared, String owner) {
+        if (isDistributed()) {
+            throw new IllegalStateException("model " + owner + " keeps its " + numExperts
+                    + " experts on the executors; call toLocal() to gather them on the driver");
+        }
+        return new org.sparkmoe.core.network.ModelParameters(shared, toArray());
+    }
+
     /** Saved-table rows ({@link MoEPersistence#PARAMETER_SCHEMA}) of all experts, built where they live. */
     abstract JavaRDD<Row> rows(JavaSparkContext sc);
 

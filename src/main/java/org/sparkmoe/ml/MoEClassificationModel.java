@@ -35,7 +35,7 @@ public final class MoEClassificationModel extends MoEFeatureModel<MoEClassificat
 
     /** A reader; its {@code local()} / {@code distributed(shards)} choose where the experts go (default: as saved). */
     public static MoEModelReader<MoEClassificationModel> read() {
-        return new MoEModelReader<>(MoEClassificationModel.class, MoEClassificationModel::new);
+        return new MoEModelReader<>(MoEClassificationModel.class, (path, uid, spec, shared, experts) -> new MoEClassificationModel(uid, spec, shared, experts));
     }
 
     public static MoEClassificationModel load(String path) {

@@ -43,7 +43,7 @@ public final class MoEClassifier extends MoEEstimatorBase<MoEClassificationModel
         NetworkSpec spec = MoESupport.spec(this, NetworkSpec.Task.CLASSIFICATION, dim, classes);
         MoESupport.WarmStart warm = warmStart(getInitialModelPath(), MoEClassificationModel::load);
         MoESupport.Trained t = MoESupport.train(dataset, this, spec,
-                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, classes), warm, true);
+                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, classes), warm);
         MoEClassificationModel model = new MoEClassificationModel(uid(), t.spec(), t.shared(), t.experts());
         copyValues(model, ParamMap.empty());
         model.setParent(this);

@@ -7,12 +7,9 @@ import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.param.Parameters;
-import org.sparkmoe.engine.ExpertPartitioner;
 import org.sparkmoe.core.network.NetworkSpec;
 
 /**
@@ -80,11 +77,7 @@ abstract class MoEFeatureModel<M extends MoEFeatureModel<M>> extends Model<M> im
      */
     @Override
     public ModelParameters parameters() {
-        if (experts.isDistributed()) {
-            throw new IllegalStateException("model " + uid + " keeps its " + experts.numExperts()
-                    + " experts on the executors; call toLocal() to gather them on the driver");
-        }
-        return new ModelParameters(shared, experts.toArray());
+        return experts.withShared(shared, uid);
     }
 
     @Override
@@ -108,7 +101,7 @@ abstract class MoEFeatureModel<M extends MoEFeatureModel<M>> extends Model<M> im
 
     /** The same model with its experts on the driver (gathers a distributed table; this model is unchanged). */
     public M toLocal() {
-        return moved(experts.isDistributed() ? ExpertTable.local(experts.toArray()) : experts);
+        return moved(experts.gathered());
     }
 
     /**
@@ -116,11 +109,7 @@ abstract class MoEFeatureModel<M extends MoEFeatureModel<M>> extends Model<M> im
      * count) of the active SparkContext; this model is unchanged.
      */
     public M toDistributed(int shards) {
-        if (shards < 1) throw new IllegalArgumentException("shards must be >= 1, got " + shards);
-        int s = Math.min(shards, experts.numExperts());
-        if (experts instanceof ExpertTable.Distributed d && d.partitioner().numPartitions() == s) return moved(d);
-        JavaSparkContext sc = JavaSparkContext.fromSparkContext(SparkSession.active().sparkContext());
-        return moved(ExpertTable.distributed(experts.pairs(sc, s), new ExpertPartitioner(experts.numExperts(), s)));
+        return moved(experts.distributedOn(shards));
     }
 
     /** Frees the cached experts of a distributed model (it cannot score afterwards; no-op when local). */
@@ -141,10 +130,12 @@ abstract class MoEFeatureModel<M extends MoEFeatureModel<M>> extends Model<M> im
 
     @Override
     public Dataset<Row> transform(Dataset<?> dataset) {
+        StructType out = transformSchema(dataset.schema());
+        ScoringCodec codec = new MoESupport.FeatureCodec(dataset.schema(), asMoEParams(), classifier, spec.inputDim());
         if (experts instanceof ExpertTable.Distributed d) {
-            return DistributedScoring.transform(dataset, asMoEParams(), classifier, spec, shared, d);
+            return DistributedScoring.transform(dataset, out, spec, shared, d, codec);
         }
-        return MoESupport.transform(dataset, asMoEParams(), classifier, spec, new ModelParameters(shared, experts.toArray()));
+        return MoESupport.transform(dataset, out, spec, new ModelParameters(shared, experts.toArray()), codec);
     }
 
     @Override

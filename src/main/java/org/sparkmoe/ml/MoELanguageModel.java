@@ -6,7 +6,6 @@ import java.io.UncheckedIOException;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.ml.Model;
 import org.apache.spark.ml.param.ParamMap;
-import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWritable;
 import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
@@ -16,11 +15,11 @@ import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.StructType;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.core.param.Parameters;
 import org.sparkmoe.io.Vocabulary;
 
 /**
- * A fitted {@link MoELanguageModelEstimator}: network spec, parameters (held on the driver and
- * broadcast to score) and vocabulary. transform() scores each document of textCol (tokenized as in
+ * A fitted {@link MoELanguageModelEstimator}: network spec, parameters and vocabulary. transform() scores each document of textCol (tokenized as in
  * fit; words outside the vocabulary are {@code <unk>}): for a document of n tokens the model predicts
  * its n + 1 targets (each token from the c before it, {@code <eos>}-padded, then {@code <eos>}) and adds
  * <ul>
@@ -33,7 +32,10 @@ import org.sparkmoe.io.Vocabulary;
  * A column param set to "" switches that output off. The perplexity of a whole corpus is
  * {@link #perplexity(Dataset)}: exp(-sum logLikelihood / sum numTargets).
  *
- * <p>Saved as the other models (metadata, {@code spec/}, {@code parameters/}; see
+ * <p>Its experts are an {@link ExpertTable}: on the driver, or (fitted with placement "sharded")
+ * distributed over the executors, scored by {@link DistributedScoring} and saved from there, as for
+ * the classification and regression models; {@link #toLocal()} and {@link #toDistributed(int)} move
+ * them. Saved as the other models (metadata, {@code spec/}, {@code parameters/}; see
  * {@link MoEPersistence}) plus {@code vocabulary} (the {@link Vocabulary#save} text file).
  */
 public final class MoELanguageModel extends Model<MoELanguageModel>
@@ -44,10 +46,17 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
     private final MoEParamSet ps;
     private final LmParamSet lm;
     private final NetworkSpec spec;
-    private final ModelParameters parameters;
+    private final Parameters shared;
+    private final ExpertTable experts;
     private final Vocabulary vocabulary;
 
+    /** A model with its experts on the driver. */
     public MoELanguageModel(String uid, NetworkSpec spec, ModelParameters parameters, Vocabulary vocabulary) {
+        this(uid, spec, parameters.shared(), ExpertTable.local(parameters.experts()), vocabulary);
+    }
+
+    /** A model with these shared tensors and experts (local or distributed). */
+    public MoELanguageModel(String uid, NetworkSpec spec, Parameters shared, ExpertTable experts, Vocabulary vocabulary) {
         if (spec.task() != NetworkSpec.Task.LANGUAGE_MODEL) {
             throw new IllegalArgumentException("a language model needs a LANGUAGE_MODEL network spec, got " + spec.task());
         }
@@ -56,7 +65,8 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
         }
         this.uid = uid;
         this.spec = spec;
-        this.parameters = parameters;
+        this.shared = shared;
+        this.experts = experts;
         this.vocabulary = vocabulary;
         this.ps = new MoEParamSet(uid);
         this.lm = new LmParamSet(uid);
@@ -90,7 +100,43 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
 
     @Override
     public ModelParameters parameters() {
-        return parameters;
+        return experts.withShared(shared, uid);
+    }
+
+    @Override
+    public Parameters sharedParameters() {
+        return shared;
+    }
+
+    @Override
+    public ExpertTable experts() {
+        return experts;
+    }
+
+    /** Whether the experts live on the executors. */
+    public boolean isDistributed() {
+        return experts.isDistributed();
+    }
+
+    /** The same model with its experts on the driver (gathers a distributed table; this model is unchanged). */
+    public MoELanguageModel toLocal() {
+        return moved(experts.gathered());
+    }
+
+    /** The same model with its experts distributed over {@code shards} shards; this model is unchanged. */
+    public MoELanguageModel toDistributed(int shards) {
+        return moved(experts.distributedOn(shards));
+    }
+
+    /** Frees the cached experts of a distributed model (no-op when local). */
+    public void unpersist() {
+        experts.unpersist();
+    }
+
+    private MoELanguageModel moved(ExpertTable table) {
+        MoELanguageModel m = copyValues(new MoELanguageModel(uid, spec, shared, table, vocabulary), ParamMap.empty());
+        if (hasParent()) m.setParent(parent());
+        return m;
     }
 
     public Vocabulary vocabulary() {
@@ -104,7 +150,12 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
 
     @Override
     public Dataset<Row> transform(Dataset<?> dataset) {
-        return LanguageModelSupport.transform(dataset, this, spec, parameters, vocabulary);
+        StructType out = transformSchema(dataset.schema());
+        ScoringCodec codec = new LanguageModelSupport.LanguageModelCodec(dataset.schema(), this, spec, vocabulary);
+        if (experts instanceof ExpertTable.Distributed d) {
+            return DistributedScoring.transform(dataset, out, spec, shared, d, codec);
+        }
+        return MoESupport.transform(dataset, out, spec, new ModelParameters(shared, experts.toArray()), codec);
     }
 
     /** The perplexity of the documents of textCol taken as one corpus: exp(-sum ln p / number of targets). */
@@ -118,7 +169,7 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
 
     @Override
     public MoELanguageModel copy(ParamMap extra) {
-        MoELanguageModel m = copyValues(new MoELanguageModel(uid, spec, parameters, vocabulary), extra);
+        MoELanguageModel m = copyValues(new MoELanguageModel(uid, spec, shared, experts, vocabulary), extra);
         if (hasParent()) m.setParent(parent());
         return m;
     }
@@ -139,23 +190,17 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
         };
     }
 
-    public static MLReader<MoELanguageModel> read() {
-        return new MLReader<>() {
-            @Override
-            public MoELanguageModel load(String path) {
-                SparkSession spark = sparkSession();
-                MoEPersistence.Loaded l = MoEPersistence.loadModel(path, spark, MoELanguageModel.class.getName());
-                Vocabulary v;
-                try {
-                    v = Vocabulary.load(new Path(path, "vocabulary").toString(), spark.sparkContext().hadoopConfiguration());
-                } catch (IOException e) {
-                    throw new UncheckedIOException("loading the vocabulary of " + path + ": " + e.getMessage(), e);
-                }
-                MoELanguageModel m = new MoELanguageModel(l.metadata().uid(), l.spec(), l.parameters(), v);
-                l.metadata().getAndSetParams(m, scala.Option.empty());
-                return m;
+    /** A reader; its {@code local()} / {@code distributed(shards)} choose where the experts go (default: as saved). */
+    public static MoEModelReader<MoELanguageModel> read() {
+        return new MoEModelReader<>(MoELanguageModel.class, (path, uid, spec, shared, experts) -> {
+            Vocabulary v;
+            try {
+                v = Vocabulary.load(new Path(path, "vocabulary").toString(), SparkSession.active().sparkContext().hadoopConfiguration());
+            } catch (IOException e) {
+                throw new UncheckedIOException("loading the vocabulary of " + path + ": " + e.getMessage(), e);
             }
-        };
+            return new MoELanguageModel(uid, spec, shared, experts, v);
+        });
     }
 
     public static MoELanguageModel load(String path) {

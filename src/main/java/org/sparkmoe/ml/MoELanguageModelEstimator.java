@@ -10,7 +10,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
-import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.io.LanguageModelData;
 import org.sparkmoe.io.Tokenizer;
@@ -91,9 +90,9 @@ public final class MoELanguageModelEstimator extends MoEEstimatorBase<MoELanguag
                 throw new IllegalArgumentException("cannot fit on documents without tokens (column '" + col + "')");
             }
             NetworkSpec spec = LanguageModelSupport.spec(this, vocabulary.size());
-            ModelParameters initial = init == null ? null : init.parameters();
-            MoESupport.Trained t = MoESupport.train(dataset, this, spec, examples.blocks(LanguageModelData.Part.ALL), initial, where);
-            MoELanguageModel model = new MoELanguageModel(uid(), t.spec(), t.parameters(), vocabulary);
+            MoESupport.WarmStart warm = init == null ? MoESupport.WarmStart.NONE : MoESupport.WarmStart.of(init, where);
+            MoESupport.Trained t = MoESupport.train(dataset, this, spec, examples.blocks(LanguageModelData.Part.ALL), warm);
+            MoELanguageModel model = new MoELanguageModel(uid(), t.spec(), t.shared(), t.experts(), vocabulary);
             copyValues(model, ParamMap.empty());
             model.setParent(this);
             return model;

@@ -6,7 +6,7 @@ import org.apache.spark.ml.util.DefaultParamsReader$;
 import org.apache.spark.ml.util.MLReader;
 
 /**
- * Reads a classification or regression model. Where its experts go: by default where the saved
+ * Reads a saved MoE model (classification, regression, language model). Where its experts go: by default where the saved
  * model kept them (param {@code placement}: "sharded" gives a distributed table on
  * {@code expertShards} shards, "driver" a local one); {@link #local()} and {@link #distributed(int)}
  * override that, e.g. to score a model trained on the driver with its experts on the executors.
@@ -42,7 +42,7 @@ public final class MoEModelReader<M extends Params> extends MLReader<M> {
         int saved = MoEPersistence.savedShards(md);
         boolean dist = distributed != null ? distributed : saved > 0;
         MoEPersistence.Loaded l = MoEPersistence.loadModel(path, sparkSession(), md, dist ? (distributed != null ? shards : saved) : 0);
-        M model = create.create(md.uid(), l.spec(), l.shared(), l.experts());
+        M model = create.create(path, md.uid(), l.spec(), l.shared(), l.experts());
         md.getAndSetParams(model, scala.Option.empty());
         return model;
     }

@@ -210,9 +210,9 @@ final class MoEPersistence {
         }
     }
 
-    /** Builds a model from its uid, spec, shared tensors and experts. */
+    /** Builds a model read from {@code path} from its uid, spec, shared tensors and experts. */
     interface ModelFactory<M> {
-        M create(String uid, NetworkSpec spec, Parameters shared, ExpertTable experts);
+        M create(String path, String uid, NetworkSpec spec, Parameters shared, ExpertTable experts);
     }
 
     /** The saved model's expertShards when its placement param is "sharded", else 0. */
@@ -236,15 +236,6 @@ final class MoEPersistence {
 
     /** What {@link #loadModel} reads. */
     record Loaded(DefaultParamsReader.Metadata metadata, NetworkSpec spec, Parameters shared, ExpertTable experts) {
-        /** All parameters on the driver (collects a distributed table). */
-        ModelParameters parameters() {
-            return new ModelParameters(shared, experts.toArray());
-        }
-    }
-
-    /** Reads a model with its experts on the driver. */
-    static Loaded loadModel(String path, SparkSession spark, String className) {
-        return loadModel(path, spark, DefaultParamsReader$.MODULE$.loadMetadata(path, spark, className), 0);
     }
 
     /**

@@ -30,7 +30,7 @@ public final class MoERegressionModel extends MoEFeatureModel<MoERegressionModel
 
     /** A reader; its {@code local()} / {@code distributed(shards)} choose where the experts go (default: as saved). */
     public static MoEModelReader<MoERegressionModel> read() {
-        return new MoEModelReader<>(MoERegressionModel.class, MoERegressionModel::new);
+        return new MoEModelReader<>(MoERegressionModel.class, (path, uid, spec, shared, experts) -> new MoERegressionModel(uid, spec, shared, experts));
     }
 
     public static MoERegressionModel load(String path) {

@@ -41,7 +41,7 @@ public final class MoERegressor extends MoEEstimatorBase<MoERegressionModel, MoE
         NetworkSpec spec = MoESupport.spec(this, NetworkSpec.Task.REGRESSION, dim, 1);
         MoESupport.WarmStart warm = warmStart(getInitialModelPath(), MoERegressionModel::load);
         MoESupport.Trained t = MoESupport.train(dataset, this, spec,
-                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, 0), warm, true);
+                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, 0), warm);
         MoERegressionModel model = new MoERegressionModel(uid(), t.spec(), t.shared(), t.experts());
         copyValues(model, ParamMap.empty());
         model.setParent(this);

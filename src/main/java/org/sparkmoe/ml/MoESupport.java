@@ -162,10 +162,6 @@ final class MoESupport {
 
     /** The trained network: shared tensors on the driver, experts local or distributed. */
     record Trained(NetworkSpec spec, Parameters shared, ExpertTable experts, List<StepReport> reports) {
-        /** All parameters on the driver (gathers distributed experts). */
-        ModelParameters parameters() {
-            return new ModelParameters(shared, experts.toArray());
-        }
     }
 
     static NetworkSpec spec(MoEParams<?> p, NetworkSpec.Task task, int inputDim, int outputs) {
@@ -292,23 +288,15 @@ final class MoESupport {
         }
     }
 
-    /** {@link #train(Dataset, MoEParams, NetworkSpec, JavaRDD, WarmStart, boolean)} from driver-held parameters, experts gathered. */
-    static Trained train(Dataset<?> ds, MoEParams<?> p, NetworkSpec spec, JavaRDD<RowBlock> data, ModelParameters initial,
-                         String initialWhere) {
-        WarmStart warm = initial == null ? WarmStart.NONE : new WarmStart(initial.shared(), ExpertTable.local(initial.experts()), initialWhere);
-        return train(ds, p, spec, data, warm, false);
-    }
-
     /**
      * Trains on the Spark engine: resumes from the latest checkpoint of checkpointDir when there is one,
      * else starts from the warm-start model (its parameters, fresh optimiser state; distributed experts
      * stay on the executors with sharded placement) or a fresh initialisation; checkpoints every
-     * checkpointInterval steps and at the end (with checkpointDir). With sharded placement and
-     * {@code keepDistributed} the trained experts stay where they are, as a distributed
-     * {@link ExpertTable}; otherwise they are gathered on the driver.
+     * checkpointInterval steps and at the end (with checkpointDir). With sharded placement the
+     * trained experts stay where they are, as a distributed {@link ExpertTable}; with driver
+     * placement they are a local one.
      */
-    static Trained train(Dataset<?> ds, MoEParams<?> p, NetworkSpec spec, JavaRDD<RowBlock> data, WarmStart warm,
-                         boolean keepDistributed) {
+    static Trained train(Dataset<?> ds, MoEParams<?> p, NetworkSpec spec, JavaRDD<RowBlock> data, WarmStart warm) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(ds.sparkSession().sparkContext());
         MoENetwork net = spec.build();
         EngineConfig config = engineConfig(p);
@@ -342,7 +330,7 @@ final class MoESupport {
                 }
             }
             if (store != null && last != trainer.stepsTaken()) trainer.checkpoint(store, provenance);
-            if (keepDistributed && config.placement() == ExpertPlacement.SHARDED) {
+            if (config.placement() == ExpertPlacement.SHARDED) {
                 // materialised and lineage-truncated before close() drops the training state it derives from
                 ExpertTable experts = ExpertTable.distributed(trainer.expertParameters(), trainer.expertPartitioner());
                 return new Trained(spec, trainer.sharedParameters().copy(), experts, reports);
@@ -445,43 +433,96 @@ final class MoESupport {
         return buffer;
     }
 
+    /** Classification and regression: a Vector column in, the switched-on output columns out. */
+    static final class FeatureCodec implements ScoringCodec {
+        private static final long serialVersionUID = 1L;
+        private final int fi;
+        private final String featuresCol;
+        private final int dim;
+        private final int width;
+        private final Outputs outputs;
+
+        FeatureCodec(StructType in, MoEParams<?> p, boolean classifier, int dim) {
+            this.fi = in.fieldIndex(p.getFeaturesCol());
+            this.featuresCol = p.getFeaturesCol();
+            this.dim = dim;
+            this.width = in.size();
+            this.outputs = Outputs.of(p, classifier);
+        }
+
+        @Override
+        public void read(Iterator<Row> in, List<Row> block) {
+            nextBlock(in, block);
+        }
+
+        @Override
+        public Batch encode(List<Row> block, Precision precision) {
+            int m = block.size();
+            return Batch.ofFeatures(m, new long[m], features(block, fi, featuresCol, dim, precision), (int[]) null);
+        }
+
+        @Override
+        public ScoringCodec.Decoder decoder(List<Row> block, Batch batch) {
+            int m = batch.size();
+            return new ScoringCodec.Decoder() {
+                Matrix o;
+                int[] experts;
+                double[] gates;
+                int slots;
+
+                @Override
+                public void take(int from, Matrix chunk, GatingState g, int gateFrom) {
+                    if (o == null) {
+                        o = chunk.precision().zeros(m, chunk.cols());
+                        slots = g.slots();
+                        experts = new int[m * slots];
+                        gates = new double[m * slots];
+                    }
+                    o.slice(from * o.cols(), chunk.rows(), o.cols()).copyFrom(chunk);
+                    System.arraycopy(g.expert(), gateFrom * slots, experts, from * slots, chunk.rows() * slots);
+                    System.arraycopy(g.gate(), gateFrom * slots, gates, from * slots, chunk.rows() * slots);
+                }
+
+                @Override
+                public void finish(List<Row> out) {
+                    for (int r = 0; r < m; r++) {
+                        Row row = block.get(r);
+                        List<Object> vals = new ArrayList<>(width + 4);
+                        for (int c = 0; c < width; c++) vals.add(row.get(c));
+                        outputs.append(vals, o, r, experts, gates, r * slots, slots);
+                        out.add(RowFactory.create(vals.toArray()));
+                    }
+                }
+            };
+        }
+    }
+
     /**
-     * Adds the switched-on output columns with a pass over each partition: rows are scored
-     * {@link #BLOCK} at a time with {@link MoENetwork#predict} (no gating noise) and broadcast parameters.
+     * Scores with broadcast parameters and a pass over each partition: the codec's blocks run through
+     * {@link MoENetwork#predict} (no gating noise) {@link #BLOCK} examples at a time.
      */
-    static Dataset<Row> transform(Dataset<?> ds, MoEParams<?> p, boolean classifier, NetworkSpec spec, ModelParameters params) {
-        StructType in = ds.schema();
-        StructType out = outputSchema(in, p, classifier);
-        int dim = spec.inputDim();
+    static Dataset<Row> transform(Dataset<?> ds, StructType out, NetworkSpec spec, ModelParameters params, ScoringCodec codec) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(ds.sparkSession().sparkContext());
         Broadcast<ModelParameters> pb = sc.broadcast(params);
-        int fi = in.fieldIndex(p.getFeaturesCol());
-        String featuresCol = p.getFeaturesCol();
-        Outputs outputs = Outputs.of(p, classifier);
-        int width = in.size();
         MapPartitionsFunction<Row, Row> f = it -> new BlockScoringIterator(it) {
-            private final List<Row> buffer = new ArrayList<>(BLOCK);
+            private final List<Row> block = new ArrayList<>();
 
             @Override
             void fill(Iterator<Row> input, List<Row> ready) {
-                nextBlock(input, buffer);
+                codec.read(input, block);
                 ModelParameters mp = pb.value();
                 Precision prec = mp.shared().precision();
                 MoENetwork net = network(spec, prec);
                 MoENetwork.Workspace ws = workspace();
-                int m = buffer.size();
-                Matrix x = features(buffer, fi, featuresCol, dim, prec);
-                Batch batch = Batch.ofFeatures(m, new long[m], x, (int[]) null);
-                Matrix o = prec.zeros(m, spec.outputs());
-                net.predict(mp, batch, ws, o);
-                GatingState g = ws.moe().gate();
-                for (int r = 0; r < m; r++) {
-                    Row row = buffer.get(r);
-                    List<Object> vals = new ArrayList<>(width + 4);
-                    for (int c = 0; c < width; c++) vals.add(row.get(c));
-                    outputs.append(vals, o, r, g.expert(), g.gate(), r * g.slots(), g.slots());
-                    ready.add(RowFactory.create(vals.toArray()));
+                Batch batch = codec.encode(block, prec);
+                ScoringCodec.Decoder decoder = codec.decoder(block, batch);
+                for (int from = 0; from < batch.size(); from += BLOCK) {
+                    int n = Math.min(BLOCK, batch.size() - from);
+                    Matrix o = prec.zeros(n, spec.outputs());
+                    net.predict(mp, batch.slice(from, n), ws, o);
+                    decoder.take(from, o, ws.moe().gate(), 0);
                 }
+                decoder.finish(ready);
             }
         };
         return ds.toDF().mapPartitions(f, Encoders.row(out));

@@ -163,6 +163,43 @@ class DistributedModelTest {
         assertSameScores(scores(model.transform(in)), scores(loaded.transform(in)), "probability", 1e-6);
     }
 
+    @Test
+    void aLanguageModelKeepsItsExpertsOnTheExecutorsToo(@TempDir Path tmp) throws Exception {
+        Dataset<Row> docs = MoELanguageModelTest.docs(0, 300, 2).cache();
+        Dataset<Row> held = MoELanguageModelTest.docs(100_000, 80, 3).cache();
+        MoELanguageModel lm = MoELanguageModelTest.estimator().setRouting("shuffle").setPlacement("sharded").setExpertShards(2)
+                .setMaxSteps(10).setPredictionCol("next").fit(docs);
+        assertTrue(lm.isDistributed());
+        assertThrows(IllegalStateException.class, lm::parameters);
+        MoELanguageModel local = lm.toLocal();
+        List<Row> a = local.transform(held).orderBy("id").collectAsList();
+        List<Row> b = lm.transform(held).orderBy("id").collectAsList();
+        assertEquals(a.size(), b.size());
+        int samePrediction = 0;
+        for (int i = 0; i < a.size(); i++) {
+            Row x = a.get(i), y = b.get(i);
+            assertEquals(x.getLong(0), y.getLong(0));
+            assertEquals(x.getInt(x.fieldIndex("numTargets")), y.getInt(y.fieldIndex("numTargets")));
+            double lx = x.getDouble(x.fieldIndex("logLikelihood")), ly = y.getDouble(y.fieldIndex("logLikelihood"));
+            assertEquals(lx, ly, 1e-5 * Math.abs(lx) + 1e-6, "document " + x.getLong(0));
+            if (x.getString(x.fieldIndex("next")).equals(y.getString(y.fieldIndex("next")))) samePrediction++;
+        }
+        assertTrue(samePrediction >= a.size() - 1, samePrediction + " of " + a.size() + " next-word predictions agree");
+        assertEquals(local.perplexity(held), lm.perplexity(held), 1e-5 * local.perplexity(held));
+
+        String path = tmp.resolve("lm").toString();
+        lm.write().save(path);
+        MoELanguageModel loaded = MoELanguageModel.load(path);
+        assertTrue(loaded.isDistributed());
+        assertSameParameters(local.parameters(), loaded.toLocal().parameters());
+        assertEquals(lm.perplexity(held), loaded.perplexity(held), 1e-9 * lm.perplexity(held));
+        MoELanguageModel asLocal = MoELanguageModel.read().local().load(path);
+        assertFalse(asLocal.isDistributed());
+        assertEquals(local.perplexity(held), asLocal.perplexity(held), 0);
+        lm.unpersist();
+        loaded.unpersist();
+    }
+
     /** Bytes of task results sent to the driver while listening. */
     static final class ResultBytes extends org.apache.spark.scheduler.SparkListener {
         final java.util.concurrent.atomic.AtomicLong bytes = new java.util.concurrent.atomic.AtomicLong();

@@ -94,4 +94,17 @@ public final class Batch {
     public Matrix targets() {
         return targets;
     }
+
+    /** Examples [from, from + n) of this batch (features and targets are views, id arrays copies). */
+    public Batch slice(int from, int n) {
+        if (from < 0 || n < 0 || from + n > size) {
+            throw new IllegalArgumentException("examples [" + from + ", " + (from + n) + ") of a batch of " + size);
+        }
+        if (from == 0 && n == size) return this;
+        return new Batch(n, java.util.Arrays.copyOfRange(exampleIds, from, from + n),
+                tokens == null ? null : java.util.Arrays.copyOfRange(tokens, from * context, (from + n) * context), context,
+                features == null ? null : features.slice(from * features.cols(), n, features.cols()),
+                labels == null ? null : java.util.Arrays.copyOfRange(labels, from, from + n),
+                targets == null ? null : targets.slice(from * targets.cols(), n, targets.cols()));
+    }
 }
