@@ -4,9 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.ml.Model;
 import org.apache.spark.ml.param.ParamMap;
-import org.apache.spark.ml.util.MLWritable;
 import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -38,16 +36,10 @@ import org.sparkmoe.io.Vocabulary;
  * them. Saved as the other models (metadata, {@code spec/}, {@code parameters/}; see
  * {@link MoEPersistence}) plus {@code vocabulary} (the {@link Vocabulary#save} text file).
  */
-public final class MoELanguageModel extends Model<MoELanguageModel>
-        implements MoELanguageModelParams<MoELanguageModel>, MLWritable, MoEPersistence.Weights {
+public final class MoELanguageModel extends MoEModelBase<MoELanguageModel> implements MoELanguageModelParams<MoELanguageModel> {
     private static final long serialVersionUID = 1L;
 
-    private final String uid;
-    private final MoEParamSet ps;
     private final LmParamSet lm;
-    private final NetworkSpec spec;
-    private final Parameters shared;
-    private final ExpertTable experts;
     private final Vocabulary vocabulary;
 
     /** A model with its experts on the driver. */
@@ -57,35 +49,25 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
 
     /** A model with these shared tensors and experts (local or distributed). */
     public MoELanguageModel(String uid, NetworkSpec spec, Parameters shared, ExpertTable experts, Vocabulary vocabulary) {
-        if (spec.task() != NetworkSpec.Task.LANGUAGE_MODEL) {
-            throw new IllegalArgumentException("a language model needs a LANGUAGE_MODEL network spec, got " + spec.task());
-        }
-        if (vocabulary.size() != spec.vocabulary()) {
-            throw new IllegalArgumentException("the vocabulary has " + vocabulary.size() + " ids, the network " + spec.vocabulary());
-        }
-        this.uid = uid;
-        this.spec = spec;
-        this.shared = shared;
-        this.experts = experts;
+        super(uid, checked(spec, vocabulary), shared, experts);
         this.vocabulary = vocabulary;
-        this.ps = new MoEParamSet(uid);
         this.lm = new LmParamSet(uid);
-        ps.applyDefaults(this, false);
-        setDefault(ps.predictionCol, "");
+        moeParams().applyDefaults(this, false);
+        setDefault(moeParams().predictionCol, "");
         lm.applyDefaults(this);
         // the network fixes these: the params report them
         set(lm.context, spec.context());
         set(lm.embeddingDim, spec.embeddingDim());
     }
 
-    @Override
-    public String uid() {
-        return uid;
-    }
-
-    @Override
-    public MoEParamSet moeParams() {
-        return ps;
+    private static NetworkSpec checked(NetworkSpec spec, Vocabulary vocabulary) {
+        if (spec.task() != NetworkSpec.Task.LANGUAGE_MODEL) {
+            throw new IllegalArgumentException("a language model needs a LANGUAGE_MODEL network spec, got " + spec.task());
+        }
+        if (vocabulary.size() != spec.vocabulary()) {
+            throw new IllegalArgumentException("the vocabulary has " + vocabulary.size() + " ids, the network " + spec.vocabulary());
+        }
+        return spec;
     }
 
     @Override
@@ -94,49 +76,8 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
     }
 
     @Override
-    public NetworkSpec spec() {
-        return spec;
-    }
-
-    @Override
-    public ModelParameters parameters() {
-        return experts.withShared(shared, uid);
-    }
-
-    @Override
-    public Parameters sharedParameters() {
-        return shared;
-    }
-
-    @Override
-    public ExpertTable experts() {
-        return experts;
-    }
-
-    /** Whether the experts live on the executors. */
-    public boolean isDistributed() {
-        return experts.isDistributed();
-    }
-
-    /** The same model with its experts on the driver (gathers a distributed table; this model is unchanged). */
-    public MoELanguageModel toLocal() {
-        return moved(experts.gathered());
-    }
-
-    /** The same model with its experts distributed over {@code shards} shards; this model is unchanged. */
-    public MoELanguageModel toDistributed(int shards) {
-        return moved(experts.distributedOn(shards));
-    }
-
-    /** Frees the cached experts of a distributed model (no-op when local). */
-    public void unpersist() {
-        experts.unpersist();
-    }
-
-    private MoELanguageModel moved(ExpertTable table) {
-        MoELanguageModel m = copyValues(new MoELanguageModel(uid, spec, shared, table, vocabulary), ParamMap.empty());
-        if (hasParent()) m.setParent(parent());
-        return m;
+    MoELanguageModel withExperts(ExpertTable experts) {
+        return new MoELanguageModel(uid(), spec(), sharedParameters(), experts, vocabulary);
     }
 
     public Vocabulary vocabulary() {
@@ -149,13 +90,8 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
     }
 
     @Override
-    public Dataset<Row> transform(Dataset<?> dataset) {
-        StructType out = transformSchema(dataset.schema());
-        ScoringCodec codec = new LanguageModelSupport.LanguageModelCodec(dataset.schema(), this, spec, vocabulary);
-        if (experts instanceof ExpertTable.Distributed d) {
-            return DistributedScoring.transform(dataset, out, spec, shared, d, codec);
-        }
-        return MoESupport.transform(dataset, out, spec, new ModelParameters(shared, experts.toArray()), codec);
+    ScoringCodec codec(StructType schema) {
+        return new LanguageModelSupport.LanguageModelCodec(schema, this, spec(), vocabulary);
     }
 
     /** The perplexity of the documents of textCol taken as one corpus: exp(-sum ln p / number of targets). */
@@ -165,13 +101,6 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
         Row r = m.transform(documents).agg(functions.sum("__ll"), functions.sum("__n")).head();
         if (r.isNullAt(1) || r.getLong(1) == 0) return Double.NaN;
         return Math.exp(-r.getDouble(0) / r.getLong(1));
-    }
-
-    @Override
-    public MoELanguageModel copy(ParamMap extra) {
-        MoELanguageModel m = copyValues(new MoELanguageModel(uid, spec, shared, experts, vocabulary), extra);
-        if (hasParent()) m.setParent(parent());
-        return m;
     }
 
     @Override
