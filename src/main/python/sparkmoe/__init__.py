@@ -3,23 +3,7 @@
 The application jar (target/spark-moe-<version>-app.jar) must be on the Spark driver's class path.
 """
 
-from sparkmoe.ml import (  # noqa: F401
-    MoEClassificationModel,
-    MoEClassifier,
-    MoELanguageModel,
-    MoELanguageModelEstimator,
-    MoEPerplexityEvaluator,
-    MoERegressionModel,
-    MoERegressor,
-)
+from sparkmoe.ml import *  # noqa: F401,F403
+from sparkmoe.ml import __all__  # noqa: F401
 
 __version__ = "0.1.0.dev0"
-__all__ = [
-    "MoEClassifier",
-    "MoEClassificationModel",
-    "MoERegressor",
-    "MoERegressionModel",
-    "MoELanguageModelEstimator",
-    "MoELanguageModel",
-    "MoEPerplexityEvaluator",
-]
