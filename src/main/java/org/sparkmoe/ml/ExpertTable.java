@@ -124,9 +124,6 @@ public abstract sealed class ExpertTable implements java.io.Serializable permits
         return new org.sparkmoe.core.network.ModelParameters(shared, toArray());
     }
 
-    /** Saved-table rows ({@link MoEPersistence#PARAMETER_SCHEMA}) of all experts, built where they live. */
-    abstract JavaRDD<Row> rows(JavaSparkContext sc);
-
     /** Frees a distributed table's cached blocks (no-op for a local table). */
     public abstract void unpersist();
 
@@ -170,11 +167,6 @@ public abstract sealed class ExpertTable implements java.io.Serializable permits
             List<Tuple2<Integer, Parameters>> pairs = new ArrayList<>();
             for (int e = 0; e < experts.length; e++) pairs.add(new Tuple2<>(e, experts[e]));
             return sc.parallelizePairs(pairs, shards).partitionBy(new ExpertPartitioner(numExperts, shards));
-        }
-
-        @Override
-        JavaRDD<Row> rows(JavaSparkContext sc) {
-            throw new UnsupportedOperationException("a local table is written from the driver in chunks");
         }
 
         @Override
@@ -224,8 +216,8 @@ public abstract sealed class ExpertTable implements java.io.Serializable permits
             return shards == partitioner.numPartitions() ? rdd() : rdd().partitionBy(new ExpertPartitioner(numExperts, shards));
         }
 
-        @Override
-        JavaRDD<Row> rows(JavaSparkContext sc) {
+        /** Saved-table rows ({@link MoEPersistence#PARAMETER_SCHEMA}) of all experts, built on the executors. */
+        JavaRDD<Row> rows() {
             return rdd().flatMap(t -> rows("expert", t._1(), t._2()).iterator());
         }
 

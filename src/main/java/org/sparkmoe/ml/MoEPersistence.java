@@ -17,7 +17,6 @@ import org.apache.spark.ml.util.DefaultParamsWriter$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.api.java.JavaPairRDD;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -191,9 +190,8 @@ final class MoEPersistence {
         String table = new Path(path, "parameters").toString();
         spark.createDataFrame(ExpertTable.rows("shared", -1, shared), PARAMETER_SCHEMA).coalesce(1).write().parquet(table);
         ExpertTable experts = model.experts();
-        if (experts.isDistributed()) {
-            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            spark.createDataFrame(experts.rows(sc), PARAMETER_SCHEMA).write().mode("append").parquet(table);
+        if (experts instanceof ExpertTable.Distributed d) {
+            spark.createDataFrame(d.rows(), PARAMETER_SCHEMA).write().mode("append").parquet(table);
             return;
         }
         Parameters[] local = experts.toArray();
