@@ -41,23 +41,19 @@ import org.sparkmoe.engine.StepReport;
 public final class EngineBenchmark {
 
     public static void main(String[] args) {
-        java.util.Map<String, String> a = new java.util.HashMap<>();
-        for (String s : args) {
-            int eq = s.indexOf('=');
-            a.put(s.substring(0, eq), s.substring(eq + 1));
-        }
-        String master = a.getOrDefault("master", "local[2]");
-        int[] experts = Arrays.stream(a.getOrDefault("experts", "4,16,64,256").split(",")).mapToInt(Integer::parseInt).toArray();
-        String[] routings = a.getOrDefault("routing", "SHUFFLE,LOCAL").split(",");
-        String[] placements = a.getOrDefault("placement", "DRIVER,SHARDED").split(",");
-        int partitions = Integer.parseInt(a.getOrDefault("partitions", "4"));
-        int shards = Integer.parseInt(a.getOrDefault("shards", "2"));
-        int batch = Integer.parseInt(a.getOrDefault("batch", "4096"));
-        int k = Integer.parseInt(a.getOrDefault("k", "2"));
-        int d = Integer.parseInt(a.getOrDefault("d", "128"));
-        int h = Integer.parseInt(a.getOrDefault("h", "512"));
-        int steps = Integer.parseInt(a.getOrDefault("steps", "6"));
-        int warmup = Integer.parseInt(a.getOrDefault("warmup", "2"));
+        BenchArgs a = new BenchArgs(args);
+        String master = a.string("master", "local[2]");
+        int[] experts = a.integers("experts", "4,16,64,256");
+        String[] routings = a.string("routing", "SHUFFLE,LOCAL").split(",");
+        String[] placements = a.string("placement", "DRIVER,SHARDED").split(",");
+        int partitions = a.integer("partitions", 4);
+        int shards = a.integer("shards", 2);
+        int batch = a.integer("batch", 4096);
+        int k = a.integer("k", 2);
+        int d = a.integer("d", 128);
+        int h = a.integer("h", 512);
+        int steps = a.integer("steps", 6);
+        int warmup = a.integer("warmup", 2);
 
         TimedGemm timed = new TimedGemm(GemmBackends.current());
         GemmBackends.use(timed);

@@ -32,22 +32,18 @@ import org.sparkmoe.ml.MoEClassifier;
 public final class ScoringBenchmark {
 
     public static void main(String[] args) {
-        java.util.Map<String, String> a = new java.util.HashMap<>();
-        for (String s : args) {
-            int eq = s.indexOf('=');
-            a.put(s.substring(0, eq), s.substring(eq + 1));
-        }
-        int rows = Integer.parseInt(a.getOrDefault("rows", "200000"));
-        int[] experts = Arrays.stream(a.getOrDefault("experts", "8,64").split(",")).mapToInt(Integer::parseInt).toArray();
-        int d = Integer.parseInt(a.getOrDefault("d", "64"));
-        int h = Integer.parseInt(a.getOrDefault("h", "256"));
-        int k = Integer.parseInt(a.getOrDefault("k", "2"));
-        int dim = Integer.parseInt(a.getOrDefault("dim", "32"));
-        int classes = Integer.parseInt(a.getOrDefault("classes", "10"));
-        int partitions = Integer.parseInt(a.getOrDefault("partitions", "4"));
-        int shards = Integer.parseInt(a.getOrDefault("shards", "2"));
-        int reps = Integer.parseInt(a.getOrDefault("reps", "5"));
-        int warmup = Integer.parseInt(a.getOrDefault("warmup", "2"));
+        BenchArgs a = new BenchArgs(args);
+        int rows = a.integer("rows", 200000);
+        int[] experts = a.integers("experts", "8,64");
+        int d = a.integer("d", 64);
+        int h = a.integer("h", 256);
+        int k = a.integer("k", 2);
+        int dim = a.integer("dim", 32);
+        int classes = a.integer("classes", 10);
+        int partitions = a.integer("partitions", 4);
+        int shards = a.integer("shards", 2);
+        int reps = a.integer("reps", 5);
+        int warmup = a.integer("warmup", 2);
 
         SparkSession spark = SparkSession.builder().sparkContext(SparkTestContext.get().sc()).getOrCreate();
         spark.sparkContext().setLogLevel("WARN");
