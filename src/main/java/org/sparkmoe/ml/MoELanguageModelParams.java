@@ -7,7 +7,6 @@ import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.Params;
 
-import scala.Function1;
 
 /**
  * The language model's params besides the shared MoE ones: the document column, the vocabulary and
@@ -33,8 +32,7 @@ public interface MoELanguageModelParams<T extends MoELanguageModelParams<T>> ext
         final Param<String> numTargetsCol;
 
         LmParamSet(String uid) {
-            Function1<String, Object> nonEmpty = (Function1<String, Object> & java.io.Serializable) v -> v != null && !v.isEmpty();
-            textCol = new Param<>(uid, "textCol", "column of documents (string; null = empty document); must not be empty", nonEmpty);
+            textCol = MoEParamSet.nonEmpty(uid, "textCol", "column of documents (string; null = empty document)");
             vocabularySize = new IntParam(uid, "vocabularySize",
                     "at most this many token ids, <unk> and <eos> included (the most frequent words of the training documents); >= 3",
                     ParamValidators.gtEq(3));

@@ -99,9 +99,12 @@ public final class MoEParamSet implements Serializable {
         return new Param<>(uid, name, doc, ok);
     }
 
-    private static Param<String> nonEmpty(String uid, String name, String doc) {
-        Function1<String, Object> ok = (Function1<String, Object> & java.io.Serializable) v -> v != null && !v.isEmpty();
-        return new Param<>(uid, name, doc + "; must not be empty", ok);
+    /** A string param's validator: set and not empty (serializable, as params are serialized with their stages). */
+    static final Function1<String, Object> NOT_EMPTY = (Function1<String, Object> & java.io.Serializable) v -> v != null && !v.isEmpty();
+
+    /** A string param whose value must not be empty ({@link #NOT_EMPTY}). */
+    static Param<String> nonEmpty(String uid, String name, String doc) {
+        return new Param<>(uid, name, doc + "; must not be empty", NOT_EMPTY);
     }
 
     /** Sets the defaults on {@code owner} (which must already return these params). */

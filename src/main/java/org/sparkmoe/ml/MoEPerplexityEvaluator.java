@@ -1,6 +1,5 @@
 package org.sparkmoe.ml;
 
-import java.io.Serializable;
 import java.util.Arrays;
 
 import org.apache.spark.ml.evaluation.Evaluator;
@@ -18,7 +17,6 @@ import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructType;
 
-import scala.Function1;
 
 /**
  * Corpus perplexity of documents scored by a {@link MoELanguageModel}, as a Spark ML
@@ -48,12 +46,10 @@ public final class MoEPerplexityEvaluator extends Evaluator implements MLWritabl
 
     public MoEPerplexityEvaluator(String uid) {
         this.uid = uid;
-        // serializable: evaluators are serialized with the tuning stages that hold them
-        Function1<String, Object> nonEmpty = (Function1<String, Object> & Serializable) v -> v != null && !v.isEmpty();
-        logLikelihoodCol = new Param<>(uid, "logLikelihoodCol",
-                "column with each document's summed ln p of its targets (the model's logLikelihoodCol); must not be empty", nonEmpty);
-        numTargetsCol = new Param<>(uid, "numTargetsCol",
-                "column with each document's number of predicted targets (the model's numTargetsCol); must not be empty", nonEmpty);
+        logLikelihoodCol = MoEParamSet.nonEmpty(uid, "logLikelihoodCol",
+                "column with each document's summed ln p of its targets (the model's logLikelihoodCol)");
+        numTargetsCol = MoEParamSet.nonEmpty(uid, "numTargetsCol",
+                "column with each document's number of predicted targets (the model's numTargetsCol)");
         setDefault(logLikelihoodCol, "logLikelihood");
         setDefault(numTargetsCol, "numTargets");
     }

@@ -7,7 +7,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
-import java.util.Optional;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -528,7 +527,4 @@ final class MoESupport {
         return ds.toDF().mapPartitions(f, Encoders.row(out));
     }
 
-    static Optional<String> nonEmpty(String s) {
-        return s == null || s.isEmpty() ? Optional.empty() : Optional.of(s);
-    }
 }
