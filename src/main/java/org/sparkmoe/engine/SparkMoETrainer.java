@@ -706,16 +706,14 @@ public final class SparkMoETrainer implements AutoCloseable {
     }
 
     /**
-     * The experts as (expert index, parameters) pairs where they live, without gathering: for SHARDED
-     * placement partition i holds the experts of shard i ({@link #expertPartitioner()}); for DRIVER
-     * placement the driver's experts are parallelised the same way. Derived from the current state:
-     * persist and materialise it before {@link #close()} to keep it.
+     * The SHARDED placement's experts as (expert index, parameters) pairs where they live, without
+     * gathering: partition i holds the experts of shard i ({@link #expertPartitioner()}). Derived from
+     * the current state: persist and materialise it before {@link #close()} to keep it. (With DRIVER
+     * placement the experts are on the driver: {@link #snapshot()}.)
      */
     public JavaPairRDD<Integer, Parameters> expertParameters() {
         if (config.placement() == ExpertPlacement.DRIVER) {
-            List<Tuple2<Integer, Parameters>> pairs = new ArrayList<>();
-            for (int e = 0; e < experts.length; e++) pairs.add(new Tuple2<>(e, experts[e].copy()));
-            return sc.parallelizePairs(pairs, config.expertShards()).partitionBy(expertPartitioner);
+            throw new IllegalStateException("with DRIVER placement the experts are on the driver: use snapshot()");
         }
         return expertState.mapPartitionsToPair(it -> {
             List<Tuple2<Integer, Parameters>> out = new ArrayList<>();
