@@ -1,5 +1,6 @@
 package org.sparkmoe.engine;
 
+import org.sparkmoe.core.network.RowBlock;
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.io.Input;
@@ -109,9 +110,9 @@ public final class EngineSerializers {
     }
 
     /** Partition, expert, then the rows (only a view's own elements travel). */
-    public static final class BlockSerializer extends Serializer<Block> {
+    public static final class ShuffleBlockSerializer extends Serializer<ShuffleBlock> {
         @Override
-        public void write(Kryo kryo, Output out, Block b) {
+        public void write(Kryo kryo, Output out, ShuffleBlock b) {
             writeVersion(out);
             out.writeInt(b.partition(), true);
             out.writeInt(b.expert(), true);
@@ -119,11 +120,11 @@ public final class EngineSerializers {
         }
 
         @Override
-        public Block read(Kryo kryo, Input in, Class<Block> type) {
-            readVersion(in, Block.class);
+        public ShuffleBlock read(Kryo kryo, Input in, Class<ShuffleBlock> type) {
+            readVersion(in, ShuffleBlock.class);
             int p = in.readInt(true);
             int e = in.readInt(true);
-            return new Block(p, e, (Matrix) kryo.readClassAndObject(in));
+            return new ShuffleBlock(p, e, (Matrix) kryo.readClassAndObject(in));
         }
     }
 

@@ -1,5 +1,6 @@
 package org.sparkmoe.engine;
 
+import org.sparkmoe.core.network.RowBlock;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
@@ -92,15 +93,15 @@ final class PartitionStep {
     }
 
     /** Dispatch: this partition's rows for each expert it routes to, in routing order. */
-    List<Block> dispatch() {
-        List<Block> out = new ArrayList<>();
+    List<ShuffleBlock> dispatch() {
+        List<ShuffleBlock> out = new ArrayList<>();
         int d = x.cols();
         for (int e = 0; e < routing.numExperts(); e++) {
             int c = routing.count(e);
             if (c == 0) continue;
             Matrix rows = x.precision().zeros(c, d);
             rows.gatherRows(x, routing.rows(), routing.start(e), c);
-            out.add(new Block(partition, e, rows));
+            out.add(new ShuffleBlock(partition, e, rows));
         }
         return out;
     }
@@ -110,21 +111,21 @@ final class PartitionStep {
      * per slot, the gating backward pass with the batch-global balance gradient, and the blocks of
      * gate-weighted dL/dy for each expert.
      */
-    synchronized Combined combine(StepContext ctx, Parameters shared, double[] statsGradient, Iterator<Block> outputs) {
+    synchronized Combined combine(StepContext ctx, Parameters shared, double[] statsGradient, Iterator<ShuffleBlock> outputs) {
         MoENetwork net = ctx.network();
-        List<Block> blocks = new ArrayList<>();
+        List<ShuffleBlock> blocks = new ArrayList<>();
         outputs.forEachRemaining(blocks::add);
-        blocks.sort(Comparator.comparingInt(Block::expert));
+        blocks.sort(Comparator.comparingInt(ShuffleBlock::expert));
         int m = batch.size();
         int d = x.cols();
         Parameters grad = shared.zerosLike();
         Matrix dxPartial = x.precision().zeros(m, d);
-        List<Block> backward = new ArrayList<>();
+        List<ShuffleBlock> backward = new ArrayList<>();
         if (m == 0) {
             return new Combined(this, grad, 0, dxPartial, backward);
         }
         Matrix y = x.precision().zeros(m, d);
-        for (Block b : blocks) {
+        for (ShuffleBlock b : blocks) {
             int e = b.expert();
             checkBlock(b, routing.count(e));
             y.scatterAddRows(b.rows(), routing.rows(), routing.start(e), routing.count(e), routing.gates());
@@ -135,7 +136,7 @@ final class PartitionStep {
         double[] dGate = gate.gateGradient();
         int slots = gate.slots();
         java.util.Arrays.fill(dGate, 0, m * slots, 0.0);
-        for (Block b : blocks) {
+        for (ShuffleBlock b : blocks) {
             int e = b.expert();
             int s = routing.start(e);
             int c = routing.count(e);
@@ -146,14 +147,14 @@ final class PartitionStep {
             Matrix dOut = x.precision().zeros(c, d);
             dOut.gatherRows(dY, routing.rows(), s, c);
             dOut.scaleRows(routing.gates(), s);
-            backward.add(new Block(partition, e, dOut));
+            backward.add(new ShuffleBlock(partition, e, dOut));
         }
         net.moe().gating().backward(shared, x, gate, statsGradient, grad, dxPartial);
         if (net.moe().residual()) dxPartial.axpy(1, dY);
         return new Combined(this, grad, lossSum, dxPartial, backward);
     }
 
-    private void checkBlock(Block b, int expected) {
+    private void checkBlock(ShuffleBlock b, int expected) {
         if (b.partition() != partition || b.rows().rows() != expected) {
             throw new IllegalStateException("block for partition " + b.partition() + ", expert " + b.expert() + " with "
                     + b.rows().rows() + " rows arrived at partition " + partition + " which routed " + expected
@@ -167,9 +168,9 @@ final class PartitionStep {
         final Parameters sharedGrad;
         final double lossSum;
         final Matrix dxPartial;
-        final List<Block> backward;
+        final List<ShuffleBlock> backward;
 
-        Combined(PartitionStep step, Parameters sharedGrad, double lossSum, Matrix dxPartial, List<Block> backward) {
+        Combined(PartitionStep step, Parameters sharedGrad, double lossSum, Matrix dxPartial, List<ShuffleBlock> backward) {
             this.step = step;
             this.sharedGrad = sharedGrad;
             this.lossSum = lossSum;
@@ -178,15 +179,15 @@ final class PartitionStep {
         }
 
         /** Backward combine: dL/dx from the experts added in, then the input layer's backward pass. */
-        PartitionResult finish(StepContext ctx, Parameters shared, Iterator<Block> inputGradients) {
+        PartitionResult finish(StepContext ctx, Parameters shared, Iterator<ShuffleBlock> inputGradients) {
             PartitionStep ps = step;
             Parameters grad = sharedGrad.copy();
             if (ps.batch.size() > 0) {
                 Matrix dx = dxPartial.copy();
-                List<Block> blocks = new ArrayList<>();
+                List<ShuffleBlock> blocks = new ArrayList<>();
                 inputGradients.forEachRemaining(blocks::add);
-                blocks.sort(Comparator.comparingInt(Block::expert));
-                for (Block b : blocks) {
+                blocks.sort(Comparator.comparingInt(ShuffleBlock::expert));
+                for (ShuffleBlock b : blocks) {
                     int e = b.expert();
                     ps.checkBlock(b, ps.routing.count(e));
                     dx.scatterAddRows(b.rows(), ps.routing.rows(), ps.routing.start(e), ps.routing.count(e), null);

@@ -41,8 +41,8 @@ final class ShardStep {
     }
 
     /** Gathers the dispatched blocks by expert (source partitions in order) and runs each expert forward. */
-    static ShardStep forward(StepContext ctx, int shard, Iterator<Tuple2<Integer, Block>> dispatched, IntFunction<Parameters> paramsOf) {
-        List<List<Block>> byExpert = groupByExpert(dispatched);
+    static ShardStep forward(StepContext ctx, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> dispatched, IntFunction<Parameters> paramsOf) {
+        List<List<ShuffleBlock>> byExpert = groupByExpert(dispatched);
         Expert expert = ctx.network().moe().expert();
         int n = byExpert.size();
         int[] experts = new int[n];
@@ -53,7 +53,7 @@ final class ShardStep {
         ExpertWorkspace[] ws = new ExpertWorkspace[n];
         Parameters[] params = new Parameters[n];
         for (int i = 0; i < n; i++) {
-            List<Block> blocks = byExpert.get(i);
+            List<ShuffleBlock> blocks = byExpert.get(i);
             experts[i] = blocks.get(0).expert();
             sources[i] = new int[blocks.size()];
             offsets[i] = new int[blocks.size() + 1];
@@ -71,14 +71,14 @@ final class ShardStep {
     }
 
     /** Combine blocks: each expert's outputs, cut back into the blocks they came from, keyed by data partition. */
-    List<Tuple2<Integer, Block>> outputBlocks() {
-        List<Tuple2<Integer, Block>> out = new ArrayList<>();
+    List<Tuple2<Integer, ShuffleBlock>> outputBlocks() {
+        List<Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>();
         for (int i = 0; i < experts.length; i++) {
             int d = outputs[i].cols();
             for (int j = 0; j < sources[i].length; j++) {
                 int from = offsets[i][j];
                 Matrix rows = outputs[i].slice(from * d, offsets[i][j + 1] - from, d);
-                out.add(new Tuple2<>(sources[i][j], new Block(sources[i][j], experts[i], rows)));
+                out.add(new Tuple2<>(sources[i][j], new ShuffleBlock(sources[i][j], experts[i], rows)));
             }
         }
         return out;
@@ -95,19 +95,19 @@ final class ShardStep {
      * Expert backward: the gate-weighted dL/dy blocks (one per source block, any order) give the
      * expert parameter gradients and dL/dx blocks back to the data partitions.
      */
-    synchronized Tuple2<ExpertGrads, List<Tuple2<Integer, Block>>> backward(StepContext ctx, Iterator<Tuple2<Integer, Block>> gradients) {
-        List<List<Block>> byExpert = groupByExpert(gradients);
+    synchronized Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>> backward(StepContext ctx, Iterator<Tuple2<Integer, ShuffleBlock>> gradients) {
+        List<List<ShuffleBlock>> byExpert = groupByExpert(gradients);
         Expert expert = ctx.network().moe().expert();
         if (byExpert.size() != experts.length) {
             throw new IllegalStateException("shard " + shard + " ran " + experts.length + " experts forward but got gradients for "
                     + byExpert.size());
         }
         Parameters[] grads = new Parameters[experts.length];
-        List<Tuple2<Integer, Block>> back = new ArrayList<>();
+        List<Tuple2<Integer, ShuffleBlock>> back = new ArrayList<>();
         for (int i = 0; i < experts.length; i++) {
-            List<Block> blocks = byExpert.get(i);
+            List<ShuffleBlock> blocks = byExpert.get(i);
             for (int j = 0; j < blocks.size(); j++) {
-                Block b = blocks.get(j);
+                ShuffleBlock b = blocks.get(j);
                 if (b.expert() != experts[i] || j >= sources[i].length || b.partition() != sources[i][j]
                         || b.rows().rows() != offsets[i][j + 1] - offsets[i][j]) {
                     throw new IllegalStateException("gradient block (partition " + b.partition() + ", expert " + b.expert()
@@ -122,28 +122,28 @@ final class ShardStep {
             for (int j = 0; j < sources[i].length; j++) {
                 int from = offsets[i][j];
                 Matrix rows = dIn.slice(from * d, offsets[i][j + 1] - from, d);
-                back.add(new Tuple2<>(sources[i][j], new Block(sources[i][j], experts[i], rows)));
+                back.add(new Tuple2<>(sources[i][j], new ShuffleBlock(sources[i][j], experts[i], rows)));
             }
         }
         return new Tuple2<>(new ExpertGrads(shard, experts.clone(), grads), back);
     }
 
-    private static List<List<Block>> groupByExpert(Iterator<Tuple2<Integer, Block>> it) {
-        List<Block> all = new ArrayList<>();
+    private static List<List<ShuffleBlock>> groupByExpert(Iterator<Tuple2<Integer, ShuffleBlock>> it) {
+        List<ShuffleBlock> all = new ArrayList<>();
         it.forEachRemaining(t -> all.add(t._2()));
-        all.sort(Comparator.comparingInt(Block::expert).thenComparingInt(Block::partition));
-        List<List<Block>> groups = new ArrayList<>();
-        for (Block b : all) {
+        all.sort(Comparator.comparingInt(ShuffleBlock::expert).thenComparingInt(ShuffleBlock::partition));
+        List<List<ShuffleBlock>> groups = new ArrayList<>();
+        for (ShuffleBlock b : all) {
             if (groups.isEmpty() || groups.get(groups.size() - 1).get(0).expert() != b.expert()) groups.add(new ArrayList<>());
             groups.get(groups.size() - 1).add(b);
         }
         return groups;
     }
 
-    private static Matrix concat(List<Block> blocks, int rows, int d, StepContext ctx) {
+    private static Matrix concat(List<ShuffleBlock> blocks, int rows, int d, StepContext ctx) {
         Matrix m = ctx.precision().zeros(rows, d);
         int at = 0;
-        for (Block b : blocks) {
+        for (ShuffleBlock b : blocks) {
             m.slice(at * d, b.rows().rows(), d).copyFrom(b.rows());
             at += b.rows().rows();
         }

@@ -1,5 +1,6 @@
 package org.sparkmoe.engine;
 
+import org.sparkmoe.core.network.RowBlock;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
@@ -25,9 +26,9 @@ import org.sparkmoe.core.param.Parameters;
 import org.sparkmoe.core.train.ReferenceTrainer;
 import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.core.train.TrainingState;
-import org.sparkmoe.engine.io.CheckpointMeta;
-import org.sparkmoe.engine.io.CheckpointStore;
-import org.sparkmoe.engine.io.StepMetrics;
+import org.sparkmoe.engine.checkpoint.CheckpointMeta;
+import org.sparkmoe.engine.checkpoint.CheckpointStore;
+import org.sparkmoe.engine.metrics.StepMetrics;
 
 import scala.Tuple2;
 
@@ -316,7 +317,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         long t0 = System.nanoTime();
         String group = "spark-moe-step-" + ctx.step();
         sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": dispatch", false);
-        JavaPairRDD<Integer, Block> dispatched = parts
+        JavaPairRDD<Integer, ShuffleBlock> dispatched = parts
                 .flatMapToPair(ps -> ps.dispatch().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
                 .partitionBy(expertPartitioner)
                 .persist(StorageLevel.MEMORY_ONLY());
@@ -343,7 +344,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         double expertsForward = ms(tDispatch, t1);
 
         sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": combine", false);
-        JavaPairRDD<Integer, Block> outputs = shards.flatMapToPair(ss -> ss.outputBlocks().iterator()).partitionBy(dataPartitioner);
+        JavaPairRDD<Integer, ShuffleBlock> outputs = shards.flatMapToPair(ss -> ss.outputBlocks().iterator()).partitionBy(dataPartitioner);
         JavaRDD<PartitionStep.Combined> combined = parts.zipPartitions(outputs, (pit, bit) -> Collections.singletonList(
                 pit.next().combine(ctx, sharedB.value(), statsGradB.value(), values(bit))).iterator())
                 .persist(StorageLevel.MEMORY_ONLY());
@@ -353,10 +354,10 @@ public final class SparkMoETrainer implements AutoCloseable {
         timings.put(StepMetrics.COMBINE, ms(t1, t2));
 
         sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": expert backward", false);
-        JavaPairRDD<Integer, Block> backward = combined
+        JavaPairRDD<Integer, ShuffleBlock> backward = combined
                 .flatMapToPair(c -> c.backward.stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
                 .partitionBy(expertPartitioner);
-        JavaRDD<Tuple2<ExpertGrads, List<Tuple2<Integer, Block>>>> shardBack = shards.zipPartitions(backward,
+        JavaRDD<Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>>> shardBack = shards.zipPartitions(backward,
                 (sit, bit) -> Collections.singletonList(sit.next().backward(ctx, bit)).iterator())
                 .persist(StorageLevel.MEMORY_ONLY());
         toUnpersist.add(shardBack);
@@ -364,7 +365,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         long t3 = System.nanoTime();
         timings.put(StepMetrics.EXPERTS, expertsForward + ms(t2, t3));
 
-        JavaPairRDD<Integer, Block> inputGrads = shardBack.flatMapToPair(r -> r._2().iterator()).partitionBy(dataPartitioner);
+        JavaPairRDD<Integer, ShuffleBlock> inputGrads = shardBack.flatMapToPair(r -> r._2().iterator()).partitionBy(dataPartitioner);
         JavaRDD<PartitionResult> results = combined.zipPartitions(inputGrads,
                 (cit, bit) -> Collections.singletonList(cit.next().finish(ctx, sharedB.value(), values(bit))).iterator());
         return new Tuple2<>(results, shardBack.map(Tuple2::_1));
@@ -376,7 +377,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         long t0 = System.nanoTime();
         sc.setJobGroup("spark-moe-step-" + ctx.step(), "spark-moe step " + ctx.step() + ": local experts", false);
         MoENetwork net = network;
-        JavaRDD<Tuple2<PartitionResult, List<Block>>> local = parts.map(ps -> {
+        JavaRDD<Tuple2<PartitionResult, List<ShuffleBlock>>> local = parts.map(ps -> {
             Parameters[] all = expertsB.value();
             ModelParameters params = new ModelParameters(sharedB.value(), all);
             Parameters[] eg = new Parameters[all.length];
@@ -388,8 +389,8 @@ public final class SparkMoETrainer implements AutoCloseable {
                 loss = net.forwardBackwardPart(params, ps.batch, ctx.noise(), net.newWorkspace(ctx.precision()), grad,
                         ctx.lossScale(), statsGradB.value());
             }
-            List<Block> parts2 = new ArrayList<>();
-            for (int e = 0; e < eg.length; e++) if (eg[e] != null) parts2.add(new Block(ps.partition, e, eg[e].flat()));
+            List<ShuffleBlock> parts2 = new ArrayList<>();
+            for (int e = 0; e < eg.length; e++) if (eg[e] != null) parts2.add(new ShuffleBlock(ps.partition, e, eg[e].flat()));
             return new Tuple2<>(new PartitionResult(ps.partition, grad.shared(), loss, ps.batch.size()), parts2);
         }).persist(StorageLevel.MEMORY_ONLY());
         toUnpersist.add(local);
@@ -408,13 +409,13 @@ public final class SparkMoETrainer implements AutoCloseable {
     }
 
     /** Per-partition expert gradients summed per expert, partitions in order. */
-    private static ExpertGrads sumByExpert(MoENetwork net, int shard, Iterator<Tuple2<Integer, Block>> it) {
-        List<Block> all = new ArrayList<>();
+    private static ExpertGrads sumByExpert(MoENetwork net, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> it) {
+        List<ShuffleBlock> all = new ArrayList<>();
         it.forEachRemaining(t -> all.add(t._2()));
-        all.sort(java.util.Comparator.comparingInt(Block::expert).thenComparingInt(Block::partition));
+        all.sort(java.util.Comparator.comparingInt(ShuffleBlock::expert).thenComparingInt(ShuffleBlock::partition));
         List<Integer> ids = new ArrayList<>();
         List<Parameters> grads = new ArrayList<>();
-        for (Block b : all) {
+        for (ShuffleBlock b : all) {
             if (ids.isEmpty() || ids.get(ids.size() - 1) != b.expert()) {
                 ids.add(b.expert());
                 grads.add(net.moe().expert().layout().allocate(b.rows().precision()));
@@ -447,7 +448,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         }
     }
 
-    private static <T> Iterator<Block> values(Iterator<Tuple2<Integer, Block>> it) {
+    private static <T> Iterator<ShuffleBlock> values(Iterator<Tuple2<Integer, ShuffleBlock>> it) {
         return new Iterator<>() {
             @Override
             public boolean hasNext() {
@@ -455,7 +456,7 @@ public final class SparkMoETrainer implements AutoCloseable {
             }
 
             @Override
-            public Block next() {
+            public ShuffleBlock next() {
                 return it.next()._2();
             }
         };

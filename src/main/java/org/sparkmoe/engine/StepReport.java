@@ -18,8 +18,8 @@ public record StepReport(long step, int examples, double taskLoss, BalanceResult
     }
 
     /** The line written to metrics.jsonl. */
-    public org.sparkmoe.engine.io.StepMetrics toMetrics() {
-        return new org.sparkmoe.engine.io.StepMetrics(step, examples, taskLoss, balance.importanceLoss(), balance.loadLoss(),
+    public org.sparkmoe.engine.metrics.StepMetrics toMetrics() {
+        return new org.sparkmoe.engine.metrics.StepMetrics(step, examples, taskLoss, balance.importanceLoss(), balance.loadLoss(),
                 balance.cvImportance(), balance.cvLoad(), balance.maxOverMeanLoad(), minExpertBatch, maxExpertBatch,
                 examplesPerSecond(), timingsMillis);
     }

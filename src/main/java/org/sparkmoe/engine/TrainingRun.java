@@ -1,5 +1,6 @@
 package org.sparkmoe.engine;
 
+import org.sparkmoe.core.network.RowBlock;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,8 +11,8 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sparkmoe.core.network.MoENetwork;
-import org.sparkmoe.engine.io.CheckpointStore;
-import org.sparkmoe.engine.io.MetricsLog;
+import org.sparkmoe.engine.checkpoint.CheckpointStore;
+import org.sparkmoe.engine.metrics.MetricsLog;
 
 /**
  * A training run to a target step count: resumes from the latest checkpoint when there is one,

@@ -16,7 +16,7 @@ import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.data.xy.DefaultTableXYDataset;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
-import org.sparkmoe.engine.io.StepMetrics;
+import org.sparkmoe.engine.metrics.StepMetrics;
 
 /** PNG charts of a training run, drawn with JFreeChart (headless). */
 final class Charts {

@@ -21,7 +21,7 @@ import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.synthetic.MarkovMixtureCorpus;
 import org.sparkmoe.core.synthetic.SpecialisationMetric;
-import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.core.network.RowBlock;
 
 /**
  * Held-out evaluation and batch scoring on Spark: the trained parameters are broadcast, every

@@ -12,7 +12,7 @@ import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.synthetic.MarkovMixtureCorpus;
 import org.sparkmoe.core.synthetic.RegimeMixture;
-import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.core.network.RowBlock;
 
 /**
  * The data of a job: training and held-out row blocks (generated or read on the executors, never
@@ -21,7 +21,7 @@ import org.sparkmoe.engine.RowBlock;
 final class JobData {
     /** Rows per generated block. */
     static final int BLOCK_ROWS = 512;
-    /** Token ids of the special tokens (as org.sparkmoe.io.Vocabulary): padding and end of document use eos. */
+    /** Token ids of the special tokens (as org.sparkmoe.data.Vocabulary): padding and end of document use eos. */
     static final int UNK = 0, EOS = 1, SPECIALS = 2;
     /** Shape of the built-in regression data. */
     static final int REGRESSION_INPUTS = 8, REGRESSION_OUTPUTS = 2;
@@ -34,10 +34,10 @@ final class JobData {
     final MarkovMixtureCorpus corpus;
     final int context;
     final double heldoutFraction;
-    final org.sparkmoe.io.Vocabulary vocab;
+    final org.sparkmoe.data.Vocabulary vocab;
 
     private JobData(JavaRDD<RowBlock> train, JavaRDD<RowBlock> heldout, int vocabulary, int inputDim, int outputs,
-                    Map<String, String> metadata, MarkovMixtureCorpus corpus, int context, double heldoutFraction, org.sparkmoe.io.Vocabulary vocab) {
+                    Map<String, String> metadata, MarkovMixtureCorpus corpus, int context, double heldoutFraction, org.sparkmoe.data.Vocabulary vocab) {
         this.train = train;
         this.heldout = heldout;
         this.vocabulary = vocabulary;
@@ -130,18 +130,18 @@ final class JobData {
     private static JobData textCorpus(JavaSparkContext sc, JobConfig cfg, ModelDirectory.Spec model, org.apache.hadoop.fs.Path modelDir,
                                       String input, int partitions, double fraction, JobData like) throws org.apache.spark.SparkException {
         org.apache.spark.api.java.JavaPairRDD<String, String> docs = switch (cfg.string("input.format")) {
-            case "text" -> org.sparkmoe.io.TextSource.textFiles(sc, input, cfg.bool("input.documentPerFile")
-                    ? org.sparkmoe.io.TextSource.DocumentMode.FILE : org.sparkmoe.io.TextSource.DocumentMode.LINE, partitions);
-            case "parquet" -> org.sparkmoe.io.TextSource.parquet(spark(), input, cfg.string("input.textColumn"));
-            case "csv" -> org.sparkmoe.io.TextSource.csv(spark(), input, cfg.string("input.textColumn"), cfg.bool("input.header"));
+            case "text" -> org.sparkmoe.data.TextSource.textFiles(sc, input, cfg.bool("input.documentPerFile")
+                    ? org.sparkmoe.data.TextSource.DocumentMode.FILE : org.sparkmoe.data.TextSource.DocumentMode.LINE, partitions);
+            case "parquet" -> org.sparkmoe.data.TextSource.parquet(spark(), input, cfg.string("input.textColumn"));
+            case "csv" -> org.sparkmoe.data.TextSource.csv(spark(), input, cfg.string("input.textColumn"), cfg.bool("input.header"));
             default -> throw new JobConfig.ConfigException("config key 'input.format' = '" + cfg.string("input.format")
                     + "' cannot hold text for task=lm (use text, parquet or csv)");
         };
         if (cfg.bool("input.stripTags")) docs = docs.mapValues(JobData::stripTags);
         docs = docs.persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
-        org.sparkmoe.io.Tokenizer tok = new org.sparkmoe.io.Tokenizer(cfg.bool("input.lowercase"),
-                cfg.bool("input.keepPunctuation") ? org.sparkmoe.io.Tokenizer.Punctuation.SPLIT : org.sparkmoe.io.Tokenizer.Punctuation.DROP);
-        org.sparkmoe.io.Vocabulary vocab;
+        org.sparkmoe.data.Tokenizer tok = new org.sparkmoe.data.Tokenizer(cfg.bool("input.lowercase"),
+                cfg.bool("input.keepPunctuation") ? org.sparkmoe.data.Tokenizer.Punctuation.SPLIT : org.sparkmoe.data.Tokenizer.Punctuation.DROP);
+        org.sparkmoe.data.Vocabulary vocab;
         int c;
         if (like != null) {
             vocab = like.vocab;
@@ -149,24 +149,24 @@ final class JobData {
         } else if (model != null) {
             if (modelDir == null) throw new IllegalStateException("the model's directory is needed for its vocabulary");
             try {
-                vocab = org.sparkmoe.io.Vocabulary.load(new org.apache.hadoop.fs.Path(modelDir, ModelDirectory.VOCABULARY).toString(),
+                vocab = org.sparkmoe.data.Vocabulary.load(new org.apache.hadoop.fs.Path(modelDir, ModelDirectory.VOCABULARY).toString(),
                         sc.hadoopConfiguration());
             } catch (java.io.IOException e) {
                 throw new InputException("cannot read the model's vocabulary in " + modelDir + ": " + e.getMessage(), e);
             }
             c = model.network().context();
         } else {
-            vocab = org.sparkmoe.io.Vocabulary.build(docs.values(), tok, cfg.integer("model.vocabularySize"));
+            vocab = org.sparkmoe.data.Vocabulary.build(docs.values(), tok, cfg.integer("model.vocabularySize"));
             c = cfg.integer("model.context");
         }
         if (vocab.size() < JobConfig.MIN_VOCABULARY) {
             throw new InputException("input " + input + " (config key 'input.path') gives a vocabulary of " + vocab.size()
                     + " ids: no words besides <unk> and <eos>");
         }
-        org.sparkmoe.io.LanguageModelData lm = new org.sparkmoe.io.LanguageModelData(vocab, tok, c)
+        org.sparkmoe.data.LanguageModelData lm = new org.sparkmoe.data.LanguageModelData(vocab, tok, c)
                 .withHeldOut(fraction, cfg.longValue("synthetic.seed")).withBlockSize(BLOCK_ROWS);
-        org.sparkmoe.io.LanguageModelData.Examples ex = lm.examples(docs);
-        if (ex.count(org.sparkmoe.io.LanguageModelData.Part.TRAIN) == 0) {
+        org.sparkmoe.data.LanguageModelData.Examples ex = lm.examples(docs);
+        if (ex.count(org.sparkmoe.data.LanguageModelData.Part.TRAIN) == 0) {
             throw new InputException("input " + input + " (config key 'input.path') has no training examples (empty documents?)");
         }
         Map<String, String> meta = new LinkedHashMap<>();
@@ -177,7 +177,7 @@ final class JobData {
         meta.put("vocabularyFile", ModelDirectory.VOCABULARY);
         meta.put("examples", Long.toString(ex.totalExamples()));
         meta.put("heldout.fraction", Double.toString(fraction));
-        return new JobData(ex.blocks(org.sparkmoe.io.LanguageModelData.Part.TRAIN), ex.blocks(org.sparkmoe.io.LanguageModelData.Part.HELD_OUT),
+        return new JobData(ex.blocks(org.sparkmoe.data.LanguageModelData.Part.TRAIN), ex.blocks(org.sparkmoe.data.LanguageModelData.Part.HELD_OUT),
                 vocab.size(), 0, vocab.size(), meta, null, c, fraction, vocab);
     }
 
@@ -190,32 +190,32 @@ final class JobData {
 
     private static JobData features(JavaSparkContext sc, JobConfig cfg, ModelDirectory.Spec model, String input, double fraction,
                                     JobData like) {
-        org.sparkmoe.io.FeatureSource.Format fmt = switch (cfg.string("input.format")) {
-            case "libsvm" -> org.sparkmoe.io.FeatureSource.Format.LIBSVM;
-            case "parquet" -> org.sparkmoe.io.FeatureSource.Format.PARQUET;
-            case "csv" -> org.sparkmoe.io.FeatureSource.Format.CSV;
+        org.sparkmoe.data.FeatureSource.Format fmt = switch (cfg.string("input.format")) {
+            case "libsvm" -> org.sparkmoe.data.FeatureSource.Format.LIBSVM;
+            case "parquet" -> org.sparkmoe.data.FeatureSource.Format.PARQUET;
+            case "csv" -> org.sparkmoe.data.FeatureSource.Format.CSV;
             default -> throw new JobConfig.ConfigException("config key 'input.format' = '" + cfg.string("input.format")
                     + "' is not a feature format for task=" + cfg.string("task") + " (use libsvm, parquet or csv)");
         };
         List<String> paths = new ArrayList<>();
         for (String p : input.split(",")) if (!p.isBlank()) paths.add(p.trim());
-        org.sparkmoe.io.FeatureSource src = org.sparkmoe.io.FeatureSource.of(fmt, paths.toArray(new String[0])).blockSize(BLOCK_ROWS);
+        org.sparkmoe.data.FeatureSource src = org.sparkmoe.data.FeatureSource.of(fmt, paths.toArray(new String[0])).blockSize(BLOCK_ROWS);
         String label = cfg.string("input.labelColumn");
         src = cfg.task() == JobConfig.TaskKind.CLASSIFICATION ? src.classification(label) : src.regression(label);
         List<String> cols = cfg.list("input.featureColumns");
-        if (cols.size() == 1 && fmt != org.sparkmoe.io.FeatureSource.Format.CSV) src = src.vectorColumn(cols.get(0));
+        if (cols.size() == 1 && fmt != org.sparkmoe.data.FeatureSource.Format.CSV) src = src.vectorColumn(cols.get(0));
         else if (!cols.isEmpty()) src = src.featureColumns(cols.toArray(new String[0]));
         int nf = like != null ? like.inputDim : model != null ? model.network().inputDim() : cfg.integer("input.numFeatures");
         if (nf > 0) src = src.numFeatures(nf);
         boolean cls = cfg.task() == JobConfig.TaskKind.CLASSIFICATION;
         int nc = like != null && cls ? like.outputs : model != null && cls ? model.network().outputs() : cfg.integer("input.numClasses");
         if (nc > 0 && cfg.task() == JobConfig.TaskKind.CLASSIFICATION) src = src.numClasses(nc);
-        org.sparkmoe.io.FeatureTable table = src.read(spark());
+        org.sparkmoe.data.FeatureTable table = src.read(spark());
         if (model != null && table.numFeatures() != model.network().inputDim()) {
             throw new InputException("input " + input + " has " + table.numFeatures() + " features, the model expects "
                     + model.network().inputDim());
         }
-        org.sparkmoe.io.FeatureSplit split = table.split(fraction, cfg.longValue("synthetic.seed"));
+        org.sparkmoe.data.FeatureSplit split = table.split(fraction, cfg.longValue("synthetic.seed"));
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("data", "features");
         meta.put("input.path", input);
@@ -282,7 +282,7 @@ final class JobData {
         meta.put("heldout.fraction", Double.toString(fraction));
         List<String> words = new ArrayList<>();
         for (int i = 0; i < v - SPECIALS; i++) words.add(corpus.word(i));
-        return new JobData(train, held, v, 0, v, meta, corpus, c, fraction, org.sparkmoe.io.Vocabulary.of(words, null));
+        return new JobData(train, held, v, 0, v, meta, corpus, c, fraction, org.sparkmoe.data.Vocabulary.of(words, null));
     }
 
     private static JavaRDD<RowBlock> corpusBlocks(JavaSparkContext sc, MarkovMixtureCorpus corpus, long docs, int partitions, int c,

@@ -29,12 +29,12 @@ import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.EngineConfig;
-import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.core.network.RowBlock;
 import org.sparkmoe.engine.SparkMoETrainer;
 import org.sparkmoe.engine.StepReport;
-import org.sparkmoe.engine.io.CheckpointStore;
-import org.sparkmoe.engine.io.MetricsLog;
-import org.sparkmoe.engine.io.StepMetrics;
+import org.sparkmoe.engine.checkpoint.CheckpointStore;
+import org.sparkmoe.engine.metrics.MetricsLog;
+import org.sparkmoe.engine.metrics.StepMetrics;
 
 import com.fasterxml.jackson.databind.JsonNode;
 

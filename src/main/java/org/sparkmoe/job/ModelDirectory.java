@@ -18,8 +18,8 @@ import org.apache.hadoop.fs.Path;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.train.TrainingState;
-import org.sparkmoe.engine.io.CheckpointMeta;
-import org.sparkmoe.engine.io.CheckpointStore;
+import org.sparkmoe.engine.checkpoint.CheckpointMeta;
+import org.sparkmoe.engine.checkpoint.CheckpointStore;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -152,7 +152,7 @@ public final class ModelDirectory {
     }
 
     /** Writes spec, parameters and vocabulary into {@code dir} (a temporary directory). */
-    public static void writeModel(Path dir, Spec spec, TrainingState state, int expertShards, org.sparkmoe.io.Vocabulary vocabulary,
+    public static void writeModel(Path dir, Spec spec, TrainingState state, int expertShards, org.sparkmoe.data.Vocabulary vocabulary,
                                   Configuration conf) throws IOException {
         writeText(new Path(dir, SPEC), spec.toJson(), conf);
         MoENetwork net = spec.network().build();

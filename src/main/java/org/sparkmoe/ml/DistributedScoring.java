@@ -28,7 +28,7 @@ import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.param.Parameters;
-import org.sparkmoe.engine.Block;
+import org.sparkmoe.engine.ShuffleBlock;
 import org.sparkmoe.engine.ExpertPartitioner;
 
 import scala.Tuple2;
@@ -37,7 +37,7 @@ import scala.Tuple2;
  * Scoring with the experts on the executors ({@link ExpertTable.Distributed}): the sparse dispatch
  * of section 2 done as shuffles, so no expert reaches the driver. The {@link ScoringCodec} reads
  * each input partition a block of rows at a time and turns it into examples (one per row, or a
- * document's tokens); examples travel in {@link Block}s in the model's precision, one per (input
+ * document's tokens); examples travel in {@link ShuffleBlock}s in the model's precision, one per (input
  * block, expert) carrying that block's examples for the expert in routing order (row-major over
  * (example, slot)), with no object per example.
  * <ol>
@@ -62,7 +62,7 @@ final class DistributedScoring {
     private DistributedScoring() {
     }
 
-    /** Block keys (input partition << 32 | block) go back to their input partition. */
+    /** ShuffleBlock keys (input partition << 32 | block) go back to their input partition. */
     static final class RowPartitioner extends Partitioner {
         private static final long serialVersionUID = 1L;
         private final int n;
@@ -195,7 +195,7 @@ final class DistributedScoring {
         JavaRDD<Row> rows = ds.toDF().toJavaRDD().persist(StorageLevel.MEMORY_AND_DISK());
 
         // (1) input layer and gating next to the data: one block per (input block, chosen expert)
-        JavaPairRDD<Long, Block> routed = rows.mapPartitionsWithIndex((pi, it) -> new Blocks<Row, Tuple2<Long, Block>>(it) {
+        JavaPairRDD<Long, ShuffleBlock> routed = rows.mapPartitionsWithIndex((pi, it) -> new Blocks<Row, Tuple2<Long, ShuffleBlock>>(it) {
             final Gate gate = new Gate(spec);
             int block;
 
@@ -208,37 +208,37 @@ final class DistributedScoring {
                     if (gate.count[e] == 0) continue;
                     Matrix x = prec.zeros(gate.count[e], d);
                     x.gatherRows(gate.x, gate.routedRows(g, e), 0, gate.count[e]);
-                    ready.add(new Tuple2<>(((long) e << 32) | block, new Block(pi, e, x)));
+                    ready.add(new Tuple2<>(((long) e << 32) | block, new ShuffleBlock(pi, e, x)));
                 }
                 block++;
             }
         }, true).mapToPair(t -> t);
 
         // (2) each expert over all rows routed to it, where the expert lives
-        JavaPairRDD<Long, Block> contributions = table.rdd().zipPartitions(routed.partitionBy(new ExpertKeyPartitioner(table.partitioner())), (ei, ri) -> {
+        JavaPairRDD<Long, ShuffleBlock> contributions = table.rdd().zipPartitions(routed.partitionBy(new ExpertKeyPartitioner(table.partitioner())), (ei, ri) -> {
             Map<Integer, Parameters> local = new HashMap<>();
             while (ei.hasNext()) {
                 Tuple2<Integer, Parameters> t = ei.next();
                 local.put(t._1(), t._2());
             }
-            Map<Integer, List<Tuple2<Long, Block>>> byExpert = new HashMap<>();
+            Map<Integer, List<Tuple2<Long, ShuffleBlock>>> byExpert = new HashMap<>();
             while (ri.hasNext()) {
-                Tuple2<Long, Block> t = ri.next();
+                Tuple2<Long, ShuffleBlock> t = ri.next();
                 byExpert.computeIfAbsent(t._2().expert(), k -> new ArrayList<>()).add(t);
             }
-            List<Tuple2<Long, Block>> res = new ArrayList<>();
+            List<Tuple2<Long, ShuffleBlock>> res = new ArrayList<>();
             Expert expert = new Expert(d, h);
-            for (Map.Entry<Integer, List<Tuple2<Long, Block>>> en : byExpert.entrySet()) {
+            for (Map.Entry<Integer, List<Tuple2<Long, ShuffleBlock>>> en : byExpert.entrySet()) {
                 int e = en.getKey();
                 Parameters ep = local.get(e);
                 if (ep == null) throw new IllegalStateException("expert " + e + " is not in its partition of the expert table");
                 Precision prec = ep.precision();
-                List<Tuple2<Long, Block>> blocks = en.getValue();
+                List<Tuple2<Long, ShuffleBlock>> blocks = en.getValue();
                 int total = 0;
-                for (Tuple2<Long, Block> t : blocks) total += t._2().rows().rows();
+                for (Tuple2<Long, ShuffleBlock> t : blocks) total += t._2().rows().rows();
                 Matrix x = prec.zeros(total, d);
                 int row = 0;
-                for (Tuple2<Long, Block> t : blocks) {
+                for (Tuple2<Long, ShuffleBlock> t : blocks) {
                     Matrix rowsIn = t._2().rows();
                     x.slice(row * d, rowsIn.rows(), d).copyFrom(rowsIn);
                     row += rowsIn.rows();
@@ -250,10 +250,10 @@ final class DistributedScoring {
                     expert.forward(ep, x.slice(from * d, m, d), ws, y.slice(from * d, m, d));
                 }
                 row = 0;
-                for (Tuple2<Long, Block> t : blocks) {
+                for (Tuple2<Long, ShuffleBlock> t : blocks) {
                     int c = t._2().rows().rows();
                     int pi = t._2().partition();
-                    res.add(new Tuple2<>(((long) pi << 32) | (t._1() & 0xFFFFFFFFL), new Block(pi, e, y.slice(row * d, c, d).copy())));
+                    res.add(new Tuple2<>(((long) pi << 32) | (t._1() & 0xFFFFFFFFL), new ShuffleBlock(pi, e, y.slice(row * d, c, d).copy())));
                     row += c;
                 }
             }
@@ -261,13 +261,13 @@ final class DistributedScoring {
         }).mapToPair(t -> t);
 
         // (3) back to the rows' partitions, in block order
-        JavaPairRDD<Long, Block> sorted = contributions.repartitionAndSortWithinPartitions(new RowPartitioner(rows.getNumPartitions()));
+        JavaPairRDD<Long, ShuffleBlock> sorted = contributions.repartitionAndSortWithinPartitions(new RowPartitioner(rows.getNumPartitions()));
 
         // (4) gate again, weight and sum the expert outputs per example in slot order, then the head
         boolean residual = spec.residual();
         JavaRDD<Row> scored = rows.zipPartitions(sorted, (ri, yi) -> new Blocks<Row, Row>(ri) {
             final Gate gate = new Gate(spec);
-            Tuple2<Long, Block> pending;
+            Tuple2<Long, ShuffleBlock> pending;
             int block;
 
             @Override
@@ -290,7 +290,7 @@ final class DistributedScoring {
                     long b = pending._1() & 0xFFFFFFFFL;
                     if (b > block) break;
                     if (b < block) throw new IllegalStateException("expert outputs for block " + b + " arrived after the block");
-                    Block out = pending._2();
+                    ShuffleBlock out = pending._2();
                     if (out.rows().rows() != gate.count[out.expert()]) {
                         throw new IllegalStateException("block " + block + ": expert " + out.expert() + " returned " + out.rows().rows()
                                 + " rows, the gating routes " + gate.count[out.expert()] + " (the input changed between passes?)");

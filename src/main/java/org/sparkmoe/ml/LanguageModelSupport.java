@@ -15,8 +15,8 @@ import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.network.TokenContextEmbedding;
-import org.sparkmoe.io.LanguageModelData;
-import org.sparkmoe.io.Vocabulary;
+import org.sparkmoe.data.LanguageModelData;
+import org.sparkmoe.data.Vocabulary;
 
 /** What the language-model estimator and model share: schema checks, the network spec, the scoring codec. */
 final class LanguageModelSupport {
@@ -74,7 +74,7 @@ final class LanguageModelSupport {
 
         LanguageModelCodec(StructType in, MoELanguageModelParams<?> p, NetworkSpec spec, Vocabulary vocabulary) {
             this.ti = in.fieldIndex(p.getTextCol());
-            this.data = new LanguageModelData(vocabulary, org.sparkmoe.io.Tokenizer.defaults(), spec.context());
+            this.data = new LanguageModelData(vocabulary, org.sparkmoe.data.Tokenizer.defaults(), spec.context());
             this.vocabulary = vocabulary;
             this.c = spec.context();
             this.width = in.size();

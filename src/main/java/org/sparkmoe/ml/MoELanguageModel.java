@@ -14,7 +14,7 @@ import org.apache.spark.sql.types.StructType;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.param.Parameters;
-import org.sparkmoe.io.Vocabulary;
+import org.sparkmoe.data.Vocabulary;
 
 /**
  * A fitted {@link MoELanguageModelEstimator}: network spec, parameters and vocabulary. transform() scores each document of textCol (tokenized as in

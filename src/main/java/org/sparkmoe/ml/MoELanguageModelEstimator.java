@@ -11,9 +11,9 @@ import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
 import org.sparkmoe.core.network.NetworkSpec;
-import org.sparkmoe.io.LanguageModelData;
-import org.sparkmoe.io.Tokenizer;
-import org.sparkmoe.io.Vocabulary;
+import org.sparkmoe.data.LanguageModelData;
+import org.sparkmoe.data.Tokenizer;
+import org.sparkmoe.data.Vocabulary;
 
 import scala.Tuple2;
 

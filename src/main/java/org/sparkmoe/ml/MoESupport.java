@@ -45,10 +45,10 @@ import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.engine.ExpertPlacement;
 import org.sparkmoe.engine.RoutingMode;
-import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.core.network.RowBlock;
 import org.sparkmoe.engine.SparkMoETrainer;
 import org.sparkmoe.engine.StepReport;
-import org.sparkmoe.engine.io.CheckpointStore;
+import org.sparkmoe.engine.checkpoint.CheckpointStore;
 
 import scala.Tuple2;
 

@@ -23,7 +23,7 @@ import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.engine.ExpertPlacement;
 import org.sparkmoe.engine.RoutingMode;
-import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.core.network.RowBlock;
 import org.sparkmoe.engine.SparkMoETrainer;
 import org.sparkmoe.engine.SparkTestContext;
 import org.sparkmoe.engine.StepReport;

@@ -1,5 +1,6 @@
 package org.sparkmoe.engine;
 
+import org.sparkmoe.core.network.RowBlock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -21,8 +22,8 @@ import org.sparkmoe.core.optim.Adam;
 import org.sparkmoe.core.optim.LearningRateSchedule;
 import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.core.train.TrainingState;
-import org.sparkmoe.engine.io.MetricsLog;
-import org.sparkmoe.engine.io.StepMetrics;
+import org.sparkmoe.engine.metrics.MetricsLog;
+import org.sparkmoe.engine.metrics.StepMetrics;
 
 /**
  * Stopping after a checkpoint and resuming in a fresh trainer (nothing kept but the files) ends

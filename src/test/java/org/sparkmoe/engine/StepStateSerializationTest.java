@@ -1,5 +1,6 @@
 package org.sparkmoe.engine;
 
+import org.sparkmoe.core.network.RowBlock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.ByteBuffer;
@@ -39,14 +40,14 @@ class StepStateSerializationTest {
 
         PartitionStep ps = PartitionStep.gate(ctx, params.shared(), 0, blocks.iterator());
         PartitionStep psCopy = roundTrip(kryo, ps);
-        List<Block> dispatch = ps.dispatch();
+        List<ShuffleBlock> dispatch = ps.dispatch();
         assertBlocksEqual(dispatch, psCopy.dispatch());
 
-        List<Tuple2<Integer, Block>> keyed = new ArrayList<>();
-        for (Block b : dispatch) keyed.add(new Tuple2<>(b.expert(), b));
+        List<Tuple2<Integer, ShuffleBlock>> keyed = new ArrayList<>();
+        for (ShuffleBlock b : dispatch) keyed.add(new Tuple2<>(b.expert(), b));
         ShardStep ss = ShardStep.forward(ctx, 0, keyed.iterator(), e -> params.experts()[e]);
         ShardStep ssCopy = roundTrip(kryo, ss);
-        List<Tuple2<Integer, Block>> outputs = ss.outputBlocks();
+        List<Tuple2<Integer, ShuffleBlock>> outputs = ss.outputBlocks();
         assertBlocksEqual(values(outputs), values(ssCopy.outputBlocks()));
 
         double[] statsGradient = net.moe().balance(ps.stats).statsGradient();
@@ -56,10 +57,10 @@ class StepStateSerializationTest {
         assertEquals(combined.lossSum, combinedCopy.lossSum);
         assertMatrixEqual(combined.sharedGrad.flat(), combinedCopy.sharedGrad.flat());
 
-        List<Tuple2<Integer, Block>> back = new ArrayList<>();
-        for (Block b : combined.backward) back.add(new Tuple2<>(b.expert(), b));
-        Tuple2<ExpertGrads, List<Tuple2<Integer, Block>>> r = ss.backward(ctx, back.iterator());
-        Tuple2<ExpertGrads, List<Tuple2<Integer, Block>>> rCopy = ssCopy.backward(ctx, back.iterator());
+        List<Tuple2<Integer, ShuffleBlock>> back = new ArrayList<>();
+        for (ShuffleBlock b : combined.backward) back.add(new Tuple2<>(b.expert(), b));
+        Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>> r = ss.backward(ctx, back.iterator());
+        Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>> rCopy = ssCopy.backward(ctx, back.iterator());
         for (int i = 0; i < r._1().grads().length; i++) {
             assertMatrixEqual(r._1().grads()[i].flat(), rCopy._1().grads()[i].flat());
         }
@@ -74,17 +75,17 @@ class StepStateSerializationTest {
         return (T) kryo.deserialize(bytes, ClassTag$.MODULE$.apply(Object.class));
     }
 
-    private static List<Block> values(List<Tuple2<Integer, Block>> keyed) {
-        List<Block> out = new ArrayList<>();
-        for (Tuple2<Integer, Block> t : keyed) out.add(t._2());
+    private static List<ShuffleBlock> values(List<Tuple2<Integer, ShuffleBlock>> keyed) {
+        List<ShuffleBlock> out = new ArrayList<>();
+        for (Tuple2<Integer, ShuffleBlock> t : keyed) out.add(t._2());
         return out;
     }
 
-    private static void assertBlocksEqual(List<Block> a, List<Block> b) {
+    private static void assertBlocksEqual(List<ShuffleBlock> a, List<ShuffleBlock> b) {
         assertEquals(a.size(), b.size());
-        Iterator<Block> ib = b.iterator();
-        for (Block x : a) {
-            Block y = ib.next();
+        Iterator<ShuffleBlock> ib = b.iterator();
+        for (ShuffleBlock x : a) {
+            ShuffleBlock y = ib.next();
             assertEquals(x.partition(), y.partition());
             assertEquals(x.expert(), y.expert());
             assertMatrixEqual(x.rows(), y.rows());

@@ -32,7 +32,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparkmoe.core.synthetic.MarkovMixtureCorpus;
-import org.sparkmoe.io.Tokenizer;
+import org.sparkmoe.data.Tokenizer;
 
 /**
  * The language-model estimator as a Spark ML citizen: inside a {@link Pipeline} after an upstream

@@ -21,8 +21,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparkmoe.core.synthetic.MarkovMixtureCorpus;
-import org.sparkmoe.io.Tokenizer;
-import org.sparkmoe.io.Vocabulary;
+import org.sparkmoe.data.Tokenizer;
+import org.sparkmoe.data.Vocabulary;
 
 class MoELanguageModelTest {
     static final StructType SCHEMA = new StructType().add("id", DataTypes.LongType, false).add("text", DataTypes.StringType, true);

@@ -1,5 +1,6 @@
 package org.sparkmoe.engine.serde;
 
+import org.sparkmoe.core.network.RowBlock;
 import com.esotericsoftware.kryo.Kryo;
 
 import org.apache.spark.serializer.KryoRegistrator;
@@ -58,13 +59,13 @@ public final class MoEKryoRegistrator implements KryoRegistrator {
         for (Class<?> c : arrays) kryo.register(c);
 
         // the engine's wire types (appended: registration order is the class id)
-        kryo.register(org.sparkmoe.engine.RowBlock.class, new org.sparkmoe.engine.EngineSerializers.RowBlockSerializer());
-        kryo.register(org.sparkmoe.engine.Block.class, new org.sparkmoe.engine.EngineSerializers.BlockSerializer());
+        kryo.register(org.sparkmoe.core.network.RowBlock.class, new org.sparkmoe.engine.EngineSerializers.RowBlockSerializer());
+        kryo.register(org.sparkmoe.engine.ShuffleBlock.class, new org.sparkmoe.engine.EngineSerializers.ShuffleBlockSerializer());
         kryo.register(org.sparkmoe.engine.PartitionResult.class, new org.sparkmoe.engine.EngineSerializers.PartitionResultSerializer());
         kryo.register(org.sparkmoe.engine.ExpertGrads.class, new org.sparkmoe.engine.EngineSerializers.ExpertGradsSerializer());
         kryo.register(org.sparkmoe.engine.ExpertShard.class, new org.sparkmoe.engine.EngineSerializers.ExpertShardSerializer());
-        kryo.register(org.sparkmoe.engine.RowBlock[].class);
-        kryo.register(org.sparkmoe.engine.Block[].class);
+        kryo.register(org.sparkmoe.core.network.RowBlock[].class);
+        kryo.register(org.sparkmoe.engine.ShuffleBlock[].class);
         kryo.register(org.sparkmoe.engine.PartitionResult[].class);
         kryo.register(org.sparkmoe.engine.ExpertGrads[].class);
         kryo.register(org.sparkmoe.engine.ExpertShard[].class);

@@ -1,4 +1,4 @@
-package org.sparkmoe.io;
+package org.sparkmoe.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.synthetic.MarkovMixtureCorpus;
-import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.core.network.RowBlock;
 import org.sparkmoe.engine.SparkTestContext;
 
 import scala.Tuple2;

@@ -1,10 +1,9 @@
-package org.sparkmoe.engine;
+package org.sparkmoe.core.network;
 
 import java.io.Serializable;
 
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
-import org.sparkmoe.core.network.Batch;
 
 /**
  * Training examples of one data partition in compact columnar form: primitive arrays, never one
@@ -93,16 +92,18 @@ public final class RowBlock implements Serializable {
         return size;
     }
 
-    /** The raw columns (shared arrays): for serializers. */
-    record Columns(long[] ids, int context, int[] tokens, int featureDim, float[] features, int[] labels, int targetDim,
+    /** The raw columns (shared arrays, not copies): for the engine's serializers. */
+    public record Columns(long[] ids, int context, int[] tokens, int featureDim, float[] features, int[] labels, int targetDim,
                    float[] targets) {
     }
 
-    Columns columns() {
+    /** This block's columns, sharing its arrays. */
+    public Columns columns() {
         return new Columns(ids, context, tokens, featureDim, features, labels, targetDim, targets);
     }
 
-    static RowBlock fromColumns(Columns c) {
+    /** A block over the given columns (no copy). */
+    public static RowBlock fromColumns(Columns c) {
         return new RowBlock(c.ids().length, c.ids(), c.context(), c.tokens(), c.featureDim(), c.features(), c.labels(),
                 c.targetDim(), c.targets());
     }

@@ -1,4 +1,4 @@
-package org.sparkmoe.engine.io;
+package org.sparkmoe.engine.metrics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

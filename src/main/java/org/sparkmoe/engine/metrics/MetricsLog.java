@@ -1,4 +1,4 @@
-package org.sparkmoe.engine.io;
+package org.sparkmoe.engine.metrics;
 
 import java.io.BufferedReader;
 import java.io.Closeable;

@@ -1,4 +1,4 @@
-package org.sparkmoe.io;
+package org.sparkmoe.data;
 
 /**
  * A deterministic train / held-out split of a {@link FeatureTable}: an example is held out when a

@@ -1,4 +1,4 @@
-package org.sparkmoe.io;
+package org.sparkmoe.data;
 
 import java.util.Arrays;
 import java.util.HashMap;
@@ -8,7 +8,7 @@ import java.util.NoSuchElementException;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Row;
 import org.sparkmoe.core.network.NetworkSpec.Task;
-import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.core.network.RowBlock;
 
 /**
  * The second pass over validated feature input: each partition's rows, in order, as {@link RowBlock}s

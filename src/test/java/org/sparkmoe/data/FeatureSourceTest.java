@@ -1,4 +1,4 @@
-package org.sparkmoe.io;
+package org.sparkmoe.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.NetworkSpec.Task;
-import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.core.network.RowBlock;
 import org.sparkmoe.engine.SparkTestContext;
 
 class FeatureSourceTest {

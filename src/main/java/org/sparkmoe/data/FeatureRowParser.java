@@ -1,4 +1,4 @@
-package org.sparkmoe.io;
+package org.sparkmoe.data;
 
 import java.io.Serializable;
 import java.util.List;

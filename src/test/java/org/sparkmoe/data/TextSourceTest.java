@@ -1,4 +1,4 @@
-package org.sparkmoe.io;
+package org.sparkmoe.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -9,5 +9,5 @@ import org.sparkmoe.core.linalg.Matrix;
  * direction (inputs for the expert, its outputs back, gate-weighted output gradients, input
  * gradients back). Rows are in the data partition's routing order for that expert.
  */
-public record Block(int partition, int expert, Matrix rows) implements Serializable {
+public record ShuffleBlock(int partition, int expert, Matrix rows) implements Serializable {
 }

@@ -1,4 +1,4 @@
-package org.sparkmoe.io;
+package org.sparkmoe.data;
 
 /**
  * Bad feature-vector input: a missing or empty input, a missing or mistyped column, or an offending

@@ -1,4 +1,4 @@
-package org.sparkmoe.engine.io;
+package org.sparkmoe.engine.checkpoint;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,11 +1,11 @@
-package org.sparkmoe.io;
+package org.sparkmoe.data;
 
 import java.util.HashMap;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Row;
 import org.sparkmoe.core.network.NetworkSpec.Task;
-import org.sparkmoe.engine.RowBlock;
+import org.sparkmoe.core.network.RowBlock;
 
 /**
  * Validated feature-vector training data read by {@link FeatureSource}: the row blocks the engine

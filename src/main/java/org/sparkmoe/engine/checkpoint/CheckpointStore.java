@@ -1,4 +1,4 @@
-package org.sparkmoe.engine.io;
+package org.sparkmoe.engine.checkpoint;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
