@@ -1,0 +1,17 @@
+/**
+ * The Spark engine: data-parallel training of an MoE network (docs/DESIGN.md section 7).
+ * {@link org.sparkmoe.engine.SparkMoETrainer} runs one step as Spark jobs over an RDD of
+ * {@link org.sparkmoe.core.network.RowBlock}s: {@link org.sparkmoe.engine.PartitionStep} (a data
+ * partition's rows: input layer, gate, combine, backward), {@link org.sparkmoe.engine.ShardStep} (an
+ * expert shard running each expert once on its rows from all partitions),
+ * {@link org.sparkmoe.engine.ShuffleBlock} (what crosses the shuffle),
+ * {@link org.sparkmoe.engine.ExpertPartitioner} and {@link org.sparkmoe.engine.ExpertShard} (where
+ * experts live), {@link org.sparkmoe.engine.BatchPlan} (which rows form each step's mini-batch).
+ * {@link org.sparkmoe.engine.EngineConfig} holds the settings and
+ * {@link org.sparkmoe.engine.TrainingRun} trains to a step count with resume, checkpoints and
+ * metrics.
+ *
+ * <p>Layer: engine, above core. May depend on {@code org.sparkmoe.core.*}, its own subpackages,
+ * Spark and Hadoop; never on {@code data}, {@code job}, {@code ml} or the application layer.
+ */
+package org.sparkmoe.engine;

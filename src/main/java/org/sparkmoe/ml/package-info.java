@@ -1,0 +1,15 @@
+/**
+ * The Spark ML face of spark-moe: estimators ({@link org.sparkmoe.ml.MoEClassifier},
+ * {@link org.sparkmoe.ml.MoERegressor}, {@link org.sparkmoe.ml.MoELanguageModelEstimator}), their
+ * models ({@link org.sparkmoe.ml.MoEClassificationModel}, {@link org.sparkmoe.ml.MoERegressionModel},
+ * {@link org.sparkmoe.ml.MoELanguageModel}), the {@link org.sparkmoe.ml.MoEPerplexityEvaluator},
+ * params ({@link org.sparkmoe.ml.MoEParams}), ML persistence ({@link org.sparkmoe.ml.MoEPersistence})
+ * and where a fitted model's experts live ({@link org.sparkmoe.ml.ExpertTable}: on the driver, or
+ * distributed on the executors and scored by {@link org.sparkmoe.ml.DistributedScoring}). Also
+ * wrapped for PySpark ({@code src/main/python/sparkmoe}).
+ *
+ * <p>Layer: a face, at the top. May depend on {@code org.sparkmoe.core.*}, {@code org.sparkmoe.engine}
+ * and its subpackages, {@code org.sparkmoe.data}, the application layer, and Spark; not on
+ * {@code org.sparkmoe.job} (the other face).
+ */
+package org.sparkmoe.ml;
