@@ -14,7 +14,7 @@ import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.param.Parameters;
 
 /**
- * One data partition's part of a training step (DESIGN section 4): its slice of the mini-batch,
+ * One data partition's part of a training step (docs/DESIGN.md section 7): its slice of the mini-batch,
  * the input layer and gate forward, and everything it keeps until the backward pass. Lives in a
  * persisted RDD for the duration of the step; every stage recomputes or overwrites, never
  * accumulates into kept state, so Spark may re-run any stage after a failure.

@@ -33,7 +33,7 @@ import org.sparkmoe.engine.metrics.StepMetrics;
 import scala.Tuple2;
 
 /**
- * Data-parallel MoE training on Spark (DESIGN section 4). Per step:
+ * Data-parallel MoE training on Spark (docs/DESIGN.md section 7). Per step:
  * <ol>
  * <li>gate: each data partition selects its rows of the mini-batch, runs the input layer and the
  * gate, and keeps its state; the partial Importance/Load statistics are summed on the driver

@@ -35,7 +35,7 @@ import scala.Tuple2;
 
 /**
  * Scoring with the experts on the executors ({@link ExpertTable.Distributed}): the sparse dispatch
- * of section 2 done as shuffles, so no expert reaches the driver. The {@link ScoringCodec} reads
+ * of paper section 2 done as shuffles, so no expert reaches the driver. The {@link ScoringCodec} reads
  * each input partition a block of rows at a time and turns it into examples (one per row, or a
  * document's tokens); examples travel in {@link ShuffleBlock}s in the model's precision, one per (input
  * block, expert) carrying that block's examples for the expert in routing order (row-major over
@@ -62,7 +62,7 @@ final class DistributedScoring {
     private DistributedScoring() {
     }
 
-    /** ShuffleBlock keys (input partition << 32 | block) go back to their input partition. */
+    /** ShuffleBlock keys ({@code inputPartition << 32 | block}) go back to their input partition. */
     static final class RowPartitioner extends Partitioner {
         private static final long serialVersionUID = 1L;
         private final int n;
@@ -92,7 +92,7 @@ final class DistributedScoring {
         }
     }
 
-    /** Keys (expert << 32 | block) go to the shard of their expert. */
+    /** Keys ({@code expert << 32 | block}) go to the shard of their expert. */
     static final class ExpertKeyPartitioner extends Partitioner {
         private static final long serialVersionUID = 1L;
         private final ExpertPartitioner experts;

@@ -143,7 +143,7 @@ public final class SparkTestContext {
                 // The launcher cannot tell the Scala version without $SPARK_HOME/jars; executors only.
                 .set("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
                 // Executors run Spark on Java 17 too and need the --add-opens list spark-submit would add
-                // (DESIGN section 7); without it Kryo/Netty fail with InaccessibleObjectException.
+                // (docs/DESIGN.md section 9); without it Kryo/Netty fail with InaccessibleObjectException.
                 .set("spark.executor.extraJavaOptions", String.join(" ", sparkJvmFlags()))
                 // 1024 MB per Worker: the executor must fit (the default 1g does; say it explicitly).
                 .set("spark.executor.memory", "1024m")

@@ -9,7 +9,7 @@ import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
 
 /**
- * Feature-vector input layer (DESIGN section 3): {@code out = x W + b}, {@code d_in -> d}, with
+ * Feature-vector input layer (docs/DESIGN.md section 5): {@code out = x W + b}, {@code d_in -> d}, with
  * {@value #WEIGHT} ({@code d_in x d}) and {@value #BIAS} ({@code 1 x d}). Features must be finite.
  * Features stored in another precision than the parameters are converted into a per-thread scratch
  * buffer first.

@@ -7,7 +7,7 @@ import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
 
 /**
- * The layer below the MoE layer (DESIGN section 3): maps a {@link Batch}'s inputs to the
+ * The layer below the MoE layer (docs/DESIGN.md section 5): maps a {@link Batch}'s inputs to the
  * {@code d}-dimensional rows the gate and experts see. Its parameters are part of the shared
  * (dense) parameters, declared under names with a common prefix.
  */

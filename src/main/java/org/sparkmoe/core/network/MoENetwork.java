@@ -17,7 +17,7 @@ import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
 
 /**
- * The network of DESIGN section 3: input layer -> MoE layer -> output head. Everything but the
+ * The network of docs/DESIGN.md section 5: input layer -> MoE layer -> output head. Everything but the
  * experts is shared (dense) parameters. The objective of a batch of B examples is
  * {@code mean task loss + L_importance + L_load} (paper eq. 6, 7, 11 added to the task loss).
  * Immutable and serialisable; per-pass buffers live in a {@link Workspace}.

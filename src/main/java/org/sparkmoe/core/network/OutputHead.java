@@ -7,7 +7,7 @@ import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
 
 /**
- * The layer above the MoE layer with its loss (DESIGN section 3): softmax + cross-entropy over
+ * The layer above the MoE layer with its loss (docs/DESIGN.md section 5): softmax + cross-entropy over
  * classes or a vocabulary, or linear + squared error. The loss of a global batch of B examples is
  * the mean over examples; a partition holding part of it passes {@code lossScale = 1/B} so that
  * partition gradients simply add up.

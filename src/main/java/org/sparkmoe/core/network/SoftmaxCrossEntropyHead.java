@@ -9,7 +9,7 @@ import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
 
 /**
- * Softmax classification head (DESIGN section 3; the next-token softmax of the paper's language
+ * Softmax classification head (docs/DESIGN.md section 5; the next-token softmax of the paper's language
  * models): logits {@code z = y W + b} ({@code d -> C}), {@code p = softmax(z)}, per-example loss
  * {@code -log p[label]}. Tensors {@value #WEIGHT} ({@code d x C}) and {@value #BIAS}
  * ({@code 1 x C}).

@@ -9,7 +9,7 @@ import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
 
 /**
- * Linear regression head (DESIGN section 3): {@code yhat = y W + b} ({@code d -> o}), per-example
+ * Linear regression head (docs/DESIGN.md section 5): {@code yhat = y W + b} ({@code d -> o}), per-example
  * loss {@code 0.5 * ||yhat - t||^2}. Tensors {@value #WEIGHT} ({@code d x o}) and {@value #BIAS}
  * ({@code 1 x o}). Targets in another precision than the parameters are converted first.
  */

@@ -10,7 +10,7 @@ import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
 
 /**
- * Language-model input layer (DESIGN section 3): the {@code c} previous tokens of an example each
+ * Language-model input layer (docs/DESIGN.md section 5): the {@code c} previous tokens of an example each
  * go through their position's embedding table ({@code V x e}), the {@code c} embeddings are
  * {@linkplain Mode#SUM summed} (width {@code e}) or {@linkplain Mode#CONCAT concatenated} (width
  * {@code c*e}) and projected to {@code d}: {@code out = x P + b}.

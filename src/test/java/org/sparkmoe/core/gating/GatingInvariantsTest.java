@@ -16,7 +16,7 @@ import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
 
-/** The invariants of DESIGN.md section 2 that the gating must satisfy. */
+/** The invariants of docs/DESIGN.md section 3 that the gating must satisfy. */
 class GatingInvariantsTest {
     private static final Precision F64 = Precision.F64;
 
