@@ -25,7 +25,7 @@ import org.apache.spark.api.java.JavaRDD;
 import scala.Tuple2;
 
 /**
- * An immutable word <-> id map for language models: {@value #UNK} = id 0 (every word not in the
+ * An immutable word {@code <->} id map for language models: {@value #UNK} = id 0 (every word not in the
  * vocabulary), {@value #EOS} = id 1 (document boundary: context padding and the last target), then
  * the most frequent words of a corpus, by count descending and ties by word (String order), so the
  * same corpus always gives the same ids.

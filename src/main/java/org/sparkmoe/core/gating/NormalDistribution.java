@@ -2,7 +2,7 @@ package org.sparkmoe.core.gating;
 
 /**
  * The standard normal CDF Phi and density phi to full double precision, for the smooth load
- * estimator P(x, i) (paper eq. 9). Phi comes from erfc: a positive-term series for |x| < 3 (no
+ * estimator P(x, i) (paper eq. 9). Phi comes from erfc: a positive-term series for |x| &lt; 3 (no
  * cancellation) and a Lentz-evaluated continued fraction beyond, both accurate to ~1e-15, so that
  * central-difference gradient checks of the load loss test our derivative, not an approximation.
  */
@@ -19,7 +19,7 @@ public final class NormalDistribution {
         return INV_SQRT_2PI * Math.exp(-0.5 * z * z);
     }
 
-    /** Phi(z) = P(N(0,1) <= z). */
+    /** {@code Phi(z) = P(N(0,1) <= z)}. */
     public static double cdf(double z) {
         return 0.5 * erfc(-z / SQRT_2);
     }
