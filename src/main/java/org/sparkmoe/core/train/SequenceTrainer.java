@@ -24,16 +24,27 @@ public final class SequenceTrainer {
     private final RecurrentState recurrent;
     private TrainingState state;
 
+    /** Fresh parameters (from the config's seed), zero optimiser state and zero LSTM state for S = {@code sequences}. */
     public SequenceTrainer(RecurrentLanguageModel model, TrainerConfig config, int sequences) {
+        this(model, config, initialState(model, config), model.newState(config.precision(), sequences));
+    }
+
+    /** Resumes from a checkpoint: parameters, optimiser state and step, and the carried LSTM state. */
+    public SequenceTrainer(RecurrentLanguageModel model, TrainerConfig config, TrainingState state, RecurrentState recurrent) {
         this.model = model;
         this.config = config;
+        this.state = state;
+        this.recurrent = recurrent;
+        this.workspace = model.newWorkspace(config.precision());
+        this.grad = state.params().zerosLike();
+    }
+
+    /** Fresh parameters (from the config's seed) and zero optimiser state at step 0. */
+    public static TrainingState initialState(RecurrentLanguageModel model, TrainerConfig config) {
         ModelParameters params = model.initialise(config.precision(), config.seed());
         OptimiserState[] experts = new OptimiserState[params.experts().length];
         for (int e = 0; e < experts.length; e++) experts[e] = config.optimiser().newState(params.experts()[e]);
-        this.state = new TrainingState(params, config.optimiser().newState(params.shared()), experts, 0);
-        this.workspace = model.newWorkspace(config.precision());
-        this.grad = params.zerosLike();
-        this.recurrent = model.newState(config.precision(), sequences);
+        return new TrainingState(params, config.optimiser().newState(params.shared()), experts, 0);
     }
 
     public TrainingState state() {
