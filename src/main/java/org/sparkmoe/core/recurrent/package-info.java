@@ -7,8 +7,9 @@
  * ({@link org.sparkmoe.core.recurrent.RecurrentState}). Also its table-7 baselines (LSTM-LSTM,
  * MoE-1-Wide) and the document streams that cut a corpus into windows.
  *
- * <p>Pure math: depends on {@code core.linalg}, {@code core.param}, {@code core.gating},
- * {@code core.expert}, {@code core.layer} and {@code core.network} (the softmax head, parameter
- * groups), never on Spark or Scala.
+ * <p>Layer: core. May depend on {@code core.network} (the softmax head, parameter groups),
+ * {@code core.layer}, {@code core.gating}, {@code core.expert}, {@code core.param},
+ * {@code core.linalg}, {@code core.synthetic} (to read the built-in corpus) and the JDK; never on
+ * Spark or Scala. {@code core.train} uses it, not the other way round.
  */
 package org.sparkmoe.core.recurrent;
