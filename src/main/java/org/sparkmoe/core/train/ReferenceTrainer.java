@@ -5,7 +5,6 @@ import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.optim.GradientClipping;
-import org.sparkmoe.core.optim.OptimiserState;
 
 /**
  * Single-JVM training over in-memory batches: the oracle a distributed engine must agree with,
@@ -34,10 +33,7 @@ public final class ReferenceTrainer {
 
     /** Fresh parameters (from the config's seed) and zero optimiser state at step 0. */
     public static TrainingState initialState(MoENetwork network, TrainerConfig config) {
-        ModelParameters params = network.initialise(config.precision(), config.seed());
-        OptimiserState[] experts = new OptimiserState[params.experts().length];
-        for (int e = 0; e < experts.length; e++) experts[e] = config.optimiser().newState(params.experts()[e]);
-        return new TrainingState(params, config.optimiser().newState(params.shared()), experts, 0);
+        return TrainingState.fresh(network.initialise(config.precision(), config.seed()), config.optimiser());
     }
 
     public TrainingState state() {

@@ -2,7 +2,6 @@ package org.sparkmoe.core.train;
 
 import org.sparkmoe.core.gating.GateNoise;
 import org.sparkmoe.core.network.ModelParameters;
-import org.sparkmoe.core.optim.OptimiserState;
 import org.sparkmoe.core.recurrent.DocumentStreams;
 import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
 import org.sparkmoe.core.recurrent.RecurrentState;
@@ -41,10 +40,7 @@ public final class SequenceTrainer {
 
     /** Fresh parameters (from the config's seed) and zero optimiser state at step 0. */
     public static TrainingState initialState(RecurrentLanguageModel model, TrainerConfig config) {
-        ModelParameters params = model.initialise(config.precision(), config.seed());
-        OptimiserState[] experts = new OptimiserState[params.experts().length];
-        for (int e = 0; e < experts.length; e++) experts[e] = config.optimiser().newState(params.experts()[e]);
-        return new TrainingState(params, config.optimiser().newState(params.shared()), experts, 0);
+        return TrainingState.fresh(model.initialise(config.precision(), config.seed()), config.optimiser());
     }
 
     public TrainingState state() {

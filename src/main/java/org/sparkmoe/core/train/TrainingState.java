@@ -1,6 +1,7 @@
 package org.sparkmoe.core.train;
 
 import org.sparkmoe.core.network.ModelParameters;
+import org.sparkmoe.core.optim.Optimiser;
 import org.sparkmoe.core.optim.OptimiserState;
 
 /**
@@ -9,6 +10,13 @@ import org.sparkmoe.core.optim.OptimiserState;
  */
 public record TrainingState(ModelParameters params, OptimiserState sharedOptimiser, OptimiserState[] expertOptimisers,
                             long step) {
+
+    /** {@code params} with zero optimiser state for every group, at step 0. */
+    public static TrainingState fresh(ModelParameters params, Optimiser optimiser) {
+        OptimiserState[] experts = new OptimiserState[params.experts().length];
+        for (int e = 0; e < experts.length; e++) experts[e] = optimiser.newState(params.experts()[e]);
+        return new TrainingState(params, optimiser.newState(params.shared()), experts, 0);
+    }
 
     public TrainingState copy() {
         OptimiserState[] e = new OptimiserState[expertOptimisers.length];
