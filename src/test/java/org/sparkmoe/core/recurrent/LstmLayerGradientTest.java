@@ -23,11 +23,8 @@ class LstmLayerGradientTest {
     void everyTensorInputAndEnteringState() {
         int in = 5, d = 4, s = 3, steps = 6, m = s * steps;
         LstmLayer lstm = new LstmLayer("l.", in, d);
-        ParameterLayout.Builder b = ParameterLayout.builder();
-        lstm.declare(b);
-        Parameters p = b.build().allocate(F64);
         SplittableRandom r = new SplittableRandom(11);
-        lstm.initialise(p, r);
+        Parameters p = initialised(lstm, r);
         // move the bias off its initial values so that every gate is away from its symmetric point
         Matrix bias = p.get(lstm.bias());
         for (int i = 0; i < bias.size(); i++) bias.setFlat(i, bias.getFlat(i) + 0.3 * r.nextGaussian());
@@ -63,11 +60,8 @@ class LstmLayerGradientTest {
     void finalStateIsTheLastTimestep() {
         int d = 3, s = 2, steps = 4;
         LstmLayer lstm = new LstmLayer("l.", d, d);
-        ParameterLayout.Builder b = ParameterLayout.builder();
-        lstm.declare(b);
-        Parameters p = b.build().allocate(F64);
         SplittableRandom r = new SplittableRandom(5);
-        lstm.initialise(p, r);
+        Parameters p = initialised(lstm, r);
         LstmLayer.Workspace ws = lstm.newWorkspace(F64);
         Matrix h = lstm.forward(p, random(s * steps, d, r), s, F64.zeros(s, d), F64.zeros(s, d), ws);
         for (int q = 0; q < s; q++) {
@@ -75,6 +69,14 @@ class LstmLayerGradientTest {
                 assertTrue(h.get((steps - 1) * s + q, j) == ws.finalHidden().get(q, j));
             }
         }
+    }
+
+    private static Parameters initialised(LstmLayer lstm, SplittableRandom r) {
+        ParameterLayout.Builder b = ParameterLayout.builder();
+        lstm.declare(b);
+        Parameters p = b.build().allocate(F64);
+        lstm.initialise(p, r);
+        return p;
     }
 
     static Matrix random(int rows, int cols, SplittableRandom r) {

@@ -53,19 +53,17 @@ class RecurrentLanguageModelGradientTest {
     void gradientWithRespectToTheCarriedState() {
         RecurrentLanguageModel model = RecurrentLanguageModel.withMoE(V, D, NoisyTopKGating.noisyTopK(D, 4, 2), 5,
                 new BalanceWeights(0.2, 0.2), 0.2);
-        ModelParameters params = params(model, 7);
-        RecurrentState carried = carriedState(model, params, 7);
-        SequenceBatch batch = window(7, 1);
-        GateNoise noise = GateNoise.training(7, 2);
+        Fixture f = new Fixture(model, 7);
         RecurrentLanguageModel.Workspace ws = model.newWorkspace(F64);
-        model.forwardBackward(params, batch, carried.copy(), noise, ws, params.zerosLike());
-        DoubleSupplier objective = () -> model.forwardBackward(params, batch, carried.copy(), noise, ws, params.zerosLike()).objective();
+        model.forwardBackward(f.params, f.batch, f.carried.copy(), f.noise, ws, f.params.zerosLike());
+        DoubleSupplier objective = () -> model.forwardBackward(f.params, f.batch, f.carried.copy(), f.noise, ws,
+                f.params.zerosLike()).objective();
         for (int l = 0; l < 2; l++) {
             Matrix dh = ws.initialHiddenGradient(l).copy();
             Matrix dc = ws.initialCellGradient(l).copy();
             // a sequence that starts a document ignores what it carried in: its numeric gradient is 0
             for (int q = 0; q < S; q++) {
-                if (batch.startsDocument()[q]) {
+                if (f.batch.startsDocument()[q]) {
                     for (int j = 0; j < D; j++) {
                         dh.set(q, j, 0);
                         dc.set(q, j, 0);
@@ -73,8 +71,8 @@ class RecurrentLanguageModelGradientTest {
                 }
             }
             assertTrue(GradientCheck.hasSignal(dh) && GradientCheck.hasSignal(dc), "no gradient into the state of layer " + l);
-            GradientCheck.check("state.h" + l, carried.hidden(l), dh, objective, 100);
-            GradientCheck.check("state.c" + l, carried.cell(l), dc, objective, 100);
+            GradientCheck.check("state.h" + l, f.carried.hidden(l), dh, objective, 100);
+            GradientCheck.check("state.c" + l, f.carried.cell(l), dc, objective, 100);
         }
     }
 
@@ -83,25 +81,22 @@ class RecurrentLanguageModelGradientTest {
     void partsOfAStepAddUpToTheWholeStep() {
         RecurrentLanguageModel model = RecurrentLanguageModel.withMoE(V, D, NoisyTopKGating.noisyTopK(D, 5, 2), 5,
                 new BalanceWeights(0.3, 0.3), 0.2);
-        ModelParameters params = params(model, 9);
-        RecurrentState carried = carriedState(model, params, 9);
-        SequenceBatch batch = window(9, 1);
-        GateNoise noise = GateNoise.training(9, 2);
-        ModelParameters whole = params.zerosLike();
-        RecurrentState wholeState = carried.copy();
-        SequenceStepResult r = model.forwardBackward(params, batch, wholeState, noise, model.newWorkspace(F64), whole);
+        Fixture f = new Fixture(model, 9);
+        ModelParameters whole = f.params.zerosLike();
+        RecurrentState wholeState = f.carried.copy();
+        SequenceStepResult r = model.forwardBackward(f.params, f.batch, wholeState, f.noise, model.newWorkspace(F64), whole);
 
-        SequenceBatch a = batch.selectSequences(0, 1), b = batch.selectSequences(1, S - 1);
-        RecurrentState sa = carried.selectSequences(0, 1), sb = carried.selectSequences(1, S - 1);
+        SequenceBatch a = f.batch.selectSequences(0, 1), b = f.batch.selectSequences(1, S - 1);
+        RecurrentState sa = f.carried.selectSequences(0, 1), sb = f.carried.selectSequences(1, S - 1);
         RecurrentLanguageModel.Workspace wa = model.newWorkspace(F64), wb = model.newWorkspace(F64);
-        double[] stats = model.gateStatistics(params, a, sa.copy(), noise, wa);
-        double[] statsB = model.gateStatistics(params, b, sb.copy(), noise, wb);
+        double[] stats = model.gateStatistics(f.params, a, sa.copy(), f.noise, wa);
+        double[] statsB = model.gateStatistics(f.params, b, sb.copy(), f.noise, wb);
         for (int i = 0; i < stats.length; i++) stats[i] += statsB[i];
         BalanceResult balance = model.moe().balance(stats);
         int n = a.targetCount() + b.targetCount();
-        ModelParameters parts = params.zerosLike();
-        double loss = model.forwardBackwardPart(params, a, sa, noise, wa, parts, 1.0 / n, balance.statsGradient())
-                + model.forwardBackwardPart(params, b, sb, noise, wb, parts, 1.0 / n, balance.statsGradient());
+        ModelParameters parts = f.params.zerosLike();
+        double loss = model.forwardBackwardPart(f.params, a, sa, f.noise, wa, parts, 1.0 / n, balance.statsGradient())
+                + model.forwardBackwardPart(f.params, b, sb, f.noise, wb, parts, 1.0 / n, balance.statsGradient());
         assertEquals(r.taskLossSum(), loss, 1e-10);
         assertClose(whole.shared().flat(), parts.shared().flat());
         for (int e = 0; e < whole.experts().length; e++) assertClose(whole.experts()[e].flat(), parts.experts()[e].flat());
@@ -165,10 +160,11 @@ class RecurrentLanguageModelGradientTest {
     }
 
     private static void check(String name, RecurrentLanguageModel model, long seed) {
-        ModelParameters params = params(model, seed);
-        RecurrentState carried = carriedState(model, params, seed);
-        SequenceBatch batch = window(seed, 1);
-        GateNoise noise = GateNoise.training(seed, 2);
+        Fixture f = new Fixture(model, seed);
+        ModelParameters params = f.params;
+        RecurrentState carried = f.carried;
+        SequenceBatch batch = f.batch;
+        GateNoise noise = f.noise;
         RecurrentLanguageModel.Workspace ws = model.newWorkspace(F64);
         ModelParameters grad = params.zerosLike();
         model.forwardBackward(params, batch, carried.copy(), noise, ws, grad);
@@ -184,6 +180,21 @@ class RecurrentLanguageModelGradientTest {
         }
         for (int e = 0; e < params.experts().length; e++) {
             GradientCheck.check(name + ".expert" + e, params.experts()[e], grad.experts()[e], objective, 60);
+        }
+    }
+
+    /** Parameters with informative gates, the state carried from a first window, the second window and its noise. */
+    private static final class Fixture {
+        final ModelParameters params;
+        final RecurrentState carried;
+        final SequenceBatch batch;
+        final GateNoise noise;
+
+        Fixture(RecurrentLanguageModel model, long seed) {
+            params = params(model, seed);
+            carried = carriedState(model, params, seed);
+            batch = window(seed, 1);
+            noise = GateNoise.training(seed, 2);
         }
     }
 
