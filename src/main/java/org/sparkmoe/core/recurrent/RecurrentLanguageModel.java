@@ -213,12 +213,25 @@ public final class RecurrentLanguageModel implements Serializable {
      * (zeroing the sequences that start a document) but does not advance it.
      */
     public double[] gateStatistics(ModelParameters params, SequenceBatch batch, RecurrentState state, GateNoise noise, Workspace ws) {
+        Matrix x1 = lowerForward(params.shared(), batch, state, noise, ws);
+        if (moe == null) return new double[0];
+        double[] stats = new double[moe.gating().statsSize()];
+        moe.gating().forward(params.shared(), x1, batch.tokenIds(), noise, ws.moe.gate(), stats);
+        return stats;
+    }
+
+    /**
+     * Stage "below the MoE": embedding, dropout, lower LSTM, dropout, residual. Returns x1, the
+     * {@code S*T x d} rows the gate sees and the experts take (a view into {@code ws}, valid until
+     * its next pass). Reads {@code state} (zeroing the sequences that start a document) but does not
+     * advance it; the dropout masks (on when {@code noise} is enabled) stay in {@code ws}.
+     */
+    public Matrix lowerForward(Parameters shared, SequenceBatch batch, RecurrentState state, GateNoise noise, Workspace ws) {
         int m = batch.rows(), s = batch.sequences();
         if (state.sequences() != s || state.layers() != 2) {
             throw new IllegalArgumentException("state holds " + state.sequences() + " sequences x " + state.layers()
                     + " layers; the window has " + s + " sequences and the model 2 LSTM layers");
         }
-        Parameters p = params.shared();
         int[] inputs = batch.inputs();
         int[] targets = batch.targets();
         for (int r = 0; r < m; r++) {
@@ -235,14 +248,11 @@ public final class RecurrentLanguageModel implements Serializable {
         ws.prepare(m);
         ws.dropout = noise.enabled() ? Dropout.training(dropRate, noise.seed(), noise.step()) : Dropout.none();
         long[] ids = batch.tokenIds();
-        ws.emb.gatherRows(p.get(EMBEDDING), inputs, 0, m);
+        ws.emb.gatherRows(shared.get(EMBEDDING), inputs, 0, m);
         ws.dropout.forward(ws.emb, null, ids, DROP_EMBEDDING, ws.mask0, ws.x0);
-        Matrix l1 = lower.forward(p, ws.x0, s, state.hidden(0), state.cell(0), ws.lowerWs);
+        Matrix l1 = lower.forward(shared, ws.x0, s, state.hidden(0), state.cell(0), ws.lowerWs);
         ws.dropout.forward(l1, ws.x0, ids, DROP_LOWER, ws.mask1, ws.x1);
-        if (moe == null) return new double[0];
-        double[] stats = new double[moe.gating().statsSize()];
-        moe.gating().forward(p, ws.x1, ids, noise, ws.moe.gate(), stats);
-        return stats;
+        return ws.x1;
     }
 
     /**
@@ -267,22 +277,26 @@ public final class RecurrentLanguageModel implements Serializable {
     /** Next-token probabilities ({@code S*T x V}, time-major) for every row of a window; no noise; advances {@code state}. */
     public Matrix predict(ModelParameters params, SequenceBatch batch, RecurrentState state, Workspace ws, Matrix out) {
         gateStatistics(params, batch, state, GateNoise.none(), ws);
-        Matrix x3 = forwardUpper(params, batch, state, ws);
-        head.predict(params.shared(), x3, out);
+        head.predict(params.shared(), upperForward(params.shared(), batch, state, ws, moeOutput(params, ws)), out);
         return out;
     }
 
-    /** MoE (gates already in the workspace), upper LSTM and its dropout; writes the state leaving the window. */
-    private Matrix forwardUpper(ModelParameters params, SequenceBatch batch, RecurrentState state, Workspace ws) {
-        Parameters p = params.shared();
+    /** The MoE's output for the gates already in {@code ws}; null without an MoE. */
+    private Matrix moeOutput(ModelParameters params, Workspace ws) {
+        if (moe == null) return null;
+        moe.forwardGated(params.experts(), ws.x1, ws.moe, ws.g);
+        return ws.g;
+    }
+
+    /** Dropout and residual around the MoE output, upper LSTM, its dropout and residual; writes the state leaving the window. */
+    private Matrix upperForward(Parameters shared, SequenceBatch batch, RecurrentState state, Workspace ws, Matrix moeOutput) {
         long[] ids = batch.tokenIds();
         Matrix x2 = ws.x1;
         if (moe != null) {
-            moe.forwardGated(params.experts(), ws.x1, ws.moe, ws.g);
-            ws.dropout.forward(ws.g, ws.x1, ids, DROP_MOE, ws.mask2, ws.x2);
+            ws.dropout.forward(moeOutput, ws.x1, ids, DROP_MOE, ws.mask2, ws.x2);
             x2 = ws.x2;
         }
-        Matrix l2 = upper.forward(p, x2, batch.sequences(), state.hidden(1), state.cell(1), ws.upperWs);
+        Matrix l2 = upper.forward(shared, x2, batch.sequences(), state.hidden(1), state.cell(1), ws.upperWs);
         ws.dropout.forward(l2, x2, ids, DROP_UPPER, ws.mask3, ws.x3);
         state.hidden(0).copyFrom(ws.lowerWs.finalHidden());
         state.cell(0).copyFrom(ws.lowerWs.finalCell());
@@ -291,12 +305,19 @@ public final class RecurrentLanguageModel implements Serializable {
         return ws.x3;
     }
 
-    /** The rest of the pass once {@link #gateStatistics} has filled the workspace; {@code grad == null}: loss only. */
-    private double finish(ModelParameters params, SequenceBatch batch, RecurrentState state, Workspace ws, ModelParameters grad,
-                          double lossScale, double[] statsGradient) {
-        Parameters p = params.shared();
+    /**
+     * Stage "above the MoE", after {@link #lowerForward} on {@code ws}: given the combined MoE output
+     * {@code moeOutput} (sum of gate-weighted expert outputs, {@code S*T x d}, before dropout and
+     * residual; null without an MoE), the rest of the forward pass, the loss of the rows with a
+     * target and the backward pass down to the MoE. Accumulates {@code lossScale} times the upper
+     * LSTM's and softmax's gradients into {@code sharedGrad} (null: loss only), leaves dL/d(MoE
+     * output) in {@link Workspace#moeOutputGradient()}, advances {@code state} and returns the
+     * unscaled loss sum.
+     */
+    public double upperForwardBackward(Parameters shared, SequenceBatch batch, RecurrentState state, Workspace ws,
+                                       Matrix moeOutput, double lossScale, Parameters sharedGrad) {
         int m = batch.rows();
-        Matrix x3 = forwardUpper(params, batch, state, ws);
+        Matrix x3 = upperForward(shared, batch, state, ws, moeOutput);
         int[] targets = batch.targets();
         int n = 0;
         for (int r = 0; r < m; r++) {
@@ -311,30 +332,48 @@ public final class RecurrentLanguageModel implements Serializable {
             Matrix hv = ws.headIn.topRows(n);
             Matrix dHv = ws.headGrad.topRows(n);
             hv.gatherRows(x3, ws.valid, 0, n);
-            loss = head.lossAndGradient(p, hv, Batch.ofFeatures(n, batch.tokenIds(), hv, ws.labels), grad == null ? 0 : lossScale,
-                    dHv, grad == null ? ws.scratchGrad(p) : grad.shared());
+            loss = head.lossAndGradient(shared, hv, Batch.ofFeatures(n, batch.tokenIds(), hv, ws.labels),
+                    sharedGrad == null ? 0 : lossScale, dHv, sharedGrad == null ? ws.scratchGrad(shared) : sharedGrad);
             ws.dX3.scatterAddRows(dHv, ws.valid, 0, n, null);
         }
-        if (grad == null) return loss;
-
-        Parameters g = grad.shared();
+        if (sharedGrad == null) return loss;
         Matrix x2 = moe == null ? ws.x1 : ws.x2;
         Dropout.backward(ws.dX3, ws.mask3, ws.dTmp);
-        upper.backward(p, x2, ws.dTmp, ws.upperWs, g, ws.dA);
-        ws.dA.axpy(1, ws.dX3);                              // dA = dL/dx2
-        Matrix dX1 = ws.dA;
-        if (moe != null) {
-            Dropout.backward(ws.dA, ws.mask2, ws.dTmp);
-            moe.backward(p, params.experts(), ws.x1, ws.moe, ws.dTmp, statsGradient, g, grad.experts(), ws.dB);
-            ws.dB.axpy(1, ws.dA);                           // dB = dL/dx1
-            dX1 = ws.dB;
-        }
-        Matrix dX0 = dX1 == ws.dA ? ws.dB : ws.dA;
+        upper.backward(shared, x2, ws.dTmp, ws.upperWs, sharedGrad, ws.dA);
+        ws.dA.axpy(1, ws.dX3);                              // dA = dL/dx2, also the residual path's dL/dx1
+        if (moe != null) Dropout.backward(ws.dA, ws.mask2, ws.dY);
+        return loss;
+    }
+
+    /**
+     * Stage "below the MoE", backwards, after {@link #upperForwardBackward} on {@code ws}: given
+     * dL/dx1 through the MoE ({@code moeInputGradient}: the experts' input gradients scattered back
+     * plus the gating network's; null without an MoE), adds the residual path and runs the lower
+     * LSTM and the embedding backwards, accumulating into {@code sharedGrad}.
+     */
+    public void lowerBackward(Parameters shared, SequenceBatch batch, Workspace ws, Matrix moeInputGradient, Parameters sharedGrad) {
+        Matrix dX1 = ws.dB;
+        if (moeInputGradient == null) dX1.fill(0);
+        else if (moeInputGradient != dX1) dX1.copyFrom(moeInputGradient);
+        dX1.axpy(1, ws.dA);
         Dropout.backward(dX1, ws.mask1, ws.dTmp);
-        lower.backward(p, ws.x0, ws.dTmp, ws.lowerWs, g, dX0);
-        dX0.axpy(1, dX1);
-        Dropout.backward(dX0, ws.mask0, ws.dTmp);
-        g.get(EMBEDDING).scatterAddRows(ws.dTmp, batch.inputs(), 0, m, null);
+        lower.backward(shared, ws.x0, ws.dTmp, ws.lowerWs, sharedGrad, ws.dA);
+        ws.dA.axpy(1, dX1);                                 // dA = dL/dx0
+        Dropout.backward(ws.dA, ws.mask0, ws.dTmp);
+        sharedGrad.get(EMBEDDING).scatterAddRows(ws.dTmp, batch.inputs(), 0, batch.rows(), null);
+    }
+
+    /** The rest of the pass once {@link #gateStatistics} has filled the workspace; {@code grad == null}: loss only. */
+    private double finish(ModelParameters params, SequenceBatch batch, RecurrentState state, Workspace ws, ModelParameters grad,
+                          double lossScale, double[] statsGradient) {
+        Parameters p = params.shared();
+        double loss = upperForwardBackward(p, batch, state, ws, moeOutput(params, ws), lossScale, grad == null ? null : grad.shared());
+        if (grad == null) return loss;
+        if (moe != null) {
+            // the MoE layer itself is not residual: the model adds x1 after dropout
+            moe.backward(p, params.experts(), ws.x1, ws.moe, ws.dY, statsGradient, grad.shared(), grad.experts(), ws.dB);
+        }
+        lowerBackward(p, batch, ws, moe == null ? null : ws.dB, grad.shared());
         return loss;
     }
 
@@ -352,8 +391,8 @@ public final class RecurrentLanguageModel implements Serializable {
         private final LstmLayer.Workspace upperWs;
         private final MoELayer.Workspace moe;
         private Dropout dropout = Dropout.none();
-        private Matrix[] bufs = new Matrix[16];
-        private Matrix emb, x0, mask0, x1, mask1, g, x2, mask2, x3, mask3, dX3, dTmp, dA, dB, headIn, headGrad;
+        private Matrix[] bufs = new Matrix[17];
+        private Matrix emb, x0, mask0, x1, mask1, g, x2, mask2, x3, mask3, dX3, dTmp, dA, dB, dY, headIn, headGrad;
         private int[] valid = new int[0], labels = new int[0];
         private Parameters scratchGrad;
 
@@ -371,9 +410,9 @@ public final class RecurrentLanguageModel implements Serializable {
                 v[i] = bufs[i].topRows(m);
             }
             emb = v[0]; x0 = v[1]; mask0 = v[2]; x1 = v[3]; mask1 = v[4]; g = v[5]; x2 = v[6]; mask2 = v[7];
-            x3 = v[8]; mask3 = v[9]; dX3 = v[10]; dTmp = v[11]; dA = v[12]; dB = v[13];
-            headIn = bufs[14];
-            headGrad = bufs[15];
+            x3 = v[8]; mask3 = v[9]; dX3 = v[10]; dTmp = v[11]; dA = v[12]; dB = v[13]; dY = v[14];
+            headIn = bufs[15];
+            headGrad = bufs[16];
             valid = Buffers.ensure(valid, m);
             labels = Buffers.ensure(labels, m);
         }
@@ -381,6 +420,14 @@ public final class RecurrentLanguageModel implements Serializable {
         Parameters scratchGrad(Parameters like) {
             if (scratchGrad == null || scratchGrad.precision() != like.precision()) scratchGrad = like.zerosLike();
             return scratchGrad;
+        }
+
+        /**
+         * dL/d(MoE output) of the last {@link #upperForwardBackward}: what the combine stage turns
+         * into gate gradients and gate-weighted expert output gradients.
+         */
+        public Matrix moeOutputGradient() {
+            return dY;
         }
 
         /** The MoE layer's workspace (last gate and routing); null without an MoE. */
