@@ -69,17 +69,9 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
         if (labels == null) {
             throw new IllegalArgumentException("SoftmaxCrossEntropyHead needs class labels, the batch has none");
         }
-        for (int r = 0; r < m; r++) {
-            if (labels[r] < 0 || labels[r] >= classes) {
-                throw new IllegalArgumentException("label " + labels[r] + " at row " + r + " is outside [0, " + classes + ")");
-            }
-        }
         Scratch s = scratch.get();
-        s.logits = Buffers.ensureRows(s.logits, p.precision(), m, classes);
-        Matrix z = s.logits.topRows(m);
-        linear.forward(p, y, z);
-
-        double[] row = s.row = Buffers.ensure(s.row, classes);
+        Matrix z = logits(p, y, labels, s);
+        double[] row = s.row;
         double loss = 0;
         for (int r = 0; r < m; r++) {
             z.getRow(r, row);
@@ -95,6 +87,37 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
         }
         linear.backward(p, y, z, grad, dY);
         return loss;
+    }
+
+    /**
+     * The summed loss {@code -log p[label]} of the first {@code m} rows of {@code y} without any
+     * gradient work (evaluation: no dW, db or dy GEMMs); same numerics as {@link #lossAndGradient}.
+     */
+    public double loss(Parameters p, Matrix y, int[] labels) {
+        Init.checkShape("y", y, y.rows(), inputDim);
+        Scratch s = scratch.get();
+        Matrix z = logits(p, y, labels, s);
+        double loss = 0;
+        for (int r = 0, m = y.rows(); r < m; r++) {
+            z.getRow(r, s.row);
+            loss += logSumExp(s.row) - s.row[labels[r]];
+        }
+        return loss;
+    }
+
+    /** Checks the labels of the rows of {@code y} and returns their logits in the scratch buffer (and sizes its row array). */
+    private Matrix logits(Parameters p, Matrix y, int[] labels, Scratch s) {
+        int m = y.rows();
+        for (int r = 0; r < m; r++) {
+            if (labels[r] < 0 || labels[r] >= classes) {
+                throw new IllegalArgumentException("label " + labels[r] + " at row " + r + " is outside [0, " + classes + ")");
+            }
+        }
+        s.logits = Buffers.ensureRows(s.logits, p.precision(), m, classes);
+        s.row = Buffers.ensure(s.row, classes);
+        Matrix z = s.logits.topRows(m);
+        linear.forward(p, y, z);
+        return z;
     }
 
     /** out (m x C) = softmax(y W + b), row by row. */

@@ -332,8 +332,8 @@ public final class RecurrentLanguageModel implements Serializable {
             Matrix hv = ws.headIn.topRows(n);
             Matrix dHv = ws.headGrad.topRows(n);
             hv.gatherRows(x3, ws.valid, 0, n);
-            loss = head.lossAndGradient(shared, hv, Batch.ofFeatures(n, batch.tokenIds(), hv, ws.labels),
-                    sharedGrad == null ? 0 : lossScale, dHv, sharedGrad == null ? ws.scratchGrad(shared) : sharedGrad);
+            if (sharedGrad == null) return head.loss(shared, hv, ws.labels);
+            loss = head.lossAndGradient(shared, hv, Batch.ofFeatures(n, batch.tokenIds(), hv, ws.labels), lossScale, dHv, sharedGrad);
             ws.dX3.scatterAddRows(dHv, ws.valid, 0, n, null);
         }
         if (sharedGrad == null) return loss;
@@ -394,7 +394,6 @@ public final class RecurrentLanguageModel implements Serializable {
         private Matrix[] bufs = new Matrix[17];
         private Matrix emb, x0, mask0, x1, mask1, g, x2, mask2, x3, mask3, dX3, dTmp, dA, dB, dY, headIn, headGrad;
         private int[] valid = new int[0], labels = new int[0];
-        private Parameters scratchGrad;
 
         Workspace(Precision precision) {
             this.precision = precision;
@@ -415,11 +414,6 @@ public final class RecurrentLanguageModel implements Serializable {
             headGrad = bufs[16];
             valid = Buffers.ensure(valid, m);
             labels = Buffers.ensure(labels, m);
-        }
-
-        Parameters scratchGrad(Parameters like) {
-            if (scratchGrad == null || scratchGrad.precision() != like.precision()) scratchGrad = like.zerosLike();
-            return scratchGrad;
         }
 
         /**

@@ -137,6 +137,21 @@ class RecurrentLanguageModelGradientTest {
                 "the carried state should change the second window's loss");
     }
 
+    /** The loss-only evaluation (no gradient GEMMs in the softmax) scores exactly what a training pass without noise does. */
+    @Test
+    void evaluationScoresLikeTheTrainingPassWithoutNoise() {
+        RecurrentLanguageModel model = RecurrentLanguageModel.withMoE(V, D, NoisyTopKGating.noisyTopK(D, 5, 2), 5,
+                BalanceWeights.PAPER, 0.2);
+        Fixture f = new Fixture(model, 13);
+        RecurrentLanguageModel.Workspace ws = model.newWorkspace(F64);
+        RecurrentState a = f.carried.copy(), b = f.carried.copy();
+        SequenceStepResult trained = model.forwardBackward(f.params, f.batch, a, GateNoise.none(), ws, f.params.zerosLike());
+        SequenceStepResult evaluated = model.evaluate(f.params, f.batch, b, ws);
+        assertEquals(trained.taskLossSum(), evaluated.taskLossSum(), 1e-12);
+        assertEquals(trained.tokens(), evaluated.tokens());
+        assertClose(a.hidden(1), b.hidden(1));
+    }
+
     @Test
     void float32AgreesWithFloat64() {
         RecurrentLanguageModel model = RecurrentLanguageModel.withMoE(V, D, NoisyTopKGating.noisyTopK(D, 5, 2), 5,
