@@ -77,11 +77,44 @@ class CheckpointResumeTest {
             assertTrue(m.timingsMs().keySet().containsAll(List.of(StepMetrics.GATE, StepMetrics.DISPATCH, StepMetrics.EXPERTS,
                     StepMetrics.COMBINE, StepMetrics.AGGREGATE, StepMetrics.OPTIMISER)), m.timingsMs().toString());
         }
+        assertEquals(7, Files.readAllLines(tmp.resolve("metrics.jsonl")).size(), "the file itself holds one line per step");
         // rerunning a finished run changes nothing
         TrainingRun.Result r3 = TrainingRun.run(sc, net, ec, data, second);
         assertEquals(0, r3.reports().size());
         r3.trainer().close();
         assertTrue(Files.exists(tmp.resolve("ckpt").resolve("step-000000007").resolve("meta.json")));
+    }
+
+    /**
+     * Issue 11 case 6: a run stopped after step 5 but before that step's checkpoint resumes from
+     * step 4 and trains step 5 again; metrics.jsonl keeps one line per step, the resumed run's.
+     */
+    @org.junit.jupiter.api.Test
+    void stepsRedoneAfterAResumeAreNotRepeatedInTheMetrics(@TempDir Path tmp) throws Exception {
+        JavaSparkContext sc = SparkTestContext.get();
+        MoENetwork net = DistributedStepEquivalenceTest.regressionNetwork();
+        TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 2), 1.0, 7, Precision.F64);
+        EngineConfig ec = EngineConfig.of(RoutingMode.SHUFFLE, ExpertPlacement.DRIVER, 3, 16, tc);
+        JavaRDD<RowBlock> data = sc.parallelize(DistributedStepEquivalenceTest.regressionBlocks(3), 3);
+        String ckpt = tmp.resolve("ckpt").toUri().toString();
+        Path metrics = tmp.resolve("metrics.jsonl");
+
+        TrainingRun.run(sc, net, ec, data, new TrainingRun.Options(5, ckpt, 2, 5, metrics.toUri().toString(), Map.of()))
+                .trainer().close();
+        // the kill: the final checkpoint (step 5) never reached the disk, steps 5's metrics line did
+        try (var files = Files.walk(tmp.resolve("ckpt").resolve("step-000000005"))) {
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
+        }
+        TrainingRun.Result r = TrainingRun.run(sc, net, ec, data,
+                new TrainingRun.Options(6, ckpt, 2, 5, metrics.toUri().toString(), Map.of()));
+        r.trainer().close();
+        assertEquals(List.of(5L, 6L), r.reports().stream().map(StepReport::step).toList(), "resumed from step 4");
+
+        List<String> lines = Files.readAllLines(metrics);
+        List<Long> steps = new java.util.ArrayList<>();
+        for (String line : lines) steps.add(StepMetrics.parse(line).step());
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L), steps);
+        assertEquals(r.reports().get(0).toMetrics(), StepMetrics.parse(lines.get(4)), "step 5 is the resumed run's");
     }
 
     private static void assertIdentical(ModelParameters a, ModelParameters b) {

@@ -68,6 +68,42 @@ class MetricsLogTest {
         assertEquals(metrics(4, 0.5, 2.0), back.get(2));
     }
 
+    /** Issue 11 case 6: killed at step 5 after the checkpoint of step 3, resumed from step 3. */
+    @Test
+    void aResumedRunLeavesOneLinePerStepInOrder() throws IOException {
+        Path file = tmp.resolve("metrics.jsonl");
+        try (MetricsLog log = new MetricsLog(file)) {
+            for (int s = 1; s <= 5; s++) log.append(metrics(s, 10 + s, 1.0));
+        }
+        try (MetricsLog log = new MetricsLog(file)) {
+            for (int s = 4; s <= 7; s++) log.append(metrics(s, 20 + s, 1.0));
+        }
+        // the file itself (what is copied into model/), not only what read() makes of it
+        List<String> lines = Files.readAllLines(file);
+        List<Long> steps = new java.util.ArrayList<>();
+        for (String line : lines) steps.add(StepMetrics.parse(line).step());
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L), steps);
+        assertEquals(13.0, StepMetrics.parse(lines.get(2)).taskLoss(), "kept from the first attempt");
+        assertEquals(24.0, StepMetrics.parse(lines.get(3)).taskLoss(), "the resumed attempt's step 4 replaced the killed one's");
+        assertEquals(steps, MetricsLog.read(file.toUri().toString(), new Configuration()).stream().map(StepMetrics::step).toList());
+        try (var dir = Files.list(tmp)) {
+            assertEquals(List.of(file), dir.toList(), "no temporary file left");
+        }
+    }
+
+    @Test
+    void openingALogLeftWithRepeatedStepsCleansIt() throws IOException {
+        Path file = tmp.resolve("metrics.jsonl");
+        StringBuilder sb = new StringBuilder();
+        for (int s : new int[]{1, 2, 3, 2, 3, 4}) sb.append(metrics(s, s, 1.0).toJson()).append('\n');
+        sb.append("{\"step\":5,\"exa");  // and a partial line
+        Files.writeString(file, sb);
+        assertEquals(List.of(1L, 2L, 3L, 4L),
+                MetricsLog.read(file.toUri().toString(), new Configuration()).stream().map(StepMetrics::step).toList());
+        new MetricsLog(file).close();
+        assertEquals(4, Files.readAllLines(file).size());
+    }
+
     @Test
     void escapesTimingNames() throws IOException {
         StepMetrics m = new StepMetrics(1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, java.util.Map.of("we\"ird\\\n", 1.0));
