@@ -192,6 +192,10 @@ public final class Vocabulary implements Serializable {
             }
             if (fs.exists(target) && !fs.delete(target, false)) throw new IOException("cannot replace " + target);
             if (!fs.rename(tmp, target)) throw new IOException("cannot rename " + tmp + " to " + target);
+        } catch (org.apache.hadoop.fs.FSError e) {
+            // Hadoop's local filesystem reports a failed write (a full disk) as an Error that names no path
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new IOException("cannot write " + target + ": " + cause.getMessage(), cause);
         } finally {
             if (fs.exists(tmp)) fs.delete(tmp, false);
         }

@@ -133,15 +133,14 @@ final class CheckpointFiles {
             context = what;
         }
 
-        IOException corrupt(String what) {
-            return new IOException("checkpoint file " + file + " is corrupt: " + what + " (while reading " + context + ")");
+        CorruptCheckpointException corrupt(String what) {
+            return new CorruptCheckpointException(file, "checkpoint file " + file + " is corrupt: " + what + " (while reading "
+                    + context + ")", null);
         }
 
-        IOException truncated(EOFException e) {
-            IOException x = new IOException("checkpoint file " + file + " is truncated: unexpected end of file while reading "
-                    + context);
-            x.initCause(e);
-            return x;
+        CorruptCheckpointException truncated(EOFException e) {
+            return new CorruptCheckpointException(file, "checkpoint file " + file + " is truncated: unexpected end of file while reading "
+                    + context, e);
         }
 
         /** Checks magic, version and kind; returns the step recorded in the file. */
@@ -149,8 +148,8 @@ final class CheckpointFiles {
             context = "header";
             int magic = in.readInt();
             if (magic != MAGIC) {
-                throw new IOException("checkpoint file " + file + " is not a spark-moe checkpoint file (magic 0x"
-                        + Integer.toHexString(magic) + ", expected 0x" + Integer.toHexString(MAGIC) + ")");
+                throw new CorruptCheckpointException(file, "checkpoint file " + file + " is not a spark-moe checkpoint file (magic 0x"
+                        + Integer.toHexString(magic) + ", expected 0x" + Integer.toHexString(MAGIC) + ")", null);
             }
             int version = in.readInt();
             if (version != FORMAT_VERSION) {
@@ -224,6 +223,9 @@ final class CheckpointFiles {
                     bb.asFloatBuffer().get(a, i, m);
                     i += m;
                 }
+                for (int i = 0; i < size; i++) {
+                    if (!Float.isFinite(a[i])) throw corrupt(nonFinite(layout, i, a[i]));
+                }
                 flat = new FloatMatrix(a, 0, 1, size);
             } else {
                 double[] a = new double[size];
@@ -233,6 +235,9 @@ final class CheckpointFiles {
                     bb.clear();
                     bb.asDoubleBuffer().get(a, i, m);
                     i += m;
+                }
+                for (int i = 0; i < size; i++) {
+                    if (!Double.isFinite(a[i])) throw corrupt(nonFinite(layout, i, a[i]));
                 }
                 flat = new DoubleMatrix(a, 0, 1, size);
             }
@@ -273,6 +278,22 @@ final class CheckpointFiles {
         public void close() throws IOException {
             in.close();
         }
+    }
+
+    /**
+     * Where flat index {@code i} of {@code layout} lies, for a non-finite value found there. Training
+     * never checkpoints one (a non-finite loss stops it first), so it means overwritten bytes, e.g.
+     * 0xFF on an object store without checksums.
+     */
+    static String nonFinite(ParameterLayout layout, int i, double value) {
+        for (ParameterLayout.Entry e : layout.entries()) {
+            if (i >= e.offset() && i < e.offset() + e.size()) {
+                int k = i - e.offset();
+                return "non-finite value " + value + " in tensor '" + e.name() + "' at row " + k / e.cols() + ", column "
+                        + k % e.cols();
+            }
+        }
+        return "non-finite value " + value + " at flat index " + i;
     }
 
     /** A short description of how {@code actual} differs from {@code expected}, naming the first differing tensor. */

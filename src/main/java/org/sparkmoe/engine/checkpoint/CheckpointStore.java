@@ -24,6 +24,7 @@ import java.util.regex.Pattern;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FSError;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -252,10 +253,27 @@ public final class CheckpointStore implements Serializable {
             }
         }
 
+        /**
+         * Layouts agree, and every value is finite: a reader rejects non-finite values as corruption,
+         * so a diverged state is refused here rather than written as a checkpoint nobody can load.
+         */
         private static void checkState(Parameters p, OptimiserState s, String what) {
             if (!s.layout().equals(p.layout())) {
                 throw new IllegalArgumentException(what + ": optimiser state layout " + s.layout() + " differs from parameter layout "
                         + p.layout());
+            }
+            checkFinite(p, what);
+            for (OptimiserState.Slot slot : s.slots()) checkFinite(slot.values(), what + ", optimiser slot '" + slot.name() + "'");
+        }
+
+        private static void checkFinite(Parameters p, String what) {
+            var flat = p.flat();
+            for (int i = 0, n = flat.size(); i < n; i++) {
+                double v = flat.getFlat(i);
+                if (!Double.isFinite(v)) {
+                    throw new IllegalArgumentException("refusing to checkpoint " + what + ": "
+                            + CheckpointFiles.nonFinite(p.layout(), i, v) + " (training diverged)");
+                }
             }
         }
     }
@@ -497,7 +515,8 @@ public final class CheckpointStore implements Serializable {
             } catch (IOException e) {
                 if (e.getMessage() != null && e.getMessage().startsWith("checkpoint file ")) throw e;
                 // ChecksumException and friends from the filesystem: say which file and what it likely means.
-                throw new IOException("cannot read checkpoint file " + file + " (corrupt or truncated?): " + e, e);
+                throw new CorruptCheckpointException(file.toString(), "cannot read checkpoint file " + file
+                        + " (corrupt or truncated?): " + e, e);
             }
         }
     }
@@ -595,13 +614,22 @@ public final class CheckpointStore implements Serializable {
                 if (!fs.exists(target)) throw new IOException("cannot rename " + part + " to " + target);
                 fs.delete(part, false);
             }
-        } catch (IOException | RuntimeException e) {
-            try {
-                fs.delete(part, false);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+        } catch (IOException | FSError e) {
+            // FSError: how Hadoop's local filesystem reports a failed write (ENOSPC), an Error no caller expects.
+            WriteFailedException failure = WriteFailedException.of(target.toString(), e);
+            deleteQuietly(fs, part, failure);
+            throw failure;
+        } catch (RuntimeException e) {
+            deleteQuietly(fs, part, e);
             throw e;
+        }
+    }
+
+    private static void deleteQuietly(FileSystem fs, Path part, Throwable failure) {
+        try {
+            fs.delete(part, false);
+        } catch (IOException | FSError suppressed) {
+            failure.addSuppressed(suppressed);
         }
     }
 

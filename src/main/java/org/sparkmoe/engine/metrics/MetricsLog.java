@@ -17,8 +17,10 @@ import java.util.UUID;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FSError;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.engine.checkpoint.WriteFailedException;
 
 /**
  * Appends one JSON object per line ({@link StepMetrics#toJson()}) to a file, flushing after every
@@ -80,16 +82,21 @@ public final class MetricsLog implements Closeable {
      * file (a resumed run redoing steps) first removes the lines from that step on.
      */
     public synchronized void append(StepMetrics m) throws IOException {
-        if (m.step() <= lastStep) {
-            out.close();
-            List<Line> kept = new ArrayList<>();
-            for (Line l : supersede(readLines(), path)) if (l.step() < m.step()) kept.add(l);
-            rewrite(kept);
-            open();
+        try {
+            if (m.step() <= lastStep) {
+                out.close();
+                List<Line> kept = new ArrayList<>();
+                for (Line l : supersede(readLines(), path)) if (l.step() < m.step()) kept.add(l);
+                rewrite(kept);
+                open();
+            }
+            out.write((m.toJson() + "\n").getBytes(StandardCharsets.UTF_8));
+            if (hadoopOut != null) hadoopOut.hflush();
+            else out.flush();
+        } catch (IOException | FSError e) {
+            // a full disk: Java I/O says "No space left on device" without the path, Hadoop's local FS throws FSError
+            throw WriteFailedException.of(path, e);
         }
-        out.write((m.toJson() + "\n").getBytes(StandardCharsets.UTF_8));
-        if (hadoopOut != null) hadoopOut.hflush();
-        else out.flush();
         lastStep = m.step();
     }
 

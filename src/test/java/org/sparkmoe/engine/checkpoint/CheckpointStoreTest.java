@@ -255,6 +255,83 @@ class CheckpointStoreTest {
         assertTrue(e.getMessage().contains("shared.bin") && e.getMessage().contains("not a spark-moe checkpoint"), e.getMessage());
     }
 
+    /** The offset of the first occurrence of {@code value}'s stored bytes in {@code file}. */
+    static int offsetOf(Path file, double value, Precision p) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        java.nio.ByteBuffer needle = java.nio.ByteBuffer.allocate(8);
+        if (p == Precision.F32) needle.putFloat((float) value);
+        else needle.putDouble(value);
+        int n = needle.position();
+        outer:
+        for (int i = 0; i + n <= bytes.length; i++) {
+            for (int j = 0; j < n; j++) if (bytes[i + j] != needle.get(j)) continue outer;
+            return i;
+        }
+        throw new AssertionError(value + " not found in " + file);
+    }
+
+    /** Issue 11 case 2: 0xFF over parameter values, no .crc (an object store) - values that read as NaN. */
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void nonFiniteParametersAreAnErrorNamingTheFileAndTensor(Precision p) throws IOException {
+        CheckpointStore store = store(3);
+        TrainingState s = state(p, 8, 3);
+        store.save(s, meta(8, p));
+        Path shared = stepDir(8).resolve("shared.bin");
+        // the values of 'input.b' (flat 12..15) onwards: 0xFF bytes are NaN in either precision
+        int at = offsetOf(shared, s.params().shared().flat().getFlat(12), p);
+        try (RandomAccessFile f = new RandomAccessFile(shared.toFile(), "rw")) {
+            f.seek(at);
+            f.write(filled(4 * (p == Precision.F32 ? 4 : 8)));
+        }
+        dropChecksum(shared);
+        CorruptCheckpointException e = assertThrows(CorruptCheckpointException.class, () -> store.load(8));
+        assertTrue(e.getMessage().contains("shared.bin") && e.getMessage().contains("non-finite value NaN in tensor 'input.b' at row 0, column 0"),
+                e.getMessage());
+        assertTrue(e.file().endsWith("shared.bin"), e.file());
+        assertThrows(CorruptCheckpointException.class, () -> store.loadTrainingState(8, SHARED, EXPERT));
+    }
+
+    private static byte[] filled(int n) {
+        byte[] b = new byte[n];
+        Arrays.fill(b, (byte) 0xFF);
+        return b;
+    }
+
+    @Test
+    void aDivergedStateIsNotCheckpointed() throws IOException {
+        CheckpointStore store = store(3);
+        TrainingState s = state(Precision.F32, 8, 3);
+        s.params().experts()[3].flat().setFlat(26, Float.POSITIVE_INFINITY);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> store.save(s, meta(8, Precision.F32)));
+        assertTrue(e.getMessage().contains("expert 3") && e.getMessage().contains("Infinity in tensor 'b1' at row 0, column 2"),
+                e.getMessage());
+        assertTrue(store.latest().isEmpty());
+        try (var dir = Files.list(tmp.resolve("ckpt"))) {
+            assertEquals(List.of(), dir.toList(), "the temporary checkpoint directory is removed");
+        }
+    }
+
+    /** Issue 11 case 3: the disk fills up while a checkpoint is written. */
+    @Test
+    void aFullDiskIsAWriteFailureNamingThePathAndLeavesNoCheckpoint() throws IOException {
+        Configuration full = FullDiskFileSystem.configure(new Configuration(), 600);
+        CheckpointStore store = new CheckpointStore(tmp.resolve("ckpt").toUri().toString(), full, 3);
+        WriteFailedException e = assertThrows(WriteFailedException.class, () -> store.save(state(Precision.F64, 8, 3), meta(8, Precision.F64)));
+        assertTrue(e.outOfSpace(), e.getMessage());
+        assertTrue(e.getMessage().contains("No space left on device") && e.getMessage().contains(e.path()), e.getMessage());
+        assertTrue(e.path().contains(tmp.resolve("ckpt").toString()) && e.path().endsWith(".bin"), e.path());
+
+        CheckpointStore healthy = store(3);
+        assertTrue(healthy.latest().isEmpty());
+        try (var dir = Files.list(tmp.resolve("ckpt"))) {
+            assertEquals(List.of(), dir.toList(), "nothing half-written is left");
+        }
+        // space freed: the same store writes the checkpoint
+        healthy.save(state(Precision.F64, 8, 3), meta(8, Precision.F64));
+        assertSame(state(Precision.F64, 8, 3), healthy.loadTrainingState(8, SHARED, EXPERT));
+    }
+
     @Test
     void layoutMismatchIsAClearError() throws IOException {
         CheckpointStore store = store(3);
