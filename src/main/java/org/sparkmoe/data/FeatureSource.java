@@ -175,6 +175,7 @@ public final class FeatureSource {
             if (format == Format.PARQUET && !options.containsKey("mergeSchema")) r = r.schema(parquetSchema(conf, files));
             df = r.load(paths);
         } catch (RuntimeException e) {
+            if (format == Format.LIBSVM) throwBadLibsvmRow(input, files, conf, e);
             throw new FeatureDataException("feature input " + input + ": could not read as " + format + ": "
                     + rootMessage(e), e);
         }
@@ -238,7 +239,12 @@ public final class FeatureSource {
         try {
             survey = FeatureSurvey.run(rows, parser, known);
         } catch (RuntimeException e) {
+            if (format == Format.LIBSVM) throwBadLibsvmRow(input, files, conf, e);
             throw new FeatureDataException("feature input " + input + ": reading " + format + " failed: " + rootMessage(e), e);
+        } catch (Exception e) {
+            // a failed task: SparkException, which collect() throws undeclared; passed on unchanged otherwise
+            if (format == Format.LIBSVM) throwBadLibsvmRow(input, files, conf, e);
+            throw FeatureSource.<RuntimeException>rethrow(e);
         }
         if (survey.rows == 0) throw new FeatureDataException("feature input " + input + " has no rows");
         int dim = known > 0 ? known : survey.featureCount(numFeatures, libsvm);
@@ -382,6 +388,23 @@ public final class FeatureSource {
 
     private static String quote(String c) {
         return "`" + c.replace("`", "``") + "`";
+    }
+
+    /** Spark's libsvm reader names no row: find the one it choked on and throw for it (no-op if none is found). */
+    private static void throwBadLibsvmRow(String input, List<Path> files, Configuration conf, Exception failure) {
+        FeatureDataException bad;
+        try {
+            bad = LibsvmLines.firstBadRow(input, files, conf, failure);
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
+            return;
+        }
+        if (bad != null) throw bad;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable> T rethrow(Throwable t) throws T {
+        throw (T) t;
     }
 
     private static String rootMessage(Throwable e) {

@@ -5,7 +5,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
 import java.util.NoSuchElementException;
 import java.util.function.ToIntFunction;
 
@@ -42,6 +46,21 @@ public final class LanguageModelData implements Serializable {
 
     /** Default rows per block. */
     public static final int DEFAULT_BLOCK_SIZE = 4096;
+
+    /**
+     * A file is not text when more than this fraction of its characters are unreadable: invalid
+     * UTF-8 (decoded as U+FFFD) or control characters other than tab, newline, carriage return and
+     * form feed. Random bytes and compressed data score about 0.6, UTF-16 text 0.5; Latin-1 prose
+     * read as UTF-8 a few percent (accent-dense French about 0.13), and is accepted.
+     */
+    public static final double MAX_UNREADABLE_FRACTION = 0.25;
+    /** Fewer unreadable characters than this never reject a file (a short file with a stray byte). */
+    static final long MIN_UNREADABLE_CHARS = 64;
+    /**
+     * Above this out-of-vocabulary rate a part's perplexity mostly measures how well {@code <unk>}
+     * is predicted; {@link Examples#outOfVocabularyWarning} says so.
+     */
+    public static final double OOV_WARNING_RATE = 0.25;
 
     /** Which documents' examples. */
     public enum Part {
@@ -182,30 +201,85 @@ public final class LanguageModelData implements Serializable {
      * every block RDD made from the result; cache it first if reading it is expensive.
      */
     public Examples examples(JavaPairRDD<String, String> documents) {
-        List<long[]> perPartition = documents.mapPartitionsWithIndex((p, it) -> {
-            long all = 0, held = 0;
+        // per partition: {p, examples, held-out examples, train tokens, train <unk>, held-out tokens, held-out <unk>},
+        // and per source file its characters and unreadable characters (arrays: Kryo-registered types only)
+        List<Object[]> perPartition = documents.mapPartitionsWithIndex((p, it) -> {
+            long[] t = new long[7];
+            t[0] = p;
+            Map<String, long[]> files = new LinkedHashMap<>();
+            int[] unk = new int[1];
             while (it.hasNext()) {
                 Tuple2<String, String> d = it.next();
-                int n = exampleCount(d._2());
-                all += n;
-                if (n > 0 && isHeldOut(d._1())) held += n;
+                String text = d._2();
+                unk[0] = 0;
+                int tokens = tokenizer.forEach(text, w -> {
+                    if (vocabulary.id(w) == Vocabulary.UNK_ID) unk[0]++;
+                });
+                boolean held = tokens > 0 && isHeldOut(d._1());
+                int n = tokens == 0 ? 0 : tokens + 1;
+                t[1] += n;
+                if (held) t[2] += n;
+                t[held ? 5 : 3] += tokens;
+                t[held ? 6 : 4] += unk[0];
+                String file = TextSource.fileOf(d._1());
+                long[] f = files.computeIfAbsent(file == null ? "" : file, k -> new long[2]);
+                f[0] += text.length();
+                f[1] += unreadable(text);
             }
-            return List.of(new long[] {p, all, held}).iterator();
+            String[] names = files.keySet().toArray(new String[0]);
+            long[] chars = new long[2 * names.length];
+            for (int i = 0; i < names.length; i++) {
+                long[] f = files.get(names[i]);
+                chars[2 * i] = f[0];
+                chars[2 * i + 1] = f[1];
+            }
+            return java.util.Collections.singletonList(new Object[] {t, names, chars}).iterator();
         }, true).collect();
         int parts = documents.getNumPartitions();
         long[] offsets = new long[parts];
         long[] counts = new long[parts];
         long held = 0;
-        for (long[] r : perPartition) {
-            counts[(int) r[0]] = r[1];
-            held += r[2];
+        long[] tokens = new long[4];
+        Map<String, long[]> files = new TreeMap<>();
+        for (Object[] r : perPartition) {
+            long[] t = (long[]) r[0];
+            counts[(int) t[0]] = t[1];
+            held += t[2];
+            for (int i = 0; i < 4; i++) tokens[i] += t[3 + i];
+            String[] names = (String[]) r[1];
+            long[] chars = (long[]) r[2];
+            for (int i = 0; i < names.length; i++) {
+                long[] f = files.computeIfAbsent(names[i], k -> new long[2]);
+                f[0] += chars[2 * i];
+                f[1] += chars[2 * i + 1];
+            }
+        }
+        for (Map.Entry<String, long[]> e : files.entrySet()) {
+            long chars = e.getValue()[0], bad = e.getValue()[1];
+            if (bad >= MIN_UNREADABLE_CHARS && bad > MAX_UNREADABLE_FRACTION * chars) {
+                String what = e.getKey().isEmpty() ? "the input documents" : e.getKey();
+                throw new TextDataException(e.getKey().isEmpty() ? null : e.getKey(), what + " does not look like text: "
+                        + String.format(java.util.Locale.ROOT, "%.1f%%", 100.0 * bad / chars) + " of its " + chars
+                        + " characters are invalid UTF-8 or control characters (more than "
+                        + Math.round(100 * MAX_UNREADABLE_FRACTION) + "%); binary or compressed data, or not UTF-8?");
+            }
         }
         long total = 0;
         for (int p = 0; p < parts; p++) {
             offsets[p] = total;
             total += counts[p];
         }
-        return new Examples(this, documents, offsets, total, held);
+        return new Examples(this, documents, offsets, total, held, tokens);
+    }
+
+    /** Characters of {@code text} that no text file holds: U+FFFD (what invalid UTF-8 decodes to) and control characters. */
+    static long unreadable(String text) {
+        long n = 0;
+        for (int i = 0, len = text.length(); i < len; i++) {
+            char c = text.charAt(i);
+            if (c == '\uFFFD' || (Character.isISOControl(c) && c != '\t' && c != '\n' && c != '\r' && c != '\f')) n++;
+        }
+        return n;
     }
 
     /** The examples of a document RDD, ready to be read as blocks; see {@link LanguageModelData#examples}. */
@@ -216,13 +290,50 @@ public final class LanguageModelData implements Serializable {
         private final transient JavaPairRDD<String, String> documents;
         private final long[] offsets;
         private final long total, heldOut;
+        /** Train tokens, train {@code <unk>} tokens, held-out tokens, held-out {@code <unk>} tokens. */
+        private final long[] tokens;
 
-        private Examples(LanguageModelData data, JavaPairRDD<String, String> documents, long[] offsets, long total, long heldOut) {
+        private Examples(LanguageModelData data, JavaPairRDD<String, String> documents, long[] offsets, long total, long heldOut,
+                         long[] tokens) {
             this.data = data;
             this.documents = documents;
             this.offsets = offsets;
             this.total = total;
             this.heldOut = heldOut;
+            this.tokens = tokens;
+        }
+
+        /** The tokens of a part (words, not counting the {@code <eos>} that ends each document). */
+        public long tokens(Part part) {
+            return switch (part) {
+                case ALL -> tokens[0] + tokens[2];
+                case TRAIN -> tokens[0];
+                case HELD_OUT -> tokens[2];
+            };
+        }
+
+        /** The fraction of a part's tokens that are not in the vocabulary (read as {@code <unk>}); NaN for no tokens. */
+        public double outOfVocabularyRate(Part part) {
+            long unk = switch (part) {
+                case ALL -> tokens[1] + tokens[3];
+                case TRAIN -> tokens[1];
+                case HELD_OUT -> tokens[3];
+            };
+            long n = tokens(part);
+            return n == 0 ? Double.NaN : (double) unk / n;
+        }
+
+        /**
+         * A warning when more than {@link #OOV_WARNING_RATE} of a part's tokens are out of vocabulary:
+         * its perplexity then mostly measures how well {@code <unk>} is predicted. {@code what} names
+         * the data in the message (e.g. "heldout.path /data/dev.txt").
+         */
+        public Optional<String> outOfVocabularyWarning(Part part, String what) {
+            double r = outOfVocabularyRate(part);
+            if (!(r > OOV_WARNING_RATE)) return Optional.empty();
+            return Optional.of(String.format(java.util.Locale.ROOT, "%s: %.1f%% of its %d tokens are out of vocabulary (above %.0f%%); "
+                    + "its perplexity mostly measures how well <unk> is predicted - is it the same language and tokenisation "
+                    + "as the training data?", what, 100 * r, tokens(part), 100 * OOV_WARNING_RATE));
         }
 
         /** All examples, both parts. */

@@ -148,6 +148,24 @@ public final class TextSource {
         if (bytes == 0) throw new IllegalArgumentException("input " + paths + " is empty (all matched files have 0 bytes)");
     }
 
+    /**
+     * The file a document id of this class names: the id itself (a file), the part before
+     * {@code :byteOffset} (a line) or before {@code #hash} (a Parquet/CSV row). Null for an id that
+     * is not a file URI (documents from elsewhere, the synthetic corpus).
+     */
+    static String fileOf(String documentId) {
+        if (documentId == null || !documentId.contains(":/")) return null;
+        int hash = documentId.lastIndexOf('#');
+        if (hash > 0) return documentId.substring(0, hash);
+        int colon = documentId.lastIndexOf(':');
+        if (colon > 0 && colon < documentId.length() - 1 && documentId.indexOf('/', colon) < 0) {
+            boolean digits = true;
+            for (int i = colon + 1; i < documentId.length() && digits; i++) digits = Character.isDigit(documentId.charAt(i));
+            if (digits) return documentId.substring(0, colon);
+        }
+        return documentId;
+    }
+
     private static boolean visible(Path p) {
         String n = p.getName();
         return !n.startsWith("_") && !n.startsWith(".");

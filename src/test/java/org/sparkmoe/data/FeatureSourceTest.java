@@ -146,6 +146,21 @@ class FeatureSourceTest {
         assertTrue(e.getMessage().contains("expected 5 features, got 6"), e.getMessage());
     }
 
+    /** Issue 11 case 8: Spark's own libsvm reader fails such a row with a NumberFormatException naming no row. */
+    @Test
+    void libsvmRowWithoutALabelNamesTheFileAndRow() throws IOException {
+        String f = write("l.libsvm", "0 1:1\n1 2:1\n# a comment\n\n1:0.5 2:0.3\n0 1:2\n");
+        FeatureDataException e = fails(FeatureSource.libsvm(f));
+        assertNames(e, "l.libsvm", 2, "label");
+        assertTrue(e.getMessage().contains("line 5") && e.getMessage().contains("no label") && e.getMessage().contains("1:0.5 2:0.3"),
+                e.getMessage());
+
+        String g = write("m.libsvm", "0 1:1 3:2\n1 3:1 2:1\n");
+        FeatureDataException e2 = fails(FeatureSource.libsvm(g).numFeatures(4));
+        assertNames(e2, "m.libsvm", 1, "features");
+        assertTrue(e2.getMessage().contains("ascending"), e2.getMessage());
+    }
+
     @Test
     void libsvmNonIntegerLabelAndNaNFeature() throws IOException {
         String f = write("c.libsvm", "0 1:1\n1.5 2:1\n");

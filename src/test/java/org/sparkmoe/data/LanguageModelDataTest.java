@@ -77,6 +77,57 @@ class LanguageModelDataTest {
         assertEquals(List.of(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L), ids);
     }
 
+    /** Issue 11 case 8: 200 KB of random bytes as a text corpus is rejected, naming the file; real text is not. */
+    @Test
+    void randomBytesAreNotAccepted(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws java.io.IOException {
+        JavaSparkContext sc = SparkTestContext.get();
+        byte[] junk = new byte[200 * 1024];
+        new java.util.Random(11).nextBytes(junk);
+        java.nio.file.Files.write(dir.resolve("corpus.txt"), junk);
+        // prose, some of it Latin-1 (invalid UTF-8 for every accented letter), and a few stray control characters
+        java.nio.file.Files.writeString(dir.resolve("good.txt"), "the cat sat on the mat\n".repeat(2000) + "\u0001\u0002\n");
+        java.nio.file.Files.write(dir.resolve("latin1.txt"), "le caf\u00e9 est tr\u00e8s bon, d\u00e9j\u00e0 vu\n".repeat(500)
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        Tokenizer tok = Tokenizer.defaults();
+        for (TextSource.DocumentMode mode : TextSource.DocumentMode.values()) {
+            JavaPairRDD<String, String> docs = TextSource.textFiles(sc, dir.resolve("*.txt").toString(), mode, 3);
+            LanguageModelData data = new LanguageModelData(Vocabulary.build(docs.values(), tok, 100), tok, 2);
+            TextDataException e = org.junit.jupiter.api.Assertions.assertThrows(TextDataException.class, () -> data.examples(docs));
+            assertTrue(e.file().endsWith("/corpus.txt"), mode + ": " + e.file());
+            assertTrue(e.getMessage().contains("corpus.txt") && e.getMessage().contains("does not look like text"), e.getMessage());
+
+            JavaPairRDD<String, String> text = TextSource.textFiles(sc, dir.resolve("good.txt") + "," + dir.resolve("latin1.txt"), mode, 3);
+            assertTrue(data.examples(text).totalExamples() > 0, mode.toString());
+        }
+    }
+
+    /** Issue 11 case 8: the out-of-vocabulary rate of each part, and the warning above the threshold. */
+    @Test
+    void outOfVocabularyRateOfEachPart() {
+        JavaSparkContext sc = SparkTestContext.get();
+        List<Tuple2<String, String>> docs = new ArrayList<>();
+        for (int i = 0; i < 40; i++) docs.add(new Tuple2<>("doc" + i, "the cat sat on the mat"));  // 2 of 6 words unknown
+        LanguageModelData probe = new LanguageModelData(VOCAB, Tokenizer.defaults(), 2).withHeldOut(0.5, 3);
+        docs.replaceAll(d -> probe.isHeldOut(d._1()) ? new Tuple2<>(d._1(), "dog bird fish") : d);  // held out: all unknown
+        LanguageModelData.Examples ex = probe.examples(sc.parallelizePairs(docs, 3));
+        long held = docs.stream().filter(d -> probe.isHeldOut(d._1())).count();
+        assertTrue(held > 5 && held < 35, "held-out documents " + held);
+        assertEquals(2.0 / 6, ex.outOfVocabularyRate(LanguageModelData.Part.TRAIN), 1e-12);
+        assertEquals(1.0, ex.outOfVocabularyRate(LanguageModelData.Part.HELD_OUT), 0.0);
+        assertEquals(3 * held, ex.tokens(LanguageModelData.Part.HELD_OUT));
+        assertEquals(((40 - held) * 2 + 3 * held) / (double) ((40 - held) * 6 + 3 * held),
+                ex.outOfVocabularyRate(LanguageModelData.Part.ALL), 1e-12);
+        String w = ex.outOfVocabularyWarning(LanguageModelData.Part.HELD_OUT, "heldout.path dev.txt").orElseThrow();
+        assertTrue(w.startsWith("heldout.path dev.txt: 100.0% of its " + 3 * held + " tokens are out of vocabulary"), w);
+        assertTrue(ex.outOfVocabularyWarning(LanguageModelData.Part.TRAIN, "train").isPresent(), "1/3 is above 25%");
+
+        LanguageModelData.Examples clean = new LanguageModelData(VOCAB, Tokenizer.defaults(), 2)
+                .examples(sc.parallelizePairs(List.of(new Tuple2<>("a", "the cat sat"), new Tuple2<>("b", "cat the dog cat")), 2));
+        assertEquals(1.0 / 7, clean.outOfVocabularyRate(LanguageModelData.Part.ALL), 1e-12);
+        assertTrue(clean.outOfVocabularyWarning(LanguageModelData.Part.ALL, "input").isEmpty());
+        assertTrue(Double.isNaN(clean.outOfVocabularyRate(LanguageModelData.Part.HELD_OUT)));
+    }
+
     @Test
     void heldOutSplitIsDeterministicDisjointAndIdsUnique() {
         JavaSparkContext sc = SparkTestContext.get();
