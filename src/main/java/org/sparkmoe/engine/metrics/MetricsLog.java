@@ -188,7 +188,7 @@ public final class MetricsLog implements Closeable {
     /**
      * The whole lines of {@code raw} that the rule keeps: a line that is not a whole JSON object (a
      * write cut short by a crash) is dropped, and a line for step s drops the earlier lines for steps
-     * >= s. A whole object that does not parse as {@link StepMetrics} is an error naming the line.
+     * {@code >= s}. A whole object that does not parse as {@link StepMetrics} is an error naming the line.
      */
     private static List<Line> supersede(List<String> raw, String path) throws IOException {
         List<Line> kept = new ArrayList<>(raw.size());
