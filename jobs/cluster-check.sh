@@ -56,8 +56,13 @@ await_log() { # file pattern timeout pid what
     done
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+children() { # the pids whose parent is $1 (from /proc: no procps needed)
+    local d ppid
+    for d in /proc/[0-9]*; do
+        ppid="$(sed -n 's/^[0-9]* (.*) [A-Za-z] \([0-9]*\) .*/\1/p' "$d/stat" 2>/dev/null || true)"
+        [ "$ppid" = "$1" ] && echo "${d#/proc/}"
+    done
+    return 0
 }
 
 # --- the jars: the application jar and the Maven class path (what jobs/moe-submit.sh uses) ---
@@ -83,13 +88,14 @@ export SPARK_HOME="$WORK/spark-home" SPARK_LOCAL_IP=127.0.0.1 SPARK_SCALA_VERSIO
 # shellcheck disable=SC2086
 DAEMON_JAVA=(java -Xmx512m $JVM_ARGS -cp "$CP")
 
-PORT="$(free_port)"
-MASTER="spark://127.0.0.1:$PORT"
-setsid "${DAEMON_JAVA[@]}" org.apache.spark.deploy.master.Master --host 127.0.0.1 --port "$PORT" --webui-port 0 \
+# port 0: the master picks a free port and logs its URL
+setsid "${DAEMON_JAVA[@]}" org.apache.spark.deploy.master.Master --host 127.0.0.1 --port 0 --webui-port 0 \
     > "$WORK/master.log" 2>&1 < /dev/null &
 MASTER_PID=$!
 DAEMONS+=("$MASTER_PID")
 await_log "$WORK/master.log" "I have been elected leader" "$START_TIMEOUT" "$MASTER_PID" "master"
+MASTER="$(grep -o 'spark://127\.0\.0\.1:[0-9]*' "$WORK/master.log" | head -1)"
+[ -n "$MASTER" ] || fail "no master URL in $WORK/master.log"
 WORKER_PIDS=()
 for i in 1 2; do
     mkdir -p "$WORK/worker$i"
@@ -123,7 +129,7 @@ log "undisturbed run done"
 train disturbed
 await_log "$WORK/disturbed.log" "^step $KILL_AT_STEP/" "$RUN_TIMEOUT" "$TRAIN_PID" "the disturbed run"
 VICTIM=""
-for c in $(pgrep -P "${WORKER_PIDS[0]}" || true); do
+for c in $(children "${WORKER_PIDS[0]}"); do
     if tr '\0' ' ' < "/proc/$c/cmdline" 2>/dev/null | grep -q CoarseGrainedExecutorBackend; then VICTIM=$c; fi
 done
 [ -n "$VICTIM" ] || fail "worker 1 (pid ${WORKER_PIDS[0]}) runs no executor at step $KILL_AT_STEP"
