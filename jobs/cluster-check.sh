@@ -26,9 +26,12 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/spark-moe-cluster.XXXXXX")"
 T0=$SECONDS
 
 DAEMONS=()   # process-group leaders (setsid): master, workers; a Worker's executors are its children
+TRAIN_PID=""
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    # a training run still going (interrupted): timeout leads its own process group, the driver in it
+    [ -n "${TRAIN_PID:-}" ] && kill -TERM -- "-$TRAIN_PID" 2>/dev/null && DAEMONS+=("$TRAIN_PID")
     for pid in "${DAEMONS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
     for _ in $(seq 1 20); do
         local alive=0
