@@ -4,7 +4,7 @@
 # (jobs/train.sh), and prints the summary: held-out perplexity against the best reachable, the
 # balance columns (CV(Importance), CV(Load), max/mean load), expert specialisation, throughput.
 #
-#   jobs/quickstart.sh [key=value ...]      e.g. optim.steps=300 model.experts=16
+#   jobs/quickstart.sh [key=value ...]      e.g. optim.maxSteps=300 model.numExperts=16
 #
 # Output in target/quickstart (replaced on every run): model/ (spec, parameters, charts/*.png), metrics.jsonl.
 set -euo pipefail

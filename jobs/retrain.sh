@@ -5,7 +5,7 @@
 #       bar.maxPerplexity=120 [--master yarn ...] [--config conf/my-job.properties]
 #
 # Warm-starts from the model that <root>/LATEST names (cold start when there is none), trains
-# optim.steps more steps on the run's data, evaluates on the held-out data (heldout.path, or the
+# optim.maxSteps more steps on the run's data, evaluates on the held-out data (heldout.path, or the
 # deterministic heldout.fraction split) and publishes <root>/v-<date> only if the bar.* settings pass;
 # then LATEST is replaced atomically (temporary file + rename). Rerunning a published date does nothing.
 #

@@ -22,6 +22,8 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import JavaMLReadable, JavaMLReader, JavaMLWritable
 from pyspark.ml.wrapper import JavaEstimator, JavaModel, JavaParams
 
+from sparkmoe._params import PARAMS
+
 __all__ = [
     "MoEClassifier",
     "MoEClassificationModel",
@@ -37,51 +39,26 @@ JAVA_PACKAGE = "org.sparkmoe.ml"
 _int, _float, _str = TypeConverters.toInt, TypeConverters.toFloat, TypeConverters.toString
 ParamSpec = Tuple[str, Any, str]
 
-# The Java params (MoEParamSet / MoEParams.java): name, type converter, doc.
-MOE_PARAMS: Tuple[ParamSpec, ...] = (
-    ("numExperts", _int, "number of experts n of a flat gating (softmax, noisyTopK); >= 1"),
-    ("k", _int, "experts per example of noisyTopK gating; in [1, numExperts]"),
-    ("expertHiddenSize", _int, "hidden width h of each expert; >= 1"),
-    ("modelDim", _int, "width d of the rows the MoE layer sees; >= 1"),
-    ("gating", _str, "gating network: softmax | noisyTopK | hierarchical"),
-    ("numGroups", _int, "groups a of hierarchical gating; >= 1"),
-    ("expertsPerGroup", _int, "experts b in each group of hierarchical gating; >= 1"),
-    ("kPrimary", _int, "groups per example of hierarchical gating; in [1, numGroups]"),
-    ("kSecondary", _int, "experts per example within a group of hierarchical gating"),
-    ("wImportance", _float, "weight of the importance (balance) loss; >= 0"),
-    ("wLoad", _float, "weight of the load (balance) loss; >= 0"),
-    ("routing", _str, "how examples reach their experts: shuffle | local"),
-    ("placement", _str, "where expert parameters live while training: driver | sharded"),
-    ("expertShards", _int, "expert shards (partitions of experts); in [1, number of experts]"),
-    ("batchSize", _int, "global mini-batch size B (examples per step over all partitions); >= 1"),
-    ("maxSteps", _int, "training steps; >= 0"),
-    ("stepSize", _float, "peak learning rate of Adam; > 0"),
-    ("warmupSteps", _int, "learning-rate warm-up steps (then 1/sqrt decay); 0 = constant rate"),
-    ("clipNorm", _float, "global gradient-norm clipping threshold; 0 = off"),
-    ("seed", _int, "random seed (initialisation, batch order, gating noise)"),
-    ("checkpointInterval", _int, "steps between training checkpoints (with checkpointDir); >= 1"),
-    ("checkpointDir", _str, "Hadoop directory for training checkpoints; empty = none"),
-    ("featuresCol", _str, "features column name (Vector)"),
-    ("labelCol", _str, "label column name (numeric)"),
-    ("predictionCol", _str, "prediction column name; empty = not produced"),
-    ("expertsCol", _str, "column with each row's chosen experts and gate values; empty = not produced"),
-    ("initialModelPath", _str, "path of a saved model of the same shape to start from; empty = fresh"),
-)
+_CONVERTERS = {"int": _int, "float": _float, "str": _str, "bool": TypeConverters.toBoolean}
+
+
+def _specs(*names: str) -> Tuple[ParamSpec, ...]:
+    """Name, type converter and doc of the named Java params, from the declaration (sparkmoe._params)."""
+    return tuple((n, _CONVERTERS[PARAMS[n][0]], PARAMS[n][1]) for n in names)
+
+
+# The Java params (MoEParamSet / MoEParams.java); names, docs and defaults come from the one declaration
+# of the settings (org.sparkmoe.app.Settings), generated into sparkmoe/_params.py.
+MOE_PARAMS: Tuple[ParamSpec, ...] = _specs(
+    "numExperts", "k", "expertHiddenSize", "modelDim", "gating", "numGroups", "expertsPerGroup", "kPrimary", "kSecondary",
+    "wImportance", "wLoad", "routing", "placement", "expertShards", "batchSize", "maxSteps", "stepSize", "warmupSteps",
+    "clipNorm", "seed", "checkpointInterval", "checkpointDir", "featuresCol", "labelCol", "predictionCol", "expertsCol",
+    "initialModelPath")
 # MoEClassifierParams.java
-CLASSIFIER_PARAMS: Tuple[ParamSpec, ...] = (
-    ("probabilityCol", _str, "class probability column name (Vector); empty = not produced"),
-    ("rawPredictionCol", _str, "raw prediction column (Vector of log-probabilities); empty = not produced"),
-)
+CLASSIFIER_PARAMS: Tuple[ParamSpec, ...] = _specs("probabilityCol", "rawPredictionCol")
 # MoELanguageModelParams.java
-LM_PARAMS: Tuple[ParamSpec, ...] = (
-    ("textCol", _str, "column of documents (string; null = empty document)"),
-    ("vocabularySize", _int, "at most this many token ids, <unk> and <eos> included; >= 3"),
-    ("context", _int, "tokens of context c the model conditions each next token on; >= 1"),
-    ("embeddingDim", _int, "per-position token embedding width; >= 1"),
-    ("logLikelihoodCol", _str, "output: sum of ln p(target) over the document's targets; empty = off"),
-    ("perplexityCol", _str, "output: exp(-logLikelihood / numTargets); empty = off"),
-    ("numTargetsCol", _str, "output: number of predicted targets (tokens + 1, 0 when empty); empty = off"),
-)
+LM_PARAMS: Tuple[ParamSpec, ...] = _specs(
+    "textCol", "vocabularySize", "context", "embeddingDim", "logLikelihoodCol", "perplexityCol", "numTargetsCol")
 # MoEPerplexityEvaluator.java
 EVALUATOR_PARAMS: Tuple[ParamSpec, ...] = (
     ("logLikelihoodCol", _str, "column with each document's summed ln p of its targets"),

@@ -24,6 +24,9 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.app.Publish;
+import org.sparkmoe.app.RunListeners;
+import org.sparkmoe.app.TrainingLoop;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
@@ -99,6 +102,7 @@ public final class MoEJob {
         String cmd = args[0];
         try {
             JobConfig cfg = JobConfig.fromArgs(Arrays.asList(args).subList(1, args.length));
+            for (String d : cfg.deprecations()) out.println("warning: " + d);
             return switch (cmd) {
                 case "train" -> job.train(cfg);
                 case "evaluate" -> job.evaluate(cfg);
@@ -136,8 +140,8 @@ public final class MoEJob {
         checkSameModel(output, spec);
         Trained t = trainAndBuild(cfg, data, spec, output, null);
         Path model = new Path(output, "model");
-        ModelDirectory.publish(t.modelTmp(), model, hadoop);
-        ModelDirectory.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(t.summary()), hadoop);
+        Publish.publish(t.modelTmp(), model, hadoop);
+        Publish.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(t.summary()), hadoop);
         out.println("model published at " + model);
         out.println("summary: " + json(t.summary()));
         return OK;
@@ -149,9 +153,9 @@ public final class MoEJob {
         prov.put("createdBy", "spark-moe MoEJob");
         prov.put("input.path", cfg.string("input.path"));
         prov.put("input.format", cfg.string("input.format"));
-        prov.put("optim.steps", cfg.string("optim.steps"));
+        prov.put("optim.maxSteps", cfg.string("optim.maxSteps"));
         prov.put("optim.seed", cfg.string("optim.seed"));
-        prov.put("optim.learningRate", cfg.string("optim.learningRate"));
+        prov.put("optim.stepSize", cfg.string("optim.stepSize"));
         prov.put("engine.batchSize", cfg.string("engine.batchSize"));
         prov.put("engine.precision", cfg.string("engine.precision"));
         if (previous != null && previous.provenance().containsKey("version")) prov.put("warmStartFrom", previous.provenance().get("version"));
@@ -169,7 +173,7 @@ public final class MoEJob {
         specs.add(new Path(output, "run-" + ModelDirectory.SPEC));
         for (Path p : specs) {
             if (!fs.exists(p)) continue;
-            ModelDirectory.Spec old = ModelDirectory.Spec.parse(ModelDirectory.readText(p, hadoop), p.toString());
+            ModelDirectory.Spec old = ModelDirectory.Spec.parse(Publish.readText(p, hadoop), p.toString());
             if (!old.network().equals(spec.network())) {
                 throw new JobConfig.ConfigException("output path " + output + " already holds a different model (" + p + "): "
                         + difference(old.network(), spec.network()) + "; choose another output.dir or delete it");
@@ -177,7 +181,7 @@ public final class MoEJob {
         }
         if (!fs.exists(output)) fs.mkdirs(output);
         Path runSpec = new Path(output, "run-" + ModelDirectory.SPEC);
-        if (!fs.exists(runSpec)) ModelDirectory.replaceFile(runSpec, spec.toJson(), hadoop);
+        if (!fs.exists(runSpec)) Publish.replaceFile(runSpec, spec.toJson(), hadoop);
     }
 
     static String difference(NetworkSpec a, NetworkSpec b) {
@@ -193,53 +197,23 @@ public final class MoEJob {
         long wallStart = System.nanoTime();
         MoENetwork network = spec.network().build();
         EngineConfig ec = cfg.engineConfig();
-        long target = cfg.longValue("optim.steps") + (warm == null ? 0 : warm.step());
-        CheckpointStore store = new CheckpointStore(new Path(runDir, "checkpoints").toString(), hadoop, cfg.integer("checkpoint.keep"));
+        long target = cfg.longValue("optim.maxSteps") + (warm == null ? 0 : warm.step());
         Path metricsPath = new Path(runDir, ModelDirectory.METRICS);
         Path loadPath = new Path(runDir, "expert-load.csv");
         sc.setJobGroup("spark-moe-train", "spark-moe train: " + spec.network().task() + ", " + spec.network().numExperts()
                 + " experts, " + target + " steps", false);
-        SparkMoETrainer trainer = warm != null && store.latest().isEmpty()
-                ? new SparkMoETrainer(sc, network, ec, data.train, warm)
-                : SparkMoETrainer.resume(sc, network, ec, data.train, store);
-        List<StepReport> reports = new ArrayList<>();
+        RunListeners.BalanceHistory balance = new RunListeners.BalanceHistory(loadPath, hadoop);
+        TrainingLoop.Options options = new TrainingLoop.Options(target, new Path(runDir, "checkpoints").toString(),
+                cfg.integer("checkpoint.interval"), cfg.integer("checkpoint.keep"), metricsPath.toString(), spec.provenance());
+        TrainingLoop.Result run = TrainingLoop.run(sc, network, ec, data.train, options, warm == null ? null : TrainingLoop.WarmStart.of(warm),
+                List.of(RunListeners.progress(out, cfg.integer("progress.interval")),
+                        RunListeners.failOnDivergence("lower optim.stepSize or set optim.clipNorm"), balance));
+        List<StepReport> reports = run.reports();
         TrainingState finalState;
-        try (MetricsLog metrics = new MetricsLog(metricsPath.toString(), hadoop)) {
-            long first = trainer.stepsTaken();
-            if (first > 0) out.println("resuming at step " + first + " of " + target);
-            long lastCheckpoint = first;
-            int every = cfg.integer("progress.interval");
-            long t0 = System.nanoTime();
-            StringBuilder loadLines = new StringBuilder();
-            while (trainer.stepsTaken() < target) {
-                StepReport r = trainer.trainStep();
-                if (!Double.isFinite(r.taskLoss())) {
-                    throw new IllegalStateException("training diverged: task loss " + r.taskLoss() + " at step " + r.step()
-                            + " (lower optim.learningRate or set optim.clipNorm)");
-                }
-                reports.add(r);
-                metrics.append(r.toMetrics());
-                loadLines.append(r.step());
-                for (int c : r.rowsPerExpert()) loadLines.append(',').append(c);
-                loadLines.append('\n');
-                if (r.step() % every == 0 || r.step() == target) {
-                    double elapsed = (System.nanoTime() - t0) / 1e9;
-                    long done = r.step() - first;
-                    double eta = done > 0 ? elapsed / done * (target - r.step()) : 0;
-                    out.printf(Locale.ROOT, "step %d/%d  loss %.4f  tokens/s %.0f  ETA %s%n", r.step(), target, r.taskLoss(),
-                            r.examplesPerSecond(), duration(eta));
-                }
-                if (r.step() % cfg.integer("checkpoint.interval") == 0) {
-                    trainer.checkpoint(store, spec.provenance());
-                    lastCheckpoint = r.step();
-                    appendText(loadPath, loadLines);
-                }
-            }
-            if (lastCheckpoint != trainer.stepsTaken() || store.latest().isEmpty()) trainer.checkpoint(store, spec.provenance());
-            appendText(loadPath, loadLines);
-            finalState = trainer.snapshot();
+        try {
+            finalState = run.trainer().snapshot();
         } finally {
-            trainer.close();
+            run.trainer().close();
         }
         double trainSeconds = (System.nanoTime() - wallStart) / 1e9;
 
@@ -249,10 +223,10 @@ public final class MoEJob {
         Map<String, Object> summary = summary(cfg, spec, network, data, finalState, all, reports, eval, trainSeconds);
         summary.put("wallSeconds", (System.nanoTime() - wallStart) / 1e9);
 
-        Path modelTmp = ModelDirectory.tempSibling(new Path(runDir, "model"), hadoop);
+        Path modelTmp = Publish.tempSibling(new Path(runDir, "model"), hadoop);
         try {
             ModelDirectory.writeModel(modelTmp, spec, finalState, ec.expertShards(), data.vocab, hadoop);
-            ModelDirectory.writeText(new Path(modelTmp, ModelDirectory.SUMMARY), json(summary), hadoop);
+            Publish.writeText(new Path(modelTmp, ModelDirectory.SUMMARY), json(summary), hadoop);
             FileSystem fs = modelTmp.getFileSystem(hadoop);
             org.apache.hadoop.fs.FileUtil.copy(fs, metricsPath, fs, new Path(modelTmp, ModelDirectory.METRICS), false, hadoop);
             if (cfg.bool("charts.enabled")) {
@@ -260,41 +234,13 @@ public final class MoEJob {
                 fs.mkdirs(charts);
                 double floor = data.corpus == null ? Double.NaN : data.corpus.exampleFloorNats();
                 Charts.loss(all, floor, new Path(charts, Charts.LOSS), hadoop);
-                Charts.expertLoad(readLoad(loadPath), network.numExperts(), new Path(charts, Charts.EXPERT_LOAD), hadoop);
+                Charts.expertLoad(balance.rows(), network.numExperts(), new Path(charts, Charts.EXPERT_LOAD), hadoop);
             }
         } catch (IOException | RuntimeException e) {
             modelTmp.getFileSystem(hadoop).delete(modelTmp, true);
             throw e;
         }
         return new Trained(spec, modelTmp, summary, eval);
-    }
-
-    private void appendText(Path file, StringBuilder lines) throws IOException {
-        if (lines.length() == 0) return;
-        FileSystem fs = file.getFileSystem(hadoop);
-        String old = fs.exists(file) ? ModelDirectory.readText(file, hadoop) : "";
-        ModelDirectory.replaceFile(file, old + lines, hadoop);
-        lines.setLength(0);
-    }
-
-    private List<long[]> readLoad(Path file) throws IOException {
-        List<long[]> rows = new ArrayList<>();
-        if (!file.getFileSystem(hadoop).exists(file)) return rows;
-        Map<Long, long[]> byStep = new java.util.TreeMap<>();
-        for (String line : ModelDirectory.readText(file, hadoop).split("\n")) {
-            if (line.isBlank()) continue;
-            String[] f = line.split(",");
-            long[] r = new long[f.length];
-            for (int i = 0; i < f.length; i++) r[i] = Long.parseLong(f[i].trim());
-            byStep.put(r[0], r);
-        }
-        rows.addAll(byStep.values());
-        return rows;
-    }
-
-    private static String duration(double seconds) {
-        long s = Math.round(seconds);
-        return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
     }
 
     private Map<String, Object> summary(JobConfig cfg, ModelDirectory.Spec spec, MoENetwork network, JobData data,
@@ -428,7 +374,7 @@ public final class MoEJob {
         if (!target.isEmpty()) {
             Path p = new Path(target);
             p.getFileSystem(hadoop).mkdirs(p.getParent());
-            ModelDirectory.replaceFile(p, js, hadoop);
+            Publish.replaceFile(p, js, hadoop);
             out.println("metrics written to " + p);
         }
         return OK;
@@ -461,15 +407,10 @@ public final class MoEJob {
         JavaRDD<RowBlock> rows = data.heldout;
         Broadcast<ModelParameters> pb = sc.broadcast(model.state().params());
         sc.setJobGroup("spark-moe-score", "spark-moe: score " + model.dir() + " to " + target, false);
-        Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + java.util.UUID.randomUUID().toString().substring(0, 8));
         try {
             JavaRDD<Row> scored = Evaluator.score(sc, ns, model.state().params(), rows, experts, pb);
             SparkSession spark = SparkSession.builder().getOrCreate();
-            spark.createDataFrame(scored, schema).write().parquet(tmp.toString());
-            ModelDirectory.publish(tmp, target, hadoop);
-        } catch (RuntimeException | IOException e) {
-            tmp.getFileSystem(hadoop).delete(tmp, true);
-            throw e;
+            Publish.write(target, hadoop, tmp -> spark.createDataFrame(scored, schema).write().parquet(tmp.toString()));
         } finally {
             pb.destroy(false);
         }
@@ -496,7 +437,7 @@ public final class MoEJob {
         m.put("parametersPerExpert", expert);
         Path summary = new Path(model.dir(), ModelDirectory.SUMMARY);
         if (summary.getFileSystem(hadoop).exists(summary)) {
-            JsonNode s = ModelDirectory.JSON.readTree(ModelDirectory.readText(summary, hadoop));
+            JsonNode s = ModelDirectory.JSON.readTree(Publish.readText(summary, hadoop));
             Map<String, Object> bal = new LinkedHashMap<>();
             for (String k : List.of("cvImportance", "cvLoad", "maxOverMeanLoad", "heldoutTop1MaxOverMeanShare", "specialisationNmi",
                     "finalTrainLoss", "tokensPerSecond")) {
@@ -518,10 +459,10 @@ public final class MoEJob {
         Path published = new Path(root, version);
         Path latest = new Path(root, LATEST);
         FileSystem fs = root.getFileSystem(hadoop);
-        String current = fs.exists(latest) ? ModelDirectory.readText(latest, hadoop).trim() : "";
+        String current = fs.exists(latest) ? Publish.readText(latest, hadoop).trim() : "";
         if (fs.exists(new Path(published, ModelDirectory.SPEC))) {
             if (current.isEmpty() || current.compareTo(version) < 0) {
-                ModelDirectory.replaceFile(latest, version + "\n", hadoop);
+                Publish.replaceFile(latest, version + "\n", hadoop);
                 out.println(version + " was published but LATEST pointed to '" + current + "'; LATEST now points to " + version);
             }
             out.println(version + " is already published at " + published + "; nothing to do");
@@ -548,7 +489,7 @@ public final class MoEJob {
                     + difference(prevSpec.network(), spec.network()) + " (a warm start needs the same network)");
         }
         fs.mkdirs(root);
-        Path work = ModelDirectory.tempSibling(new Path(root, "_run-" + version), hadoop);
+        Path work = Publish.tempSibling(new Path(root, "_run-" + version), hadoop);
         try {
             Trained t = trainAndBuild(cfg, data, spec, work, warm);
             String failure = bar(cfg, spec.network().task(), t.eval());
@@ -556,8 +497,8 @@ public final class MoEJob {
                 out.println("rejected: " + failure + "; nothing published (LATEST still '" + current + "')");
                 return REJECTED;
             }
-            ModelDirectory.publish(t.modelTmp(), published, hadoop);
-            ModelDirectory.replaceFile(latest, version + "\n", hadoop);
+            Publish.publish(t.modelTmp(), published, hadoop);
+            Publish.replaceFile(latest, version + "\n", hadoop);
             out.println("published " + published + "; LATEST -> " + version);
             out.println("summary: " + json(t.summary()));
             return OK;

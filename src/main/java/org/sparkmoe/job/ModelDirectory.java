@@ -1,20 +1,15 @@
 package org.sparkmoe.job;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.app.Publish;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.train.TrainingState;
@@ -118,7 +113,7 @@ public final class ModelDirectory {
     }
 
     public static Spec readSpec(Path dir, Configuration conf) throws IOException {
-        return Spec.parse(readText(new Path(dir, SPEC), conf), new Path(dir, SPEC).toString());
+        return Spec.parse(Publish.readText(new Path(dir, SPEC), conf), new Path(dir, SPEC).toString());
     }
 
     /** The final parameters and optimiser state, checked against the spec's network. */
@@ -130,31 +125,14 @@ public final class ModelDirectory {
         return store.loadTrainingState(latest.get().step(), net.sharedLayout(), net.moe().expert().layout());
     }
 
-    public static String readText(Path file, Configuration conf) throws IOException {
-        try (InputStream in = file.getFileSystem(conf).open(file)) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
-    }
 
-    public static void writeText(Path file, String text, Configuration conf) throws IOException {
-        try (OutputStream out = file.getFileSystem(conf).create(file, true)) {
-            out.write(text.getBytes(StandardCharsets.UTF_8));
-        }
-    }
 
     // ------------------------------------------------------------------ writing
-
-    /** A fresh temporary sibling of {@code target} to build a model (or any directory) in. */
-    public static Path tempSibling(Path target, Configuration conf) throws IOException {
-        Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
-        if (!tmp.getFileSystem(conf).mkdirs(tmp)) throw new IOException("cannot create " + tmp);
-        return tmp;
-    }
 
     /** Writes spec, parameters and vocabulary into {@code dir} (a temporary directory). */
     public static void writeModel(Path dir, Spec spec, TrainingState state, int expertShards, org.sparkmoe.data.Vocabulary vocabulary,
                                   Configuration conf) throws IOException {
-        writeText(new Path(dir, SPEC), spec.toJson(), conf);
+        Publish.writeText(new Path(dir, SPEC), spec.toJson(), conf);
         MoENetwork net = spec.network().build();
         CheckpointStore store = new CheckpointStore(new Path(dir, PARAMETERS).toString(), conf, 1);
         int shards = Math.max(1, Math.min(expertShards, net.numExperts()));
@@ -162,37 +140,5 @@ public final class ModelDirectory {
                 net.sharedLayout(), net.moe().expert().layout(), spec.provenance());
         store.save(state, meta);
         if (vocabulary != null) vocabulary.save(new Path(dir, VOCABULARY).toString(), conf);
-    }
-
-    /**
-     * Publishes the finished directory {@code tmp} at {@code target} by renames: an existing
-     * {@code target} is moved aside, {@code tmp} renamed into place, then the old one deleted. On
-     * failure the old model is moved back.
-     */
-    public static void publish(Path tmp, Path target, Configuration conf) throws IOException {
-        FileSystem fs = target.getFileSystem(conf);
-        Path aside = null;
-        if (fs.exists(target)) {
-            aside = new Path(target.getParent(), "." + target.getName() + ".old-" + UUID.randomUUID().toString().substring(0, 8));
-            if (!fs.rename(target, aside)) throw new IOException("cannot move " + target + " aside to " + aside);
-        }
-        if (!fs.rename(tmp, target)) {
-            if (aside != null) fs.rename(aside, target);
-            throw new IOException("cannot rename " + tmp + " to " + target);
-        }
-        if (aside != null) fs.delete(aside, true);
-    }
-
-    /** Replaces a small file atomically: written to a temporary sibling, then renamed over it. */
-    public static void replaceFile(Path file, String text, Configuration conf) throws IOException {
-        Path tmp = new Path(file.getParent(), "." + file.getName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
-        writeText(tmp, text, conf);
-        FileContext fc = FileContext.getFileContext(file.toUri(), conf);
-        try {
-            fc.rename(tmp, file, Options.Rename.OVERWRITE);
-        } catch (IOException e) {
-            tmp.getFileSystem(conf).delete(tmp, false);
-            throw e;
-        }
     }
 }

@@ -14,7 +14,6 @@ import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.NetworkSpec;
-import org.sparkmoe.core.network.TokenContextEmbedding;
 import org.sparkmoe.data.LanguageModelData;
 import org.sparkmoe.data.Vocabulary;
 
@@ -47,10 +46,7 @@ final class LanguageModelSupport {
     }
 
     static NetworkSpec spec(MoELanguageModelParams<?> p, int vocabulary) {
-        NetworkSpec f = MoESupport.spec(p, NetworkSpec.Task.REGRESSION, 1, 1);
-        return new NetworkSpec(NetworkSpec.Task.LANGUAGE_MODEL, 0, vocabulary, p.getContext(), p.getEmbeddingDim(),
-                TokenContextEmbedding.Mode.CONCAT, f.modelDim(), vocabulary, f.gating(), f.experts(), f.k(), f.groups(),
-                f.expertsPerGroup(), f.kPrimary(), f.kSecondary(), f.expertHidden(), false, f.wImportance(), f.wLoad());
+        return MoESupport.validateParams(p).networkSpec(NetworkSpec.Task.LANGUAGE_MODEL, vocabulary, vocabulary);
     }
 
     /**

@@ -4,8 +4,8 @@ import java.io.Serializable;
 
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.Params;
+import org.sparkmoe.app.Settings;
 
 
 /**
@@ -32,28 +32,20 @@ public interface MoELanguageModelParams<T extends MoELanguageModelParams<T>> ext
         final Param<String> numTargetsCol;
 
         LmParamSet(String uid) {
-            textCol = MoEParamSet.nonEmpty(uid, "textCol", "column of documents (string; null = empty document)");
-            vocabularySize = new IntParam(uid, "vocabularySize",
-                    "at most this many token ids, <unk> and <eos> included (the most frequent words of the training documents); >= 3",
-                    ParamValidators.gtEq(3));
-            context = new IntParam(uid, "context", "tokens of context c the model conditions each next token on; >= 1", ParamValidators.gtEq(1));
-            embeddingDim = new IntParam(uid, "embeddingDim", "per-position token embedding width; >= 1", ParamValidators.gtEq(1));
-            logLikelihoodCol = new Param<>(uid, "logLikelihoodCol",
-                    "output column: sum over the document's targets (its tokens then <eos>) of ln p(target | c previous tokens); empty = not produced");
-            perplexityCol = new Param<>(uid, "perplexityCol",
-                    "output column: exp(-logLikelihood / numTargets), NaN for an empty document; empty = not produced");
-            numTargetsCol = new Param<>(uid, "numTargetsCol",
-                    "output column: number of predicted targets of the document (tokens + 1, 0 when empty); empty = not produced");
+            textCol = MoEParamSet.stringParam(uid, Settings.TEXT_COL);
+            vocabularySize = MoEParamSet.intParam(uid, Settings.VOCABULARY_SIZE);
+            context = MoEParamSet.intParam(uid, Settings.CONTEXT);
+            embeddingDim = MoEParamSet.intParam(uid, Settings.EMBEDDING_DIM);
+            logLikelihoodCol = MoEParamSet.stringParam(uid, Settings.LOG_LIKELIHOOD_COL);
+            perplexityCol = MoEParamSet.stringParam(uid, Settings.PERPLEXITY_COL);
+            numTargetsCol = MoEParamSet.stringParam(uid, Settings.NUM_TARGETS_COL);
         }
 
         void applyDefaults(Params owner) {
-            owner.setDefault(textCol, "text");
-            owner.setDefault(vocabularySize, 10000);
-            owner.setDefault(context, 4);
-            owner.setDefault(embeddingDim, 32);
-            owner.setDefault(logLikelihoodCol, "logLikelihood");
-            owner.setDefault(perplexityCol, "perplexity");
-            owner.setDefault(numTargetsCol, "numTargets");
+            for (Param<?> p : new Param<?>[] {textCol, vocabularySize, context, embeddingDim, logLikelihoodCol, perplexityCol,
+                    numTargetsCol}) {
+                MoEParamSet.setDefault(owner, p);
+            }
         }
     }
 

@@ -1,14 +1,15 @@
 package org.sparkmoe.ml;
 
 import java.io.Serializable;
-import java.util.Arrays;
 
 import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.LongParam;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.Params;
+
+import org.sparkmoe.app.Setting;
+import org.sparkmoe.app.Settings;
 
 import scala.Function1;
 
@@ -21,9 +22,6 @@ import scala.Function1;
 public final class MoEParamSet implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    public static final String[] GATINGS = {"softmax", "noisyTopK", "hierarchical"};
-    public static final String[] ROUTINGS = {"shuffle", "local"};
-    public static final String[] PLACEMENTS = {"driver", "sharded"};
 
     final IntParam numExperts;
     final IntParam k;
@@ -56,47 +54,54 @@ public final class MoEParamSet implements Serializable {
     final Param<String> initialModelPath;
 
     MoEParamSet(String uid) {
-        numExperts = intParam(uid, "numExperts", "number of experts n of a flat gating (softmax, noisyTopK); >= 1", 1);
-        k = intParam(uid, "k", "experts per example of noisyTopK gating; in [1, numExperts]", 1);
-        expertHiddenSize = intParam(uid, "expertHiddenSize", "hidden width h of each expert; >= 1", 1);
-        modelDim = intParam(uid, "modelDim", "width d of the rows the MoE layer sees (features are projected to it); >= 1", 1);
-        gating = stringParam(uid, "gating", "gating network: " + String.join(" | ", GATINGS), GATINGS);
-        numGroups = intParam(uid, "numGroups", "groups a of hierarchical gating; >= 1", 1);
-        expertsPerGroup = intParam(uid, "expertsPerGroup", "experts b in each group of hierarchical gating; >= 1", 1);
-        kPrimary = intParam(uid, "kPrimary", "groups per example of hierarchical gating; in [1, numGroups]", 1);
-        kSecondary = intParam(uid, "kSecondary", "experts per example within a group of hierarchical gating; in [1, expertsPerGroup]", 1);
-        wImportance = new DoubleParam(uid, "wImportance", "weight of the importance (balance) loss; >= 0", ParamValidators.gtEq(0));
-        wLoad = new DoubleParam(uid, "wLoad", "weight of the load (balance) loss; >= 0", ParamValidators.gtEq(0));
-        routing = stringParam(uid, "routing", "how examples reach their experts: " + String.join(" | ", ROUTINGS), ROUTINGS);
-        placement = stringParam(uid, "placement", "where expert parameters live while training: " + String.join(" | ", PLACEMENTS), PLACEMENTS);
-        expertShards = intParam(uid, "expertShards", "expert shards (partitions of experts); in [1, number of experts]", 1);
-        batchSize = intParam(uid, "batchSize", "global mini-batch size B (examples per step over all partitions); >= 1", 1);
-        maxSteps = intParam(uid, "maxSteps", "training steps; >= 0", 0);
-        stepSize = new DoubleParam(uid, "stepSize", "peak learning rate of Adam; > 0",
-                ParamValidators.gt(0));
-        warmupSteps = intParam(uid, "warmupSteps", "learning-rate warm-up steps (then 1/sqrt decay); 0 = constant rate", 0);
-        clipNorm = new DoubleParam(uid, "clipNorm", "global gradient-norm clipping threshold; 0 = off, >= 0", ParamValidators.gtEq(0));
-        seed = new LongParam(uid, "seed", "random seed (initialisation, batch order, gating noise)");
-        checkpointInterval = intParam(uid, "checkpointInterval", "steps between training checkpoints (with checkpointDir); >= 1", 1);
-        checkpointDir = new Param<>(uid, "checkpointDir", "Hadoop directory for training checkpoints (fit resumes from its latest); empty = none");
-        featuresCol = nonEmpty(uid, "featuresCol", "features column name (Vector)");
-        labelCol = nonEmpty(uid, "labelCol", "label column name (numeric)");
-        predictionCol = new Param<>(uid, "predictionCol", "prediction column name; empty = not produced");
-        probabilityCol = new Param<>(uid, "probabilityCol", "class probability column name (Vector); empty = not produced");
-        rawPredictionCol = new Param<>(uid, "rawPredictionCol", "raw prediction column name (Vector of log-probabilities); empty = not produced");
-        expertsCol = new Param<>(uid, "expertsCol",
-                "column with each row's chosen experts and their gate values (array<struct<expert:int,gate:double>>); empty = not produced");
-        initialModelPath = new Param<>(uid, "initialModelPath",
-                "path of a saved model of the same shape to start training from (warm start); empty = fresh initialisation");
+        numExperts = intParam(uid, Settings.NUM_EXPERTS);
+        k = intParam(uid, Settings.K);
+        expertHiddenSize = intParam(uid, Settings.EXPERT_HIDDEN_SIZE);
+        modelDim = intParam(uid, Settings.MODEL_DIM);
+        gating = stringParam(uid, Settings.GATING);
+        numGroups = intParam(uid, Settings.NUM_GROUPS);
+        expertsPerGroup = intParam(uid, Settings.EXPERTS_PER_GROUP);
+        kPrimary = intParam(uid, Settings.K_PRIMARY);
+        kSecondary = intParam(uid, Settings.K_SECONDARY);
+        wImportance = doubleParam(uid, Settings.W_IMPORTANCE);
+        wLoad = doubleParam(uid, Settings.W_LOAD);
+        routing = stringParam(uid, Settings.ROUTING);
+        placement = stringParam(uid, Settings.PLACEMENT);
+        expertShards = intParam(uid, Settings.EXPERT_SHARDS);
+        batchSize = intParam(uid, Settings.BATCH_SIZE);
+        maxSteps = intParam(uid, Settings.MAX_STEPS);
+        stepSize = doubleParam(uid, Settings.STEP_SIZE);
+        warmupSteps = intParam(uid, Settings.WARMUP_STEPS);
+        clipNorm = doubleParam(uid, Settings.CLIP_NORM);
+        seed = new LongParam(uid, Settings.SEED.name(), Settings.SEED.doc(Setting.Face.ML), valid(Settings.SEED));
+        checkpointInterval = intParam(uid, Settings.CHECKPOINT_INTERVAL);
+        checkpointDir = stringParam(uid, Settings.CHECKPOINT_DIR);
+        featuresCol = stringParam(uid, Settings.FEATURES_COL);
+        labelCol = stringParam(uid, Settings.LABEL_COL);
+        predictionCol = stringParam(uid, Settings.PREDICTION_COL);
+        probabilityCol = stringParam(uid, Settings.PROBABILITY_COL);
+        rawPredictionCol = stringParam(uid, Settings.RAW_PREDICTION_COL);
+        expertsCol = stringParam(uid, Settings.EXPERTS_COL);
+        initialModelPath = stringParam(uid, Settings.INITIAL_MODEL_PATH);
     }
 
-    private static IntParam intParam(String uid, String name, String doc, int min) {
-        return new IntParam(uid, name, doc, ParamValidators.gtEq(min));
+    /** A param's validator: the setting's rule (serializable, as params are serialized with their stages). */
+    static Function1<Object, Object> valid(Setting s) {
+        return (Function1<Object, Object> & java.io.Serializable) v -> v != null && s.accepts(String.valueOf(v));
     }
 
-    private static Param<String> stringParam(String uid, String name, String doc, String[] allowed) {
-        Function1<String, Object> ok = (Function1<String, Object> & java.io.Serializable) v -> v != null && Arrays.asList(allowed).contains(v);
-        return new Param<>(uid, name, doc, ok);
+    static IntParam intParam(String uid, Setting s) {
+        return new IntParam(uid, s.name(), s.doc(Setting.Face.ML), valid(s));
+    }
+
+    static DoubleParam doubleParam(String uid, Setting s) {
+        return new DoubleParam(uid, s.name(), s.doc(Setting.Face.ML), valid(s));
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    static Param<String> stringParam(String uid, Setting s) {
+        Function1 ok = valid(s);
+        return new Param<>(uid, s.name(), s.doc(Setting.Face.ML), ok);
     }
 
     /** A string param's validator: set and not empty (serializable, as params are serialized with their stages). */
@@ -107,38 +112,21 @@ public final class MoEParamSet implements Serializable {
         return new Param<>(uid, name, doc + "; must not be empty", NOT_EMPTY);
     }
 
-    /** Sets the defaults on {@code owner} (which must already return these params). */
+    /** Sets the declared defaults ({@link Settings}) on {@code owner} (which must already return these params). */
     void applyDefaults(Params owner, boolean classifier) {
-        owner.setDefault(numExperts, 8);
-        owner.setDefault(k, 2);
-        owner.setDefault(expertHiddenSize, 32);
-        owner.setDefault(modelDim, 32);
-        owner.setDefault(gating, "noisyTopK");
-        owner.setDefault(numGroups, 2);
-        owner.setDefault(expertsPerGroup, 4);
-        owner.setDefault(kPrimary, 1);
-        owner.setDefault(kSecondary, 2);
-        owner.setDefault(wImportance, 0.1);
-        owner.setDefault(wLoad, 0.1);
-        owner.setDefault(routing, "shuffle");
-        owner.setDefault(placement, "driver");
-        owner.setDefault(expertShards, 1);
-        owner.setDefault(batchSize, 256);
-        owner.setDefault(maxSteps, 200);
-        owner.setDefault(stepSize, 0.01);
-        owner.setDefault(warmupSteps, 0);
-        owner.setDefault(clipNorm, 1.0);
-        owner.setDefault(seed, 42L);
-        owner.setDefault(checkpointInterval, 100);
-        owner.setDefault(checkpointDir, "");
-        owner.setDefault(featuresCol, "features");
-        owner.setDefault(labelCol, "label");
-        owner.setDefault(predictionCol, "prediction");
-        if (classifier) {
-            owner.setDefault(probabilityCol, "probability");
-            owner.setDefault(rawPredictionCol, "rawPrediction");
+        for (Param<?> p : new Param<?>[] {numExperts, k, expertHiddenSize, modelDim, gating, numGroups, expertsPerGroup, kPrimary,
+                kSecondary, wImportance, wLoad, routing, placement, expertShards, batchSize, maxSteps, stepSize, warmupSteps, clipNorm,
+                seed, checkpointInterval, checkpointDir, featuresCol, labelCol, predictionCol, expertsCol, initialModelPath}) {
+            setDefault(owner, p);
         }
-        owner.setDefault(expertsCol, "");
-        owner.setDefault(initialModelPath, "");
+        if (classifier) {
+            setDefault(owner, probabilityCol);
+            setDefault(owner, rawPredictionCol);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    static void setDefault(Params owner, Param<?> p) {
+        owner.setDefault((Param<Object>) p, Settings.byName(p.name()).defaultObject());
     }
 }

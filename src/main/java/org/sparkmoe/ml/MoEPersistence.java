@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.function.Function;
 
 import org.apache.hadoop.fs.FileSystem;
@@ -24,6 +23,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.app.Publish;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.ModelParameters;
@@ -64,41 +64,16 @@ final class MoEPersistence {
     private MoEPersistence() {
     }
 
-    /** An MLWriter whose save is all-or-nothing at the target path. */
+    /** An MLWriter whose save is all-or-nothing at the target path ({@link Publish#write}). */
     abstract static class AtomicWriter extends MLWriter {
         @Override
         public void save(String path) throws IOException {
             Path target = new Path(path);
             FileSystem fs = target.getFileSystem(sc().hadoopConfiguration());
-            boolean exists = fs.exists(target);
-            if (exists && !shouldOverwrite()) {
+            if (fs.exists(target) && !shouldOverwrite()) {
                 throw new IOException("Path " + path + " already exists. To overwrite it, please use write.overwrite().save(path).");
             }
-            Path parent = target.getParent();
-            String tag = UUID.randomUUID().toString();
-            Path tmp = parent == null ? new Path("." + tag + ".tmp") : new Path(parent, "." + target.getName() + "." + tag + ".tmp");
-            try {
-                saveImpl(tmp.toString());
-            } catch (RuntimeException e) {
-                fs.delete(tmp, true);
-                throw e;
-            }
-            if (exists) {
-                Path old = new Path(tmp.getParent(), "." + target.getName() + "." + tag + ".old");
-                if (!fs.rename(target, old)) {
-                    fs.delete(tmp, true);
-                    throw new IOException("cannot move the existing " + path + " aside to overwrite it");
-                }
-                if (!fs.rename(tmp, target)) {
-                    fs.rename(old, target);
-                    fs.delete(tmp, true);
-                    throw new IOException("cannot move the new model into " + path + "; the old one is kept");
-                }
-                fs.delete(old, true);
-            } else if (!fs.rename(tmp, target)) {
-                fs.delete(tmp, true);
-                throw new IOException("cannot move the saved instance into " + path);
-            }
+            Publish.write(target, sc().hadoopConfiguration(), tmp -> saveImpl(tmp.toString()));
         }
     }
 

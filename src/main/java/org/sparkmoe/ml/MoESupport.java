@@ -28,6 +28,12 @@ import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.Params;
+import org.sparkmoe.app.MoEConfig;
+import org.sparkmoe.app.TrainingLoop;
+import org.sparkmoe.app.Setting;
+import org.sparkmoe.app.Settings;
 import org.sparkmoe.core.gating.GatingState;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
@@ -35,20 +41,15 @@ import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
-import org.sparkmoe.core.optim.LearningRateSchedule;
-import org.sparkmoe.core.optim.Adam;
 import org.sparkmoe.core.optim.OptimiserState;
 import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
-import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.engine.ExpertPlacement;
-import org.sparkmoe.engine.RoutingMode;
 import org.sparkmoe.core.network.RowBlock;
 import org.sparkmoe.engine.SparkMoETrainer;
 import org.sparkmoe.engine.StepReport;
-import org.sparkmoe.engine.checkpoint.CheckpointStore;
 
 import scala.Tuple2;
 
@@ -64,31 +65,26 @@ final class MoESupport {
 
     // ---------------------------------------------------------------- validation
 
+    /**
+     * The typed configuration of these params ({@link MoEConfig}: every param that is also a
+     * setting of the job, as set or defaulted here), checked between params; messages name the params.
+     */
+    static MoEConfig config(Params p) {
+        MoEConfig.Builder b = MoEConfig.builder().face(Setting.Face.ML);
+        for (Param<?> param : p.params()) {
+            Setting s = Settings.find(param.name());
+            if (s != null && s.jobKey() != null && p.isDefined(param)) b.set(s, p.getOrDefault(param));
+        }
+        return b.build();
+    }
+
     /** Cross-param checks that single-param validators cannot do; messages name the params. */
-    static void validateParams(MoEParams<?> p) {
-        int experts;
-        if (p.getGating().equals("hierarchical")) {
-            if (p.getKPrimary() > p.getNumGroups()) {
-                throw new IllegalArgumentException("param kPrimary (" + p.getKPrimary() + ") must be <= numGroups (" + p.getNumGroups() + ")");
-            }
-            if (p.getKSecondary() > p.getExpertsPerGroup()) {
-                throw new IllegalArgumentException("param kSecondary (" + p.getKSecondary() + ") must be <= expertsPerGroup ("
-                        + p.getExpertsPerGroup() + ")");
-            }
-            experts = p.getNumGroups() * p.getExpertsPerGroup();
-        } else {
-            if (p.getGating().equals("noisyTopK") && p.getK() > p.getNumExperts()) {
-                throw new IllegalArgumentException("param k (" + p.getK() + ") must be <= numExperts (" + p.getNumExperts() + ")");
-            }
-            experts = p.getNumExperts();
-        }
-        if (p.getExpertShards() > experts) {
-            throw new IllegalArgumentException("param expertShards (" + p.getExpertShards() + ") must be <= the number of experts ("
-                    + experts + ")");
-        }
+    static MoEConfig validateParams(MoEParams<?> p) {
+        MoEConfig c = config(p);
         if (!p.getCheckpointDir().isEmpty() && p.getCheckpointInterval() < 1) {
             throw new IllegalArgumentException("param checkpointInterval must be >= 1 with a checkpointDir");
         }
+        return c;
     }
 
     static void requireVectorColumn(StructType schema, String param, String col) {
@@ -164,26 +160,11 @@ final class MoESupport {
     }
 
     static NetworkSpec spec(MoEParams<?> p, NetworkSpec.Task task, int inputDim, int outputs) {
-        NetworkSpec.GatingType g = switch (p.getGating()) {
-            case "softmax" -> NetworkSpec.GatingType.SOFTMAX;
-            case "hierarchical" -> NetworkSpec.GatingType.HIERARCHICAL;
-            default -> NetworkSpec.GatingType.NOISY_TOP_K;
-        };
-        boolean h = g == NetworkSpec.GatingType.HIERARCHICAL;
-        return new NetworkSpec(task, inputDim, 0, 0, 0, null, p.getModelDim(), outputs, g, h ? 0 : p.getNumExperts(),
-                h ? 0 : (g == NetworkSpec.GatingType.SOFTMAX ? p.getNumExperts() : p.getK()), h ? p.getNumGroups() : 0,
-                h ? p.getExpertsPerGroup() : 0, h ? p.getKPrimary() : 0, h ? p.getKSecondary() : 0, p.getExpertHiddenSize(), false,
-                p.getWImportance(), p.getWLoad());
+        return validateParams(p).networkSpec(task, inputDim, outputs);
     }
 
     static EngineConfig engineConfig(MoEParams<?> p) {
-        LearningRateSchedule schedule = p.getWarmupSteps() > 0
-                ? LearningRateSchedule.warmupInverseSqrt(p.getStepSize(), p.getWarmupSteps())
-                : LearningRateSchedule.constant(p.getStepSize());
-        TrainerConfig t = new TrainerConfig(new Adam(), schedule, p.getClipNorm(), p.getSeed(), Precision.F32);
-        return EngineConfig.of(p.getRouting().equals("local") ? RoutingMode.LOCAL : RoutingMode.SHUFFLE,
-                p.getPlacement().equals("sharded") ? ExpertPlacement.SHARDED : ExpertPlacement.DRIVER, p.getExpertShards(),
-                p.getBatchSize(), t);
+        return validateParams(p).engineConfig();
     }
 
     /** The feature count: from the column's ML attributes when present, else from the first row's vector. */
@@ -303,39 +284,24 @@ final class MoESupport {
         String dir = p.getCheckpointDir();
         SparkMoETrainer trainer = null;
         try {
-            CheckpointStore store = dir.isEmpty() ? null : new CheckpointStore(dir, sc.hadoopConfiguration(), KEEP_CHECKPOINTS);
-            if (store != null && store.latest().isPresent()) {
-                trainer = SparkMoETrainer.resume(sc, net, config, data, store);
-            } else if (warm.shared() != null) {
+            TrainingLoop.WarmStart start = null;
+            if (warm.shared() != null) {
                 checkWarmStart(net, warm);
-                if (warm.experts().isDistributed()) {
-                    trainer = SparkMoETrainer.warmStart(sc, net, config, data, warm.shared(), warm.experts().pairs(sc, config.expertShards()));
-                } else {
-                    trainer = new SparkMoETrainer(sc, net, config, data,
-                            warmStart(config, new ModelParameters(warm.shared(), warm.experts().toArray())));
-                }
-            } else {
-                trainer = new SparkMoETrainer(sc, net, config, data);
+                start = warm.experts().isDistributed()
+                        ? TrainingLoop.WarmStart.distributed(warm.shared(), warm.experts().pairs(sc, config.expertShards()))
+                        : TrainingLoop.WarmStart.of(warmStart(config, new ModelParameters(warm.shared(), warm.experts().toArray())));
             }
-            List<StepReport> reports = new ArrayList<>();
-            long last = trainer.stepsTaken();
-            Map<String, String> provenance = Map.of("estimator", p.uid());
-            while (trainer.stepsTaken() < p.getMaxSteps()) {
-                StepReport r = trainer.trainStep();
-                reports.add(r);
-                if (store != null && r.step() % p.getCheckpointInterval() == 0) {
-                    trainer.checkpoint(store, provenance);
-                    last = r.step();
-                }
-            }
-            if (store != null && last != trainer.stepsTaken()) trainer.checkpoint(store, provenance);
+            TrainingLoop.Options options = new TrainingLoop.Options(p.getMaxSteps(), dir.isEmpty() ? null : dir,
+                    p.getCheckpointInterval(), KEEP_CHECKPOINTS, null, Map.of("estimator", p.uid()));
+            TrainingLoop.Result run = TrainingLoop.run(sc, net, config, data, options, start, List.of());
+            trainer = run.trainer();
             if (config.placement() == ExpertPlacement.SHARDED) {
                 // materialised and lineage-truncated before close() drops the training state it derives from
                 ExpertTable experts = ExpertTable.distributed(trainer.expertParameters(), trainer.expertPartitioner());
-                return new Trained(spec, trainer.sharedParameters().copy(), experts, reports);
+                return new Trained(spec, trainer.sharedParameters().copy(), experts, run.reports());
             }
             ModelParameters params = trainer.snapshot().params();
-            return new Trained(spec, params.shared(), ExpertTable.local(params.experts()), reports);
+            return new Trained(spec, params.shared(), ExpertTable.local(params.experts()), run.reports());
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("training checkpoints in " + dir + ": " + e.getMessage(), e);
         } finally {

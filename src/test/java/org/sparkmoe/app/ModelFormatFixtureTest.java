@@ -58,11 +58,11 @@ class ModelFormatFixtureTest {
     static final double TOL = 1e-9;
 
     static final List<String> LM_KEYS = List.of("task=lm", "model.vocabularySize=16", "model.context=2", "model.embeddingDim=4",
-            "model.modelDim=6", "model.expertHidden=5", "model.experts=4", "model.k=2", "engine.batchSize=64",
-            "synthetic.documents=24", "synthetic.documentLength=10", "synthetic.domains=2", "input.partitions=2", "optim.steps=2",
+            "model.modelDim=6", "model.expertHiddenSize=5", "model.numExperts=4", "model.k=2", "engine.batchSize=64",
+            "synthetic.documents=24", "synthetic.documentLength=10", "synthetic.domains=2", "input.partitions=2", "optim.maxSteps=2",
             "optim.warmupSteps=1", "checkpoint.interval=2", "heldout.fraction=0.25", "charts.enabled=false");
     static final List<String> CLASSIFICATION_KEYS = List.of("task=classification", "input.format=csv", "model.modelDim=6",
-            "model.expertHidden=5", "model.experts=4", "model.k=2", "engine.batchSize=32", "input.partitions=2", "optim.steps=2",
+            "model.expertHiddenSize=5", "model.numExperts=4", "model.k=2", "engine.batchSize=32", "input.partitions=2", "optim.maxSteps=2",
             "optim.warmupSteps=1", "checkpoint.interval=2", "heldout.fraction=0.25", "charts.enabled=false");
 
     static SparkSession spark() {

@@ -1,5 +1,6 @@
 package org.sparkmoe.engine;
 
+import org.sparkmoe.app.TrainingLoop;
 import org.sparkmoe.core.network.RowBlock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -49,13 +50,13 @@ class CheckpointResumeTest {
 
         String ckpt = tmp.resolve("ckpt").toUri().toString();
         String metrics = tmp.resolve("metrics.jsonl").toUri().toString();
-        TrainingRun.Options first = new TrainingRun.Options(4, ckpt, 2, 2, metrics, Map.of("test", "resume"));
-        TrainingRun.Result r1 = TrainingRun.run(sc, net, ec, data, first);
+        TrainingLoop.Options first = new TrainingLoop.Options(4, ckpt, 2, 2, metrics, Map.of("test", "resume"));
+        TrainingLoop.Result r1 = TrainingLoop.run(sc, net, ec, data, first);
         assertEquals(4, r1.reports().size());
         r1.trainer().close();  // the driver's state is gone; only the checkpoint files remain
 
-        TrainingRun.Options second = new TrainingRun.Options(7, ckpt, 2, 2, metrics, Map.of("test", "resume"));
-        TrainingRun.Result r2 = TrainingRun.run(sc, net, ec, data, second);
+        TrainingLoop.Options second = new TrainingLoop.Options(7, ckpt, 2, 2, metrics, Map.of("test", "resume"));
+        TrainingLoop.Result r2 = TrainingLoop.run(sc, net, ec, data, second);
         assertEquals(3, r2.reports().size(), "resumed at step 4");
         TrainingState resumed = r2.trainer().snapshot();
         r2.trainer().close();
@@ -79,7 +80,7 @@ class CheckpointResumeTest {
         }
         assertEquals(7, Files.readAllLines(tmp.resolve("metrics.jsonl")).size(), "the file itself holds one line per step");
         // rerunning a finished run changes nothing
-        TrainingRun.Result r3 = TrainingRun.run(sc, net, ec, data, second);
+        TrainingLoop.Result r3 = TrainingLoop.run(sc, net, ec, data, second);
         assertEquals(0, r3.reports().size());
         r3.trainer().close();
         assertTrue(Files.exists(tmp.resolve("ckpt").resolve("step-000000007").resolve("meta.json")));

@@ -22,7 +22,7 @@ class JobConfigTest {
         assertEquals(JobConfig.knownKeys(), d.keySet());
         JobConfig c = JobConfig.defaultConfig();
         assertEquals("lm", c.string("task"));
-        assertEquals(8, c.integer("model.experts"));
+        assertEquals(8, c.integer("model.numExperts"));
         // every key has a comment block above it in the source file
         List<String> lines = Files.readAllLines(Path.of("conf/moe-job.properties"));
         for (int i = 0; i < lines.size(); i++) {
@@ -35,12 +35,12 @@ class JobConfigTest {
     @Test
     void overridesApplyInOrder(@TempDir Path tmp) throws Exception {
         Path f = tmp.resolve("my.properties");
-        Files.writeString(f, "model.experts = 16\nmodel.k = 4\nengine.placement = sharded\n");
-        JobConfig c = JobConfig.fromArgs(List.of("--config", f.toString(), "model.k=3", "--conf", "optim.steps=7",
+        Files.writeString(f, "model.numExperts = 16\nmodel.k = 4\nengine.placement = sharded\n");
+        JobConfig c = JobConfig.fromArgs(List.of("--config", f.toString(), "model.k=3", "--conf", "optim.maxSteps=7",
                 "--engine.batchSize=64"));
-        assertEquals(16, c.integer("model.experts"));
+        assertEquals(16, c.integer("model.numExperts"));
         assertEquals(3, c.integer("model.k"));
-        assertEquals(7, c.longValue("optim.steps"));
+        assertEquals(7, c.longValue("optim.maxSteps"));
         assertEquals(64, c.engineConfig().batchSize());
         assertEquals(ExpertPlacement.SHARDED, c.engineConfig().placement());
         NetworkSpec s = c.networkSpec(50, 0, 0);
@@ -52,9 +52,9 @@ class JobConfigTest {
     void unknownKeyIsAnErrorWithASuggestion() {
         var e = assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of("model.expert=4")));
         assertTrue(e.getMessage().contains("'model.expert'"), e.getMessage());
-        assertTrue(e.getMessage().contains("did you mean 'model.experts'"), e.getMessage());
+        assertTrue(e.getMessage().contains("did you mean 'model.numExperts'"), e.getMessage());
         var e2 = assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of("learningRate=1")));
-        assertTrue(e2.getMessage().contains("optim.learningRate"), e2.getMessage());
+        assertTrue(e2.getMessage().contains("optim.stepSize"), e2.getMessage());
         assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of("notakeyvalue")));
         assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of("--config", "/no/such/file")));
     }
@@ -62,15 +62,15 @@ class JobConfigTest {
     @Test
     void malformedValuesNameKeyAndValue() {
         String[][] bad = {
-            {"model.experts=abc", "model.experts", "abc"},
+            {"model.numExperts=abc", "model.numExperts", "abc"},
             {"model.k=0", "model.k", "0"},
             {"model.k=9", "model.k", "9"},
-            {"model.expertHidden=-3", "model.expertHidden", "-3"},
+            {"model.expertHiddenSize=-3", "model.expertHiddenSize", "-3"},
             {"engine.batchSize=0", "engine.batchSize", "0"},
             {"model.vocabularySize=2", "model.vocabularySize", "2"},
             {"heldout.fraction=1.5", "heldout.fraction", "1.5"},
             {"task=clustering", "task", "clustering"},
-            {"optim.learningRate=NaN", "optim.learningRate", "NaN"},
+            {"optim.stepSize=NaN", "optim.stepSize", "NaN"},
             {"engine.expertShards=9", "engine.expertShards", "9"},
         };
         for (String[] b : bad) {
@@ -86,11 +86,11 @@ class JobConfigTest {
 
     @Test
     void hierarchicalChecksGroupsAndDropsFlatK() {
-        JobConfig c = JobConfig.fromArgs(List.of("model.gating=hierarchical", "model.k=99", "model.groups=2",
+        JobConfig c = JobConfig.fromArgs(List.of("model.gating=hierarchical", "model.k=99", "model.numGroups=2",
                 "model.expertsPerGroup=3", "model.kPrimary=1", "model.kSecondary=2"));
         NetworkSpec s = c.networkSpec(40, 0, 0);
         assertEquals(6, s.numExperts());
         assertThrows(JobConfig.ConfigException.class, () -> JobConfig.fromArgs(List.of("model.gating=hierarchical",
-                "model.groups=2", "model.kPrimary=3")));
+                "model.numGroups=2", "model.kPrimary=3")));
     }
 }

@@ -28,9 +28,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 /** The job's subcommands end to end, in process, on tiny models. */
 class MoEJobTest {
     static final List<String> TINY_LM = List.of("model.vocabularySize=24", "model.context=2", "model.embeddingDim=4",
-            "model.modelDim=8", "model.expertHidden=8", "model.experts=4", "model.k=2", "engine.batchSize=96",
+            "model.modelDim=8", "model.expertHiddenSize=8", "model.numExperts=4", "model.k=2", "engine.batchSize=96",
             "synthetic.documents=40", "synthetic.documentLength=12", "synthetic.domains=2", "input.partitions=2",
-            "optim.steps=4", "optim.warmupSteps=2", "checkpoint.interval=2", "heldout.fraction=0.25");
+            "optim.maxSteps=4", "optim.warmupSteps=2", "checkpoint.interval=2", "heldout.fraction=0.25");
     static final ObjectMapper JSON = new ObjectMapper();
 
     record Run(int code, String out) {
@@ -104,8 +104,8 @@ class MoEJobTest {
     @Test
     void regressionOnBuiltInData(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("reg");
-        Run t = job("train", List.of("task=regression", "synthetic.examples=2000", "model.modelDim=8", "model.expertHidden=8",
-                "model.experts=4", "engine.batchSize=128", "optim.steps=3", "input.partitions=2", "charts.enabled=false"),
+        Run t = job("train", List.of("task=regression", "synthetic.examples=2000", "model.modelDim=8", "model.expertHiddenSize=8",
+                "model.numExperts=4", "engine.batchSize=128", "optim.maxSteps=3", "input.partitions=2", "charts.enabled=false"),
                 "output.dir=" + out);
         assertEquals(0, t.code(), t.out());
         JsonNode s = JSON.readTree(out.resolve("model/summary.json").toFile());
@@ -128,8 +128,8 @@ class MoEJobTest {
     }
 
     static final List<String> TINY_FEATURES = List.of("task=classification", "input.format=csv", "model.modelDim=8",
-            "model.expertHidden=8", "model.experts=4", "engine.batchSize=64", "optim.steps=4", "input.partitions=2",
-            "optim.learningRate=0.05");
+            "model.expertHiddenSize=8", "model.numExperts=4", "engine.batchSize=64", "optim.maxSteps=4", "input.partitions=2",
+            "optim.stepSize=0.05");
 
     @Test
     void classificationFromACsvFile(@TempDir Path tmp) throws Exception {
@@ -185,9 +185,9 @@ class MoEJobTest {
         org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
         org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(tmp.resolve("m").toUri());
         for (String v : List.of("one", "two")) {
-            org.apache.hadoop.fs.Path t = ModelDirectory.tempSibling(target, conf);
-            ModelDirectory.writeText(new org.apache.hadoop.fs.Path(t, "x"), v, conf);
-            ModelDirectory.publish(t, target, conf);
+            org.apache.hadoop.fs.Path t = org.sparkmoe.app.Publish.tempSibling(target, conf);
+            org.sparkmoe.app.Publish.writeText(new org.apache.hadoop.fs.Path(t, "x"), v, conf);
+            org.sparkmoe.app.Publish.publish(t, target, conf);
             assertEquals(v, Files.readString(tmp.resolve("m/x")));
         }
         assertEquals(List.of("m"), visible(tmp));
@@ -223,11 +223,11 @@ class MoEJobTest {
     void outputHoldingADifferentModelIsLeftUntouched(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("run");
         List<String> small = new ArrayList<>(TINY_LM);
-        small.add("optim.steps=2");
+        small.add("optim.maxSteps=2");
         assertEquals(0, job("train", small, "output.dir=" + out).code());
         byte[] spec = Files.readAllBytes(out.resolve("model/spec.json"));
         long params = Files.walk(out.resolve("model")).count();
-        Run r = job("train", small, "output.dir=" + out, "model.experts=6");
+        Run r = job("train", small, "output.dir=" + out, "model.numExperts=6");
         assertEquals(2, r.code(), r.out());
         assertTrue(r.out().contains("different model") && r.out().contains("experts"), r.out());
         assertTrue(Arrays.equals(spec, Files.readAllBytes(out.resolve("model/spec.json"))));
@@ -259,12 +259,12 @@ class MoEJobTest {
         assertFalse(Files.exists(root.resolve("v-2026-01-03")));
         assertEquals("v-2026-01-02", Files.readString(root.resolve("LATEST")).trim());
 
-        Run failed = job("retrain", base, "retrain.date=2026-01-04", "optim.learningRate=1e300", "optim.clipNorm=0");
+        Run failed = job("retrain", base, "retrain.date=2026-01-04", "optim.stepSize=1e300", "optim.clipNorm=0");
         assertEquals(1, failed.code(), failed.out());
         assertFalse(Files.exists(root.resolve("v-2026-01-04")));
         assertEquals("v-2026-01-02", Files.readString(root.resolve("LATEST")).trim());
 
-        Run badCfg = job("retrain", base, "retrain.date=2026-01-05", "model.experts=6");
+        Run badCfg = job("retrain", base, "retrain.date=2026-01-05", "model.numExperts=6");
         assertEquals(2, badCfg.code(), badCfg.out());
         assertEquals(List.of("LATEST", "v-2026-01-01", "v-2026-01-02"), visible(root));
     }

@@ -150,11 +150,14 @@ public record NetworkSpec(Task task, int inputDim, int vocabulary, int context, 
 
     /** Inverse of {@link #toMap()}; a missing or malformed key is an error that names it. */
     public static NetworkSpec fromMap(Map<String, String> m) {
-        return new NetworkSpec(Task.valueOf(str(m, "task")), num(m, "inputDim"), num(m, "vocabulary"), num(m, "context"),
-                num(m, "embeddingDim"), str(m, "combine").isEmpty() ? null : TokenContextEmbedding.Mode.valueOf(str(m, "combine")),
-                num(m, "modelDim"), num(m, "outputs"), GatingType.valueOf(str(m, "gating")), num(m, "experts"), num(m, "k"),
-                num(m, "groups"), num(m, "expertsPerGroup"), num(m, "kPrimary"), num(m, "kSecondary"), num(m, "expertHidden"),
-                Boolean.parseBoolean(str(m, "residual")), dbl(m, "wImportance"), dbl(m, "wLoad"));
+        return builder(Task.valueOf(str(m, "task"))).inputDim(num(m, "inputDim")).vocabulary(num(m, "vocabulary"))
+                .context(num(m, "context")).embeddingDim(num(m, "embeddingDim"))
+                .combine(str(m, "combine").isEmpty() ? null : TokenContextEmbedding.Mode.valueOf(str(m, "combine")))
+                .modelDim(num(m, "modelDim")).outputs(num(m, "outputs")).gating(GatingType.valueOf(str(m, "gating")))
+                .experts(num(m, "experts")).k(num(m, "k")).groups(num(m, "groups")).expertsPerGroup(num(m, "expertsPerGroup"))
+                .kPrimary(num(m, "kPrimary")).kSecondary(num(m, "kSecondary")).expertHidden(num(m, "expertHidden"))
+                .residual(Boolean.parseBoolean(str(m, "residual"))).wImportance(dbl(m, "wImportance")).wLoad(dbl(m, "wLoad"))
+                .buildExactly();
     }
 
     private static String str(Map<String, String> m, String key) {
@@ -182,14 +185,87 @@ public record NetworkSpec(Task task, int inputDim, int vocabulary, int context, 
     /** A flat noisy top-k language model. */
     public static NetworkSpec languageModel(int vocabulary, int context, int embeddingDim, int modelDim, int experts, int k,
                                             int expertHidden, double wImportance, double wLoad) {
-        return new NetworkSpec(Task.LANGUAGE_MODEL, 0, vocabulary, context, embeddingDim, TokenContextEmbedding.Mode.CONCAT,
-                modelDim, vocabulary, GatingType.NOISY_TOP_K, experts, k, 0, 0, 0, 0, expertHidden, false, wImportance, wLoad);
+        return builder(Task.LANGUAGE_MODEL).vocabulary(vocabulary).context(context).embeddingDim(embeddingDim).modelDim(modelDim)
+                .experts(experts).k(k).expertHidden(expertHidden).wImportance(wImportance).wLoad(wLoad).build();
     }
 
     /** A flat noisy top-k model over feature vectors. */
     public static NetworkSpec features(Task task, int inputDim, int outputs, int modelDim, int experts, int k, int expertHidden,
                                        double wImportance, double wLoad) {
-        return new NetworkSpec(task, inputDim, 0, 0, 0, null, modelDim, outputs, GatingType.NOISY_TOP_K, experts, k, 0, 0, 0, 0,
-                expertHidden, false, wImportance, wLoad);
+        return builder(task).inputDim(inputDim).outputs(outputs).modelDim(modelDim).experts(experts).k(k).expertHidden(expertHidden)
+                .wImportance(wImportance).wLoad(wLoad).build();
+    }
+
+    /** A builder for {@code task}: flat noisy top-k gating, concatenated embeddings, no residual until set otherwise. */
+    public static Builder builder(Task task) {
+        return new Builder(task);
+    }
+
+    /**
+     * Builds a spec by name rather than position. {@link #build()} keeps only what the task and
+     * gating use (a language model's outputs are its vocabulary; the feature fields are zero for a
+     * language model and the token fields for a feature model; flat fields are zero for hierarchical
+     * gating and the hierarchy's for flat gating; k is zero unless the gating is noisy top-k), so two
+     * specs of the same network compare equal however they were configured.
+     */
+    public static final class Builder {
+        private final Task task;
+        private int inputDim;
+        private int vocabulary;
+        private int context;
+        private int embeddingDim;
+        private TokenContextEmbedding.Mode combine = TokenContextEmbedding.Mode.CONCAT;
+        private int modelDim;
+        private int outputs;
+        private GatingType gating = GatingType.NOISY_TOP_K;
+        private int experts;
+        private int k;
+        private int groups;
+        private int expertsPerGroup;
+        private int kPrimary;
+        private int kSecondary;
+        private int expertHidden;
+        private boolean residual;
+        private double wImportance;
+        private double wLoad;
+
+        private Builder(Task task) {
+            this.task = task;
+        }
+
+        public Builder inputDim(int v) { inputDim = v; return this; }
+        public Builder vocabulary(int v) { vocabulary = v; return this; }
+        public Builder context(int v) { context = v; return this; }
+        public Builder embeddingDim(int v) { embeddingDim = v; return this; }
+        public Builder combine(TokenContextEmbedding.Mode v) { combine = v; return this; }
+        public Builder modelDim(int v) { modelDim = v; return this; }
+        public Builder outputs(int v) { outputs = v; return this; }
+        public Builder gating(GatingType v) { gating = v; return this; }
+        public Builder experts(int v) { experts = v; return this; }
+        public Builder k(int v) { k = v; return this; }
+        public Builder groups(int v) { groups = v; return this; }
+        public Builder expertsPerGroup(int v) { expertsPerGroup = v; return this; }
+        public Builder kPrimary(int v) { kPrimary = v; return this; }
+        public Builder kSecondary(int v) { kSecondary = v; return this; }
+        public Builder expertHidden(int v) { expertHidden = v; return this; }
+        public Builder residual(boolean v) { residual = v; return this; }
+        public Builder wImportance(double v) { wImportance = v; return this; }
+        public Builder wLoad(double v) { wLoad = v; return this; }
+
+        /** The spec, with the fields the task and gating do not use zeroed (see the class comment). */
+        public NetworkSpec build() {
+            boolean lm = task == Task.LANGUAGE_MODEL;
+            boolean hier = gating == GatingType.HIERARCHICAL;
+            return new NetworkSpec(task, lm ? 0 : inputDim, lm ? vocabulary : 0, lm ? context : 0, lm ? embeddingDim : 0,
+                    lm ? combine : null, modelDim, lm ? vocabulary : outputs, gating, hier ? 0 : experts,
+                    gating == GatingType.NOISY_TOP_K ? k : 0, hier ? groups : 0, hier ? expertsPerGroup : 0,
+                    hier ? kPrimary : 0, hier ? kSecondary : 0, expertHidden, residual, wImportance, wLoad);
+        }
+
+        /** The spec exactly as set (reading a stored spec). */
+        NetworkSpec buildExactly() {
+            return new NetworkSpec(task, inputDim, vocabulary, context, embeddingDim, combine, modelDim, outputs, gating, experts, k,
+                    groups, expertsPerGroup, kPrimary, kSecondary, expertHidden, residual, wImportance, wLoad);
+        }
     }
 }
