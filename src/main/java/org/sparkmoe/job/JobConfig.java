@@ -15,9 +15,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 
-import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.NetworkSpec;
-import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.app.MoEConfig;
 import org.sparkmoe.app.Setting;
@@ -34,8 +32,6 @@ import org.sparkmoe.app.Settings;
  */
 public final class JobConfig implements Serializable {
     private static final long serialVersionUID = 1L;
-    /** The classpath resource of the reference file (a copy of conf/moe-job.properties). */
-    public static final String DEFAULTS_RESOURCE = "org/sparkmoe/job/moe-job.properties";
     /** The smallest vocabulary: {@code <unk>}, {@code <eos>} and at least one word. */
     public static final int MIN_VOCABULARY = 3;
 
@@ -85,14 +81,6 @@ public final class JobConfig implements Serializable {
     /** The defaults only. */
     public static JobConfig defaultConfig() {
         return new JobConfig(defaults(), List.of());
-    }
-
-    /** The defaults overridden by {@code overrides} (keys checked). */
-    public static JobConfig of(Map<String, String> overrides) {
-        Map<String, String> v = new LinkedHashMap<>(defaults());
-        List<String> dep = new ArrayList<>();
-        for (Map.Entry<String, String> e : overrides.entrySet()) put(v, dep, e.getKey(), e.getValue(), "override");
-        return new JobConfig(v, dep);
     }
 
     /**
@@ -281,11 +269,6 @@ public final class JobConfig implements Serializable {
         return v;
     }
 
-    /** All values, in documentation order. */
-    public Map<String, String> asMap() {
-        return values;
-    }
-
     /** A copy with more overrides. */
     public JobConfig with(Map<String, String> overrides) {
         Map<String, String> v = new LinkedHashMap<>(values);
@@ -311,14 +294,6 @@ public final class JobConfig implements Serializable {
         return typed;
     }
 
-    public int numExperts() {
-        return typed.numExperts();
-    }
-
-    public Precision precision() {
-        return typed.precision();
-    }
-
     /**
      * The network for data of the given shape: vocabulary size (lm) or feature count and outputs
      * (classes or regression outputs).
@@ -334,10 +309,6 @@ public final class JobConfig implements Serializable {
         } catch (MoEConfig.InvalidConfigException e) {
             throw new ConfigException(e.getMessage());
         }
-    }
-
-    public TrainerConfig trainerConfig() {
-        return typed.trainerConfig();
     }
 
     public EngineConfig engineConfig() {

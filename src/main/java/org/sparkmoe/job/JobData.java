@@ -1,5 +1,7 @@
 package org.sparkmoe.job;
 
+import org.sparkmoe.app.ModelDirectory;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -149,7 +151,7 @@ final class JobData {
         } else if (model != null) {
             if (modelDir == null) throw new IllegalStateException("the model's directory is needed for its vocabulary");
             try {
-                vocab = org.sparkmoe.data.Vocabulary.load(new org.apache.hadoop.fs.Path(modelDir, ModelDirectory.VOCABULARY).toString(),
+                vocab = org.sparkmoe.data.Vocabulary.load(ModelDirectory.vocabularyFile(modelDir, sc.hadoopConfiguration()).toString(),
                         sc.hadoopConfiguration());
             } catch (java.io.IOException e) {
                 throw new InputException("cannot read the model's vocabulary in " + modelDir + ": " + e.getMessage(), e);

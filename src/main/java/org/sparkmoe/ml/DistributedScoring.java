@@ -44,7 +44,7 @@ import scala.Tuple2;
  *   <li>per input block, the input layer and the gating network (no noise) run with the broadcast
  *       shared tensors; for each chosen expert e the rows routed to it go out keyed (e, block);</li>
  *   <li>these are partitioned like the expert table and zipped with it: each expert runs over all
- *       rows sent to it ({@link MoESupport#BLOCK} at a time) and returns its outputs per incoming
+ *       rows sent to it ({@link FeatureBlocks#BLOCK} at a time) and returns its outputs per incoming
  *       block, keyed (input partition, block);</li>
  *   <li>the outputs go back to the partition of their rows, sorted by block;</li>
  *   <li>each input partition is re-read block by block and gated again (the same deterministic
@@ -119,7 +119,7 @@ final class DistributedScoring {
     static final class Gate {
         final MoENetwork net;
         final Gating gating;
-        final List<Row> rows = new ArrayList<>(MoESupport.BLOCK);
+        final List<Row> rows = new ArrayList<>(FeatureBlocks.BLOCK);
         final int[] count;
         Matrix x;
         private GatingState state;
@@ -148,7 +148,7 @@ final class DistributedScoring {
 
         /** The rows routed to expert e in routing order (row-major over (row, slot)). */
         int[] routedRows(GatingState g, int e) {
-            if (index.length < count[e]) index = new int[Math.max(count[e], MoESupport.BLOCK)];
+            if (index.length < count[e]) index = new int[Math.max(count[e], FeatureBlocks.BLOCK)];
             int slots = g.slots();
             for (int i = 0, q = 0; i < g.rows() * slots; i++) if (g.expert()[i] == e) index[q++] = i / slots;
             return index;
@@ -245,8 +245,8 @@ final class DistributedScoring {
                 }
                 Matrix y = x.zerosLike();
                 ExpertWorkspace ws = new ExpertWorkspace(prec, h);
-                for (int from = 0; from < total; from += MoESupport.BLOCK) {
-                    int m = Math.min(MoESupport.BLOCK, total - from);
+                for (int from = 0; from < total; from += FeatureBlocks.BLOCK) {
+                    int m = Math.min(FeatureBlocks.BLOCK, total - from);
                     expert.forward(ep, x.slice(from * d, m, d), ws, y.slice(from * d, m, d));
                 }
                 row = 0;
@@ -308,8 +308,8 @@ final class DistributedScoring {
                     }
                 }
                 ScoringCodec.Decoder decoder = codec.decoder(gate.rows, batch);
-                for (int from = 0; from < m; from += MoESupport.BLOCK) {
-                    int n = Math.min(MoESupport.BLOCK, m - from);
+                for (int from = 0; from < m; from += FeatureBlocks.BLOCK) {
+                    int n = Math.min(FeatureBlocks.BLOCK, m - from);
                     Matrix o = prec.zeros(n, spec.outputs());
                     gate.net.head().predict(sh, ym.slice(from * d, n, d), o);
                     decoder.take(from, o, g, from);

@@ -32,18 +32,18 @@ public final class MoEClassifier extends MoEEstimatorBase<MoEClassificationModel
 
     @Override
     public StructType transformSchema(StructType schema) {
-        return MoESupport.fitSchema(schema, this, true);
+        return Schemas.fitSchema(schema, this, true);
     }
 
     @Override
     public MoEClassificationModel fit(Dataset<?> dataset) {
         transformSchema(dataset.schema());
-        int dim = MoESupport.featureDim(dataset, getFeaturesCol());
-        int classes = MoESupport.numClasses(dataset, getLabelCol());
-        NetworkSpec spec = MoESupport.spec(this, NetworkSpec.Task.CLASSIFICATION, dim, classes);
-        MoESupport.WarmStart warm = warmStart(getInitialModelPath(), MoEClassificationModel::load);
-        MoESupport.Trained t = MoESupport.train(dataset, this, spec,
-                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, classes), warm);
+        int dim = FeatureBlocks.featureDim(dataset, getFeaturesCol());
+        int classes = FeatureBlocks.numClasses(dataset, getLabelCol());
+        NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.CLASSIFICATION, dim, classes);
+        Fitting.WarmStart warm = warmStart(getInitialModelPath(), MoEClassificationModel::load);
+        Fitting.Trained t = Fitting.train(dataset, this, spec,
+                FeatureBlocks.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, classes), warm);
         MoEClassificationModel model = new MoEClassificationModel(uid(), t.spec(), t.shared(), t.experts());
         copyValues(model, ParamMap.empty());
         model.setParent(this);

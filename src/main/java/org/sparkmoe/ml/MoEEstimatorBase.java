@@ -47,14 +47,14 @@ abstract class MoEEstimatorBase<M extends Model<M>, S extends MoEEstimatorBase<M
      * The warm-start parameters and where they came from: the in-memory model, else the model saved
      * at {@code initialModelPath} (loaded with {@code load}), else null.
      */
-    MoESupport.WarmStart warmStart(String initialModelPath, java.util.function.Function<String, ? extends MoEPersistence.Weights> load) {
+    Fitting.WarmStart warmStart(String initialModelPath, java.util.function.Function<String, ? extends MoEPersistence.Weights> load) {
         if (initialModel != null) {
-            return MoESupport.WarmStart.of((MoEPersistence.Weights) initialModel, "initialModel " + initialModel.uid());
+            return Fitting.WarmStart.of((MoEPersistence.Weights) initialModel, "initialModel " + initialModel.uid());
         }
         if (!initialModelPath.isEmpty()) {
-            return MoESupport.WarmStart.of(load.apply(initialModelPath), initialModelPath);
+            return Fitting.WarmStart.of(load.apply(initialModelPath), initialModelPath);
         }
-        return MoESupport.WarmStart.NONE;
+        return Fitting.WarmStart.NONE;
     }
 
     @Override

@@ -42,12 +42,12 @@ abstract class MoEFeatureModel<M extends MoEFeatureModel<M>> extends MoEModelBas
 
     @Override
     public StructType transformSchema(StructType schema) {
-        return MoESupport.outputSchema(schema, (MoEParams<?>) this, classifier);
+        return Schemas.outputSchema(schema, (MoEParams<?>) this, classifier);
     }
 
     @Override
     ScoringCodec codec(StructType schema) {
-        return new MoESupport.FeatureCodec(schema, (MoEParams<?>) this, classifier, spec().inputDim());
+        return new FeatureCodec(schema, (MoEParams<?>) this, classifier, spec().inputDim());
     }
 
     @Override

@@ -86,12 +86,12 @@ public final class MoELanguageModel extends MoEModelBase<MoELanguageModel> imple
 
     @Override
     public StructType transformSchema(StructType schema) {
-        return LanguageModelSupport.outputSchema(schema, this);
+        return Schemas.outputSchema(schema, this);
     }
 
     @Override
     ScoringCodec codec(StructType schema) {
-        return new LanguageModelSupport.LanguageModelCodec(schema, this, spec(), vocabulary);
+        return new LanguageModelCodec(schema, this, spec(), vocabulary);
     }
 
     /** The perplexity of the documents of textCol taken as one corpus: exp(-sum ln p / number of targets). */
@@ -124,7 +124,8 @@ public final class MoELanguageModel extends MoEModelBase<MoELanguageModel> imple
         return new MoEModelReader<>(MoELanguageModel.class, (path, uid, spec, shared, experts) -> {
             Vocabulary v;
             try {
-                v = Vocabulary.load(new Path(path, "vocabulary").toString(), SparkSession.active().sparkContext().hadoopConfiguration());
+                org.apache.hadoop.conf.Configuration conf = SparkSession.active().sparkContext().hadoopConfiguration();
+                v = Vocabulary.load(org.sparkmoe.app.ModelDirectory.vocabularyFile(new Path(path), conf).toString(), conf);
             } catch (IOException e) {
                 throw new UncheckedIOException("loading the vocabulary of " + path + ": " + e.getMessage(), e);
             }

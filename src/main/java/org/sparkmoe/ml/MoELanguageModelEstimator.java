@@ -59,7 +59,7 @@ public final class MoELanguageModelEstimator extends MoEEstimatorBase<MoELanguag
 
     @Override
     public StructType transformSchema(StructType schema) {
-        return LanguageModelSupport.outputSchema(schema, this);
+        return Schemas.outputSchema(schema, this);
     }
 
     @Override
@@ -89,9 +89,9 @@ public final class MoELanguageModelEstimator extends MoEEstimatorBase<MoELanguag
             if (examples.totalExamples() == 0) {
                 throw new IllegalArgumentException("cannot fit on documents without tokens (column '" + col + "')");
             }
-            NetworkSpec spec = LanguageModelSupport.spec(this, vocabulary.size());
-            MoESupport.WarmStart warm = init == null ? MoESupport.WarmStart.NONE : MoESupport.WarmStart.of(init, where);
-            MoESupport.Trained t = MoESupport.train(dataset, this, spec, examples.blocks(LanguageModelData.Part.ALL), warm);
+            NetworkSpec spec = ParamsConfig.spec(this, vocabulary.size());
+            Fitting.WarmStart warm = init == null ? Fitting.WarmStart.NONE : Fitting.WarmStart.of(init, where);
+            Fitting.Trained t = Fitting.train(dataset, this, spec, examples.blocks(LanguageModelData.Part.ALL), warm);
             MoELanguageModel model = new MoELanguageModel(uid(), t.spec(), t.shared(), t.experts(), vocabulary);
             copyValues(model, ParamMap.empty());
             model.setParent(this);

@@ -110,7 +110,7 @@ abstract class MoEModelBase<M extends MoEModelBase<M>> extends Model<M> implemen
         if (experts instanceof ExpertTable.Distributed d) {
             return DistributedScoring.transform(dataset, out, spec, shared, d, codec);
         }
-        return MoESupport.transform(dataset, out, spec, new ModelParameters(shared, experts.toArray()), codec);
+        return BroadcastScoring.transform(dataset, out, spec, new ModelParameters(shared, experts.toArray()), codec);
     }
 
     @Override

@@ -2,7 +2,6 @@ package org.sparkmoe.ml;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -23,6 +22,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.app.ParameterTable;
 import org.sparkmoe.app.Publish;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
@@ -40,28 +40,25 @@ import scala.Tuple2;
  * <ul>
  *   <li>{@code metadata/}: Spark's standard params metadata JSON (class, uid, params, defaults), as
  *       {@code DefaultParamsWriter} writes it;</li>
- *   <li>models only: {@code spec/} (JSON lines {@code key, value}: the {@link NetworkSpec} map plus
- *       {@code precision}) and {@code parameters/} (parquet: one row per tensor, columns
- *       {@code group} ("shared" or "expert"), {@code expert} (-1 for shared), {@code tensor},
- *       {@code rows}, {@code cols}, {@code values} array&lt;double&gt;, row-major), so expert weights form
- *       a table.</li>
+ *   <li>models only: {@code spec/} and {@code parameters/}, the layout of {@link ParameterTable} (the
+ *       job reads it too).</li>
  * </ul>
  * A save writes everything under a hidden temporary sibling of the target and renames it into place
  * at the end, so the target path never holds a half-written instance; with {@code overwrite()} an
  * existing target is moved aside first and deleted only once the new one is in place.
  */
 final class MoEPersistence {
-    static final StructType PARAMETER_SCHEMA = new StructType()
-            .add("group", DataTypes.StringType, false)
-            .add("expert", DataTypes.IntegerType, false)
-            .add("tensor", DataTypes.StringType, false)
-            .add("rows", DataTypes.IntegerType, false)
-            .add("cols", DataTypes.IntegerType, false)
-            .add("values", DataTypes.createArrayType(DataTypes.DoubleType, false), false);
-    static final StructType SPEC_SCHEMA = new StructType()
-            .add("key", DataTypes.StringType, false).add("value", DataTypes.StringType, false);
-
     private MoEPersistence() {
+    }
+
+    /** Spark's params metadata of {@code instance} at {@code path}/metadata: the one call of the Spark-version-specific writer. */
+    static void saveMetadata(Params instance, String path, SparkSession spark) {
+        DefaultParamsWriter$.MODULE$.saveMetadata(instance, path, spark);
+    }
+
+    /** The params metadata at {@code path}/metadata, checked to be of {@code className}: the one call of the Spark-version-specific reader. */
+    static DefaultParamsReader.Metadata loadMetadata(String path, SparkSession spark, String className) {
+        return DefaultParamsReader$.MODULE$.loadMetadata(path, spark, className);
     }
 
     /** An MLWriter whose save is all-or-nothing at the target path ({@link Publish#write}). */
@@ -87,7 +84,7 @@ final class MoEPersistence {
 
         @Override
         public void saveImpl(String path) {
-            DefaultParamsWriter$.MODULE$.saveMetadata(instance, path, sparkSession());
+            saveMetadata(instance, path, sparkSession());
         }
     }
 
@@ -103,7 +100,7 @@ final class MoEPersistence {
 
         @Override
         public T load(String path) {
-            DefaultParamsReader.Metadata md = DefaultParamsReader$.MODULE$.loadMetadata(path, sparkSession(), type.getName());
+            DefaultParamsReader.Metadata md = loadMetadata(path, sparkSession(), type.getName());
             T instance = create.apply(md.uid());
             md.getAndSetParams(instance, scala.Option.empty());
             return instance;
@@ -156,17 +153,18 @@ final class MoEPersistence {
      * {@link #expertChunkValues} values, each chunk its own parquet write appended to the table.
      */
     static <M extends Params & Weights> void saveModel(M model, String path, SparkSession spark) {
-        DefaultParamsWriter$.MODULE$.saveMetadata(model, path, spark);
+        saveMetadata(model, path, spark);
         Parameters shared = model.sharedParameters();
         List<Row> spec = new ArrayList<>();
         model.spec().toMap().forEach((k, v) -> spec.add(RowFactory.create(k, v)));
         spec.add(RowFactory.create("precision", shared.precision().name()));
-        spark.createDataFrame(spec, SPEC_SCHEMA).coalesce(1).write().json(new Path(path, "spec").toString());
+        spec.add(RowFactory.create("formatVersion", Integer.toString(ParameterTable.FORMAT_VERSION)));
+        spark.createDataFrame(spec, ParameterTable.SPEC_SCHEMA).coalesce(1).write().json(new Path(path, "spec").toString());
         String table = new Path(path, "parameters").toString();
-        spark.createDataFrame(ExpertTable.rows("shared", -1, shared), PARAMETER_SCHEMA).coalesce(1).write().parquet(table);
+        spark.createDataFrame(ExpertTable.rows("shared", -1, shared), ParameterTable.PARAMETER_SCHEMA).coalesce(1).write().parquet(table);
         ExpertTable experts = model.experts();
         if (experts instanceof ExpertTable.Distributed d) {
-            spark.createDataFrame(d.rows(), PARAMETER_SCHEMA).write().mode("append").parquet(table);
+            spark.createDataFrame(d.rows(), ParameterTable.PARAMETER_SCHEMA).write().mode("append").parquet(table);
             return;
         }
         Parameters[] local = experts.toArray();
@@ -176,7 +174,7 @@ final class MoEPersistence {
             rows.addAll(ExpertTable.rows("expert", e, local[e]));
             values += local[e].layout().size();
             if (values >= expertChunkValues || e == local.length - 1) {
-                spark.createDataFrame(rows, PARAMETER_SCHEMA).write().mode("append").parquet(table);
+                spark.createDataFrame(rows, ParameterTable.PARAMETER_SCHEMA).write().mode("append").parquet(table);
                 rows.clear();
                 values = 0;
             }
@@ -219,95 +217,40 @@ final class MoEPersistence {
      * expert count), and no expert tensor reaches the driver.
      */
     static Loaded loadModel(String path, SparkSession spark, DefaultParamsReader.Metadata md, int shards) {
-        Map<String, String> specMap = new HashMap<>();
-        for (Row r : spark.read().schema(SPEC_SCHEMA).json(new Path(path, "spec").toString()).collectAsList()) {
-            specMap.put(r.getString(0), r.getString(1));
+        if (shards == 0) {
+            ModelParameters all = ParameterTable.readLocal(path, spark);
+            return new Loaded(md, ParameterTable.readSpec(path, spark).spec(), all.shared(), ExpertTable.local(all.experts()));
         }
-        Precision precision = Precision.valueOf(specMap.getOrDefault("precision", "F32"));
-        NetworkSpec spec = NetworkSpec.fromMap(specMap);
+        ParameterTable.SavedSpec saved = ParameterTable.readSpec(path, spark);
+        Precision precision = saved.precision();
+        NetworkSpec spec = saved.spec();
         MoENetwork net = spec.build();
         int n = net.numExperts();
         ParameterLayout expertLayout = net.moe().expert().layout();
-        Dataset<Row> table = spark.read().parquet(new Path(path, "parameters").toString());
-        TableCheck check = new TableCheck(path, n, net.sharedLayout(), expertLayout);
-        Parameters shared = net.sharedLayout().allocate(precision);
-        List<Row> sharedRows = table.where(functions.col("expert").lt(0)).collectAsList();
-        for (Row r : sharedRows) check.copy(r, shared);
-        check.complete(shared, sharedRows.size(), "shared tensors");
+        Dataset<Row> table = spark.read().parquet(new Path(path, ParameterTable.PARAMETERS).toString());
+        ParameterTable.Check check = new ParameterTable.Check(path, n, net.sharedLayout(), expertLayout);
+        Parameters shared = ParameterTable.readShared(table, check, precision);
         Dataset<Row> expertRows = table.where(functions.col("expert").geq(0));
-        if (shards > 0) {
-            ExpertPartitioner part = new ExpertPartitioner(n, Math.min(shards, n));
-            JavaPairRDD<Integer, Parameters> experts = expertRows.toJavaRDD()
-                    .mapToPair(r -> new Tuple2<>(check.expert(r), r))
-                    .combineByKey(r -> {
-                        Parameters p = expertLayout.allocate(precision);
-                        check.copy(r, p);
-                        return p;
-                    }, (p, r) -> {
-                        check.copy(r, p);
-                        return p;
-                    }, (a, b) -> {
-                        // each tensor is set in exactly one of the two (zeros elsewhere): their sum merges them
-                        a.flat().axpy(1, b.flat());
-                        return a;
-                    }, part);
-            Map<Integer, Long> tensors = expertRows.groupBy("expert").count().collectAsList().stream()
-                    .collect(java.util.stream.Collectors.toMap(r -> r.getInt(0), r -> r.getLong(1)));
-            for (int e = 0; e < n; e++) {
-                check.complete(expertLayout, tensors.getOrDefault(e, 0L), "tensors of expert " + e);
-            }
-            return new Loaded(md, spec, shared, ExpertTable.distributed(experts, part));
+        ExpertPartitioner part = new ExpertPartitioner(n, Math.min(shards, n));
+        JavaPairRDD<Integer, Parameters> experts = expertRows.toJavaRDD()
+                .mapToPair(r -> new Tuple2<>(check.expert(r), r))
+                .combineByKey(r -> {
+                    Parameters p = expertLayout.allocate(precision);
+                    check.copy(r, p);
+                    return p;
+                }, (p, r) -> {
+                    check.copy(r, p);
+                    return p;
+                }, (a, b) -> {
+                    // each tensor is set in exactly one of the two (zeros elsewhere): their sum merges them
+                    a.flat().axpy(1, b.flat());
+                    return a;
+                }, part);
+        Map<Integer, Long> tensors = expertRows.groupBy("expert").count().collectAsList().stream()
+                .collect(java.util.stream.Collectors.toMap(r -> r.getInt(0), r -> r.getLong(1)));
+        for (int e = 0; e < n; e++) {
+            check.complete(expertLayout, tensors.getOrDefault(e, 0L), "tensors of expert " + e);
         }
-        Parameters[] experts = new Parameters[n];
-        for (int e = 0; e < n; e++) experts[e] = expertLayout.allocate(precision);
-        int[] seen = new int[n];
-        java.util.Iterator<Row> it = expertRows.toLocalIterator();
-        while (it.hasNext()) {
-            Row r = it.next();
-            int e = check.expert(r);
-            check.copy(r, experts[e]);
-            seen[e]++;
-        }
-        for (int e = 0; e < n; e++) check.complete(expertLayout, seen[e], "tensors of expert " + e);
-        return new Loaded(md, spec, shared, ExpertTable.local(experts));
-    }
-
-    /** Checks rows of a saved parameter table against the model's layouts; errors name the path, expert and tensor. */
-    private record TableCheck(String path, int experts, ParameterLayout sharedLayout, ParameterLayout expertLayout)
-            implements java.io.Serializable {
-        int expert(Row r) {
-            int e = r.getInt(r.fieldIndex("expert"));
-            if (e < -1 || e >= experts) throw new IllegalStateException(path + ": parameter table names expert " + e + " of " + experts);
-            return e;
-        }
-
-        void copy(Row r, Parameters target) {
-            int expert = r.getInt(r.fieldIndex("expert"));
-            String tensor = r.getString(r.fieldIndex("tensor"));
-            String group = expert < 0 ? "shared" : "expert " + expert;
-            if (!target.layout().contains(tensor)) {
-                throw new IllegalStateException(path + ": unknown tensor '" + tensor + "' for " + group);
-            }
-            ParameterLayout.Entry entry = target.layout().entry(tensor);
-            int rows = r.getInt(r.fieldIndex("rows"));
-            int cols = r.getInt(r.fieldIndex("cols"));
-            List<Double> v = r.getList(r.fieldIndex("values"));
-            if (rows != entry.rows() || cols != entry.cols() || v.size() != entry.size()) {
-                throw new IllegalStateException(path + ": tensor '" + tensor + "' of " + group + " is " + rows + "x" + cols + " ("
-                        + v.size() + " values), the model needs " + entry.rows() + "x" + entry.cols());
-            }
-            Matrix m = target.get(tensor);
-            for (int i = 0, rr = 0; rr < rows; rr++) for (int c = 0; c < cols; c++) m.set(rr, c, v.get(i++));
-        }
-
-        void complete(ParameterLayout layout, long seen, String what) {
-            if (seen != layout.entries().size()) {
-                throw new IllegalStateException(path + ": parameter table holds " + seen + " of " + layout.entries().size() + " " + what);
-            }
-        }
-
-        void complete(Parameters p, long seen, String what) {
-            complete(p.layout(), seen, what);
-        }
+        return new Loaded(md, spec, shared, ExpertTable.distributed(experts, part));
     }
 }

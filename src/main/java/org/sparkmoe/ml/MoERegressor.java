@@ -31,17 +31,17 @@ public final class MoERegressor extends MoEEstimatorBase<MoERegressionModel, MoE
 
     @Override
     public StructType transformSchema(StructType schema) {
-        return MoESupport.fitSchema(schema, this, false);
+        return Schemas.fitSchema(schema, this, false);
     }
 
     @Override
     public MoERegressionModel fit(Dataset<?> dataset) {
         transformSchema(dataset.schema());
-        int dim = MoESupport.featureDim(dataset, getFeaturesCol());
-        NetworkSpec spec = MoESupport.spec(this, NetworkSpec.Task.REGRESSION, dim, 1);
-        MoESupport.WarmStart warm = warmStart(getInitialModelPath(), MoERegressionModel::load);
-        MoESupport.Trained t = MoESupport.train(dataset, this, spec,
-                MoESupport.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, 0), warm);
+        int dim = FeatureBlocks.featureDim(dataset, getFeaturesCol());
+        NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.REGRESSION, dim, 1);
+        Fitting.WarmStart warm = warmStart(getInitialModelPath(), MoERegressionModel::load);
+        Fitting.Trained t = Fitting.train(dataset, this, spec,
+                FeatureBlocks.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, 0), warm);
         MoERegressionModel model = new MoERegressionModel(uid(), t.spec(), t.shared(), t.experts());
         copyValues(model, ParamMap.empty());
         model.setParent(this);

@@ -12,7 +12,7 @@ import org.sparkmoe.core.network.Batch;
 /**
  * How a model turns input rows into network examples and the head's outputs back into output
  * rows: the part of scoring that depends on the task, shared by the local (broadcast, see
- * {@link MoESupport#transform}) and the distributed ({@link DistributedScoring}) paths. Blocks must
+ * {@link BroadcastScoring#transform}) and the distributed ({@link DistributedScoring}) paths. Blocks must
  * be read deterministically: the distributed path reads each input partition twice and relies on
  * both passes forming the same blocks.
  */

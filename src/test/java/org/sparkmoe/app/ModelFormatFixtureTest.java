@@ -197,6 +197,45 @@ class ModelFormatFixtureTest {
         }
     }
 
+    /** Mean -ln p(label) of a classification model's probabilities on {@link #features} rows. */
+    static double logLoss(MoEClassificationModel m, Dataset<Row> rows) {
+        double sum = 0;
+        List<Row> scored = m.transform(rows).select("probability", "label").collectAsList();
+        for (Row r : scored) sum -= Math.log(Math.max(((Vector) r.get(0)).apply((int) r.getDouble(1)), Double.MIN_NORMAL));
+        return sum / scored.size();
+    }
+
+    /**
+     * One format for both faces: the ML classes load the job's model directories and the job
+     * evaluates the ML saves, and both faces compute the same numbers from the same model.
+     */
+    @Test
+    void bothFacesReadBothFormatsAndAgree(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path dir = fixtures(FORMATS.get(FORMATS.size() - 1));
+        Path csv = dir.resolve("data/classes.csv");
+        Dataset<Row> rows = features(64, 5, true);
+
+        double jobOnMl = (Double) jobEvaluation(dir.resolve("ml-classification"), "task=classification", "input.format=csv",
+                "input.path=" + csv).get("logLoss");
+        double mlOnMl = logLoss(MoEClassificationModel.load(dir.resolve("ml-classification").toString()), rows);
+        assertEquals(mlOnMl, jobOnMl, 1e-6 * Math.abs(mlOnMl), "the job and the ML API on the ML save");
+
+        double jobOnJob = (Double) jobEvaluation(dir.resolve("job-classification"), "input.format=csv", "input.path=" + csv).get("logLoss");
+        double mlOnJob = logLoss(MoEClassificationModel.load(dir.resolve("job-classification").toString()), rows);
+        assertEquals(jobOnJob, mlOnJob, 1e-6 * Math.abs(jobOnJob), "the job and the ML API on the job's model");
+
+        MoELanguageModel lm = MoELanguageModel.load(dir.resolve("job-lm").toString());
+        assertEquals(Files.readAllLines(dir.resolve("job-lm/vocabulary.txt")).size(), lm.vocabulary().size());
+        Dataset<Row> docs = documents(8, 97);
+        Path text = tmp.resolve("docs.txt");
+        StringBuilder sb = new StringBuilder();
+        for (Row r : docs.orderBy("id").collectAsList()) sb.append(r.getString(1)).append('\n');
+        Files.writeString(text, sb.toString());
+        MoELanguageModel mlLm = MoELanguageModel.load(dir.resolve("ml-lm").toString());
+        double jobPpl = (Double) jobEvaluation(dir.resolve("ml-lm"), "task=lm", "input.path=" + text).get("perplexity");
+        assertEquals(mlLm.perplexity(docs), jobPpl, 1e-6 * jobPpl, "the job and the ML API on the ML language model");
+    }
+
     /** Every number of {@code expected} equals the one at the same place in {@code actual} (within {@link #TOL}). */
     static void check(String what, JsonNode expected, Object actual) {
         JsonNode a = JSON.valueToTree(actual);

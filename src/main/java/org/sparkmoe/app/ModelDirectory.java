@@ -1,4 +1,4 @@
-package org.sparkmoe.job;
+package org.sparkmoe.app;
 
 import java.io.IOException;
 import java.util.Iterator;
@@ -9,7 +9,6 @@ import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.sparkmoe.app.Publish;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.train.TrainingState;
@@ -33,7 +32,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * charts/          loss.png, expert-load.png
  * </pre>
  *
- * A model is built in a temporary sibling directory ({@code .NAME.tmp-RANDOM}) and published by a
+ * The reader also takes the ML models' saves ({@link ParameterTable}'s layout: {@code spec/},
+ * {@code parameters/}, and {@code vocabulary} for a language model), so the job evaluates, scores,
+ * inspects and warm-starts from a model fitted by the ML API, and the ML models load a job's model
+ * directory. {@code version} in spec.json (and {@code formatVersion} in an ML save's spec) is read:
+ * a newer version than this one reads is an error.
+ *
+ * <p>A model is built in a temporary sibling directory ({@code .NAME.tmp-RANDOM}) and published by a
  * rename; a previous model at the same path is moved aside first and deleted after, so the path
  * holds either the old or the new model, never half of one.
  */
@@ -44,7 +49,10 @@ public final class ModelDirectory {
     public static final String SUMMARY = "summary.json";
     public static final String METRICS = "metrics.jsonl";
     public static final String CHARTS = "charts";
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** The format version written to spec.json; a reader refuses a newer one. */
+    public static final int VERSION = 1;
+    /** Indented JSON, as the job writes its files. */
+    public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private ModelDirectory() {
     }
@@ -54,7 +62,7 @@ public final class ModelDirectory {
         public String toJson() {
             ObjectNode root = JSON.createObjectNode();
             root.put("format", "spark-moe-model");
-            root.put("version", 1);
+            root.put("version", VERSION);
             ObjectNode n = root.putObject("network");
             network.toMap().forEach(n::put);
             ObjectNode d = root.putObject("data");
@@ -77,6 +85,11 @@ public final class ModelDirectory {
             }
             if (root == null || !"spark-moe-model".equals(root.path("format").asText())) {
                 throw new IOException(source + " is not a spark-moe model spec (no \"format\": \"spark-moe-model\")");
+            }
+            int version = root.path("version").asInt(1);
+            if (version > VERSION) {
+                throw new IOException(source + " is model format version " + version + "; this version reads up to " + VERSION
+                        + " (use a newer spark-moe)");
             }
             try {
                 return new Spec(NetworkSpec.fromMap(map(root.get("network"))), map(root.get("data")), map(root.get("provenance")));
@@ -112,6 +125,38 @@ public final class ModelDirectory {
         return Optional.empty();
     }
 
+    /** A model read by {@link #load}: where it is, its spec, and its parameters (with optimiser state when the format has it). */
+    public record Loaded(Path dir, Spec spec, TrainingState state) {
+    }
+
+    /**
+     * The model at {@code path} in either layout: a job model directory (or a train output.dir
+     * holding one) or an ML save; empty when there is none. An ML save's parameters come with a fresh
+     * optimiser state at step 0 (a warm start from it trains on as a new run).
+     */
+    public static Optional<Loaded> load(String path, Configuration conf, org.apache.spark.sql.SparkSession spark) throws IOException {
+        Optional<Path> dir = locate(path, conf);
+        if (dir.isPresent()) {
+            Spec spec = readSpec(dir.get(), conf);
+            return Optional.of(new Loaded(dir.get(), spec, readState(dir.get(), spec, conf)));
+        }
+        Path p = new Path(path);
+        if (!ParameterTable.isSaved(p, conf)) return Optional.empty();
+        ParameterTable.SavedSpec saved = ParameterTable.readSpec(path, spark);
+        org.sparkmoe.core.network.ModelParameters params = ParameterTable.readLocal(path, spark);
+        org.sparkmoe.core.optim.Adam adam = new org.sparkmoe.core.optim.Adam();
+        org.sparkmoe.core.optim.OptimiserState[] states = new org.sparkmoe.core.optim.OptimiserState[params.experts().length];
+        for (int e = 0; e < states.length; e++) states[e] = adam.newState(params.experts()[e]);
+        Spec spec = new Spec(saved.spec(), Map.of(), Map.of("createdBy", "spark-moe ML API"));
+        return Optional.of(new Loaded(p, spec, new TrainingState(params, adam.newState(params.shared()), states, 0)));
+    }
+
+    /** The vocabulary file of a model directory or ML save ({@code vocabulary.txt}, or an ML save's {@code vocabulary}). */
+    public static Path vocabularyFile(Path dir, Configuration conf) throws IOException {
+        Path txt = new Path(dir, VOCABULARY);
+        return txt.getFileSystem(conf).exists(txt) ? txt : new Path(dir, "vocabulary");
+    }
+
     public static Spec readSpec(Path dir, Configuration conf) throws IOException {
         return Spec.parse(Publish.readText(new Path(dir, SPEC), conf), new Path(dir, SPEC).toString());
     }
@@ -129,8 +174,8 @@ public final class ModelDirectory {
 
     // ------------------------------------------------------------------ writing
 
-    /** Writes spec, parameters and vocabulary into {@code dir} (a temporary directory). */
-    public static void writeModel(Path dir, Spec spec, TrainingState state, int expertShards, org.sparkmoe.data.Vocabulary vocabulary,
+    /** Writes spec, parameters and (language models: {@code vocabulary} writes it) the vocabulary into {@code dir} (a temporary directory). */
+    public static void writeModel(Path dir, Spec spec, TrainingState state, int expertShards, Publish.Writer vocabulary,
                                   Configuration conf) throws IOException {
         Publish.writeText(new Path(dir, SPEC), spec.toJson(), conf);
         MoENetwork net = spec.network().build();
@@ -139,6 +184,6 @@ public final class ModelDirectory {
         CheckpointMeta meta = CheckpointMeta.of(state.step(), 0, 0, state.params().shared().precision(), net.numExperts(), shards,
                 net.sharedLayout(), net.moe().expert().layout(), spec.provenance());
         store.save(state, meta);
-        if (vocabulary != null) vocabulary.save(new Path(dir, VOCABULARY).toString(), conf);
+        if (vocabulary != null) vocabulary.write(new Path(dir, VOCABULARY));
     }
 }

@@ -1,0 +1,21 @@
+/**
+ * The application layer: what the job ({@code org.sparkmoe.job}) and the ML API
+ * ({@code org.sparkmoe.ml}) share, so that they are one product with two faces.
+ * <ul>
+ *   <li>{@link org.sparkmoe.app.Settings} / {@link org.sparkmoe.app.Setting}: every setting declared
+ *       once (job key, param name, rule, default, doc); the job's reference file, the ML params and
+ *       the PySpark param table come from it;</li>
+ *   <li>{@link org.sparkmoe.app.MoEConfig}: the typed configuration of a run (network, engine,
+ *       optimiser, run) with its one {@code validate}, giving the engine its
+ *       {@code NetworkSpec}, {@code EngineConfig} and {@code TrainerConfig};</li>
+ *   <li>{@link org.sparkmoe.app.TrainingLoop}: the one driver loop (resume, warm start,
+ *       checkpoints, metrics) with {@link org.sparkmoe.app.RunListeners} (progress, divergence,
+ *       balance history);</li>
+ *   <li>{@link org.sparkmoe.app.ModelDirectory} and {@link org.sparkmoe.app.ParameterTable}: the
+ *       saved-model layouts, each readable by both faces, with their format versions;</li>
+ *   <li>{@link org.sparkmoe.app.Publish}: publishing a result by rename.</li>
+ * </ul>
+ * Depends on {@code org.sparkmoe.core}, {@code org.sparkmoe.engine}, Spark and Hadoop; not on
+ * {@code data}, {@code job} or {@code ml} (checked by {@code LayerTest}).
+ */
+package org.sparkmoe.app;

@@ -1,0 +1,201 @@
+package org.sparkmoe.job;
+
+import org.apache.spark.api.java.JavaSparkContext;
+import java.io.PrintStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.sparkmoe.app.ModelDirectory;
+import org.sparkmoe.app.Publish;
+import org.sparkmoe.app.RunListeners;
+import org.sparkmoe.app.TrainingLoop;
+import org.sparkmoe.core.network.MoENetwork;
+import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.core.train.TrainingState;
+import org.sparkmoe.engine.EngineConfig;
+import org.sparkmoe.engine.StepReport;
+import org.sparkmoe.engine.metrics.MetricsLog;
+import org.sparkmoe.engine.metrics.StepMetrics;
+
+/** {@code train}: trains on the configured data, writes output.dir (checkpoints, metrics, summary) and publishes output.dir/model. */
+class TrainCommand extends Command {
+    TrainCommand(JavaSparkContext sc, PrintStream out) {
+        super(sc, out);
+    }
+
+    /** What a training run produced (its model is built in {@code modelTmp}, not yet published). */
+    record Trained(ModelDirectory.Spec spec, Path modelTmp, Map<String, Object> summary, Evaluator.Result eval) {
+    }
+
+    @Override
+    int run(JobConfig cfg) throws IOException {
+        Path output = new Path(cfg.required("output.dir", "for train (the run's output directory)"));
+        JobData data = JobData.load(sc, cfg, null);
+        ModelDirectory.Spec spec = spec(cfg, data, null);
+        checkSameModel(output, spec);
+        Trained t = trainAndBuild(cfg, data, spec, output, null);
+        Path model = new Path(output, "model");
+        Publish.publish(t.modelTmp(), model, hadoop);
+        Publish.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(t.summary()), hadoop);
+        out.println("model published at " + model);
+        out.println("summary: " + json(t.summary()));
+        return MoEJob.OK;
+    }
+
+    ModelDirectory.Spec spec(JobConfig cfg, JobData data, ModelDirectory.Spec previous) {
+        NetworkSpec net = cfg.networkSpec(data.vocabulary, data.inputDim, data.outputs);
+        Map<String, String> prov = new LinkedHashMap<>();
+        prov.put("createdBy", "spark-moe MoEJob");
+        prov.put("input.path", cfg.string("input.path"));
+        prov.put("input.format", cfg.string("input.format"));
+        prov.put("optim.maxSteps", cfg.string("optim.maxSteps"));
+        prov.put("optim.seed", cfg.string("optim.seed"));
+        prov.put("optim.stepSize", cfg.string("optim.stepSize"));
+        prov.put("engine.batchSize", cfg.string("engine.batchSize"));
+        prov.put("engine.precision", cfg.string("engine.precision"));
+        if (previous != null && previous.provenance().containsKey("version")) prov.put("warmStartFrom", previous.provenance().get("version"));
+        return new ModelDirectory.Spec(net, data.metadata, prov);
+    }
+
+    /**
+     * The documented rule: an output directory whose model (or unfinished run) has a different
+     * network spec is an error, and nothing there is touched; the same spec resumes from its checkpoints.
+     */
+    private void checkSameModel(Path output, ModelDirectory.Spec spec) throws IOException {
+        FileSystem fs = output.getFileSystem(hadoop);
+        List<Path> specs = new ArrayList<>();
+        specs.add(new Path(new Path(output, "model"), ModelDirectory.SPEC));
+        specs.add(new Path(output, "run-" + ModelDirectory.SPEC));
+        for (Path p : specs) {
+            if (!fs.exists(p)) continue;
+            ModelDirectory.Spec old = ModelDirectory.Spec.parse(Publish.readText(p, hadoop), p.toString());
+            if (!old.network().equals(spec.network())) {
+                throw new JobConfig.ConfigException("output path " + output + " already holds a different model (" + p + "): "
+                        + difference(old.network(), spec.network()) + "; choose another output.dir or delete it");
+            }
+        }
+        if (!fs.exists(output)) fs.mkdirs(output);
+        Path runSpec = new Path(output, "run-" + ModelDirectory.SPEC);
+        if (!fs.exists(runSpec)) Publish.replaceFile(runSpec, spec.toJson(), hadoop);
+    }
+
+    static String difference(NetworkSpec a, NetworkSpec b) {
+        List<String> d = new ArrayList<>();
+        Map<String, String> ma = a.toMap(), mb = b.toMap();
+        for (String k : ma.keySet()) if (!ma.get(k).equals(mb.get(k))) d.add(k + " " + ma.get(k) + " there, " + mb.get(k) + " now");
+        return String.join(", ", d);
+    }
+
+    /** Trains in {@code runDir} (checkpoints, metrics), evaluates, and builds the model in a temp sibling of runDir/model. */
+    Trained trainAndBuild(JobConfig cfg, JobData data, ModelDirectory.Spec spec, Path runDir, TrainingState warm)
+            throws IOException {
+        long wallStart = System.nanoTime();
+        MoENetwork network = spec.network().build();
+        EngineConfig ec = cfg.engineConfig();
+        long target = cfg.longValue("optim.maxSteps") + (warm == null ? 0 : warm.step());
+        Path metricsPath = new Path(runDir, ModelDirectory.METRICS);
+        Path loadPath = new Path(runDir, "expert-load.csv");
+        sc.setJobGroup("spark-moe-train", "spark-moe train: " + spec.network().task() + ", " + spec.network().numExperts()
+                + " experts, " + target + " steps", false);
+        RunListeners.BalanceHistory balance = new RunListeners.BalanceHistory(loadPath, hadoop);
+        TrainingLoop.Options options = new TrainingLoop.Options(target, new Path(runDir, "checkpoints").toString(),
+                cfg.integer("checkpoint.interval"), cfg.integer("checkpoint.keep"), metricsPath.toString(), spec.provenance());
+        TrainingLoop.Result run = TrainingLoop.run(sc, network, ec, data.train, options, warm == null ? null : TrainingLoop.WarmStart.of(warm),
+                List.of(RunListeners.progress(out, cfg.integer("progress.interval")),
+                        RunListeners.failOnDivergence("lower optim.stepSize or set optim.clipNorm"), balance));
+        List<StepReport> reports = run.reports();
+        TrainingState finalState;
+        try {
+            finalState = run.trainer().snapshot();
+        } finally {
+            run.trainer().close();
+        }
+        double trainSeconds = (System.nanoTime() - wallStart) / 1e9;
+
+        sc.setJobGroup("spark-moe-evaluate", "spark-moe: held-out evaluation", false);
+        Evaluator.Result eval = Evaluator.evaluate(sc, spec.network(), finalState.params(), data.heldout, data.corpus);
+        List<StepMetrics> all = MetricsLog.read(metricsPath.toString(), hadoop);
+        Map<String, Object> summary = summary(cfg, spec, network, data, finalState, all, reports, eval, trainSeconds);
+        summary.put("wallSeconds", (System.nanoTime() - wallStart) / 1e9);
+
+        Path modelTmp = Publish.tempSibling(new Path(runDir, "model"), hadoop);
+        try {
+            ModelDirectory.writeModel(modelTmp, spec, finalState, ec.expertShards(),
+                    data.vocab == null ? null : p -> data.vocab.save(p.toString(), hadoop), hadoop);
+            Publish.writeText(new Path(modelTmp, ModelDirectory.SUMMARY), json(summary), hadoop);
+            FileSystem fs = modelTmp.getFileSystem(hadoop);
+            org.apache.hadoop.fs.FileUtil.copy(fs, metricsPath, fs, new Path(modelTmp, ModelDirectory.METRICS), false, hadoop);
+            if (cfg.bool("charts.enabled")) {
+                Path charts = new Path(modelTmp, ModelDirectory.CHARTS);
+                fs.mkdirs(charts);
+                double floor = data.corpus == null ? Double.NaN : data.corpus.exampleFloorNats();
+                Charts.loss(all, floor, new Path(charts, Charts.LOSS), hadoop);
+                Charts.expertLoad(balance.rows(), network.numExperts(), new Path(charts, Charts.EXPERT_LOAD), hadoop);
+            }
+        } catch (IOException | RuntimeException e) {
+            modelTmp.getFileSystem(hadoop).delete(modelTmp, true);
+            throw e;
+        }
+        return new Trained(spec, modelTmp, summary, eval);
+    }
+
+    private Map<String, Object> summary(JobConfig cfg, ModelDirectory.Spec spec, MoENetwork network, JobData data,
+                                        TrainingState state, List<StepMetrics> all, List<StepReport> reports,
+                                        Evaluator.Result eval, double trainSeconds) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        NetworkSpec ns = spec.network();
+        s.put("task", cfg.string("task"));
+        s.put("steps", state.step());
+        s.put("stepsThisRun", reports.size());
+        StepMetrics last = all.isEmpty() ? null : all.get(all.size() - 1);
+        s.put("finalTrainLoss", last == null ? Double.NaN : last.taskLoss());
+        s.put("heldout", eval.toMap(ns.task()));
+        // the paper's balance columns, averaged over the last (up to) 10 training steps
+        int from = Math.max(0, all.size() - 10);
+        double cvi = 0, cvl = 0, mm = 0;
+        int cnt = 0;
+        for (StepMetrics m : all.subList(from, all.size())) {
+            cvi += m.cvImportance();
+            cvl += m.cvLoad();
+            mm += m.maxOverMeanLoad();
+            cnt++;
+        }
+        s.put("cvImportance", cnt == 0 ? Double.NaN : cvi / cnt);
+        s.put("cvLoad", cnt == 0 ? Double.NaN : cvl / cnt);
+        s.put("maxOverMeanLoad", cnt == 0 ? Double.NaN : mm / cnt);
+        s.put("balanceColumnsOver", "mean of the last " + cnt + " training steps");
+        double maxShare = 0;
+        for (double v : eval.expertShare()) maxShare = Math.max(maxShare, v);
+        s.put("heldoutTop1MaxOverMeanShare", maxShare * eval.expertShare().length);
+        long examples = 0;
+        double secs = 0;
+        for (StepReport r : reports) {
+            examples += r.examples();
+            secs += r.seconds();
+        }
+        s.put("tokensPerSecond", secs > 0 ? examples / secs : Double.NaN);
+        s.put("trainSeconds", trainSeconds);
+        long shared = network.sharedLayout().size();
+        long expert = network.moe().expert().layout().size();
+        s.put("parametersTotal", shared + expert * ns.numExperts());
+        s.put("parametersActivePerExample", shared + expert * ns.activeExperts());
+        s.put("parametersShared", shared);
+        s.put("parametersPerExpert", expert);
+        s.put("experts", ns.numExperts());
+        s.put("activeExperts", ns.activeExperts());
+        if (data.corpus != null) {
+            double floorNats = data.corpus.exampleFloorNats();
+            s.put("entropyRateNats", data.corpus.entropyRateNats());
+            s.put("floorNatsPerExample", floorNats);
+            s.put("perplexityFloor", Math.exp(floorNats));
+            s.put("gapToFloorNats", eval.logLoss() - floorNats);
+            s.put("perplexityOverFloor", eval.perplexity() / Math.exp(floorNats));
+            s.put("specialisationNmi", eval.specialisationNmi());
+        }
+        return s;
+    }
+}

@@ -1,0 +1,96 @@
+package org.sparkmoe.ml;
+
+import java.util.Arrays;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.types.StringType;
+
+/** Schema checks and output columns of the MoE estimators and models; messages name the column and the param. */
+final class Schemas {
+    private Schemas() {
+    }
+
+    static void requireVectorColumn(StructType schema, String param, String col) {
+        StructField f = field(schema, param, col);
+        if (!(f.dataType() instanceof VectorUDT)) {
+            throw new IllegalArgumentException("column '" + col + "' (param " + param + ") must be of type Vector ("
+                    + new VectorUDT().simpleString() + "), got " + f.dataType().simpleString());
+        }
+    }
+
+    static void requireNumericColumn(StructType schema, String param, String col) {
+        StructField f = field(schema, param, col);
+        if (!(f.dataType() instanceof NumericType)) {
+            throw new IllegalArgumentException("column '" + col + "' (param " + param + ") must be numeric, got "
+                    + f.dataType().simpleString());
+        }
+    }
+
+    private static StructField field(StructType schema, String param, String col) {
+        if (!Arrays.asList(schema.fieldNames()).contains(col)) {
+            throw new IllegalArgumentException("column '" + col + "' (param " + param + ") does not exist; available columns: "
+                    + String.join(", ", schema.fieldNames()));
+        }
+        return schema.apply(col);
+    }
+
+    /** Appends an output column, refusing one that exists already. */
+    static StructType addOutput(StructType schema, String param, String col, org.apache.spark.sql.types.DataType type) {
+        if (col == null || col.isEmpty()) return schema;
+        if (Arrays.asList(schema.fieldNames()).contains(col)) {
+            throw new IllegalArgumentException("output column '" + col + "' (param " + param + ") already exists");
+        }
+        return schema.add(col, type, false);
+    }
+
+    static final StructType EXPERT_GATE = new StructType()
+            .add("expert", DataTypes.IntegerType, false).add("gate", DataTypes.DoubleType, false);
+
+    /** The output schema of a model's transform (input columns then the outputs that are switched on). */
+    static StructType outputSchema(StructType schema, MoEParams<?> p, boolean classifier) {
+        ParamsConfig.config(p);
+        requireVectorColumn(schema, "featuresCol", p.getFeaturesCol());
+        StructType out = schema;
+        if (classifier) {
+            MoEClassifierParams<?> c = (MoEClassifierParams<?>) p;
+            out = addOutput(out, "rawPredictionCol", c.getRawPredictionCol(), new VectorUDT());
+            out = addOutput(out, "probabilityCol", c.getProbabilityCol(), new VectorUDT());
+        }
+        out = addOutput(out, "predictionCol", p.getPredictionCol(), DataTypes.DoubleType);
+        out = addOutput(out, "expertsCol", p.getExpertsCol(), DataTypes.createArrayType(EXPERT_GATE, false));
+        return out;
+    }
+
+    /** The estimator's schema check: the model's plus a numeric label. */
+    static StructType fitSchema(StructType schema, MoEParams<?> p, boolean classifier) {
+        requireNumericColumn(schema, "labelCol", p.getLabelCol());
+        return outputSchema(schema, p, classifier);
+    }
+
+    static void requireStringColumn(StructType schema, String param, String col) {
+        if (!java.util.Arrays.asList(schema.fieldNames()).contains(col)) {
+            throw new IllegalArgumentException("column '" + col + "' (param " + param + ") does not exist; available columns: "
+                    + String.join(", ", schema.fieldNames()));
+        }
+        if (!(schema.apply(col).dataType() instanceof StringType)) {
+            throw new IllegalArgumentException("column '" + col + "' (param " + param + ") must be a string column of documents, got "
+                    + schema.apply(col).dataType().simpleString());
+        }
+    }
+
+    /** The model's output schema: the input columns, then the switched-on outputs. */
+    static StructType outputSchema(StructType schema, MoELanguageModelParams<?> p) {
+        ParamsConfig.config(p);
+        requireStringColumn(schema, "textCol", p.getTextCol());
+        StructType out = schema;
+        out = Schemas.addOutput(out, "logLikelihoodCol", p.getLogLikelihoodCol(), DataTypes.DoubleType);
+        out = Schemas.addOutput(out, "numTargetsCol", p.getNumTargetsCol(), DataTypes.IntegerType);
+        out = Schemas.addOutput(out, "perplexityCol", p.getPerplexityCol(), DataTypes.DoubleType);
+        out = Schemas.addOutput(out, "predictionCol", p.getPredictionCol(), DataTypes.StringType);
+        return out;
+    }
+}
