@@ -7,9 +7,8 @@
  * {@link org.sparkmoe.engine.ShuffleBlock} (what crosses the shuffle),
  * {@link org.sparkmoe.engine.ExpertPartitioner} and {@link org.sparkmoe.engine.ExpertShard} (where
  * experts live), {@link org.sparkmoe.engine.BatchPlan} (which rows form each step's mini-batch).
- * {@link org.sparkmoe.engine.EngineConfig} holds the settings and
- * {@link org.sparkmoe.engine.TrainingRun} trains to a step count with resume, checkpoints and
- * metrics.
+ * {@link org.sparkmoe.engine.EngineConfig} holds the settings; the driver loop around the steps
+ * (resume, checkpoints, metrics) is the application layer's {@code TrainingLoop}.
  *
  * <p>Layer: engine, above core. May depend on {@code org.sparkmoe.core.*}, its own subpackages,
  * Spark and Hadoop; never on {@code data}, {@code job}, {@code ml} or the application layer.

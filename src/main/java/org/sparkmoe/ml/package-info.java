@@ -3,8 +3,12 @@
  * {@link org.sparkmoe.ml.MoERegressor}, {@link org.sparkmoe.ml.MoELanguageModelEstimator}), their
  * models ({@link org.sparkmoe.ml.MoEClassificationModel}, {@link org.sparkmoe.ml.MoERegressionModel},
  * {@link org.sparkmoe.ml.MoELanguageModel}), the {@link org.sparkmoe.ml.MoEPerplexityEvaluator},
- * params ({@link org.sparkmoe.ml.MoEParams}), ML persistence ({@link org.sparkmoe.ml.MoEPersistence})
- * and where a fitted model's experts live ({@link org.sparkmoe.ml.ExpertTable}: on the driver, or
+ * params ({@link org.sparkmoe.ml.MoEParams}, their names, docs and defaults from the declared
+ * settings of {@code org.sparkmoe.app.Settings}; ParamsConfig maps them to the typed configuration),
+ * schema checks (Schemas), fitting through the application layer's loop (FeatureBlocks, Fitting),
+ * scoring (FeatureCodec, LanguageModelCodec, BroadcastScoring), ML persistence
+ * ({@link org.sparkmoe.ml.MoEPersistence}; models also load the job's model directories) and where a
+ * fitted model's experts live ({@link org.sparkmoe.ml.ExpertTable}: on the driver, or
  * distributed on the executors and scored by {@link org.sparkmoe.ml.DistributedScoring}). Also
  * wrapped for PySpark ({@code src/main/python/sparkmoe}).
  *
