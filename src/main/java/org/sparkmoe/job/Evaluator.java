@@ -12,12 +12,11 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.sparkmoe.app.Scorer;
 import org.sparkmoe.core.gating.GatingState;
-import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.ModelParameters;
-import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.synthetic.MarkovMixtureCorpus;
 import org.sparkmoe.core.synthetic.SpecialisationMetric;
@@ -25,13 +24,10 @@ import org.sparkmoe.core.network.RowBlock;
 
 /**
  * Held-out evaluation and batch scoring on Spark: the trained parameters are broadcast, every
- * partition evaluates its own rows with {@link MoENetwork#predict} (no gating noise), and only
- * per-partition sums travel back to the driver.
+ * partition runs its own rows through the application layer's {@link Scorer} (the ML models'
+ * transform uses it too), and only per-partition sums (evaluate) or the scored rows travel on.
  */
 final class Evaluator {
-    /** Rows per forward pass. */
-    static final int CHUNK = 1024;
-
     private Evaluator() {
     }
 
@@ -58,12 +54,11 @@ final class Evaluator {
         }
     }
 
-    /** A view of rows [from, from+count) of a block as a Batch. */
-    static Batch rows(RowBlock b, int from, int count, Precision p) {
-        int[] which = new int[count];
-        int[] rows = new int[count];
-        for (int i = 0; i < count; i++) rows[i] = from + i;
-        return RowBlock.select(new RowBlock[] {b}, which, rows, 0, count, p);
+    /** A block's rows as a Batch. */
+    static Batch rows(RowBlock b, Precision p) {
+        int[] rows = new int[b.size()];
+        for (int i = 0; i < rows.length; i++) rows[i] = i;
+        return RowBlock.select(new RowBlock[] {b}, new int[rows.length], rows, 0, rows.length, p);
     }
 
     static int top1(GatingState g, int row) {
@@ -90,21 +85,13 @@ final class Evaluator {
         sc.setJobGroup("spark-moe-evaluate", "spark-moe: evaluate on " + data.getNumPartitions() + " partitions", false);
         try {
             List<double[]> parts = data.mapPartitions(it -> {
-                MoENetwork net = spec.build();
-                ModelParameters p = pb.value();
-                Precision prec = p.shared().precision();
-                MoENetwork.Workspace ws = net.newWorkspace(prec);
+                Scorer scorer = new Scorer(spec, pb.value());
                 double[] acc = new double[width];
                 Map<Long, Integer> domainOf = new HashMap<>();
                 while (it.hasNext()) {
                     RowBlock b = it.next();
-                    for (int from = 0; from < b.size(); from += CHUNK) {
-                        int m = Math.min(CHUNK, b.size() - from);
-                        Batch batch = rows(b, from, m, prec);
-                        Matrix out = prec.zeros(m, spec.outputs());
-                        net.predict(p, batch, ws, out);
-                        GatingState g = ws.moe().gate();
-                        for (int r = 0; r < m; r++) {
+                    scorer.score(rows(b, scorer.precision()), (batch, from, out, g) -> {
+                        for (int r = 0; r < batch.size(); r++) {
                             acc[0]++;
                             if (regression) {
                                 for (int o = 0; o < out.cols(); o++) {
@@ -129,7 +116,7 @@ final class Evaluator {
                                 }
                             }
                         }
-                    }
+                    });
                 }
                 return Collections.singletonList(acc).iterator();
             }).collect();
@@ -166,20 +153,12 @@ final class Evaluator {
         boolean regression = spec.task() == NetworkSpec.Task.REGRESSION;
         boolean classification = spec.task() == NetworkSpec.Task.CLASSIFICATION;
         return data.mapPartitions(it -> {
-            MoENetwork net = spec.build();
-            ModelParameters p = pb.value();
-            Precision prec = p.shared().precision();
-            MoENetwork.Workspace ws = net.newWorkspace(prec);
+            Scorer scorer = new Scorer(spec, pb.value());
             List<Row> out = new ArrayList<>();
             while (it.hasNext()) {
                 RowBlock b = it.next();
-                for (int from = 0; from < b.size(); from += CHUNK) {
-                    int m = Math.min(CHUNK, b.size() - from);
-                    Batch batch = rows(b, from, m, prec);
-                    Matrix o = prec.zeros(m, spec.outputs());
-                    net.predict(p, batch, ws, o);
-                    GatingState g = ws.moe().gate();
-                    for (int r = 0; r < m; r++) {
+                scorer.score(rows(b, scorer.precision()), (batch, from, o, g) -> {
+                    for (int r = 0; r < batch.size(); r++) {
                         List<Object> v = new ArrayList<>();
                         v.add(batch.exampleIds()[r]);
                         if (regression) {
@@ -213,7 +192,7 @@ final class Evaluator {
                         }
                         out.add(RowFactory.create(toScala(v)));
                     }
-                }
+                });
             }
             return out.iterator();
         });

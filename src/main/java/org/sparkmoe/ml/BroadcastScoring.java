@@ -10,24 +10,19 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.StructType;
-import org.sparkmoe.core.linalg.Matrix;
-import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.app.Scorer;
 import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.ModelParameters;
-import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 
-/**
- * Scoring with broadcast parameters and a pass over each partition: the codec's blocks run through
- * {@link MoENetwork#predict} (no gating noise) {@link FeatureBlocks#BLOCK} examples at a time.
- */
+/** The models' transform with parameters broadcast to the executors. */
 final class BroadcastScoring {
     private BroadcastScoring() {
     }
 
     /**
      * Scores with broadcast parameters and a pass over each partition: the codec's blocks run through
-     * {@link MoENetwork#predict} (no gating noise) {@link FeatureBlocks#BLOCK} examples at a time.
+     * the application layer's {@link Scorer} (the job scores with it too).
      */
     static Dataset<Row> transform(Dataset<?> ds, StructType out, NetworkSpec spec, ModelParameters params, ScoringCodec codec) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(ds.sparkSession().sparkContext());
@@ -35,21 +30,15 @@ final class BroadcastScoring {
         MapPartitionsFunction<Row, Row> f = it -> new BlockScoringIterator(it) {
             private final List<Row> block = new ArrayList<>();
 
+            private Scorer scorer;
+
             @Override
             void fill(Iterator<Row> input, List<Row> ready) {
                 codec.read(input, block);
-                ModelParameters mp = pb.value();
-                Precision prec = mp.shared().precision();
-                MoENetwork net = network(spec, prec);
-                MoENetwork.Workspace ws = workspace();
-                Batch batch = codec.encode(block, prec);
+                if (scorer == null) scorer = new Scorer(spec, pb.value());
+                Batch batch = codec.encode(block, scorer.precision());
                 ScoringCodec.Decoder decoder = codec.decoder(block, batch);
-                for (int from = 0; from < batch.size(); from += FeatureBlocks.BLOCK) {
-                    int n = Math.min(FeatureBlocks.BLOCK, batch.size() - from);
-                    Matrix o = prec.zeros(n, spec.outputs());
-                    net.predict(mp, batch.slice(from, n), ws, o);
-                    decoder.take(from, o, ws.moe().gate(), 0);
-                }
+                scorer.score(batch, (chunk, from, o, gates) -> decoder.take(from, o, gates, 0));
                 decoder.finish(ready);
             }
         };
