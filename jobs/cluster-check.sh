@@ -118,7 +118,7 @@ train() { # name -> runs in the background, output in $WORK/name.log, pid in TRA
         --conf spark.executor.memory=1g --conf spark.cores.max=2 --conf "spark.executor.extraJavaOptions=$JVM_ARGS" \
         --conf "spark.checkpoint.dir=$WORK/$1/rdd-checkpoints" \
         output.dir="$WORK/$1" engine.placement=sharded engine.expertShards=2 input.partitions=2 \
-        optim.steps="$STEPS" checkpoint.interval=10 progress.interval=1 charts.enabled=false \
+        optim.maxSteps="$STEPS" checkpoint.interval=10 progress.interval=1 charts.enabled=false \
         > "$WORK/$1.log" 2>&1 < /dev/null &
     TRAIN_PID=$!
 }

@@ -100,14 +100,14 @@ class CheckpointResumeTest {
         String ckpt = tmp.resolve("ckpt").toUri().toString();
         Path metrics = tmp.resolve("metrics.jsonl");
 
-        TrainingRun.run(sc, net, ec, data, new TrainingRun.Options(5, ckpt, 2, 5, metrics.toUri().toString(), Map.of()))
+        TrainingLoop.run(sc, net, ec, data, new TrainingLoop.Options(5, ckpt, 2, 5, metrics.toUri().toString(), Map.of()))
                 .trainer().close();
         // the kill: the final checkpoint (step 5) never reached the disk, steps 5's metrics line did
         try (var files = Files.walk(tmp.resolve("ckpt").resolve("step-000000005"))) {
             for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
         }
-        TrainingRun.Result r = TrainingRun.run(sc, net, ec, data,
-                new TrainingRun.Options(6, ckpt, 2, 5, metrics.toUri().toString(), Map.of()));
+        TrainingLoop.Result r = TrainingLoop.run(sc, net, ec, data,
+                new TrainingLoop.Options(6, ckpt, 2, 5, metrics.toUri().toString(), Map.of()));
         r.trainer().close();
         assertEquals(List.of(5L, 6L), r.reports().stream().map(StepReport::step).toList(), "resumed from step 4");
 
