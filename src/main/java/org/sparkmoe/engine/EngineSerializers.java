@@ -133,17 +133,24 @@ public final class EngineSerializers {
         public void write(Kryo kryo, Output out, PartitionResult r) {
             writeVersion(out);
             out.writeInt(r.partition(), true);
-            kryo.writeObject(out, r.sharedGrad());
+            kryo.writeObjectOrNull(out, r.sharedGrad(), Parameters.class);
             out.writeDouble(r.lossSum());
             out.writeInt(r.examples(), true);
+            kryo.writeObjectOrNull(out, r.stats(), double[].class);
+            kryo.writeObjectOrNull(out, r.expertCounts(), int[].class);
+            out.writeDouble(r.expertSumOfSquares());
         }
 
         @Override
         public PartitionResult read(Kryo kryo, Input in, Class<PartitionResult> type) {
             readVersion(in, PartitionResult.class);
             int p = in.readInt(true);
-            Parameters g = kryo.readObject(in, Parameters.class);
-            return new PartitionResult(p, g, in.readDouble(), in.readInt(true));
+            Parameters g = kryo.readObjectOrNull(in, Parameters.class);
+            double loss = in.readDouble();
+            int examples = in.readInt(true);
+            double[] stats = kryo.readObjectOrNull(in, double[].class);
+            int[] counts = kryo.readObjectOrNull(in, int[].class);
+            return new PartitionResult(p, g, loss, examples, stats, counts, in.readDouble());
         }
     }
 

@@ -11,8 +11,16 @@ import org.sparkmoe.core.linalg.Precision;
 
 /**
  * The experts of one shard with their optimiser state: one element of the expert-state RDD in
- * {@link ExpertPlacement#SHARDED} placement. Immutable by convention: an update returns a new
- * shard, so the RDD of the previous step stays valid for lineage recomputation.
+ * {@link ExpertPlacement#SHARDED} placement.
+ *
+ * <p>A shard's values never change after it is built: {@link #update} writes the next values into
+ * other buffers and returns a new shard, so the RDD of the previous step stays valid for lineage
+ * recomputation. To keep that from costing a copy of every parameter and moment each step, the
+ * buffers are recycled along the chain of states: the new shard takes the buffers of the state
+ * two steps back (dead by then: its RDD was unpersisted, and a recomputation builds fresh objects)
+ * as the place its own successor will be written, and the gradient buffers of the step that ran on
+ * it. A state that stays readable (a checkpointed one) hands nothing on. None of these buffers are
+ * serialised: a copy read from disk or another executor starts a new chain.
  */
 public final class ExpertShard implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -21,6 +29,11 @@ public final class ExpertShard implements Serializable {
     final int[] experts;
     final Parameters[] params;
     final OptimiserState[] states;
+    /** Where the next update writes (the values of the state two steps back), or null. */
+    private transient Parameters[] spareParams;
+    private transient OptimiserState[] spareStates;
+    /** The gradient buffers a step on this state writes (overwritten, never accumulated across steps). */
+    private transient Parameters[] grads;
 
     ExpertShard(int shard, int[] experts, Parameters[] params, OptimiserState[] states) {
         this.shard = shard;
@@ -48,6 +61,14 @@ public final class ExpertShard implements Serializable {
         return params[indexOf(expert)];
     }
 
+    /** The gradient buffer of {@code expert} for a step run on this state (allocated on first use). */
+    synchronized Parameters gradientBuffer(int expert) {
+        int i = indexOf(expert);
+        if (grads == null) grads = new Parameters[experts.length];
+        if (grads[i] == null) grads[i] = params[i].zerosLike();
+        return grads[i];
+    }
+
     int indexOf(int expert) {
         int i = expert - experts[0];
         if (experts.length == 0 || i < 0 || i >= experts.length || experts[i] != expert) {
@@ -56,23 +77,36 @@ public final class ExpertShard implements Serializable {
         return i;
     }
 
-    /** A new shard with the optimiser applied to copies of the parameters and states. */
-    ExpertShard update(Optimiser optimiser, ExpertGrads grads, double scale, long step, double learningRate) {
-        Parameters[] p = new Parameters[experts.length];
-        OptimiserState[] s = new OptimiserState[experts.length];
+    /**
+     * The next state: the optimiser applied to every expert with its gradient times {@code scale}
+     * (zero for an expert that got no rows), written into recycled buffers where this state has
+     * them. {@code handOn} false keeps this state's own buffers out of the chain (it stays readable).
+     */
+    ExpertShard update(Optimiser optimiser, ExpertGrads grads, double scale, long step, double learningRate, boolean handOn) {
         Parameters[] g = new Parameters[experts.length];
         if (grads != null) {
             for (int i = 0; i < grads.experts().length; i++) g[indexOf(grads.experts()[i])] = grads.grads()[i];
         }
+        Parameters[] p = spareParams != null ? spareParams : new Parameters[experts.length];
+        OptimiserState[] s = spareStates != null ? spareStates : new OptimiserState[experts.length];
+        Parameters zeros = null;
         for (int i = 0; i < experts.length; i++) {
-            p[i] = params[i].copy();
-            s[i] = states[i].copy();
-            // the gradient belongs to a persisted RDD: scale a copy, never the original
-            Parameters gi = g[i] == null ? params[i].zerosLike() : scale != 1.0 ? g[i].copy() : g[i];
-            if (scale != 1.0 && g[i] != null) gi.flat().scale(scale);
-            optimiser.step(p[i], gi, s[i], step, learningRate);
+            if (p[i] == null) p[i] = params[i].zerosLike();
+            if (s[i] == null) s[i] = states[i].copy();
+            Parameters gi = g[i];
+            if (gi == null) {
+                if (zeros == null) zeros = params[i].zerosLike();
+                gi = zeros;
+            }
+            optimiser.stepInto(params[i], states[i], gi, scale, p[i], s[i], step, learningRate);
         }
-        return new ExpertShard(shard, experts, p, s);
+        ExpertShard next = new ExpertShard(shard, experts, p, s);
+        if (handOn) {
+            next.spareParams = params;
+            next.spareStates = states;
+            next.grads = this.grads;
+        }
+        return next;
     }
 
     public int shard() {

@@ -92,6 +92,43 @@ final class PartitionStep {
         return c;
     }
 
+    /**
+     * This partition's balance statistics for every data partition (itself included): each sums
+     * all of them in partition order, so every partition derives the same batch-global balance
+     * gradient without a driver round trip.
+     */
+    List<scala.Tuple2<Integer, ShuffleBlock>> statsForAll(int partitions) {
+        List<scala.Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>(partitions);
+        ShuffleBlock b = ShuffleBlock.stats(partition, stats);
+        for (int q = 0; q < partitions; q++) out.add(new scala.Tuple2<>(q, b));
+        return out;
+    }
+
+    /**
+     * The batch-global balance statistics from the statistics blocks of all {@code partitions} data
+     * partitions (summed in partition order, so bit-identical everywhere); the other blocks are
+     * added to {@code rest}.
+     */
+    static double[] globalStats(MoENetwork net, int partitions, Iterator<ShuffleBlock> blocks, List<ShuffleBlock> rest) {
+        ShuffleBlock[] byPartition = new ShuffleBlock[partitions];
+        while (blocks.hasNext()) {
+            ShuffleBlock b = blocks.next();
+            if (!b.isStats()) {
+                rest.add(b);
+            } else if (b.partition() < 0 || b.partition() >= partitions || byPartition[b.partition()] != null) {
+                throw new IllegalStateException("unexpected statistics block from partition " + b.partition() + " of " + partitions);
+            } else {
+                byPartition[b.partition()] = b;
+            }
+        }
+        double[] sum = new double[net.moe().gating().statsSize()];
+        for (int p = 0; p < partitions; p++) {
+            if (byPartition[p] == null) throw new IllegalStateException("no balance statistics arrived from partition " + p);
+            byPartition[p].addStatsTo(sum);
+        }
+        return sum;
+    }
+
     /** Dispatch: this partition's rows for each expert it routes to, in routing order. */
     List<ShuffleBlock> dispatch() {
         List<ShuffleBlock> out = new ArrayList<>();
@@ -104,6 +141,17 @@ final class PartitionStep {
             out.add(new ShuffleBlock(partition, e, rows));
         }
         return out;
+    }
+
+    /**
+     * {@link #combine(StepContext, Parameters, double[], Iterator)} on the experts' output blocks
+     * together with the statistics blocks of all {@code partitions} data partitions, from which the
+     * batch-global balance gradient is computed here.
+     */
+    Combined combine(StepContext ctx, Parameters shared, int partitions, Iterator<ShuffleBlock> outputsAndStats) {
+        List<ShuffleBlock> outputs = new ArrayList<>();
+        double[] global = globalStats(ctx.network(), partitions, outputsAndStats, outputs);
+        return combine(ctx, shared, ctx.network().moe().balance(global).statsGradient(), outputs.iterator());
     }
 
     /**
@@ -194,7 +242,7 @@ final class PartitionStep {
                 }
                 ctx.network().input().backward(shared, ps.batch, dx, grad);
             }
-            return new PartitionResult(ps.partition, grad, lossSum, ps.batch.size());
+            return new PartitionResult(ps.partition, grad, lossSum, ps.batch.size(), ps.stats, ps.expertCounts(), 0);
         }
     }
 }

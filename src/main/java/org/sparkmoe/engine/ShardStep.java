@@ -27,9 +27,11 @@ final class ShardStep {
     private final Matrix[] outputs;
     private final ExpertWorkspace[] workspaces;
     private final Parameters[] params;
+    /** Where the backward pass writes each expert's gradient (recycled across steps), or null to allocate. */
+    private final Parameters[] gradBuffers;
 
     private ShardStep(int shard, int[] experts, int[][] sources, int[][] offsets, Matrix[] inputs, Matrix[] outputs,
-                      ExpertWorkspace[] workspaces, Parameters[] params) {
+                      ExpertWorkspace[] workspaces, Parameters[] params, Parameters[] gradBuffers) {
         this.shard = shard;
         this.experts = experts;
         this.sources = sources;
@@ -38,10 +40,20 @@ final class ShardStep {
         this.outputs = outputs;
         this.workspaces = workspaces;
         this.params = params;
+        this.gradBuffers = gradBuffers;
     }
 
     /** Gathers the dispatched blocks by expert (source partitions in order) and runs each expert forward. */
     static ShardStep forward(StepContext ctx, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> dispatched, IntFunction<Parameters> paramsOf) {
+        return forward(ctx, shard, dispatched, paramsOf, null);
+    }
+
+    /**
+     * As above; {@code gradientBufferOf} (nullable) gives the buffer each expert's gradient is written
+     * into by {@link #backward}, so that a shard allocates no gradients per step.
+     */
+    static ShardStep forward(StepContext ctx, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> dispatched,
+                             IntFunction<Parameters> paramsOf, IntFunction<Parameters> gradientBufferOf) {
         List<List<ShuffleBlock>> byExpert = groupByExpert(dispatched);
         Expert expert = ctx.network().moe().expert();
         int n = byExpert.size();
@@ -52,6 +64,7 @@ final class ShardStep {
         Matrix[] outputs = new Matrix[n];
         ExpertWorkspace[] ws = new ExpertWorkspace[n];
         Parameters[] params = new Parameters[n];
+        Parameters[] gradBuffers = new Parameters[n];
         for (int i = 0; i < n; i++) {
             List<ShuffleBlock> blocks = byExpert.get(i);
             experts[i] = blocks.get(0).expert();
@@ -65,9 +78,10 @@ final class ShardStep {
             outputs[i] = ctx.precision().zeros(inputs[i].rows(), expert.dim());
             ws[i] = new ExpertWorkspace(ctx.precision(), expert.hidden());
             params[i] = paramsOf.apply(experts[i]);
+            if (gradientBufferOf != null) gradBuffers[i] = gradientBufferOf.apply(experts[i]);
             expert.forward(params[i], inputs[i], ws[i], outputs[i]);
         }
-        return new ShardStep(shard, experts, sources, offsets, inputs, outputs, ws, params);
+        return new ShardStep(shard, experts, sources, offsets, inputs, outputs, ws, params, gradBuffers);
     }
 
     /** Combine blocks: each expert's outputs, cut back into the blocks they came from, keyed by data partition. */
@@ -117,7 +131,12 @@ final class ShardStep {
             int d = expert.dim();
             Matrix dOut = concat(blocks, inputs[i].rows(), d, ctx);
             Matrix dIn = ctx.precision().zeros(inputs[i].rows(), d);
-            grads[i] = params[i].zerosLike();
+            if (gradBuffers[i] != null) {
+                grads[i] = gradBuffers[i];
+                grads[i].flat().fill(0); // a retried or recomputed task starts again from zero
+            } else {
+                grads[i] = params[i].zerosLike();
+            }
             expert.backward(params[i], inputs[i], workspaces[i], dOut, dIn, grads[i]);
             for (int j = 0; j < sources[i].length; j++) {
                 int from = offsets[i][j];

@@ -2,12 +2,35 @@ package org.sparkmoe.engine;
 
 import java.io.Serializable;
 
+import org.sparkmoe.core.linalg.DoubleMatrix;
 import org.sparkmoe.core.linalg.Matrix;
 
 /**
  * The unit that crosses the shuffle: the rows one data partition exchanges with one expert in one
  * direction (inputs for the expert, its outputs back, gate-weighted output gradients, input
- * gradients back). Rows are in the data partition's routing order for that expert.
+ * gradients back), as one contiguous matrix with no per-row objects. Rows are in the data
+ * partition's routing order for that expert.
+ *
+ * <p>A {@linkplain #stats(int, double[]) statistics block} ({@code expert} = {@value #STATS}) carries
+ * one data partition's partial balance statistics (Importance and Load sums, O(n)) to every data
+ * partition alongside the experts' outputs, so that each sums all of them in partition order and
+ * the step needs no driver round trip before the backward pass.
  */
 public record ShuffleBlock(int partition, int expert, Matrix rows) implements Serializable {
+    /** The expert field of a statistics block. */
+    public static final int STATS = -1;
+
+    /** Partition {@code partition}'s partial balance statistics, in double whatever the precision. */
+    static ShuffleBlock stats(int partition, double[] stats) {
+        return new ShuffleBlock(partition, STATS, new DoubleMatrix(stats.clone(), 0, 1, stats.length));
+    }
+
+    boolean isStats() {
+        return expert == STATS;
+    }
+
+    /** Adds a statistics block's values to {@code sum}. */
+    void addStatsTo(double[] sum) {
+        for (int i = 0; i < sum.length; i++) sum[i] += rows.getFlat(i);
+    }
 }

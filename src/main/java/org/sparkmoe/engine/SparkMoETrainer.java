@@ -3,8 +3,7 @@ package org.sparkmoe.engine;
 import org.sparkmoe.core.network.RowBlock;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 
@@ -16,7 +15,6 @@ import org.apache.spark.storage.StorageLevel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sparkmoe.core.gating.BalanceResult;
-import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.MoENetwork;
@@ -33,19 +31,23 @@ import org.sparkmoe.engine.metrics.StepMetrics;
 import scala.Tuple2;
 
 /**
- * Data-parallel MoE training on Spark (docs/DESIGN.md section 7). Per step:
+ * Data-parallel MoE training on Spark (docs/DESIGN.md section 7). A step is two Spark jobs:
  * <ol>
- * <li>gate: each data partition selects its rows of the mini-batch, runs the input layer and the
- * gate, and keeps its state; the partial Importance/Load statistics are summed on the driver
- * (CV is never taken per partition) and the balance-loss gradient is broadcast back;</li>
- * <li>dispatch + experts: (partition, expert) row blocks are shuffled to expert shards by
- * {@link ExpertPartitioner}; each expert runs once on all of its rows from all partitions;</li>
- * <li>combine: outputs are shuffled back to the tokens' partitions; y, loss, dL/dy, the gating
- * backward pass; gate-weighted dL/dy blocks go back to the experts for their backward pass;</li>
- * <li>aggregate: dL/dx blocks return to the partitions for the input-layer backward pass, and
- * the shared-parameter gradient and losses are summed at the driver in a fixed order;</li>
- * <li>optimiser: global-norm clipping over all groups, then the update: on the driver for shared
- * parameters and driver-placed experts, on the executors for sharded experts.</li>
+ * <li><b>the step</b>, one DAG: each data partition selects its rows of the mini-batch and runs the
+ * input layer and the gate ({@link PartitionStep}); then the routing's pipeline
+ * ({@link ShufflePipeline} or {@link LocalPipeline}, whose javadoc draws the data flow) runs the
+ * experts forward and backward, the combine, the loss and the input-layer backward, its stages
+ * chained by shuffles. The batch-global balance statistics (O(n)) travel with the rows: every
+ * partition sends its partial Importance/Load sums to every partition, and each sums them in
+ * partition order, so the balance gradient is the same everywhere and no stage waits for the
+ * driver. The job ends by collecting one aggregation record per data partition (shared-parameter
+ * gradient, loss, statistics, expert batch sizes) and per expert shard (its gradient's sum of
+ * squares), summed on the driver in a fixed order;</li>
+ * <li><b>the update</b>: global-norm clipping over all groups, then the optimiser: on the driver
+ * for the shared parameters, and for the experts wherever the placement's {@link ExpertStore}
+ * keeps them ({@link DriverExperts}: collected and updated on the driver; {@link ShardedExperts}:
+ * on the executors, in buffers recycled across steps, so nothing the size of the model is
+ * allocated per step).</li>
  * </ol>
  * Every stage is a deterministic function of the step number, the parameters and the data (the
  * gating noise is counter-based), and every reduction runs in a fixed order, so a step's result does
@@ -63,14 +65,12 @@ public final class SparkMoETrainer implements AutoCloseable {
     private final int partitions;
     private final BatchPlan plan;
     private final ExpertPartitioner expertPartitioner;
-    private final DataPartitioner dataPartitioner;
+    private final StepPipeline pipeline;
+    private final StageClock clock;
+    private final ExpertStore experts;
 
     private Parameters shared;
     private OptimiserState sharedOptimiser;
-    private Parameters[] experts;              // DRIVER placement
-    private OptimiserState[] expertOptimisers; // DRIVER placement
-    private JavaRDD<ExpertShard> expertState;  // SHARDED placement
-    private final List<Broadcast<?>> lineageBroadcasts = new ArrayList<>();
     private long step;
     private ModelParameters lastGradient;
 
@@ -122,12 +122,15 @@ public final class SparkMoETrainer implements AutoCloseable {
         for (int i = 0; i < s.length; i++) s[i] = sizes.get(i);
         this.plan = new BatchPlan(trainer.seed(), config.batchSize(), s);
         this.expertPartitioner = new ExpertPartitioner(network.numExperts(), config.expertShards());
-        this.dataPartitioner = new DataPartitioner(partitions);
+        DataPartitioner dataPartitioner = new DataPartitioner(partitions);
+        this.pipeline = config.routing() == RoutingMode.SHUFFLE ? new ShufflePipeline(expertPartitioner, dataPartitioner)
+                : new LocalPipeline(expertPartitioner, dataPartitioner);
+        this.clock = new StageClock(sc);
         if (initial instanceof ShardedStart ss) {
             this.shared = ss.shared;
             this.sharedOptimiser = ss.sharedOptimiser;
             this.step = ss.step;
-            this.expertState = ss.shards.apply(this).persist(StorageLevel.MEMORY_AND_DISK());
+            this.experts = sharded(ss.shards.apply(this));
             logStart();
             return;
         }
@@ -139,19 +142,21 @@ public final class SparkMoETrainer implements AutoCloseable {
             this.shared = start.params().shared();
             this.sharedOptimiser = start.sharedOptimiser();
             this.step = start.step();
-            if (config.placement() == ExpertPlacement.DRIVER) {
-                this.experts = start.params().experts();
-                this.expertOptimisers = start.expertOptimisers();
-            } else {
-                this.expertState = distribute(start);
-            }
+            this.experts = config.placement() == ExpertPlacement.DRIVER
+                    ? new DriverExperts(sc, trainer.optimiser(), network.moe().expert().layout(), start.params().experts(),
+                    start.expertOptimisers())
+                    : sharded(distribute(start));
         } else {
             this.shared = network.initialiseShared(trainer.precision(), trainer.seed());
             this.sharedOptimiser = trainer.optimiser().newState(shared);
             this.step = 0;
-            this.expertState = initialiseShards();
+            this.experts = sharded(initialiseShards());
         }
         logStart();
+    }
+
+    private ShardedExperts sharded(JavaRDD<ExpertShard> state) {
+        return new ShardedExperts(sc, trainer.optimiser(), network.numExperts(), config.lineageCheckpointInterval(), state);
     }
 
     private void logStart() {
@@ -164,8 +169,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         MoENetwork net = network;
         TrainerConfig t = trainer;
         ExpertPartitioner ep = expertPartitioner;
-        return shardIds().map(s -> ExpertShard.initialise(net, t.optimiser(), t.precision(), t.seed(), ep, s))
-                .persist(StorageLevel.MEMORY_AND_DISK());
+        return shardIds().map(s -> ExpertShard.initialise(net, t.optimiser(), t.precision(), t.seed(), ep, s));
     }
 
     private JavaRDD<ExpertShard> distribute(TrainingState st) {
@@ -183,7 +187,7 @@ public final class SparkMoETrainer implements AutoCloseable {
             }
             shards.add(new ExpertShard(s, ids, p, o));
         }
-        return sc.parallelize(shards, config.expertShards()).persist(StorageLevel.MEMORY_AND_DISK());
+        return sc.parallelize(shards, config.expertShards());
     }
 
     private JavaRDD<Integer> shardIds() {
@@ -210,343 +214,199 @@ public final class SparkMoETrainer implements AutoCloseable {
         return lastGradient;
     }
 
-    /** One training step. */
+    /** One training step: the step's job, then the update (see the class comment). */
     public StepReport trainStep() {
         long t = step + 1;
         long start = System.nanoTime();
-        Map<String, Double> timings = new LinkedHashMap<>();
         StepContext ctx = new StepContext(network, trainer.precision(), trainer.seed(), t, plan);
-        sc.setJobGroup("spark-moe-step-" + t, "spark-moe step " + t + ": gate", false);
+        String group = "spark-moe-step-" + t;
+        sc.setJobGroup(group, "spark-moe step " + t, false);
+        clock.reset();
+        experts.beginStep();
         Broadcast<Parameters> sharedB = sc.broadcast(shared);
+        StageClock c = clock;
+        List<JavaRDD<?>> persisted = new ArrayList<>();
+        JavaRDD<PartitionStep> gated = ShufflePipeline.persist(data.mapPartitionsWithIndex((p, it) -> {
+            long t0 = System.nanoTime();
+            PartitionStep ps = PartitionStep.gate(ctx, sharedB.value(), p, it);
+            c.gate(t0);
+            return Collections.singletonList(ps).iterator();
+        }, true), "spark-moe gate", persisted);
+        StepPipeline.Flow flow = pipeline.build(ctx, gated, partitions, sharedB, experts, clock, persisted);
 
-        // 1. gate
-        JavaRDD<PartitionStep> parts = data.mapPartitionsWithIndex(
-                (p, it) -> Collections.singletonList(PartitionStep.gate(ctx, sharedB.value(), p, it)).iterator(), true)
-                .persist(StorageLevel.MEMORY_ONLY());
-        List<Tuple2<double[], int[]>> partial = parts.map(ps -> new Tuple2<>(ps.stats, ps.expertCounts())).collect();
-        double[] stats = new double[network.moe().gating().statsSize()];
-        int[] rowsPerExpert = new int[network.numExperts()];
-        for (Tuple2<double[], int[]> pr : partial) {
-            for (int i = 0; i < stats.length; i++) stats[i] += pr._1()[i];
-            for (int e = 0; e < rowsPerExpert.length; e++) rowsPerExpert[e] += pr._2()[e];
-        }
-        BalanceResult balance = network.moe().balance(stats);
-        Broadcast<double[]> statsGradB = sc.broadcast(balance.statsGradient());
-        long tGate = System.nanoTime();
-        timings.put(StepMetrics.GATE, ms(start, tGate));
-
-        Broadcast<Parameters[]> expertsB = null;
-        if (config.routing() == RoutingMode.LOCAL || config.placement() == ExpertPlacement.DRIVER) {
-            expertsB = sc.broadcast(config.placement() == ExpertPlacement.DRIVER ? experts : gatherExperts().params());
-        }
-        List<Object> toUnpersist = new ArrayList<>();
-        toUnpersist.add(parts);
-        JavaRDD<PartitionResult> results;
-        JavaRDD<ExpertGrads> expertGrads;
-        if (config.routing() == RoutingMode.SHUFFLE) {
-            Tuple2<JavaRDD<PartitionResult>, JavaRDD<ExpertGrads>> r = shuffleStep(ctx, parts, sharedB, statsGradB, expertsB, timings, toUnpersist);
-            results = r._1();
-            expertGrads = r._2();
-        } else {
-            Tuple2<JavaRDD<PartitionResult>, JavaRDD<ExpertGrads>> r = localStep(ctx, parts, sharedB, statsGradB, expertsB, timings, toUnpersist);
-            results = r._1();
-            expertGrads = r._2();
-        }
-
-        // aggregate
-        long tAgg = System.nanoTime();
-        sc.setJobGroup("spark-moe-step-" + t, "spark-moe step " + t + ": aggregate", false);
-        PartitionResult total = sumInPartitionOrder(results);
-        // sharded experts' gradients stay on their shards: only their sums of squares travel
-        boolean gather = config.placement() == ExpertPlacement.DRIVER || config.keepGradients();
-        List<ExpertGrads> shardGrads = gather ? expertGrads.collect() : List.of();  // partition (= shard) order
-        double sumSq = total.sharedGrad().flat().sumOfSquares();
-        if (gather) {
-            for (ExpertGrads g : shardGrads) sumSq += g.sumOfSquares();
-        } else {
-            for (double sq : expertGrads.map(ExpertGrads::sumOfSquares).collect()) sumSq += sq;
-        }
+        // job 1: the step, ending in the aggregation
+        Aggregate total = sumInOrder(flow.aggregation());
+        long tJob = System.nanoTime();
+        double sumSq = total.sharedGrad.flat().sumOfSquares() + total.expertSumOfSquares;
         double norm = Math.sqrt(sumSq);
-        long tOpt = System.nanoTime();
-        timings.put(StepMetrics.AGGREGATE, ms(tAgg, tOpt));
+        BalanceResult balance = network.moe().balance(total.stats);
 
-        // optimiser
-        sc.setJobGroup("spark-moe-step-" + t, "spark-moe step " + t + ": optimiser", false);
+        // job 2: the update
+        sc.setJobGroup(group, "spark-moe step " + t + ": update", false);
         double lr = trainer.schedule().rate(t);
-        if (config.keepGradients()) lastGradient = gradientOf(total.sharedGrad(), shardGrads);
-        if (config.placement() == ExpertPlacement.DRIVER) {
-            Parameters[] grads = expertGradArray(shardGrads);
-            TrainingState st = new TrainingState(new ModelParameters(shared, experts), sharedOptimiser, expertOptimisers, step);
-            ReferenceTrainer.applyUpdate(trainer, st, new ModelParameters(total.sharedGrad(), grads), norm, t);
-        } else {
-            double scale = trainer.clipNorm() > 0 ? GradientClipping.scaleFor(trainer.clipNorm(), sumSq) : 1.0;
-            Parameters g = total.sharedGrad();
-            if (scale != 1.0) g.flat().scale(scale);
-            trainer.optimiser().step(shared, g, sharedOptimiser, t, lr);
-            updateShards(expertGrads, scale, t, lr);
-        }
+        if (config.keepGradients()) lastGradient = gradientOf(total.sharedGrad, flow.expertGrads().collect());
+        double scale = trainer.clipNorm() > 0 ? GradientClipping.scaleFor(trainer.clipNorm(), sumSq) : 1.0;
+        trainer.optimiser().stepInto(shared, sharedOptimiser, total.sharedGrad, scale, shared, sharedOptimiser, t, lr);
+        experts.update(flow.expertGrads(), scale, t, lr);
         long end = System.nanoTime();
-        timings.put(StepMetrics.OPTIMISER, ms(tOpt, end));
 
-        for (Object o : toUnpersist) {
-            if (o instanceof JavaPairRDD<?, ?> pair) pair.unpersist(false);
-            else ((JavaRDD<?>) o).unpersist(false);
-        }
-        if (config.placement() == ExpertPlacement.SHARDED) {
-            // the new expert state's lineage reaches back into this step until the next checkpoint
-            lineageBroadcasts.add(sharedB);
-            lineageBroadcasts.add(statsGradB);
-            if (expertsB != null) lineageBroadcasts.add(expertsB);
-        } else {
-            sharedB.destroy(false);
-            statsGradB.destroy(false);
-            if (expertsB != null) expertsB.destroy(false);
-        }
+        for (JavaRDD<?> r : persisted) r.unpersist(false);
+        experts.endStep(List.of(sharedB));
         sc.clearJobGroup();
         step = t;
 
-        int[] batchRange = expertBatchRange(partial, rowsPerExpert);
-        double mean = meanNonZero(config.routing() == RoutingMode.SHUFFLE ? rowsPerExpert : allCounts(partial));
-        return new StepReport(t, total.examples(), total.lossSum() / config.batchSize(), balance, rowsPerExpert,
-                batchRange[0], batchRange[1], mean, norm, lr, (end - start) / 1e9, timings);
+        Map<String, Double> timings = clock.millis();
+        timings.put("step job", ms(start, tJob));
+        timings.put(StepMetrics.AGGREGATE, 0.0);
+        timings.put(StepMetrics.OPTIMISER, ms(tJob, end));
+        boolean shuffle = config.routing() == RoutingMode.SHUFFLE;
+        int minBatch = shuffle ? total.minNonZero(total.rowsPerExpert) : total.minPartitionBatch;
+        int maxBatch = shuffle ? total.max(total.rowsPerExpert) : total.maxPartitionBatch;
+        double mean = shuffle ? total.meanNonZero(total.rowsPerExpert)
+                : total.partitionBatches == 0 ? 0 : (double) total.partitionRows / total.partitionBatches;
+        return new StepReport(t, total.examples, total.lossSum / config.batchSize(), balance, total.rowsPerExpert,
+                minBatch, maxBatch, mean, norm, lr, (end - start) / 1e9, timings);
     }
 
-    private Tuple2<JavaRDD<PartitionResult>, JavaRDD<ExpertGrads>> shuffleStep(StepContext ctx, JavaRDD<PartitionStep> parts,
-            Broadcast<Parameters> sharedB, Broadcast<double[]> statsGradB, Broadcast<Parameters[]> expertsB,
-            Map<String, Double> timings, List<Object> toUnpersist) {
-        long t0 = System.nanoTime();
-        String group = "spark-moe-step-" + ctx.step();
-        sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": dispatch", false);
-        JavaPairRDD<Integer, ShuffleBlock> dispatched = parts
-                .flatMapToPair(ps -> ps.dispatch().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
-                .partitionBy(expertPartitioner)
-                .persist(StorageLevel.MEMORY_ONLY());
-        toUnpersist.add(dispatched);
-        dispatched.count();
-        long tDispatch = System.nanoTime();
-        timings.put(StepMetrics.DISPATCH, ms(t0, tDispatch));
+    /** A step's aggregation records summed in index order. */
+    private final class Aggregate {
+        Parameters sharedGrad;
+        double lossSum;
+        int examples;
+        final double[] stats = new double[network.moe().gating().statsSize()];
+        final int[] rowsPerExpert = new int[network.numExperts()];
+        double expertSumOfSquares;
+        // expert batch sizes per (partition, expert), for local routing
+        int minPartitionBatch = Integer.MAX_VALUE;
+        int maxPartitionBatch;
+        long partitionRows;
+        int partitionBatches;
 
-        sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": experts", false);
-        JavaRDD<ShardStep> shards;
-        if (config.placement() == ExpertPlacement.DRIVER) {
-            shards = dispatched.mapPartitionsWithIndex(
-                    (s, it) -> Collections.singletonList(ShardStep.forward(ctx, s, it, e -> expertsB.value()[e])).iterator(), true);
-        } else {
-            shards = dispatched.zipPartitions(expertState, (it, st) -> {
-                ExpertShard es = st.next();
-                return Collections.singletonList(ShardStep.forward(ctx, es.shard, it, es::params)).iterator();
-            });
+        void add(PartitionResult r) {
+            if (r.sharedGrad() != null) {
+                if (sharedGrad == null) sharedGrad = r.sharedGrad().copy();
+                else sharedGrad.flat().axpy(1, r.sharedGrad().flat());
+            }
+            lossSum += r.lossSum();
+            examples += r.examples();
+            if (r.stats() != null) for (int i = 0; i < stats.length; i++) stats[i] += r.stats()[i];
+            if (r.expertCounts() != null) {
+                for (int e = 0; e < rowsPerExpert.length; e++) {
+                    int n = r.expertCounts()[e];
+                    rowsPerExpert[e] += n;
+                    if (n > 0) {
+                        minPartitionBatch = Math.min(minPartitionBatch, n);
+                        maxPartitionBatch = Math.max(maxPartitionBatch, n);
+                        partitionRows += n;
+                        partitionBatches++;
+                    }
+                }
+            }
+            expertSumOfSquares += r.expertSumOfSquares();
         }
-        shards = shards.persist(StorageLevel.MEMORY_ONLY());
-        toUnpersist.add(shards);
-        shards.count();
-        long t1 = System.nanoTime();
-        double expertsForward = ms(tDispatch, t1);
 
-        sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": combine", false);
-        JavaPairRDD<Integer, ShuffleBlock> outputs = shards.flatMapToPair(ss -> ss.outputBlocks().iterator()).partitionBy(dataPartitioner);
-        JavaRDD<PartitionStep.Combined> combined = parts.zipPartitions(outputs, (pit, bit) -> Collections.singletonList(
-                pit.next().combine(ctx, sharedB.value(), statsGradB.value(), values(bit))).iterator())
-                .persist(StorageLevel.MEMORY_ONLY());
-        toUnpersist.add(combined);
-        combined.count();
-        long t2 = System.nanoTime();
-        timings.put(StepMetrics.COMBINE, ms(t1, t2));
-
-        sc.setJobGroup(group, "spark-moe step " + ctx.step() + ": expert backward", false);
-        JavaPairRDD<Integer, ShuffleBlock> backward = combined
-                .flatMapToPair(c -> c.backward.stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
-                .partitionBy(expertPartitioner);
-        JavaRDD<Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>>> shardBack = shards.zipPartitions(backward,
-                (sit, bit) -> Collections.singletonList(sit.next().backward(ctx, bit)).iterator())
-                .persist(StorageLevel.MEMORY_ONLY());
-        toUnpersist.add(shardBack);
-        shardBack.count();
-        long t3 = System.nanoTime();
-        timings.put(StepMetrics.EXPERTS, expertsForward + ms(t2, t3));
-
-        JavaPairRDD<Integer, ShuffleBlock> inputGrads = shardBack.flatMapToPair(r -> r._2().iterator()).partitionBy(dataPartitioner);
-        JavaRDD<PartitionResult> results = combined.zipPartitions(inputGrads,
-                (cit, bit) -> Collections.singletonList(cit.next().finish(ctx, sharedB.value(), values(bit))).iterator());
-        return new Tuple2<>(results, shardBack.map(Tuple2::_1));
-    }
-
-    private Tuple2<JavaRDD<PartitionResult>, JavaRDD<ExpertGrads>> localStep(StepContext ctx, JavaRDD<PartitionStep> parts,
-            Broadcast<Parameters> sharedB, Broadcast<double[]> statsGradB, Broadcast<Parameters[]> expertsB,
-            Map<String, Double> timings, List<Object> toUnpersist) {
-        long t0 = System.nanoTime();
-        sc.setJobGroup("spark-moe-step-" + ctx.step(), "spark-moe step " + ctx.step() + ": local experts", false);
-        MoENetwork net = network;
-        JavaRDD<Tuple2<PartitionResult, List<ShuffleBlock>>> local = parts.map(ps -> {
-            Parameters[] all = expertsB.value();
-            ModelParameters params = new ModelParameters(sharedB.value(), all);
-            Parameters[] eg = new Parameters[all.length];
-            int[] counts = ps.expertCounts();
-            for (int e = 0; e < eg.length; e++) if (counts[e] > 0) eg[e] = all[e].zerosLike();
-            ModelParameters grad = new ModelParameters(sharedB.value().zerosLike(), eg);
-            double loss = 0;
-            if (ps.batch.size() > 0) {
-                loss = net.forwardBackwardPart(params, ps.batch, ctx.noise(), net.newWorkspace(ctx.precision()), grad,
-                        ctx.lossScale(), statsGradB.value());
-            }
-            List<ShuffleBlock> parts2 = new ArrayList<>();
-            for (int e = 0; e < eg.length; e++) if (eg[e] != null) parts2.add(new ShuffleBlock(ps.partition, e, eg[e].flat()));
-            return new Tuple2<>(new PartitionResult(ps.partition, grad.shared(), loss, ps.batch.size()), parts2);
-        }).persist(StorageLevel.MEMORY_ONLY());
-        toUnpersist.add(local);
-        local.count();
-        timings.put(StepMetrics.DISPATCH, 0.0);
-        timings.put(StepMetrics.EXPERTS, ms(t0, System.nanoTime()));
-        timings.put(StepMetrics.COMBINE, 0.0);
-        ExpertPartitioner ep = expertPartitioner;
-        JavaRDD<ExpertGrads> expertGrads = local
-                .flatMapToPair(r -> r._2().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
-                .partitionBy(ep)
-                .mapPartitionsWithIndex((s, it) -> Collections.singletonList(sumByExpert(net, s, it)).iterator(), true)
-                .persist(StorageLevel.MEMORY_ONLY());
-        toUnpersist.add(expertGrads);
-        return new Tuple2<>(local.map(Tuple2::_1), expertGrads);
-    }
-
-    /** Per-partition expert gradients summed per expert, partitions in order. */
-    private static ExpertGrads sumByExpert(MoENetwork net, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> it) {
-        List<ShuffleBlock> all = new ArrayList<>();
-        it.forEachRemaining(t -> all.add(t._2()));
-        all.sort(java.util.Comparator.comparingInt(ShuffleBlock::expert).thenComparingInt(ShuffleBlock::partition));
-        List<Integer> ids = new ArrayList<>();
-        List<Parameters> grads = new ArrayList<>();
-        for (ShuffleBlock b : all) {
-            if (ids.isEmpty() || ids.get(ids.size() - 1) != b.expert()) {
-                ids.add(b.expert());
-                grads.add(net.moe().expert().layout().allocate(b.rows().precision()));
-            }
-            grads.get(grads.size() - 1).flat().axpy(1, b.rows());
+        void add(Aggregate a) {
+            add(new PartitionResult(0, a.sharedGrad, a.lossSum, a.examples, a.stats, null, a.expertSumOfSquares));
+            for (int e = 0; e < rowsPerExpert.length; e++) rowsPerExpert[e] += a.rowsPerExpert[e];
+            minPartitionBatch = Math.min(minPartitionBatch, a.minPartitionBatch);
+            maxPartitionBatch = Math.max(maxPartitionBatch, a.maxPartitionBatch);
+            partitionRows += a.partitionRows;
+            partitionBatches += a.partitionBatches;
         }
-        return new ExpertGrads(shard, ids.stream().mapToInt(Integer::intValue).toArray(), grads.toArray(new Parameters[0]));
-    }
 
-    private void updateShards(JavaRDD<ExpertGrads> grads, double scale, long t, double lr) {
-        TrainerConfig tc = trainer;
-        JavaRDD<ExpertShard> next = expertState.zipPartitions(grads, (sit, git) -> {
-            ExpertShard s = sit.next();
-            ExpertGrads g = git.hasNext() ? git.next() : null;
-            return Collections.singletonList(s.update(tc.optimiser(), g, scale, t, lr)).iterator();
-        }).persist(StorageLevel.MEMORY_AND_DISK());
-        if (t % config.lineageCheckpointInterval() == 0) {
-            if (sc.getCheckpointDir().isPresent()) {
-                next.checkpoint();
-            } else {
-                next.rdd().localCheckpoint();
-            }
+        int minNonZero(int[] counts) {
+            int min = Integer.MAX_VALUE;
+            for (int c : counts) if (c > 0) min = Math.min(min, c);
+            return min == Integer.MAX_VALUE ? 0 : min;
         }
-        next.count();
-        expertState.unpersist(false);
-        expertState = next;
-        if (t % config.lineageCheckpointInterval() == 0) {
-            for (Broadcast<?> b : lineageBroadcasts) b.destroy(false);
-            lineageBroadcasts.clear();
+
+        int max(int[] counts) {
+            int max = 0;
+            for (int c : counts) max = Math.max(max, c);
+            return max;
         }
-    }
 
-    private static <T> Iterator<ShuffleBlock> values(Iterator<Tuple2<Integer, ShuffleBlock>> it) {
-        return new Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                return it.hasNext();
+        double meanNonZero(int[] counts) {
+            long sum = 0;
+            int k = 0;
+            for (int c : counts) {
+                if (c > 0) {
+                    sum += c;
+                    k++;
+                }
             }
-
-            @Override
-            public ShuffleBlock next() {
-                return it.next()._2();
-            }
-        };
+            return k == 0 ? 0 : (double) sum / k;
+        }
     }
 
     /**
-     * Shared gradients and losses summed in partition order (Spark's aggregate merges in task
-     * completion order, which would make float sums, and so training, depend on timing). Up to
-     * {@value #DIRECT_SUM_LIMIT} partitions are summed on the driver; more go through one level of
-     * fixed-order partial sums on the executors first.
+     * The aggregation records summed in index order (Spark's aggregate merges in task completion
+     * order, which would make float sums, and so training, depend on timing). Up to
+     * {@value #DIRECT_SUM_LIMIT} records are summed on the driver; more go through one level of
+     * fixed-order partial sums on the executors first (in the same job).
      */
-    private PartitionResult sumInPartitionOrder(JavaRDD<PartitionResult> results) {
-        List<PartitionResult> parts;
-        if (partitions <= DIRECT_SUM_LIMIT) {
-            parts = results.collect();
-        } else {
-            int groupSize = (int) Math.ceil(Math.sqrt(partitions));
-            int groups = (partitions + groupSize - 1) / groupSize;
-            parts = results.mapToPair(r -> new Tuple2<>(r.partition() / groupSize, r))
-                    .partitionBy(new DataPartitioner(groups))
-                    .mapPartitions(it -> {
-                        List<PartitionResult> l = new ArrayList<>();
-                        it.forEachRemaining(t -> l.add(t._2()));
-                        l.sort(java.util.Comparator.comparingInt(PartitionResult::partition));
-                        return Collections.singletonList(sumSequential(l)).iterator();
-                    }).collect();
+    private Aggregate sumInOrder(JavaRDD<PartitionResult> records) {
+        int count = records.getNumPartitions();
+        Aggregate total = new Aggregate();
+        if (count <= DIRECT_SUM_LIMIT) {
+            for (PartitionResult r : records.collect()) total.add(r);
+            if (total.sharedGrad == null) total.sharedGrad = network.sharedLayout().allocate(trainer.precision());
+            return total;
         }
-        return sumSequential(parts);
+        int groupSize = (int) Math.ceil(Math.sqrt(count));
+        int groups = (count + groupSize - 1) / groupSize;
+        List<PartitionResult> partial = records.mapToPair(r -> new Tuple2<>(r.partition() / groupSize, r))
+                .partitionBy(new DataPartitioner(groups))
+                .mapPartitions(it -> {
+                    List<PartitionResult> l = new ArrayList<>();
+                    it.forEachRemaining(x -> l.add(x._2()));
+                    l.sort(Comparator.comparingInt(PartitionResult::partition));
+                    return Collections.singletonList(sumSequential(l)).iterator();
+                }).collect();
+        for (PartitionResult r : partial) total.add(r);
+        if (total.sharedGrad == null) total.sharedGrad = network.sharedLayout().allocate(trainer.precision());
+        return total;
     }
 
+    /** Records summed in list order into one (statistics and expert batch sizes summed elementwise). */
     private static PartitionResult sumSequential(List<PartitionResult> parts) {
         Parameters sum = null;
         double loss = 0;
         int examples = 0;
         int first = Integer.MAX_VALUE;
+        double[] stats = null;
+        int[] counts = null;
+        double sq = 0;
         for (PartitionResult r : parts) {
-            if (sum == null) sum = r.sharedGrad().copy();
-            else sum.flat().axpy(1, r.sharedGrad().flat());
+            if (r.sharedGrad() != null) {
+                if (sum == null) sum = r.sharedGrad().copy();
+                else sum.flat().axpy(1, r.sharedGrad().flat());
+            }
+            if (r.stats() != null) {
+                if (stats == null) stats = new double[r.stats().length];
+                for (int i = 0; i < stats.length; i++) stats[i] += r.stats()[i];
+            }
+            if (r.expertCounts() != null) {
+                if (counts == null) counts = new int[r.expertCounts().length];
+                for (int i = 0; i < counts.length; i++) counts[i] += r.expertCounts()[i];
+            }
             loss += r.lossSum();
             examples += r.examples();
+            sq += r.expertSumOfSquares();
             first = Math.min(first, r.partition());
         }
-        return new PartitionResult(first, sum, loss, examples);
+        return new PartitionResult(first, sum, loss, examples, stats, counts, sq);
     }
 
-    private Parameters[] expertGradArray(List<ExpertGrads> shardGrads) {
+    private ModelParameters gradientOf(Parameters sharedGrad, List<ExpertGrads> shardGrads) {
         Parameters[] grads = new Parameters[network.numExperts()];
         for (ExpertGrads g : shardGrads) {
-            for (int i = 0; i < g.experts().length; i++) grads[g.experts()[i]] = g.grads()[i];
+            for (int i = 0; i < g.experts().length; i++) grads[g.experts()[i]] = g.grads()[i].copy();
         }
         for (int e = 0; e < grads.length; e++) {
             if (grads[e] == null) grads[e] = network.moe().expert().layout().allocate(trainer.precision());
         }
-        return grads;
-    }
-
-    private ModelParameters gradientOf(Parameters sharedGrad, List<ExpertGrads> shardGrads) {
-        Parameters[] e = expertGradArray(shardGrads);
-        for (int i = 0; i < e.length; i++) e[i] = e[i].copy();
-        return new ModelParameters(sharedGrad.copy(), e);
-    }
-
-    private int[] expertBatchRange(List<Tuple2<double[], int[]>> partial, int[] rowsPerExpert) {
-        int[] counts = config.routing() == RoutingMode.SHUFFLE ? rowsPerExpert : allCounts(partial);
-        int min = Integer.MAX_VALUE, max = 0;
-        for (int c : counts) {
-            if (c == 0) continue;
-            min = Math.min(min, c);
-            max = Math.max(max, c);
-        }
-        return new int[]{min == Integer.MAX_VALUE ? 0 : min, max};
-    }
-
-    private static int[] allCounts(List<Tuple2<double[], int[]>> partial) {
-        int n = partial.isEmpty() ? 0 : partial.get(0)._2().length;
-        int[] all = new int[partial.size() * n];
-        for (int p = 0; p < partial.size(); p++) System.arraycopy(partial.get(p)._2(), 0, all, p * n, n);
-        return all;
-    }
-
-    private static double meanNonZero(int[] counts) {
-        long sum = 0;
-        int k = 0;
-        for (int c : counts) {
-            if (c > 0) {
-                sum += c;
-                k++;
-            }
-        }
-        return k == 0 ? 0 : (double) sum / k;
+        return new ModelParameters(sharedGrad.copy(), grads);
     }
 
     private static double ms(long from, long to) {
@@ -587,14 +447,14 @@ public final class SparkMoETrainer implements AutoCloseable {
                 network.moe().expert().layout(), provenance);
         sc.setJobGroup("spark-moe-checkpoint-" + done, "spark-moe checkpoint at step " + done, false);
         try {
-            if (config.placement() == ExpertPlacement.DRIVER) {
-                store.save(new TrainingState(new ModelParameters(shared, experts), sharedOptimiser, expertOptimisers, done), meta);
+            if (experts instanceof DriverExperts de) {
+                store.save(new TrainingState(new ModelParameters(shared, de.params()), sharedOptimiser, de.states(), done), meta);
                 return meta;
             }
             CheckpointStore.Pending pending = store.begin(done);
             try {
                 pending.writeShared(shared, sharedOptimiser);
-                expertState.foreach(sh -> {
+                expertState().foreach(sh -> {
                     try {
                         pending.writeExpertShard(sh.shard, sh.experts, sh.params, sh.states);
                     } catch (java.io.IOException e) {
@@ -709,21 +569,15 @@ public final class SparkMoETrainer implements AutoCloseable {
     /**
      * The SHARDED placement's experts as (expert index, parameters) pairs where they live, without
      * gathering: partition i holds the experts of shard i ({@link #expertPartitioner()}). Derived from
-     * the current state: persist and materialise it before {@link #close()} to keep it. (With DRIVER
+     * the current state: persist and materialise it before {@link #close()} or the next
+     * {@link #trainStep()} to keep it (the engine recycles the state's buffers two steps on). (With DRIVER
      * placement the experts are on the driver: {@link #snapshot()}.)
      */
     public JavaPairRDD<Integer, Parameters> expertParameters() {
-        if (config.placement() == ExpertPlacement.DRIVER) {
+        if (!(experts instanceof ShardedExperts se)) {
             throw new IllegalStateException("with DRIVER placement the experts are on the driver: use snapshot()");
         }
-        return expertState.mapPartitionsToPair(it -> {
-            List<Tuple2<Integer, Parameters>> out = new ArrayList<>();
-            while (it.hasNext()) {
-                ExpertShard s = it.next();
-                for (int i = 0; i < s.experts.length; i++) out.add(new Tuple2<>(s.experts[i], s.params[i]));
-            }
-            return out.iterator();
-        }, true);
+        return se.pairs();
     }
 
     /** How experts map to shards (partition i of {@link #expertParameters()} holds shard i). */
@@ -738,37 +592,20 @@ public final class SparkMoETrainer implements AutoCloseable {
 
     /** All parameters and optimiser state on the driver (gathers sharded experts). */
     public TrainingState snapshot() {
-        if (config.placement() == ExpertPlacement.DRIVER) {
-            return new TrainingState(new ModelParameters(shared, experts), sharedOptimiser, expertOptimisers, step).copy();
+        if (experts instanceof DriverExperts de) {
+            return new TrainingState(new ModelParameters(shared, de.params()), sharedOptimiser, de.states(), step).copy();
         }
-        Gathered g = gatherExperts();
+        ExpertStore.Gathered g = experts.gather();
         return new TrainingState(new ModelParameters(shared.copy(), g.params()), sharedOptimiser.copy(), g.states(), step);
     }
 
-    private record Gathered(Parameters[] params, OptimiserState[] states) {
-    }
-
-    private Gathered gatherExperts() {
-        Parameters[] p = new Parameters[network.numExperts()];
-        OptimiserState[] o = new OptimiserState[network.numExperts()];
-        for (ExpertShard s : expertState.collect()) {
-            for (int i = 0; i < s.experts.length; i++) {
-                p[s.experts[i]] = s.params[i];
-                o[s.experts[i]] = s.states[i];
-            }
-        }
-        return new Gathered(p, o);
-    }
-
-    /** The sharded expert state (SHARDED placement), e.g. for writing checkpoints from the executors. */
+    /** The sharded expert state (SHARDED placement; null with DRIVER), e.g. for writing checkpoints from the executors. */
     public JavaRDD<ExpertShard> expertState() {
-        return expertState;
+        return experts instanceof ShardedExperts se ? se.state() : null;
     }
 
     @Override
     public void close() {
-        if (expertState != null) expertState.unpersist(false);
-        for (Broadcast<?> b : lineageBroadcasts) b.destroy(false);
-        lineageBroadcasts.clear();
+        experts.close();
     }
 }

@@ -7,6 +7,9 @@ import java.util.Locale;
 import java.util.concurrent.atomic.LongAdder;
 
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.sparkmoe.core.expert.Expert;
 import org.sparkmoe.core.gating.BalanceWeights;
 import org.sparkmoe.core.gating.NoisyTopKGating;
@@ -54,6 +57,7 @@ public final class EngineBenchmark {
         int h = a.integer("h", 512);
         int steps = a.integer("steps", 6);
         int warmup = a.integer("warmup", 2);
+        long cells = (long) d * h;
 
         TimedGemm timed = new TimedGemm(GemmBackends.current());
         GemmBackends.use(timed);
@@ -72,10 +76,15 @@ public final class EngineBenchmark {
                 blocks.add(RowBlock.of(b));
             }
             var rdd = sc.parallelize(blocks, partitions);
-            System.out.printf(Locale.ROOT, "GEMM back end: %s; master %s; %d partitions, %d shards, B=%d, k=%d, d=%d, h=%d%n%n",
-                    timed.inner.name(), master, partitions, shards, batch, k, d, h);
-            System.out.println("| routing | placement | n | expert params | step s (median) | tokens/s | mean expert batch | GEMM share | gate | dispatch | experts | combine | aggregate | optimiser |");
-            System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            double sgemm = sgemmRate(timed.inner, cores, Math.max(k * batch / 16, 256), d, h);
+            StepCounters counters = new StepCounters();
+            sc.sc().addSparkListener(counters);
+            System.out.printf(Locale.ROOT, "GEMM back end: %s; master %s; %d partitions, %d shards, B=%d, k=%d, d=%d, h=%d; "
+                            + "load average %s%nnative sgemm, the six expert GEMMs on %d threads at once: %.1f GFLOP/s%n%n",
+                    timed.inner.name(), master, partitions, shards, batch, k, d, h, loadAverage(), cores, sgemm);
+            System.out.println("| routing | placement | n | expert params | step s (median) | tokens/s | model GFLOP/step | model GFLOP/s | % of sgemm "
+                    + "| MB shuffled/step | MB allocated/step | jobs/step | mean expert batch | GEMM share | gate | dispatch | experts | combine | aggregate | optimiser |");
+            System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (String routing : routings) {
                 for (String placement : placements) {
                     for (int n : experts) {
@@ -89,7 +98,10 @@ public final class EngineBenchmark {
                             double[] secs = new double[steps];
                             double mean = 0;
                             java.util.Map<String, Double> sum = new java.util.LinkedHashMap<>();
+                            settle(); // the listener bus delivers the warm-up's events asynchronously
                             timed.reset();
+                            counters.reset();
+                            long alloc0 = allocatedBytes();
                             long wall0 = System.nanoTime();
                             for (int s = 0; s < steps; s++) {
                                 StepReport r = engine.trainStep();
@@ -98,13 +110,21 @@ public final class EngineBenchmark {
                                 r.timingsMillis().forEach((key, v) -> sum.merge(key, v / steps, Double::sum));
                             }
                             double wall = (System.nanoTime() - wall0) / 1e9;
+                            double allocMb = (allocatedBytes() - alloc0) / 1e6 / steps;
+                            settle();
+                            double shuffledMb = counters.shuffleBytes.sum() / 1e6 / steps;
+                            double jobs = (double) counters.jobs.sum() / steps;
                             Arrays.sort(secs);
                             double median = secs[steps / 2];
                             String share = master.startsWith("local[") ? String.format(Locale.ROOT, "%.0f%%",
                                     100.0 * timed.nanos.sum() / 1e9 / (wall * cores)) : "n/a";
                             long params = (long) n * net.moe().expert().layout().size();
-                            System.out.printf(Locale.ROOT, "| %s | %s | %d | %,d | %.3f | %,.0f | %.0f | %s | %s |%n", routing, placement, n,
-                                    params, median, batch / median, mean, share, timingsRow(sum));
+                            // experts: 2 GEMMs forward, 4 backward, 2*rows*d*h each, on k*B rows; gating: the
+                            // gate and noise projections (d x n each) forward, their weight gradients and dx
+                            double flops = 12.0 * k * batch * cells + 3 * 2 * 2.0 * batch * d * n;
+                            System.out.printf(Locale.ROOT, "| %s | %s | %d | %,d | %.3f | %,.0f | %.1f | %.1f | %.0f%% | %.1f | %.0f | %.1f | %.0f | %s | %s |%n",
+                                    routing, placement, n, params, median, batch / median, flops / 1e9, flops / 1e9 / median,
+                                    100 * flops / 1e9 / median / sgemm, shuffledMb, allocMb, jobs, mean, share, timingsRow(sum));
                         }
                     }
                 }
@@ -112,6 +132,104 @@ public final class EngineBenchmark {
         } finally {
             SparkTestContext.stop();
             sc.stop();
+        }
+    }
+
+    /** Bytes allocated so far by the live threads of this JVM (driver and, in local mode, the executors). */
+    static long allocatedBytes() {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (long b : mx.getThreadAllocatedBytes(mx.getAllThreadIds())) if (b > 0) sum += b;
+        return sum;
+    }
+
+    private static void settle() {
+        try {
+            Thread.sleep(500);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    static String loadAverage() {
+        return String.format(Locale.ROOT, "%.2f", java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+    }
+
+    /**
+     * The machine's sgemm ceiling for expert work: {@code threads} threads each run an expert's six
+     * GEMMs (forward and backward, same transposes) on their own operands for about two seconds.
+     */
+    static double sgemmRate(GemmBackend gemm, int threads, int rows, int d, int h) {
+        LongAdder done = new LongAdder();
+        long until = System.nanoTime() + 2_500_000_000L;
+        List<Thread> ts = new ArrayList<>();
+        long[] startAt = new long[1];
+        java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(threads, () -> startAt[0] = System.nanoTime());
+        for (int t = 0; t < threads; t++) {
+            Thread th = new Thread(() -> {
+                java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+                float[] x = fill(r, rows * d), w1 = fill(r, d * h), w2 = fill(r, h * d), hid = new float[rows * h];
+                float[] out = new float[rows * d], dOut = fill(r, rows * d), dh = new float[rows * h], gW1 = new float[d * h];
+                float[] gW2 = new float[h * d], dx = new float[rows * d];
+                six(gemm, rows, d, h, x, w1, w2, hid, out, dOut, dh, gW1, gW2, dx); // warm-up
+                try {
+                    barrier.await();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+                while (System.nanoTime() < until) {
+                    six(gemm, rows, d, h, x, w1, w2, hid, out, dOut, dh, gW1, gW2, dx);
+                    done.increment();
+                }
+            });
+            ts.add(th);
+            th.start();
+        }
+        for (Thread th : ts) {
+            try {
+                th.join();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        double secs = (System.nanoTime() - startAt[0]) / 1e9;
+        return done.sum() * 12.0 * rows * d * h / secs / 1e9;
+    }
+
+    private static float[] fill(java.util.SplittableRandom r, int size) {
+        float[] a = new float[size];
+        for (int i = 0; i < size; i++) a[i] = (float) (r.nextDouble() - 0.5);
+        return a;
+    }
+
+    private static void six(GemmBackend g, int m, int d, int h, float[] x, float[] w1, float[] w2, float[] hid, float[] out,
+                            float[] dOut, float[] dh, float[] gW1, float[] gW2, float[] dx) {
+        g.sgemm(false, false, m, h, d, 1f, x, 0, d, w1, 0, h, 0f, hid, 0, h);
+        g.sgemm(false, false, m, d, h, 1f, hid, 0, h, w2, 0, d, 0f, out, 0, d);
+        g.sgemm(false, true, m, h, d, 1f, dOut, 0, d, w2, 0, d, 0f, dh, 0, h);
+        g.sgemm(true, false, h, d, m, 1f, hid, 0, h, dOut, 0, d, 0f, gW2, 0, d);
+        g.sgemm(true, false, d, h, m, 1f, x, 0, d, dh, 0, h, 0f, gW1, 0, h);
+        g.sgemm(false, true, m, d, h, 1f, dh, 0, h, w1, 0, h, 0f, dx, 0, d);
+    }
+
+    /** Jobs started and shuffle bytes written, from the scheduler's events. */
+    static final class StepCounters extends SparkListener {
+        final LongAdder jobs = new LongAdder();
+        final LongAdder shuffleBytes = new LongAdder();
+
+        void reset() {
+            jobs.reset();
+            shuffleBytes.reset();
+        }
+
+        @Override
+        public void onJobStart(SparkListenerJobStart jobStart) {
+            jobs.increment();
+        }
+
+        @Override
+        public void onTaskEnd(SparkListenerTaskEnd taskEnd) {
+            if (taskEnd.taskMetrics() != null) shuffleBytes.add(taskEnd.taskMetrics().shuffleWriteMetrics().bytesWritten());
         }
     }
 

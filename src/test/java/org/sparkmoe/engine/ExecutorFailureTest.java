@@ -22,8 +22,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
-import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
+import org.apache.spark.scheduler.SparkListenerStageSubmitted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -42,7 +42,8 @@ import org.sparkmoe.core.train.TrainerConfig;
  * <p>
  * On {@code local-cluster[2,1,1024]} a 6-step run (SHUFFLE routing, 3 data partitions, 2 expert
  * shards, F64) is made twice: undisturbed, and with one executor process killed with SIGKILL
- * ({@link ProcessHandle#destroyForcibly()}) when step 3's combine job starts. That loses the
+ * ({@link ProcessHandle#destroyForcibly()}) when step 3's combine stage is submitted (a step is one
+ * job whose stages are chained by shuffles). That loses the
  * executor's cached data and step-state blocks, its shuffle outputs (dispatch) and, for SHARDED
  * placement, its expert-state partition; Spark sees fetch failures, recomputes from lineage (or the
  * last checkpoint) on the surviving executor and the Worker starts a replacement executor. The
@@ -94,7 +95,7 @@ class ExecutorFailureTest {
         assertTrue(failures.removedExecutors.contains(failures.killedId.get()),
                 () -> "executor " + failures.killedId.get() + " not reported lost; removed: " + failures.removedExecutors);
         assertFalse(executorIds().contains(failures.killedId.get()));
-        System.out.printf("%s: killed executor %s (pid %d) at step %d's combine job; %d failed tasks, %d failed stage attempts, "
+        System.out.printf("%s: killed executor %s (pid %d) at step %d's combine stage; %d failed tasks, %d failed stage attempts, "
                         + "undisturbed %.1f s, disturbed %.1f s%n", placement, failures.killedId.get(), victim.pid(), KILL_STEP,
                 failures.failedTasks.get(), failures.failedStages.get(), undisturbed.seconds, disturbed.seconds);
 
@@ -139,7 +140,7 @@ class ExecutorFailureTest {
         armed = true;
     }
 
-    /** Kills an executor when step {@value #KILL_STEP}'s combine job starts; counts what failed. */
+    /** Kills an executor when step {@value #KILL_STEP}'s combine stage is submitted; counts what failed. */
     private static final class Failures extends SparkListener {
         final AtomicReference<ProcessHandle> killed = new AtomicReference<>();
         final AtomicReference<String> killedId = new AtomicReference<>();
@@ -148,9 +149,11 @@ class ExecutorFailureTest {
         final AtomicInteger failedStages = new AtomicInteger();
 
         @Override
-        public void onJobStart(SparkListenerJobStart jobStart) {
-            String description = jobStart.properties() == null ? null : jobStart.properties().getProperty("spark.job.description");
-            if (armed && description != null && description.equals("spark-moe step " + KILL_STEP + ": combine")) {
+        public void onStageSubmitted(SparkListenerStageSubmitted submitted) {
+            String description = submitted.properties() == null ? null : submitted.properties().getProperty("spark.job.description");
+            boolean combine = scala.jdk.javaapi.CollectionConverters.asJava(submitted.stageInfo().rddInfos()).stream()
+                    .anyMatch(r -> "spark-moe combine".equals(r.name()));
+            if (armed && combine && ("spark-moe step " + KILL_STEP).equals(description)) {
                 armed = false;
                 String id = executorIds().stream().sorted().findFirst().orElseThrow();
                 ProcessHandle p = executorProcess(id);

@@ -99,6 +99,55 @@ public final class Adam implements Optimiser {
         }
     }
 
+    /** One fused pass: reads the old parameters and moments, writes the new ones elsewhere. */
+    @Override
+    public void stepInto(Parameters from, OptimiserState stateFrom, Parameters grad, double gradScale,
+                         Parameters to, OptimiserState stateTo, long step, double learningRate) {
+        OptimiserChecks.checkStep(from, grad, stateFrom, step, learningRate);
+        OptimiserChecks.checkStep(to, grad, stateTo, step, learningRate);
+        Matrix p = from.flat(), g = grad.flat(), q = to.flat();
+        Matrix m = stateFrom.slot(FIRST_MOMENT).flat(), v = stateFrom.slot(SECOND_MOMENT).flat();
+        Matrix m2 = stateTo.slot(FIRST_MOMENT).flat(), v2 = stateTo.slot(SECOND_MOMENT).flat();
+        double bc1 = 1 - Math.pow(beta1, step);
+        double bc2 = 1 - Math.pow(beta2, step);
+        if (p instanceof FloatMatrix pf) {
+            float[] pd = pf.data(), gd = ((FloatMatrix) g).data(), qd = ((FloatMatrix) q).data();
+            float[] md = ((FloatMatrix) m).data(), vd = ((FloatMatrix) v).data();
+            float[] m2d = ((FloatMatrix) m2).data(), v2d = ((FloatMatrix) v2).data();
+            int po = p.offset(), go = g.offset(), qo = q.offset(), mo = m.offset(), vo = v.offset(), m2o = m2.offset(), v2o = v2.offset();
+            float b1 = (float) beta1, c1 = (float) (1 - beta1);
+            float b2 = (float) beta2, c2 = (float) (1 - beta2);
+            float stepSize = (float) (learningRate / bc1);
+            float invSqrtBc2 = (float) (1 / Math.sqrt(bc2));
+            float eps = (float) epsilon;
+            float s = (float) gradScale;
+            boolean scaled = gradScale != 1.0;
+            for (int i = 0, n = p.size(); i < n; i++) {
+                float gi = scaled ? gd[go + i] * s : gd[go + i];
+                float mi = b1 * md[mo + i] + c1 * gi;
+                float vi = b2 * vd[vo + i] + c2 * gi * gi;
+                m2d[m2o + i] = mi;
+                v2d[v2o + i] = vi;
+                qd[qo + i] = pd[po + i] - stepSize * mi / ((float) Math.sqrt(vi) * invSqrtBc2 + eps);
+            }
+        } else {
+            double[] pd = ((DoubleMatrix) p).data(), gd = ((DoubleMatrix) g).data(), qd = ((DoubleMatrix) q).data();
+            double[] md = ((DoubleMatrix) m).data(), vd = ((DoubleMatrix) v).data();
+            double[] m2d = ((DoubleMatrix) m2).data(), v2d = ((DoubleMatrix) v2).data();
+            int po = p.offset(), go = g.offset(), qo = q.offset(), mo = m.offset(), vo = v.offset(), m2o = m2.offset(), v2o = v2.offset();
+            double b1 = beta1, b2 = beta2, eps = epsilon;
+            boolean scaled = gradScale != 1.0;
+            for (int i = 0, n = p.size(); i < n; i++) {
+                double gi = scaled ? gd[go + i] * gradScale : gd[go + i];
+                double mi = b1 * md[mo + i] + (1 - b1) * gi;
+                double vi = b2 * vd[vo + i] + (1 - b2) * gi * gi;
+                m2d[m2o + i] = mi;
+                v2d[v2o + i] = vi;
+                qd[qo + i] = pd[po + i] - learningRate * (mi / bc1) / (Math.sqrt(vi / bc2) + eps);
+            }
+        }
+    }
+
     /**
      * float32 update in float arithmetic with the bias corrections folded into two constants, so
      * the loop is plain multiply-add, sqrt and divide that the JIT vectorises; the moments are

@@ -1,0 +1,99 @@
+package org.sparkmoe.engine;
+
+import java.util.Collections;
+import java.util.List;
+
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.sparkmoe.core.optim.Optimiser;
+import org.sparkmoe.core.optim.OptimiserState;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * {@link ExpertPlacement#DRIVER}: the experts and their optimiser state live on the driver. Each
+ * step broadcasts them; their gradients are collected (the step's second job) and the optimiser
+ * runs on the driver, in place. Simple and fine for small models; the driver's memory and the
+ * broadcast grow with n, which {@link ShardedExperts} avoids.
+ */
+final class DriverExperts implements ExpertStore {
+    private final JavaSparkContext sc;
+    private final Optimiser optimiser;
+    private final ParameterLayout layout;
+    private final Parameters[] params;
+    private final OptimiserState[] states;
+    private Broadcast<Parameters[]> current;
+
+    DriverExperts(JavaSparkContext sc, Optimiser optimiser, ParameterLayout layout, Parameters[] params, OptimiserState[] states) {
+        this.sc = sc;
+        this.optimiser = optimiser;
+        this.layout = layout;
+        this.params = params;
+        this.states = states;
+    }
+
+    Parameters[] params() {
+        return params;
+    }
+
+    OptimiserState[] states() {
+        return states;
+    }
+
+    @Override
+    public void beginStep() {
+        current = sc.broadcast(params);
+    }
+
+    @Override
+    public JavaRDD<ShardStep> forward(StepContext ctx, JavaPairRDD<Integer, ShuffleBlock> dispatched, StageClock clock) {
+        Broadcast<Parameters[]> b = current;
+        return dispatched.mapPartitionsWithIndex((s, it) -> {
+            long t0 = System.nanoTime();
+            ShardStep ss = ShardStep.forward(ctx, s, it, e -> b.value()[e]);
+            clock.experts(t0);
+            return Collections.singletonList(ss).iterator();
+        }, true);
+    }
+
+    @Override
+    public Broadcast<Parameters[]> broadcastAll() {
+        return current;
+    }
+
+    @Override
+    public void update(JavaRDD<ExpertGrads> grads, double scale, long step, double learningRate) {
+        Parameters[] g = new Parameters[params.length];
+        for (ExpertGrads eg : grads.collect()) {
+            for (int i = 0; i < eg.experts().length; i++) g[eg.experts()[i]] = eg.grads()[i];
+        }
+        Parameters zeros = null;
+        for (int e = 0; e < params.length; e++) {
+            Parameters ge = g[e];
+            if (ge == null) {
+                if (zeros == null) zeros = layout.allocate(params[e].precision());
+                ge = zeros;
+            }
+            // in place: nothing on the executors reads the driver's copy after the step
+            optimiser.stepInto(params[e], states[e], ge, scale, params[e], states[e], step, learningRate);
+        }
+    }
+
+    @Override
+    public void endStep(List<Broadcast<?>> stepBroadcasts) {
+        for (Broadcast<?> b : stepBroadcasts) b.destroy(false);
+        current.destroy(false);
+        current = null;
+    }
+
+    @Override
+    public Gathered gather() {
+        return new Gathered(params, states);
+    }
+
+    @Override
+    public void close() {
+    }
+}

@@ -1,0 +1,140 @@
+package org.sparkmoe.engine;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.StorageLevel;
+import org.sparkmoe.core.optim.Optimiser;
+import org.sparkmoe.core.optim.OptimiserState;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * {@link ExpertPlacement#SHARDED}: the experts and their optimiser state live on the executors, in
+ * an RDD with one {@link ExpertShard} per partition (shard i = partition i, an
+ * {@link ExpertPartitioner} layout), and never reach the driver during training. Each step the
+ * shards run forward next to their state; the update (the step's second job) zips the state with
+ * the gradients into the next state RDD, whose buffers are recycled from two steps back (see
+ * {@link ExpertShard}). Every {@code lineageCheckpointInterval} steps the state is checkpointed to
+ * cut its lineage; a checkpointed state hands none of its buffers on.
+ */
+final class ShardedExperts implements ExpertStore {
+    private final JavaSparkContext sc;
+    private final Optimiser optimiser;
+    private final int numExperts;
+    private final int lineageCheckpointInterval;
+    private JavaRDD<ExpertShard> state;
+    /** Whether {@link #state} was checkpointed, so stays readable and must keep its buffers. */
+    private boolean stateKept;
+    private final List<Broadcast<?>> lineageBroadcasts = new ArrayList<>();
+
+    ShardedExperts(JavaSparkContext sc, Optimiser optimiser, int numExperts, int lineageCheckpointInterval, JavaRDD<ExpertShard> state) {
+        this.sc = sc;
+        this.optimiser = optimiser;
+        this.numExperts = numExperts;
+        this.lineageCheckpointInterval = lineageCheckpointInterval;
+        this.state = state.persist(StorageLevel.MEMORY_AND_DISK());
+        this.stateKept = true; // built outside this class: never recycle its buffers
+    }
+
+    JavaRDD<ExpertShard> state() {
+        return state;
+    }
+
+    @Override
+    public void beginStep() {
+    }
+
+    @Override
+    public JavaRDD<ShardStep> forward(StepContext ctx, JavaPairRDD<Integer, ShuffleBlock> dispatched, StageClock clock) {
+        return dispatched.zipPartitions(state, (it, st) -> {
+            ExpertShard es = st.next();
+            long t0 = System.nanoTime();
+            ShardStep ss = ShardStep.forward(ctx, es.shard, it, es::params, es::gradientBuffer);
+            clock.experts(t0);
+            return Collections.singletonList(ss).iterator();
+        });
+    }
+
+    /** Gathers the experts on the driver and broadcasts them (local routing; kept for lineage). */
+    @Override
+    public Broadcast<Parameters[]> broadcastAll() {
+        Broadcast<Parameters[]> b = sc.broadcast(gather().params());
+        lineageBroadcasts.add(b);
+        return b;
+    }
+
+    @Override
+    public void update(JavaRDD<ExpertGrads> grads, double scale, long step, double learningRate) {
+        Optimiser opt = optimiser;
+        boolean handOn = !stateKept;
+        JavaRDD<ExpertShard> next = state.zipPartitions(grads, (sit, git) -> {
+            ExpertShard s = sit.next();
+            ExpertGrads g = git.hasNext() ? git.next() : null;
+            return Collections.singletonList(s.update(opt, g, scale, step, learningRate, handOn)).iterator();
+        }).persist(StorageLevel.MEMORY_AND_DISK());
+        boolean cut = step % lineageCheckpointInterval == 0;
+        if (cut) {
+            if (sc.getCheckpointDir().isPresent()) {
+                next.checkpoint();
+            } else {
+                next.rdd().localCheckpoint();
+            }
+        }
+        next.setName("spark-moe expert state after step " + step);
+        next.count();
+        state.unpersist(false);
+        state = next;
+        stateKept = cut;
+        if (cut) {
+            for (Broadcast<?> b : lineageBroadcasts) b.destroy(false);
+            lineageBroadcasts.clear();
+        }
+    }
+
+    @Override
+    public void endStep(List<Broadcast<?>> stepBroadcasts) {
+        // the new expert state's lineage reaches back into this step until the next checkpoint
+        if (stateKept) {
+            for (Broadcast<?> b : stepBroadcasts) b.destroy(false);
+        } else {
+            lineageBroadcasts.addAll(stepBroadcasts);
+        }
+    }
+
+    @Override
+    public Gathered gather() {
+        Parameters[] p = new Parameters[numExperts];
+        OptimiserState[] o = new OptimiserState[numExperts];
+        for (ExpertShard s : state.collect()) {
+            for (int i = 0; i < s.experts.length; i++) {
+                p[s.experts[i]] = s.params[i];
+                o[s.experts[i]] = s.states[i];
+            }
+        }
+        return new Gathered(p, o);
+    }
+
+    /** (expert index, parameters) pairs where they live: partition i holds shard i. */
+    JavaPairRDD<Integer, Parameters> pairs() {
+        return state.mapPartitionsToPair(it -> {
+            List<scala.Tuple2<Integer, Parameters>> out = new ArrayList<>();
+            while (it.hasNext()) {
+                ExpertShard s = it.next();
+                for (int i = 0; i < s.experts.length; i++) out.add(new scala.Tuple2<>(s.experts[i], s.params[i]));
+            }
+            return out.iterator();
+        }, true);
+    }
+
+    @Override
+    public void close() {
+        state.unpersist(false);
+        for (Broadcast<?> b : lineageBroadcasts) b.destroy(false);
+        lineageBroadcasts.clear();
+    }
+}

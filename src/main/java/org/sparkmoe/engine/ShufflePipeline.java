@@ -1,0 +1,101 @@
+package org.sparkmoe.engine;
+
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.StorageLevel;
+import org.sparkmoe.core.param.Parameters;
+
+import scala.Tuple2;
+
+/**
+ * {@link RoutingMode#SHUFFLE}: rows travel to the experts, so each expert runs once on all of its
+ * rows from all partitions (the paper's cure for the shrinking batch, section 3.1). One Spark job,
+ * stages chained by four shuffles:
+ * <pre>
+ *   gated partitions --dispatch (rows by expert -&gt; shard)--&gt; experts forward
+ *       --outputs to their partitions, plus every partition's balance statistics to every partition--&gt;
+ *   combine: y, loss, dL/dy, gating backward with the batch-global balance gradient
+ *       --gate-weighted dL/dy to the experts--&gt; experts backward (parameter gradients stay on the shard)
+ *       --dL/dx back to the partitions--&gt; input-layer backward: each partition's aggregation record
+ * </pre>
+ * The expert shards add one aggregation record each: the sum of squares of their gradients.
+ */
+final class ShufflePipeline implements StepPipeline {
+    private final ExpertPartitioner expertPartitioner;
+    private final DataPartitioner dataPartitioner;
+
+    ShufflePipeline(ExpertPartitioner expertPartitioner, DataPartitioner dataPartitioner) {
+        this.expertPartitioner = expertPartitioner;
+        this.dataPartitioner = dataPartitioner;
+    }
+
+    @Override
+    public Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, Broadcast<Parameters> shared,
+                      ExpertStore experts, StageClock clock, List<JavaRDD<?>> persisted) {
+        JavaPairRDD<Integer, ShuffleBlock> dispatched = gated.flatMapToPair(ps -> {
+            long t0 = System.nanoTime();
+            List<ShuffleBlock> blocks = ps.dispatch();
+            clock.dispatch(t0);
+            return blocks.stream().map(b -> new Tuple2<>(b.expert(), b)).iterator();
+        }).partitionBy(expertPartitioner);
+
+        JavaRDD<ShardStep> shards = persist(experts.forward(ctx, dispatched, clock),
+                "spark-moe experts forward", persisted);
+
+        JavaPairRDD<Integer, ShuffleBlock> outputs = shards.flatMapToPair(ss -> ss.outputBlocks().iterator())
+                .union(gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator()))
+                .partitionBy(dataPartitioner);
+        JavaRDD<PartitionStep.Combined> combined = persist(gated.zipPartitions(outputs, (pit, bit) -> {
+            long t0 = System.nanoTime();
+            PartitionStep.Combined c = pit.next().combine(ctx, shared.value(), partitions, values(bit));
+            clock.combine(t0);
+            return Collections.singletonList(c).iterator();
+        }), "spark-moe combine", persisted);
+
+        JavaPairRDD<Integer, ShuffleBlock> backward = combined
+                .flatMapToPair(c -> c.backward.stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
+                .partitionBy(expertPartitioner);
+        JavaRDD<Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>>> shardBack = persist(shards.zipPartitions(backward, (sit, bit) -> {
+            long t0 = System.nanoTime();
+            Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>> r = sit.next().backward(ctx, bit);
+            clock.experts(t0);
+            return Collections.singletonList(r).iterator();
+        }), "spark-moe experts backward", persisted);
+
+        JavaPairRDD<Integer, ShuffleBlock> inputGrads = shardBack.flatMapToPair(r -> r._2().iterator()).partitionBy(dataPartitioner);
+        JavaRDD<PartitionResult> results = combined.zipPartitions(inputGrads, (cit, bit) -> {
+            long t0 = System.nanoTime();
+            PartitionResult r = cit.next().finish(ctx, shared.value(), values(bit));
+            clock.combine(t0);
+            return Collections.singletonList(r).iterator();
+        });
+        JavaRDD<ExpertGrads> grads = shardBack.map(Tuple2::_1);
+        JavaRDD<PartitionResult> norms = grads.map(g -> PartitionResult.ofShard(partitions, g.shard(), g.sumOfSquares()));
+        return new Flow(results.union(norms), grads);
+    }
+
+    static <T> JavaRDD<T> persist(JavaRDD<T> rdd, String name, List<JavaRDD<?>> persisted) {
+        rdd.setName(name).persist(StorageLevel.MEMORY_ONLY());
+        persisted.add(rdd);
+        return rdd;
+    }
+
+    static Iterator<ShuffleBlock> values(Iterator<Tuple2<Integer, ShuffleBlock>> it) {
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return it.hasNext();
+            }
+
+            @Override
+            public ShuffleBlock next() {
+                return it.next()._2();
+            }
+        };
+    }
+}

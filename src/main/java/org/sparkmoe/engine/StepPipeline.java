@@ -1,0 +1,32 @@
+package org.sparkmoe.engine;
+
+import java.util.List;
+
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.broadcast.Broadcast;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * The data flow of one training step after the gate, for one {@link RoutingMode}: builds (lazily,
+ * without running anything) the RDDs whose single job computes the step. {@link ShufflePipeline}
+ * moves rows to the experts; {@link LocalPipeline} moves the experts to the rows.
+ */
+interface StepPipeline {
+
+    /**
+     * @param gated       the data partitions after the gate (persisted; {@link PartitionStep})
+     * @param partitions  the number of data partitions P
+     * @param experts     where the experts live
+     * @param persisted   collects the step's persisted RDDs, unpersisted after the step
+     */
+    Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, Broadcast<Parameters> shared,
+               ExpertStore experts, StageClock clock, List<JavaRDD<?>> persisted);
+
+    /**
+     * @param aggregation one record per data partition (index p) and per expert shard (index P + s),
+     *                    to be summed in index order: the step's first job collects it
+     * @param expertGrads one element per expert shard (partition s = shard s), persisted: the update reads it
+     */
+    record Flow(JavaRDD<PartitionResult> aggregation, JavaRDD<ExpertGrads> expertGrads) {
+    }
+}
