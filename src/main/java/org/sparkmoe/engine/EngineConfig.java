@@ -12,12 +12,14 @@ import org.sparkmoe.core.train.TrainerConfig;
  * @param lineageCheckpointInterval steps between reliable checkpoints of the sharded expert state
  *                                  (needs {@code SparkContext.setCheckpointDir}; local checkpoints otherwise)
  * @param keepGradients             keep each step's gradient on the driver (tests and debugging)
+ * @param shufflePayload            how float32 rows cross the shuffles (bfloat16 halves the bytes)
  */
 public record EngineConfig(RoutingMode routing, ExpertPlacement placement, int expertShards, int batchSize,
-                           TrainerConfig trainer, int lineageCheckpointInterval, boolean keepGradients) implements Serializable {
+                           TrainerConfig trainer, int lineageCheckpointInterval, boolean keepGradients,
+                           ShufflePayload shufflePayload) implements Serializable {
     public EngineConfig {
-        if (routing == null || placement == null || trainer == null) {
-            throw new IllegalArgumentException("routing, placement and trainer settings are required");
+        if (routing == null || placement == null || trainer == null || shufflePayload == null) {
+            throw new IllegalArgumentException("routing, placement, trainer settings and shuffle payload are required");
         }
         if (expertShards <= 0) throw new IllegalArgumentException("expertShards must be positive, got " + expertShards);
         if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
@@ -26,12 +28,22 @@ public record EngineConfig(RoutingMode routing, ExpertPlacement placement, int e
         }
     }
 
+    /** Float32 shuffle payloads. */
+    public EngineConfig(RoutingMode routing, ExpertPlacement placement, int expertShards, int batchSize,
+                        TrainerConfig trainer, int lineageCheckpointInterval, boolean keepGradients) {
+        this(routing, placement, expertShards, batchSize, trainer, lineageCheckpointInterval, keepGradients, ShufflePayload.F32);
+    }
+
     public static EngineConfig of(RoutingMode routing, ExpertPlacement placement, int expertShards, int batchSize,
                                   TrainerConfig trainer) {
         return new EngineConfig(routing, placement, expertShards, batchSize, trainer, 10, false);
     }
 
     public EngineConfig withKeepGradients(boolean keep) {
-        return new EngineConfig(routing, placement, expertShards, batchSize, trainer, lineageCheckpointInterval, keep);
+        return new EngineConfig(routing, placement, expertShards, batchSize, trainer, lineageCheckpointInterval, keep, shufflePayload);
+    }
+
+    public EngineConfig withShufflePayload(ShufflePayload payload) {
+        return new EngineConfig(routing, placement, expertShards, batchSize, trainer, lineageCheckpointInterval, keepGradients, payload);
     }
 }

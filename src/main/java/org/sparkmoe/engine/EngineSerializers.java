@@ -109,14 +109,26 @@ public final class EngineSerializers {
         }
     }
 
-    /** Partition, expert, then the rows (only a view's own elements travel). */
+    /**
+     * Partition, expert, then the rows (only a view's own elements travel): float32 rows of a
+     * {@code bf16} block as bfloat16 (2 bytes each, contiguous), any other matrix as itself.
+     */
     public static final class ShuffleBlockSerializer extends Serializer<ShuffleBlock> {
         @Override
         public void write(Kryo kryo, Output out, ShuffleBlock b) {
             writeVersion(out);
             out.writeInt(b.partition(), true);
             out.writeInt(b.expert(), true);
-            kryo.writeClassAndObject(out, b.rows());
+            if (b.bf16() && b.rows() instanceof org.sparkmoe.core.linalg.FloatMatrix f) {
+                out.writeBoolean(true);
+                out.writeInt(f.rows(), true);
+                out.writeInt(f.cols(), true);
+                float[] d = f.data();
+                for (int i = f.offset(), e = f.offset() + f.size(); i < e; i++) out.writeShort(toBf16(d[i]));
+            } else {
+                out.writeBoolean(false);
+                kryo.writeClassAndObject(out, b.rows());
+            }
         }
 
         @Override
@@ -124,8 +136,22 @@ public final class EngineSerializers {
             readVersion(in, ShuffleBlock.class);
             int p = in.readInt(true);
             int e = in.readInt(true);
+            if (in.readBoolean()) {
+                int rows = in.readInt(true);
+                int cols = in.readInt(true);
+                float[] d = new float[rows * cols];
+                for (int i = 0; i < d.length; i++) d[i] = Float.intBitsToFloat((in.readShort() & 0xffff) << 16);
+                return new ShuffleBlock(p, e, new org.sparkmoe.core.linalg.FloatMatrix(d, 0, rows, cols), true);
+            }
             return new ShuffleBlock(p, e, (Matrix) kryo.readClassAndObject(in));
         }
+    }
+
+    /** The bfloat16 nearest to {@code v} (ties to even; NaN stays NaN), as its 16 bits. */
+    static short toBf16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        if ((bits & 0x7fffffff) > 0x7f800000) return (short) ((bits >>> 16) | 0x40); // quiet NaN
+        return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
     }
 
     public static final class PartitionResultSerializer extends Serializer<PartitionResult> {

@@ -131,6 +131,15 @@ final class PartitionStep {
 
     /** Dispatch: this partition's rows for each expert it routes to, in routing order. */
     List<ShuffleBlock> dispatch() {
+        return dispatch(false);
+    }
+
+    /** {@link #dispatch()} in the step's shuffle payload format. */
+    List<ShuffleBlock> dispatch(StepContext ctx) {
+        return dispatch(ctx.payload() == ShufflePayload.BF16);
+    }
+
+    private List<ShuffleBlock> dispatch(boolean bf16) {
         List<ShuffleBlock> out = new ArrayList<>();
         int d = x.cols();
         for (int e = 0; e < routing.numExperts(); e++) {
@@ -138,7 +147,7 @@ final class PartitionStep {
             if (c == 0) continue;
             Matrix rows = x.precision().zeros(c, d);
             rows.gatherRows(x, routing.rows(), routing.start(e), c);
-            out.add(new ShuffleBlock(partition, e, rows));
+            out.add(new ShuffleBlock(partition, e, rows, bf16));
         }
         return out;
     }
@@ -195,7 +204,7 @@ final class PartitionStep {
             Matrix dOut = x.precision().zeros(c, d);
             dOut.gatherRows(dY, routing.rows(), s, c);
             dOut.scaleRows(routing.gates(), s);
-            backward.add(new ShuffleBlock(partition, e, dOut));
+            backward.add(ctx.block(partition, e, dOut));
         }
         net.moe().gating().backward(shared, x, gate, statsGradient, grad, dxPartial);
         if (net.moe().residual()) dxPartial.axpy(1, dY);

@@ -86,13 +86,18 @@ final class ShardStep {
 
     /** Combine blocks: each expert's outputs, cut back into the blocks they came from, keyed by data partition. */
     List<Tuple2<Integer, ShuffleBlock>> outputBlocks() {
+        return outputBlocks(false);
+    }
+
+    /** {@link #outputBlocks()}, as bfloat16 on the wire when {@code bf16}. */
+    List<Tuple2<Integer, ShuffleBlock>> outputBlocks(boolean bf16) {
         List<Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>();
         for (int i = 0; i < experts.length; i++) {
             int d = outputs[i].cols();
             for (int j = 0; j < sources[i].length; j++) {
                 int from = offsets[i][j];
                 Matrix rows = outputs[i].slice(from * d, offsets[i][j + 1] - from, d);
-                out.add(new Tuple2<>(sources[i][j], new ShuffleBlock(sources[i][j], experts[i], rows)));
+                out.add(new Tuple2<>(sources[i][j], new ShuffleBlock(sources[i][j], experts[i], rows, bf16)));
             }
         }
         return out;
@@ -141,7 +146,7 @@ final class ShardStep {
             for (int j = 0; j < sources[i].length; j++) {
                 int from = offsets[i][j];
                 Matrix rows = dIn.slice(from * d, offsets[i][j + 1] - from, d);
-                back.add(new Tuple2<>(sources[i][j], new ShuffleBlock(sources[i][j], experts[i], rows)));
+                back.add(new Tuple2<>(sources[i][j], ctx.block(sources[i][j], experts[i], rows)));
             }
         }
         return new Tuple2<>(new ExpertGrads(shard, experts.clone(), grads), back);

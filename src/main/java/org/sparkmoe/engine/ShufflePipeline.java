@@ -39,7 +39,7 @@ final class ShufflePipeline implements StepPipeline {
                       ExpertStore experts, StageClock clock, List<JavaRDD<?>> persisted) {
         JavaPairRDD<Integer, ShuffleBlock> dispatched = gated.flatMapToPair(ps -> {
             long t0 = System.nanoTime();
-            List<ShuffleBlock> blocks = ps.dispatch();
+            List<ShuffleBlock> blocks = ps.dispatch(ctx);
             clock.dispatch(t0);
             return blocks.stream().map(b -> new Tuple2<>(b.expert(), b)).iterator();
         }).partitionBy(expertPartitioner);
@@ -47,7 +47,8 @@ final class ShufflePipeline implements StepPipeline {
         JavaRDD<ShardStep> shards = persist(experts.forward(ctx, dispatched, clock),
                 "spark-moe experts forward", persisted);
 
-        JavaPairRDD<Integer, ShuffleBlock> outputs = shards.flatMapToPair(ss -> ss.outputBlocks().iterator())
+        boolean bf16 = ctx.payload() == ShufflePayload.BF16;
+        JavaPairRDD<Integer, ShuffleBlock> outputs = shards.flatMapToPair(ss -> ss.outputBlocks(bf16).iterator())
                 .union(gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator()))
                 .partitionBy(dataPartitioner);
         JavaRDD<PartitionStep.Combined> combined = persist(gated.zipPartitions(outputs, (pit, bit) -> {

@@ -218,7 +218,7 @@ public final class SparkMoETrainer implements AutoCloseable {
     public StepReport trainStep() {
         long t = step + 1;
         long start = System.nanoTime();
-        StepContext ctx = new StepContext(network, trainer.precision(), trainer.seed(), t, plan);
+        StepContext ctx = new StepContext(network, trainer.precision(), trainer.seed(), t, plan, config.shufflePayload());
         String group = "spark-moe-step-" + t;
         sc.setJobGroup(group, "spark-moe step " + t, false);
         clock.reset();

@@ -10,7 +10,17 @@ import org.sparkmoe.core.network.MoENetwork;
  * What every task of one training step needs besides the (broadcast) parameters: the network
  * definition, the step number, the batch plan and the precision. Small; travels in task closures.
  */
-record StepContext(MoENetwork network, Precision precision, long seed, long step, BatchPlan plan) implements Serializable {
+record StepContext(MoENetwork network, Precision precision, long seed, long step, BatchPlan plan, ShufflePayload payload)
+        implements Serializable {
+
+    StepContext(MoENetwork network, Precision precision, long seed, long step, BatchPlan plan) {
+        this(network, precision, seed, step, plan, ShufflePayload.F32);
+    }
+
+    /** A block of rows for the shuffle, in this step's payload format. */
+    ShuffleBlock block(int partition, int expert, org.sparkmoe.core.linalg.Matrix rows) {
+        return new ShuffleBlock(partition, expert, rows, payload == ShufflePayload.BF16);
+    }
 
     GateNoise noise() {
         return GateNoise.training(seed, step);

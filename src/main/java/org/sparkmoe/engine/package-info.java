@@ -1,7 +1,11 @@
 /**
  * The Spark engine: data-parallel training of an MoE network (docs/DESIGN.md section 7).
- * {@link org.sparkmoe.engine.SparkMoETrainer} runs one step as Spark jobs over an RDD of
- * {@link org.sparkmoe.core.network.RowBlock}s: {@link org.sparkmoe.engine.PartitionStep} (a data
+ * {@link org.sparkmoe.engine.SparkMoETrainer} runs one step as two Spark jobs over an RDD of
+ * {@link org.sparkmoe.core.network.RowBlock}s (its javadoc lists them; the data flow of the step's
+ * DAG is drawn in {@link org.sparkmoe.engine.ShufflePipeline} and
+ * {@link org.sparkmoe.engine.LocalPipeline}, one per routing; where the experts live is an
+ * {@link org.sparkmoe.engine.ExpertStore} per placement: {@link org.sparkmoe.engine.DriverExperts},
+ * {@link org.sparkmoe.engine.ShardedExperts}): {@link org.sparkmoe.engine.PartitionStep} (a data
  * partition's rows: input layer, gate, combine, backward), {@link org.sparkmoe.engine.ShardStep} (an
  * expert shard running each expert once on its rows from all partitions),
  * {@link org.sparkmoe.engine.ShuffleBlock} (what crosses the shuffle),

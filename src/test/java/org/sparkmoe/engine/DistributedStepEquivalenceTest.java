@@ -14,6 +14,7 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.sparkmoe.core.expert.Expert;
 import org.sparkmoe.core.gating.BalanceWeights;
@@ -95,13 +96,29 @@ class DistributedStepEquivalenceTest {
 
     private static void assertStepsMatchReference(JavaSparkContext sc, boolean flat, JavaRDD<RowBlock> data, int shards,
                                                   ExpertPlacement placement, RoutingMode routing) {
+        assertStepsMatchReference(sc, flat, data, shards, placement, routing, 2, 1);
+    }
+
+    /**
+     * Six steps without a lineage checkpoint: the sharded expert state recycles its parameter,
+     * moment and gradient buffers from step 3 on (ExpertShard), and must still follow the reference.
+     */
+    @ParameterizedTest(name = "{0} routing, recycled expert buffers")
+    @EnumSource(RoutingMode.class)
+    void recycledExpertBuffersFollowTheReference(RoutingMode routing) {
+        JavaSparkContext sc = SparkTestContext.get();
+        assertStepsMatchReference(sc, true, sc.parallelize(regressionBlocks(3), 3), 2, ExpertPlacement.SHARDED, routing, 6, 100);
+    }
+
+    private static void assertStepsMatchReference(JavaSparkContext sc, boolean flat, JavaRDD<RowBlock> data, int shards,
+                                                  ExpertPlacement placement, RoutingMode routing, int steps, int checkpointInterval) {
         MoENetwork net = flat ? regressionNetwork() : languageModelNetwork();
         TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 3), 0.5, 11,
                 Precision.F64);
-        EngineConfig ec = new EngineConfig(routing, placement, shards, 24, tc, 1, true);
+        EngineConfig ec = new EngineConfig(routing, placement, shards, 24, tc, checkpointInterval, true);
         ReferenceTrainer reference = new ReferenceTrainer(net, tc);
         try (SparkMoETrainer engine = new SparkMoETrainer(sc, net, ec, data)) {
-            for (int step = 1; step <= 2; step++) {
+            for (int step = 1; step <= steps; step++) {
                 Batch batch = engine.batchForStep(step);
                 assertEquals(24, batch.size());
                 ReferenceTrainer.StepOutcome expected = reference.step(batch);

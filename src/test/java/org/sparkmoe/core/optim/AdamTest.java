@@ -126,4 +126,50 @@ class AdamTest {
         assertThrows(IllegalArgumentException.class, () -> adam.step(other, other.zerosLike(), state, 1, 0.1));
         assertThrows(IllegalArgumentException.class, () -> adam.step(p, p.zerosLike(), adam.newState(p.to(Precision.F32)), 1, 0.1));
     }
+
+    /**
+     * The fused stepInto (scaled gradient, values written elsewhere, inputs untouched) is
+     * bit-identical to copy, scale, then step, for both optimisers' overrides and the default.
+     */
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void stepIntoIsBitIdenticalToCopyScaleAndStep(Precision precision) {
+        for (Optimiser opt : List.of(new Adam(), new Sgd(0.9), new Sgd())) {
+            SplittableRandom random = new SplittableRandom(3);
+            Parameters p = LAYOUT.allocate(precision);
+            p.fill(() -> random.nextDouble() * 2 - 1);
+            OptimiserState state = opt.newState(p);
+            for (long t = 1; t <= 3; t++) {
+                Parameters g = LAYOUT.allocate(precision);
+                g.fill(() -> random.nextDouble() * 4 - 2);
+                Parameters gBefore = g.copy();
+                Parameters pBefore = p.copy();
+                double scale = t == 2 ? 1.0 : 0.37;
+                Parameters expected = p.copy();
+                OptimiserState expectedState = state.copy();
+                Parameters scaled = g.copy();
+                if (scale != 1.0) scaled.flat().scale(scale);
+                opt.step(expected, scaled, expectedState, t, 0.01);
+
+                Parameters to = LAYOUT.allocate(precision);
+                OptimiserState stateTo = opt.newState(to);
+                opt.stepInto(p, state, g, scale, to, stateTo, t, 0.01);
+                assertBitsEqual(expected, to, opt + " step " + t);
+                for (int s = 0; s < state.slots().size(); s++) {
+                    assertBitsEqual(expectedState.slots().get(s).values(), stateTo.slots().get(s).values(), opt + " slot " + s);
+                }
+                assertBitsEqual(pBefore, p, "input parameters modified");
+                assertBitsEqual(gBefore, g, "gradient modified");
+                p = to;
+                state = stateTo;
+            }
+        }
+    }
+
+    private static void assertBitsEqual(Parameters expected, Parameters actual, String what) {
+        for (int i = 0; i < expected.flat().size(); i++) {
+            assertEquals(Double.doubleToRawLongBits(expected.flat().getFlat(i)), Double.doubleToRawLongBits(actual.flat().getFlat(i)),
+                    what + ", element " + i);
+        }
+    }
 }
