@@ -36,7 +36,12 @@ import org.sparkmoe.engine.StepReport;
  * for shuffle vs local routing and driver vs sharded expert placement. Prints a Markdown table.
  *
  * <p>Arguments (all optional, key=value): master=local[2], experts=4,16,64,256, routing=SHUFFLE,LOCAL,
- * placement=DRIVER,SHARDED, partitions=4, shards=2, batch=4096, k=2, d=128, h=512, steps=6, warmup=2.
+ * placement=DRIVER,SHARDED, partitions=4, shards=2, batch=4096, k=2, d=128, h=512, steps=6, warmup=2,
+ * payload=F32 (or BF16: bfloat16 shuffle payloads).
+ * Besides step time it prints model FLOPs per step (expert GEMMs and the gate's projections), the
+ * machine's sgemm rate for the expert's six GEMMs measured in the same run on all cores, bytes
+ * written to shuffles per step, Spark jobs per step, and bytes allocated per step by all live
+ * threads of this JVM (ThreadMXBean; in local mode that includes the executors' task threads).
  * With a local master the share of step time spent in GEMM is measured by timing every GEMM call
  * (CPU time of all threads over wall time times cores). Run with OPENBLAS_NUM_THREADS=1 in the
  * environment, as the shipped Spark defaults do for executors.
@@ -57,6 +62,7 @@ public final class EngineBenchmark {
         int h = a.integer("h", 512);
         int steps = a.integer("steps", 6);
         int warmup = a.integer("warmup", 2);
+        String payload = a.string("payload", "F32");
         long cells = (long) d * h;
 
         TimedGemm timed = new TimedGemm(GemmBackends.current());
@@ -92,7 +98,8 @@ public final class EngineBenchmark {
                                 new MoELayer(NoisyTopKGating.noisyTopK(d, n, k), new Expert(d, h), false, BalanceWeights.PAPER),
                                 new SquaredErrorHead(d, 4));
                         EngineConfig ec = new EngineConfig(RoutingMode.valueOf(routing), ExpertPlacement.valueOf(placement),
-                                Math.min(shards, n), batch, TrainerConfig.paperDefaults(0.001, 100, 1), 10, false);
+                                Math.min(shards, n), batch, TrainerConfig.paperDefaults(0.001, 100, 1), 10, false)
+                                .withShufflePayload(org.sparkmoe.engine.ShufflePayload.valueOf(payload));
                         try (SparkMoETrainer engine = new SparkMoETrainer(sc, net, ec, rdd)) {
                             for (int s = 0; s < warmup; s++) engine.trainStep();
                             double[] secs = new double[steps];

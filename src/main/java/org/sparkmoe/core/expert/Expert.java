@@ -81,8 +81,7 @@ public final class Expert implements java.io.Serializable {
         int m = x.rows();
         Matrix h = ws.hidden(m);
         h.gemm(1, x, false, p.get(IW1), false, 0);
-        h.addRowVector(p.get(IB1));
-        h.reluInPlace();
+        h.addRowVectorRelu(p.get(IB1));
         out.gemm(1, h, false, p.get(IW2), false, 0);
         out.addRowVector(p.get(IB2));
     }

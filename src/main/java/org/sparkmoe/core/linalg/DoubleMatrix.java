@@ -121,6 +121,16 @@ public final class DoubleMatrix extends Matrix {
     }
 
     @Override
+    public void addRowVectorRelu(Matrix bias) {
+        double[] bd = ((DoubleMatrix) bias).data;
+        int bo = bias.offset;
+        for (int r = 0; r < rows; r++) {
+            int o = offset + r * cols;
+            for (int c = 0; c < cols; c++) data[o + c] = Math.max(data[o + c] + bd[bo + c], 0.0);
+        }
+    }
+
+    @Override
     public void reluInPlace() {
         for (int i = offset, e = offset + size(); i < e; i++) if (data[i] < 0d) data[i] = 0d;
     }

@@ -121,6 +121,16 @@ public final class FloatMatrix extends Matrix {
     }
 
     @Override
+    public void addRowVectorRelu(Matrix bias) {
+        float[] bd = ((FloatMatrix) bias).data;
+        int bo = bias.offset;
+        for (int r = 0; r < rows; r++) {
+            int o = offset + r * cols;
+            for (int c = 0; c < cols; c++) data[o + c] = Math.max(data[o + c] + bd[bo + c], 0f);
+        }
+    }
+
+    @Override
     public void reluInPlace() {
         // branch-free: the sign of activations is random, a branch would mispredict half the time
         for (int i = offset, e = offset + size(); i < e; i++) data[i] = Math.max(data[i], 0f);

@@ -95,6 +95,13 @@ public abstract sealed class Matrix permits FloatMatrix, DoubleMatrix {
     /** max(0, v) element-wise. */
     public abstract void reluInPlace();
 
+    /**
+     * {@code this = max(this + bias, 0)} with {@code bias} added to every row: the hidden layer's
+     * bias and ReLU in one pass over the activations (the same values as
+     * {@link #addRowVector} then {@link #reluInPlace}).
+     */
+    public abstract void addRowVectorRelu(Matrix bias);
+
     /** Zeroes the elements where {@code activation} (same shape) is not positive: the ReLU backward mask. */
     public abstract void reluMask(Matrix activation);
 

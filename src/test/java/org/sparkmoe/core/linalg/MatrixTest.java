@@ -173,4 +173,22 @@ class MatrixTest {
         assertThrows(IllegalArgumentException.class, () -> new FloatMatrix(new float[5], 2, 2, 2));
         assertThrows(IllegalArgumentException.class, () -> new DoubleMatrix(new double[4], -1, 1, 1));
     }
+
+    /** The fused bias + ReLU pass gives exactly what the two passes give. */
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void fusedBiasReluMatchesBiasThenRelu(Precision precision) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(4);
+        Matrix a = precision.zeros(5, 7);
+        Matrix bias = precision.zeros(1, 7);
+        for (int i = 0; i < a.size(); i++) a.setFlat(i, r.nextDouble() * 2 - 1);
+        for (int i = 0; i < bias.size(); i++) bias.setFlat(i, r.nextDouble() - 0.5);
+        Matrix twoPasses = a.copy();
+        twoPasses.addRowVector(bias);
+        twoPasses.reluInPlace();
+        a.addRowVectorRelu(bias);
+        for (int i = 0; i < a.size(); i++) {
+            assertEquals(Double.doubleToRawLongBits(twoPasses.getFlat(i)), Double.doubleToRawLongBits(a.getFlat(i)), "element " + i);
+        }
+    }
 }
