@@ -19,7 +19,7 @@ import org.sparkmoe.core.param.Parameters;
  * persisted RDD for the duration of the step; every stage recomputes or overwrites, never
  * accumulates into kept state, so Spark may re-run any stage after a failure.
  */
-final class PartitionStep {
+final class PartitionStep implements java.io.Serializable {
     final int partition;
     final Batch batch;
     final Matrix x;
@@ -220,7 +220,7 @@ final class PartitionStep {
     }
 
     /** After combine: the partial shared gradient and what the input-layer backward pass needs. */
-    static final class Combined {
+    static final class Combined implements java.io.Serializable {
         final PartitionStep step;
         final Parameters sharedGrad;
         final double lossSum;

@@ -18,7 +18,7 @@ import scala.Tuple2;
  * data partition sent it (the paper's cure for the shrinking batch, section 3.1), and keeps its
  * inputs and hidden activations for the backward pass. Lives in a persisted RDD for the step.
  */
-final class ShardStep {
+final class ShardStep implements java.io.Serializable {
     final int shard;
     private final int[] experts;
     private final int[][] sources;

@@ -9,7 +9,7 @@ import org.sparkmoe.core.linalg.Precision;
  * gradient. Grows to the largest expert batch seen and is then reused, so a training step
  * allocates nothing per token.
  */
-public final class ExpertWorkspace {
+public final class ExpertWorkspace implements java.io.Serializable {
     private final Precision precision;
     private final int hiddenSize;
     private Matrix hidden;

@@ -12,7 +12,7 @@ package org.sparkmoe.core.gating;
  * @param statsGradient   d(importanceLoss + loadLoss) / d(statistics), to hand to the backward pass
  */
 public record BalanceResult(double importanceLoss, double loadLoss, double[] importance, double[] load,
-                            double[] statsGradient) {
+                            double[] statsGradient) implements java.io.Serializable {
 
     public double cvImportance() {
         return Math.sqrt(CoefficientOfVariation.squared(importance, 0, importance.length));

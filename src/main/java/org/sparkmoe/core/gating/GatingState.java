@@ -11,7 +11,7 @@ import org.sparkmoe.core.linalg.Buffers;
  * layer writes dL/dG(x) per slot into {@link #gateGradient()} before the gating backward pass.
  * Reused across steps.
  */
-public class GatingState {
+public class GatingState implements java.io.Serializable {
     private final int slots;
     private int rows;
     private int[] expert = new int[0];

@@ -10,7 +10,7 @@ import org.sparkmoe.core.linalg.Buffers;
  * by expert (a counting sort, rows ascending within an expert). Expert e's batch is entries
  * {@code [start(e), start(e) + count(e))}; only experts with a non-zero gate appear. Reused.
  */
-public final class Routing {
+public final class Routing implements java.io.Serializable {
     private final int numExperts;
     private final int[] count;
     private final int[] start;

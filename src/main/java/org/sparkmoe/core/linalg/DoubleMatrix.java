@@ -4,6 +4,7 @@ import java.util.Arrays;
 
 /** float64 {@link Matrix}: gradient checks and exact engine-vs-reference comparisons. */
 public final class DoubleMatrix extends Matrix {
+    private static final long serialVersionUID = 1L;
     private final double[] data;
 
     public DoubleMatrix(int rows, int cols) {
@@ -17,6 +18,14 @@ public final class DoubleMatrix extends Matrix {
             throw new IllegalArgumentException("view " + rows + "x" + cols + "@" + offset + " outside array of " + data.length);
         }
         this.data = data;
+    }
+
+    private Object writeReplace() {
+        return new MatrixSerial(this);
+    }
+
+    private void readObject(java.io.ObjectInputStream in) throws java.io.InvalidObjectException {
+        throw new java.io.InvalidObjectException("matrices are read through their serial form");
     }
 
     /** The backing array (shared, not copied). */

@@ -4,6 +4,7 @@ import java.util.Arrays;
 
 /** float32 {@link Matrix}: the training hot path. */
 public final class FloatMatrix extends Matrix {
+    private static final long serialVersionUID = 1L;
     private final float[] data;
 
     public FloatMatrix(int rows, int cols) {
@@ -17,6 +18,14 @@ public final class FloatMatrix extends Matrix {
             throw new IllegalArgumentException("view " + rows + "x" + cols + "@" + offset + " outside array of " + data.length);
         }
         this.data = data;
+    }
+
+    private Object writeReplace() {
+        return new MatrixSerial(this);
+    }
+
+    private void readObject(java.io.ObjectInputStream in) throws java.io.InvalidObjectException {
+        throw new java.io.InvalidObjectException("matrices are read through their serial form");
     }
 
     /** The backing array (shared, not copied). */

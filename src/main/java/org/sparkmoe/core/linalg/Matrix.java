@@ -6,8 +6,14 @@ package org.sparkmoe.core.linalg;
  * buffer). Operations are coarse-grained (GEMM, row gathers and scatters, bias, ReLU) so that the
  * layers above are written once for both precisions without per-element virtual calls on the hot
  * path; {@link #get}/{@link #set} are for small, cold work (gating over n experts, tests).
+ *
+ * <p>Serializable for Spark's Java serializer: a matrix travels as its shape and its own elements
+ * (a view does not drag its whole backing array along), see {@link MatrixSerial}. Kryo uses the
+ * engine's versioned serializers instead.
  */
-public abstract sealed class Matrix permits FloatMatrix, DoubleMatrix {
+public abstract sealed class Matrix implements java.io.Serializable permits FloatMatrix, DoubleMatrix {
+    private static final long serialVersionUID = 1L;
+
     protected final int rows;
     protected final int cols;
     protected final int offset;

@@ -9,7 +9,7 @@ import org.sparkmoe.core.linalg.Matrix;
  * {@code exampleIds} are global ids: the gating noise of an example is a function of its id, so
  * it does not depend on how the data is partitioned.
  */
-public final class Batch {
+public final class Batch implements java.io.Serializable {
     private final int size;
     private final long[] exampleIds;
     private final int[] tokens;

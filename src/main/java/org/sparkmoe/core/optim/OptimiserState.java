@@ -15,10 +15,10 @@ import org.sparkmoe.core.param.Parameters;
  * writes them like the parameters themselves ({@link Slot#values()}{@code .flat()} is the flat
  * vector). One state per parameter group: the shared parameters and each expert have their own.
  */
-public final class OptimiserState {
+public final class OptimiserState implements java.io.Serializable {
 
     /** One named state vector with the group's layout. */
-    public record Slot(String name, Parameters values) {
+    public record Slot(String name, Parameters values) implements java.io.Serializable {
         public Slot {
             if (name == null || name.isEmpty()) {
                 throw new IllegalArgumentException("slot name must be non-empty");

@@ -9,7 +9,7 @@ import org.sparkmoe.core.optim.OptimiserState;
  * every group (shared and each expert) and the number of steps taken.
  */
 public record TrainingState(ModelParameters params, OptimiserState sharedOptimiser, OptimiserState[] expertOptimisers,
-                            long step) {
+                            long step) implements java.io.Serializable {
 
     /** {@code params} with zero optimiser state for every group, at step 0. */
     public static TrainingState fresh(ModelParameters params, Optimiser optimiser) {
