@@ -11,7 +11,9 @@
 # With Spark installed (SPARK_HOME set, or spark-submit on PATH) this is spark-submit. Without it,
 # it runs org.apache.spark.deploy.SparkSubmit from the Maven-resolved jars with the JVM flags Spark
 # needs on Java 17 (pom.xml's spark.jvm.args), master local[*] unless --master is given.
-# The application jar (target/spark-moe-*-app.jar, Spark/Hadoop/Scala not included) is built if missing.
+# The application jar (target/spark-moe_2.13-*-app.jar, Spark/Hadoop/Scala not included) is built if missing.
+# Spark line: SPARK_MOE_SPARK_LINE=4 (default) or 3.5 (Spark 3.5.x, Maven profile spark-3.5); unset, it follows
+# the installed Spark's version. See jobs/common.sh.
 # conf/spark-defaults.conf (Kryo) is applied first; later --conf spark.* settings override it.
 # Driver logging: conf/log4j2.properties (warnings only; SPARK_MOE_LOG4J=FILE for another one).
 set -euo pipefail
@@ -24,12 +26,8 @@ if [ $# -lt 1 ]; then
 fi
 CMD="$1"; shift
 
-VERSION="$(sed -n 's:^  <version>\(.*\)</version>:\1:p' pom.xml | head -1)"
-JAR="$ROOT/target/spark-moe-$VERSION-app.jar"
-if [ ! -f "$JAR" ] || [ -n "$(find src/main conf pom.xml -newer "$JAR" -type f 2>/dev/null | head -1)" ]; then
-    echo "building $JAR ..." >&2
-    mvn -q -B -DskipTests package >&2
-fi
+# shellcheck source=jobs/common.sh
+. "$ROOT/jobs/common.sh"   # SUBMIT, SPARK_LINE, JAR (built if missing or stale), spark_moe_classpath
 
 SPARK_ARGS=()
 JOB_ARGS=()
@@ -60,22 +58,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-SUBMIT=""
-if [ -n "${SPARK_HOME:-}" ] && [ -x "$SPARK_HOME/bin/spark-submit" ]; then
-    SUBMIT="$SPARK_HOME/bin/spark-submit"
-elif command -v spark-submit >/dev/null 2>&1; then
-    SUBMIT="$(command -v spark-submit)"
-fi
-
 if [ -n "$SUBMIT" ]; then
     exec "$SUBMIT" --class org.sparkmoe.job.MoEJob "${SPARK_ARGS[@]}" "$JAR" "$CMD" "${JOB_ARGS[@]}"
 fi
 
-# No Spark installation: SparkSubmit from the Maven-resolved jars (compile + provided scope).
-CP_FILE="$ROOT/target/job-classpath.txt"
-if [ ! -s "$CP_FILE" ] || [ pom.xml -nt "$CP_FILE" ]; then
-    mvn -q -B dependency:build-classpath -Dmdep.outputFile="$CP_FILE" -Dmdep.includeScope=compile >&2
-fi
+# No Spark installation: SparkSubmit from the Maven-resolved jars (compile + provided scope) of SPARK_LINE.
+CP_FILE="$(spark_moe_classpath)"
 JVM_ARGS="$(sed -n 's:.*<spark.jvm.args>\(.*\)</spark.jvm.args>.*:\1:p' pom.xml)"
 [ "$HAVE_MASTER" = 1 ] || SPARK_ARGS+=(--master "local[*]")
 # shellcheck disable=SC2086

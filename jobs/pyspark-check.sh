@@ -23,12 +23,6 @@ if ! "$PYTHON" -c 'import pyspark, py4j' >/dev/null 2>&1; then
     exit 0
 fi
 
-VERSION="$(sed -n 's:^  <version>\(.*\)</version>:\1:p' pom.xml | head -1)"
-JAR="$ROOT/target/spark-moe-$VERSION-app.jar"
-if [ ! -f "$JAR" ] || [ -n "$(find src/main conf pom.xml -newer "$JAR" -type f 2>/dev/null | head -1)" ]; then
-    echo "building $JAR ..." >&2
-    mvn -q -B -DskipTests package >&2
-fi
 LOG4J="${SPARK_MOE_LOG4J:-$ROOT/conf/log4j2.properties}"
 
 if [ -z "${SPARK_HOME:-}" ]; then
@@ -36,14 +30,13 @@ if [ -z "${SPARK_HOME:-}" ]; then
     PIP_HOME="$("$PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
     [ -x "$PIP_HOME/bin/spark-submit" ] && [ -d "$PIP_HOME/jars" ] && export SPARK_HOME="$PIP_HOME"
 fi
+# shellcheck source=jobs/common.sh
+. "$ROOT/jobs/common.sh"   # SPARK_LINE (follows that Spark's version), JAR (built if missing or stale), spark_moe_classpath
 if [ -n "${SPARK_HOME:-}" ] && [ -x "$SPARK_HOME/bin/spark-submit" ]; then
     echo "pyspark check: Spark at $SPARK_HOME" >&2
 else
     # No Spark installation: SparkSubmit from the Maven-resolved jars (compile + provided scope).
-    CP_FILE="$ROOT/target/job-classpath.txt"
-    if [ ! -s "$CP_FILE" ] || [ pom.xml -nt "$CP_FILE" ]; then
-        mvn -q -B dependency:build-classpath -Dmdep.outputFile="$CP_FILE" -Dmdep.includeScope=compile >&2
-    fi
+    CP_FILE="$(spark_moe_classpath)"
     export SPARK_HOME="$ROOT/target/pyspark-home"
     mkdir -p "$SPARK_HOME/bin"
     JVM_ARGS="$(sed -n 's:.*<spark.jvm.args>\(.*\)</spark.jvm.args>.*:\1:p' pom.xml)"

@@ -1,6 +1,6 @@
 """spark-moe from PySpark: wrappers of the JVM estimators in org.sparkmoe.ml (see sparkmoe.ml).
 
-The application jar (target/spark-moe-<version>-app.jar) must be on the Spark driver's class path.
+The application jar (target/spark-moe_2.13-<version>-app.jar) must be on the Spark driver's class path.
 """
 
 from sparkmoe.ml import *  # noqa: F401,F403

@@ -1,7 +1,7 @@
 """PySpark wrappers of the spark-moe Spark ML estimators, models and evaluator (package org.sparkmoe.ml).
 
 Each class is a thin pyspark.ml wrapper around the JVM class of the same name: the work (training,
-scoring, persistence) happens in the JVM, so the application jar (target/spark-moe-*-app.jar) must be on
+scoring, persistence) happens in the JVM, so the application jar (target/spark-moe_2.13-*-app.jar) must be on
 the driver's class path (``--jars``, ``spark.jars`` or ``--driver-class-path``). They follow the
 pyspark.ml conventions: keyword-only constructors and ``setParams``, one pyspark ``Param`` per Java param
 with the same name, ``getX``/``setX`` accessors, ``save``/``load``, and they work inside ``Pipeline``,

@@ -53,12 +53,12 @@ final class MoEPersistence {
 
     /** Spark's params metadata of {@code instance} at {@code path}/metadata: the one call of the Spark-version-specific writer. */
     static void saveMetadata(Params instance, String path, SparkSession spark) {
-        DefaultParamsWriter$.MODULE$.saveMetadata(instance, path, spark);
+        org.sparkmoe.engine.compat.SparkCompat.saveMetadata(instance, path, spark);
     }
 
     /** The params metadata at {@code path}/metadata, checked to be of {@code className}: the one call of the Spark-version-specific reader. */
     static DefaultParamsReader.Metadata loadMetadata(String path, SparkSession spark, String className) {
-        return DefaultParamsReader$.MODULE$.loadMetadata(path, spark, className);
+        return org.sparkmoe.engine.compat.SparkCompat.loadMetadata(path, spark, className);
     }
 
     /** An MLWriter whose save is all-or-nothing at the target path ({@link Publish#write}). */

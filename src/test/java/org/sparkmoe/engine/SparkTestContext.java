@@ -91,9 +91,9 @@ public final class SparkTestContext {
         JavaSparkContext c = sc;
         long deadline = System.currentTimeMillis() + timeoutMillis;
         // getExecutorInfos() lists the driver too
-        while (c.statusTracker().getExecutorInfos().length < n + 1) {
+        while (c.sc().statusTracker().getExecutorInfos().length < n + 1) {
             if (System.currentTimeMillis() > deadline) {
-                throw new IllegalStateException("only " + (c.statusTracker().getExecutorInfos().length - 1)
+                throw new IllegalStateException("only " + (c.sc().statusTracker().getExecutorInfos().length - 1)
                         + " of " + n + " executors registered after " + timeoutMillis + " ms");
             }
             try {
