@@ -4,8 +4,8 @@
 #
 #   jobs/pyspark-check.sh [extra unittest arguments]
 #
-# Needs a python3 that can import pyspark and py4j (pip install pyspark==4.*, or PYTHONPATH pointing at
-# a Spark distribution's python/ and python/lib/py4j-*.zip). Without them it prints SKIPPED and exits 0:
+# Needs a python3 that can import pyspark and py4j (pip install pyspark==4.*, or pyspark==3.5.* for the Spark 3.5
+# build; or PYTHONPATH pointing at a Spark distribution's python/ and python/lib/py4j-*.zip). Without them it prints SKIPPED and exits 0:
 # the check did not run. With Spark installed ($SPARK_HOME/bin/spark-submit, or the one inside a pip
 # pyspark) pyspark launches the JVM with it and the app jar is passed with --jars. Without a Spark
 # installation a small SPARK_HOME shim (target/pyspark-home/bin/spark-submit) runs Spark's SparkSubmit

@@ -1,9 +1,10 @@
 /**
  * What crosses the wire with Kryo (docs/DESIGN.md section 9):
  * {@link org.sparkmoe.engine.serde.MoEKryoRegistrator} (enable with
- * {@code spark.kryo.registrator}; jobs run with {@code spark.kryo.registrationRequired=true}),
+ * {@code spark.kryo.registrator}; the tests run with {@code spark.kryo.registrationRequired=true}),
  * {@link org.sparkmoe.engine.serde.MoESerializers} (versioned Kryo 4 serializers of the core and
- * engine types) and {@link org.sparkmoe.engine.serde.Wire} (their shared building blocks).
+ * engine types) and {@link org.sparkmoe.engine.serde.Wire} (their shared building blocks);
+ * {@link org.sparkmoe.engine.serde.SerializerAdvice} checks a session's serializer before training.
  *
  * <p>Layer: engine. May depend on {@code org.sparkmoe.core.*}, {@code org.sparkmoe.engine} (the
  * types it registers), Kryo and Spark; nothing above the engine.
