@@ -55,7 +55,12 @@ class ZeppelinNoteParseTest {
         // the file as plain JSON, to compare Zeppelin's reading with
         com.google.gson.JsonObject raw = new com.google.gson.Gson().fromJson(json, com.google.gson.JsonObject.class);
         String id = raw.get("id").getAsString();
-        Object note = fromJson.invoke(null, id, json);
+        Object note;
+        try {
+            note = fromJson.invoke(null, id, json);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            throw new AssertionError(zpln + ": Zeppelin's note parser rejects it: " + e.getCause(), e.getCause());
+        }
         assertNotNull(note, zpln + ": Zeppelin returned no note");
         assertEquals(raw.get("name").getAsString(), call(note, "getName"), zpln + ": name");
         assertEquals(id, call(note, "getId"), zpln + ": id");
