@@ -68,18 +68,10 @@ children() { # the pids whose parent is $1 (from /proc: no procps needed)
     return 0
 }
 
-# --- the jars: the application jar and the Maven class path (what jobs/moe-submit.sh uses) ---
-VERSION="$(sed -n 's:^  <version>\(.*\)</version>:\1:p' pom.xml | head -1)"
-JAR="target/spark-moe-$VERSION-app.jar"
-if [ ! -f "$JAR" ] || [ -n "$(find src/main conf pom.xml -newer "$JAR" -type f 2>/dev/null | head -1)" ]; then
-    log "building $JAR"
-    mvn -q -B -DskipTests package >&2
-fi
-CP_FILE="target/job-classpath.txt"
-if [ ! -s "$CP_FILE" ] || [ pom.xml -nt "$CP_FILE" ]; then
-    mvn -q -B dependency:build-classpath -Dmdep.outputFile="$CP_FILE" -Dmdep.includeScope=compile >&2
-fi
-CP="$(cat "$CP_FILE")"
+# --- the jars: the application jar and the Maven class path (jobs/common.sh, as jobs/moe-submit.sh) ---
+# shellcheck source=jobs/common.sh
+. "$ROOT/jobs/common.sh"   # JAR (built for SPARK_LINE if missing or stale), spark_moe_classpath
+CP="$(cat "$(spark_moe_classpath)")"
 JVM_ARGS="$(sed -n 's:.*<spark.jvm.args>\(.*\)</spark.jvm.args>.*:\1:p' pom.xml)"
 
 # A Spark home as a distribution lays it out (jars/): the Workers build the executors' class path from it.
