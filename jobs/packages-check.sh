@@ -53,7 +53,7 @@ submit() {
 }
 
 export OPENBLAS_NUM_THREADS=1
-submit train output.dir="$WORK/out" optim.steps=5 synthetic.documents=100
+submit train output.dir="$WORK/out" optim.maxSteps=5 synthetic.documents=100
 submit evaluate job.model="$WORK/out/model" evaluate.output="$WORK/eval.json"
 grep -q perplexity "$WORK/eval.json" || { echo "evaluation wrote no perplexity: $(cat "$WORK/eval.json")" >&2; exit 1; }
 echo "packages check passed (Spark $SPARK_LINE): $COORD from file://$REPO via spark-submit --packages" >&2
