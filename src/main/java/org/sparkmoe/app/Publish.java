@@ -7,10 +7,13 @@ import java.nio.charset.StandardCharsets;
 import java.util.UUID;
 
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.ChecksumFileSystem;
+import org.apache.hadoop.fs.FSError;
 import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.engine.checkpoint.WriteFailedException;
 
 /**
  * Publishing by rename, on any Hadoop filesystem: a result (a model, a score table, a small file)
@@ -73,7 +76,12 @@ public final class Publish {
     /** Replaces a small file atomically: written to a temporary sibling, then renamed over it. */
     public static void replaceFile(Path file, String text, Configuration conf) throws IOException {
         Path tmp = tempName(file);
-        writeText(tmp, text, conf);
+        try (OutputStream out = tmp.getFileSystem(conf).create(tmp, true)) {
+            out.write(text.getBytes(StandardCharsets.UTF_8));
+        } catch (IOException | FSError e) {
+            tmp.getFileSystem(conf).delete(tmp, false);
+            throw WriteFailedException.of(file.toString(), e);
+        }
         FileContext fc = FileContext.getFileContext(file.toUri(), conf);
         try {
             fc.rename(tmp, file, Options.Rename.OVERWRITE);
@@ -89,9 +97,24 @@ public final class Publish {
         }
     }
 
+    /** Writes a small file; a failure (a full disk included, which Hadoop's local filesystem throws as an Error) names it. */
     public static void writeText(Path file, String text, Configuration conf) throws IOException {
         try (OutputStream out = file.getFileSystem(conf).create(file, true)) {
             out.write(text.getBytes(StandardCharsets.UTF_8));
+        } catch (IOException | FSError e) {
+            throw WriteFailedException.of(file.toString(), e);
+        }
+    }
+
+    /**
+     * Reads a small file without checking its checksum file: a pointer file edited by hand (LATEST)
+     * keeps its old {@code .crc}, which the checksummed local filesystem would otherwise refuse.
+     */
+    public static String readRaw(Path file, Configuration conf) throws IOException {
+        FileSystem fs = file.getFileSystem(conf);
+        if (fs instanceof ChecksumFileSystem c) fs = c.getRawFileSystem();
+        try (InputStream in = fs.open(file)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
     }
 }

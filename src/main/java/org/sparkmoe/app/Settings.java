@@ -301,7 +301,16 @@ public final class Settings {
             "Publish root of the retrain command: it holds v-<date>/ model directories and the LATEST pointer file (the name of"
             + " the current version). Required for retrain.");
     public static final Setting RETRAIN_DATE = job("retrain.date").allowed("letters, digits, '-', '_', '.'").doc(
-            "The run date of a retrain (the version name is v-<date>): letters, digits, '-', '_' and '.'. Required for retrain.");
+            "The run date of a retrain (the version name is v-<date>): letters, digits, '-', '_' and '.'. Required for retrain."
+            + " Versions compare as text, so use one sortable format (yyyy-MM-dd): a date older than LATEST's is refused (exit 2)"
+            + " unless retrain.force=true.");
+    public static final Setting RETRAIN_FORCE = job("retrain.force").bool().def(false).doc(
+            "retrain: allow a run date older than the version LATEST names (a backfill: it warm-starts from the newest published"
+            + " version before it, and moves LATEST back to it when it passes the bar), and retrain a date that is already"
+            + " published or was withdrawn by a rollback (it replaces that version).");
+    public static final Setting ROLLBACK_TO = job("rollback.to").allowed("letters, digits, '-', '_', '.'").doc(
+            "rollback: the published version under retrain.root that LATEST should name (v-<date>, or the date). Versions newer"
+            + " than it are withdrawn (listed in retrain.root/WITHDRAWN): a retrain of their dates then needs retrain.force=true.");
 
     // ================================================================== evaluate / score / inspect (job)
 

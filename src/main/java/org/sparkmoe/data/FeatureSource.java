@@ -176,6 +176,7 @@ public final class FeatureSource {
             df = r.load(paths);
         } catch (RuntimeException e) {
             if (format == Format.LIBSVM) throwBadLibsvmRow(input, files, conf, e);
+            if (format == Format.CSV) throwBadCsvRow(input, files, conf, e);
             throw new FeatureDataException("feature input " + input + ": could not read as " + format + ": "
                     + rootMessage(e), e);
         }
@@ -240,10 +241,12 @@ public final class FeatureSource {
             survey = FeatureSurvey.run(rows, parser, known);
         } catch (RuntimeException e) {
             if (format == Format.LIBSVM) throwBadLibsvmRow(input, files, conf, e);
+            if (format == Format.CSV) throwBadCsvRow(input, files, conf, e);
             throw new FeatureDataException("feature input " + input + ": reading " + format + " failed: " + rootMessage(e), e);
         } catch (Exception e) {
             // a failed task: SparkException, which collect() throws undeclared; passed on unchanged otherwise
             if (format == Format.LIBSVM) throwBadLibsvmRow(input, files, conf, e);
+            if (format == Format.CSV) throwBadCsvRow(input, files, conf, e);
             throw FeatureSource.<RuntimeException>rethrow(e);
         }
         if (survey.rows == 0) throw new FeatureDataException("feature input " + input + " has no rows");
@@ -395,6 +398,20 @@ public final class FeatureSource {
         FeatureDataException bad;
         try {
             bad = LibsvmLines.firstBadRow(input, files, conf, failure);
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
+            return;
+        }
+        if (bad != null) throw bad;
+    }
+
+    /** Spark's CSV reader names no line for a malformed record: find the first line with a wrong field count (no-op if none). */
+    private void throwBadCsvRow(String input, List<Path> files, Configuration conf, Exception failure) {
+        String sep = options.getOrDefault("sep", options.getOrDefault("delimiter", ","));
+        if (sep.length() != 1) return;
+        FeatureDataException bad;
+        try {
+            bad = CsvLines.firstBadRow(input, files, sep.charAt(0), conf, failure);
         } catch (IOException | RuntimeException e) {
             failure.addSuppressed(e);
             return;

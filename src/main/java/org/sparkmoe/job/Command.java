@@ -6,10 +6,14 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSError;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.app.ModelDirectory;
+import org.sparkmoe.app.RunLock;
+import org.sparkmoe.engine.checkpoint.WriteFailedException;
 import org.sparkmoe.core.train.TrainingState;
 
 /** One subcommand of {@link MoEJob}, with what the commands share: reading job.model and its data, JSON output. */
@@ -26,6 +30,81 @@ abstract class Command {
 
     /** Runs the command; returns the exit code ({@link MoEJob#OK}, ...). */
     abstract int run(JobConfig cfg) throws IOException;
+
+    /**
+     * What a command's configuration needs that no data, filesystem or Spark can change: its
+     * required keys and the rules between keys. Run before Spark starts, so such errors come in
+     * well under a second.
+     */
+    static void checkBeforeSpark(String cmd, JobConfig cfg) {
+        switch (cmd) {
+            case "train" -> cfg.required("output.dir", "for train (the run's output directory)");
+            case "evaluate", "inspect" -> cfg.required("job.model", "(the model directory or a train output.dir)");
+            case "score" -> {
+                cfg.required("job.model", "(the model directory or a train output.dir)");
+                cfg.required("score.output", "for score (the parquet output path)");
+            }
+            case "retrain" -> {
+                cfg.required("retrain.root", "for retrain (the publish root)");
+                cfg.required("retrain.date", "for retrain (the run date)");
+            }
+            case "rollback" -> {
+                cfg.required("retrain.root", "for rollback (the publish root)");
+                cfg.required("rollback.to", "for rollback (the published version LATEST should name, e.g. v-2026-11-26)");
+            }
+            default -> throw new IllegalArgumentException(cmd);
+        }
+        if (cmd.equals("train") || cmd.equals("retrain")) {
+            if (!cfg.string("heldout.path").isEmpty() && cfg.string("input.path").isEmpty()) {
+                throw new JobConfig.ConfigException("config key 'heldout.path' = '" + cfg.string("heldout.path")
+                        + "' needs input.path (the built-in data has its own held-out split)");
+            }
+            if (cfg.task() == JobConfig.TaskKind.CLASSIFICATION && cfg.string("input.path").isEmpty()) {
+                throw new JobConfig.ConfigException("config key 'input.path' must be set for task=classification "
+                        + "(there is no built-in classification data)");
+            }
+        }
+    }
+
+    /**
+     * Locks {@code dir} (config key {@code key}) for this run: a directory that is a file or cannot
+     * be created or written is bad configuration (exit 2); one held by a live run is
+     * {@link RunLock.LockedException} (exit 4). A stale lock is cleared, with a warning.
+     */
+    RunLock lock(Path dir, String key, String cmd) throws IOException {
+        FileSystem fs = dir.getFileSystem(hadoop);
+        String what = "config key '" + key + "' = " + dir;
+        try {
+            if (fs.exists(dir) && !fs.getFileStatus(dir).isDirectory()) {
+                throw new JobConfig.ConfigException(what + " is a file, not a directory; choose a directory path");
+            }
+            RunLock lock = RunLock.acquire(dir, cmd, key + " " + dir, hadoop);
+            lock.staleNote().ifPresent(n -> out.println("warning: " + n));
+            return lock;
+        } catch (RunLock.LockedException e) {
+            throw e;
+        } catch (WriteFailedException e) {
+            if (e.outOfSpace()) throw e;
+            throw new JobConfig.ConfigException(what + " is not usable: " + e.getMessage());
+        } catch (IOException e) {
+            throw new JobConfig.ConfigException(what + " is not usable: " + e.getMessage());
+        }
+    }
+
+    /** A write that names its target when it fails (a full disk included, which Hadoop's local filesystem throws as an Error). */
+    interface Write {
+        void run() throws IOException;
+    }
+
+    static void writing(Path target, Write w) throws IOException {
+        try {
+            w.run();
+        } catch (WriteFailedException e) {
+            throw e;
+        } catch (IOException | FSError e) {
+            throw WriteFailedException.of(target.toString(), e);
+        }
+    }
 
     static String json(Object o) {
         try {

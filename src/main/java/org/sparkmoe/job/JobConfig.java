@@ -205,7 +205,7 @@ public final class JobConfig implements Serializable {
             String v = e.getValue();
             boolean ok = s.accepts(v);
             if (s == Settings.INPUT_NUM_CLASSES) ok &= !v.equals("1");
-            if (s == Settings.RETRAIN_DATE) ok &= v.isEmpty() || v.matches("[A-Za-z0-9._-]+") && !v.startsWith(".");
+            if (s == Settings.RETRAIN_DATE || s == Settings.ROLLBACK_TO) ok &= v.isEmpty() || v.matches("[A-Za-z0-9._-]+") && !v.startsWith(".");
             if (!ok) throw new ConfigException("config key '" + e.getKey() + "' has invalid value '" + v + "': expected " + s.allowed());
             b.set(s, v);
         }

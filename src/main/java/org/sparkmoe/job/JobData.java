@@ -37,6 +37,10 @@ final class JobData {
     final int context;
     final double heldoutFraction;
     final org.sparkmoe.data.Vocabulary vocab;
+    /** Text data: the out-of-vocabulary rate of each part read ("train", "heldout"), for the summary. */
+    final Map<String, Double> outOfVocabulary = new LinkedHashMap<>();
+    /** What the job should print as warnings (a part mostly out of vocabulary). */
+    final List<String> warnings = new ArrayList<>();
 
     private JobData(JavaRDD<RowBlock> train, JavaRDD<RowBlock> heldout, int vocabulary, int inputDim, int outputs,
                     Map<String, String> metadata, MarkovMixtureCorpus corpus, int context, double heldoutFraction, org.sparkmoe.data.Vocabulary vocab) {
@@ -89,8 +93,13 @@ final class JobData {
             JobData held = readInput(sc, cfg, model, modelDir, "heldout.path", heldoutPath, partitions, 0.0, main);
             Map<String, String> meta = new LinkedHashMap<>(main.metadata);
             meta.put("heldout.path", heldoutPath);
-            return new JobData(main.train, held.train, main.vocabulary, main.inputDim, main.outputs, meta, null, main.context, 0.0,
+            JobData both = new JobData(main.train, held.train, main.vocabulary, main.inputDim, main.outputs, meta, null, main.context, 0.0,
                     main.vocab);
+            if (main.outOfVocabulary.containsKey("train")) both.outOfVocabulary.put("train", main.outOfVocabulary.get("train"));
+            if (held.outOfVocabulary.containsKey("train")) both.outOfVocabulary.put("heldout", held.outOfVocabulary.get("train"));
+            both.warnings.addAll(main.warnings);
+            if (!heldoutPath.equals(input)) both.warnings.addAll(held.warnings);
+            return both;
         }
         if (!input.isEmpty()) return readInput(sc, cfg, model, modelDir, "input.path", input, partitions, fraction, null);
         return switch (task) {
@@ -108,7 +117,7 @@ final class JobData {
         {
             checkInputExists(sc, input, key);
             try {
-                return task == JobConfig.TaskKind.LM ? textCorpus(sc, cfg, model, modelDir, input, partitions, fraction, like)
+                return task == JobConfig.TaskKind.LM ? textCorpus(sc, cfg, model, modelDir, key, input, partitions, fraction, like)
                         : features(sc, cfg, model, input, fraction, like);
             } catch (InputException | JobConfig.ConfigException e) {
                 throw e;
@@ -130,7 +139,7 @@ final class JobData {
     }
 
     private static JobData textCorpus(JavaSparkContext sc, JobConfig cfg, ModelDirectory.Spec model, org.apache.hadoop.fs.Path modelDir,
-                                      String input, int partitions, double fraction, JobData like) throws org.apache.spark.SparkException {
+                                      String key, String input, int partitions, double fraction, JobData like) throws org.apache.spark.SparkException {
         org.apache.spark.api.java.JavaPairRDD<String, String> docs = switch (cfg.string("input.format")) {
             case "text" -> org.sparkmoe.data.TextSource.textFiles(sc, input, cfg.bool("input.documentPerFile")
                     ? org.sparkmoe.data.TextSource.DocumentMode.FILE : org.sparkmoe.data.TextSource.DocumentMode.LINE, partitions);
@@ -179,8 +188,17 @@ final class JobData {
         meta.put("vocabularyFile", ModelDirectory.VOCABULARY);
         meta.put("examples", Long.toString(ex.totalExamples()));
         meta.put("heldout.fraction", Double.toString(fraction));
-        return new JobData(ex.blocks(org.sparkmoe.data.LanguageModelData.Part.TRAIN), ex.blocks(org.sparkmoe.data.LanguageModelData.Part.HELD_OUT),
-                vocab.size(), 0, vocab.size(), meta, null, c, fraction, vocab);
+        JobData d = new JobData(ex.blocks(org.sparkmoe.data.LanguageModelData.Part.TRAIN),
+                ex.blocks(org.sparkmoe.data.LanguageModelData.Part.HELD_OUT), vocab.size(), 0, vocab.size(), meta, null, c, fraction, vocab);
+        d.outOfVocabulary.put("train", ex.outOfVocabularyRate(org.sparkmoe.data.LanguageModelData.Part.TRAIN));
+        ex.outOfVocabularyWarning(org.sparkmoe.data.LanguageModelData.Part.TRAIN, key + " " + input).ifPresent(d.warnings::add);
+        if (fraction > 0) {
+            d.outOfVocabulary.put("heldout", ex.outOfVocabularyRate(org.sparkmoe.data.LanguageModelData.Part.HELD_OUT));
+            ex.outOfVocabularyWarning(org.sparkmoe.data.LanguageModelData.Part.HELD_OUT, "the held-out split of " + key + " " + input)
+                    .ifPresent(d.warnings::add);
+        }
+        d.outOfVocabulary.values().removeIf(r -> Double.isNaN(r));
+        return d;
     }
 
     private static final java.util.regex.Pattern TAG = java.util.regex.Pattern.compile("(\\S)/[^\\s/]+(?=\\s|$)");

@@ -3,18 +3,27 @@ package org.sparkmoe.job;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Supplier;
+import org.apache.hadoop.fs.FSError;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
+import org.sparkmoe.app.RunLock;
+import org.sparkmoe.data.FeatureDataException;
+import org.sparkmoe.data.TextDataException;
+import org.sparkmoe.engine.checkpoint.CorruptCheckpointException;
+import org.sparkmoe.engine.checkpoint.WriteFailedException;
 
 /**
- * The spark-submit entry point: {@code MoEJob train|evaluate|score|inspect|retrain [key=value ...]}.
- * Exit codes: 0 ok (retrain: published or already published), 1 failure, 2 bad input or
- * configuration, 3 (retrain) rejected by the evaluation bar. {@link #run(JavaSparkContext, PrintStream,
+ * The spark-submit entry point: {@code MoEJob train|evaluate|score|inspect|retrain|rollback [key=value ...]}.
+ * Exit codes: 0 ok (retrain: published or already published), 1 failure (a rerun may succeed: it
+ * resumes), 2 bad input, configuration or model (a rerun fails the same way until it is fixed),
+ * 3 (retrain) rejected by the evaluation bar, 4 another run holds the directory's lock.
+ * The configuration is validated before Spark starts. {@link #run(JavaSparkContext, PrintStream,
  * String...)} returns the exit code instead of exiting (tests, embedding).
  */
 public final class MoEJob {
-    public static final int OK = 0, FAILED = 1, BAD_INPUT = 2, REJECTED = 3;
+    public static final int OK = 0, FAILED = 1, BAD_INPUT = 2, REJECTED = 3, LOCKED = 4;
     public static final String LATEST = "LATEST";
 
     static final String USAGE = String.join("\n",
@@ -25,60 +34,106 @@ public final class MoEJob {
             "  score     batch prediction of job.model to parquet at score.output",
             "  inspect   print job.model's spec, parameter counts and balance statistics",
             "  retrain   warm-start from retrain.root/LATEST, train, evaluate, publish retrain.root/v-<retrain.date> if it passes",
+            "  rollback  point retrain.root/LATEST back at the published version rollback.to",
             "keys and defaults: conf/moe-job.properties",
-            "exit codes: 0 ok, 1 failure, 2 bad input/config, 3 rejected by the evaluation bar (retrain)");
+            "exit codes: 0 ok, 1 failure, 2 bad input/config/model, 3 rejected by the evaluation bar (retrain),"
+                    + " 4 output.dir or retrain.root locked by another run");
 
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
-    /** Runs a command on the active Spark session (created, local[*] unless a master is set, if there is none). */
+    /**
+     * Runs a command on the active Spark session (created, local[*] unless a master is set, if
+     * there is none), after validating the configuration without it.
+     */
     public static int run(String... args) {
-        if (args.length == 0 || !isCommand(args[0])) {
-            System.err.println(args.length == 0 ? "no command given" : "unknown command '" + args[0] + "'");
-            System.err.println(USAGE);
-            return BAD_INPUT;
-        }
-        SparkConf conf = new SparkConf();
-        if (!conf.contains("spark.master")) conf.setMaster("local[*]");
-        conf.setIfMissing("spark.app.name", "spark-moe " + args[0]);
-        System.setProperty("java.awt.headless", "true");
-        SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
-        return run(JavaSparkContext.fromSparkContext(spark.sparkContext()), System.out, args);
+        return run(() -> {
+            SparkConf conf = new SparkConf();
+            if (!conf.contains("spark.master")) conf.setMaster("local[*]");
+            conf.setIfMissing("spark.app.name", "spark-moe " + args[0]);
+            // the engine truncates lineage with RDD checkpoints every few steps; without this they pile up
+            conf.setIfMissing("spark.cleaner.referenceTracking.cleanCheckpoints", "true");
+            System.setProperty("java.awt.headless", "true");
+            SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+            return JavaSparkContext.fromSparkContext(spark.sparkContext());
+        }, System.out, args);
     }
 
     /** Runs a command on {@code sc}, printing to {@code out}; returns the exit code. */
     public static int run(JavaSparkContext sc, PrintStream out, String... args) {
+        return run(() -> sc, out, args);
+    }
+
+    /**
+     * Runs a command, printing to {@code out}; {@code spark} is asked for the Spark context only
+     * once everything that needs no data has been validated.
+     */
+    static int run(Supplier<JavaSparkContext> spark, PrintStream out, String... args) {
         if (args.length == 0 || !isCommand(args[0])) {
             out.println(args.length == 0 ? "no command given" : "unknown command '" + args[0] + "'");
             out.println(USAGE);
             return BAD_INPUT;
         }
         String cmd = args[0];
+        JobConfig cfg;
         try {
-            JobConfig cfg = JobConfig.fromArgs(Arrays.asList(args).subList(1, args.length));
+            cfg = JobConfig.fromArgs(Arrays.asList(args).subList(1, args.length));
             for (String d : cfg.deprecations()) out.println("warning: " + d);
+            Command.checkBeforeSpark(cmd, cfg);
+        } catch (JobConfig.ConfigException | JobData.InputException e) {
+            out.println("error: " + e.getMessage());
+            return BAD_INPUT;
+        }
+        JavaSparkContext sc = spark.get();
+        try {
             Command command = switch (cmd) {
                 case "train" -> new TrainCommand(sc, out);
                 case "evaluate" -> new EvaluateCommand(sc, out);
                 case "score" -> new ScoreCommand(sc, out);
                 case "inspect" -> new InspectCommand(sc, out);
+                case "rollback" -> new RollbackCommand(sc, out);
                 default -> new RetrainCommand(sc, out);
             };
             return command.run(cfg);
-        } catch (JobConfig.ConfigException | JobData.InputException e) {
-            out.println("error: " + e.getMessage());
-            return BAD_INPUT;
-        } catch (Exception e) {
-            out.println("error: " + cmd + " failed: " + e);
-            e.printStackTrace(out);
-            return FAILED;
+        } catch (Exception | FSError e) {
+            return failed(cmd, e, out);
         } finally {
             sc.clearJobGroup();
         }
     }
 
+    /**
+     * The exit code of a failure, and its message: the first known cause (also inside a
+     * SparkException) in one line; an unexpected failure with its stack trace.
+     */
+    static int failed(String cmd, Throwable e, PrintStream out) {
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof RunLock.LockedException) {
+                out.println("error: " + c.getMessage());
+                return LOCKED;
+            }
+            if (c instanceof JobConfig.ConfigException || c instanceof JobData.InputException || c instanceof FeatureDataException
+                    || c instanceof TextDataException || c instanceof CorruptCheckpointException) {
+                out.println("error: " + c.getMessage());
+                return BAD_INPUT;
+            }
+            if (c instanceof WriteFailedException) {
+                out.println("error: " + cmd + " failed: " + c.getMessage());
+                return FAILED;
+            }
+            if (c instanceof FSError) {
+                out.println("error: " + cmd + " failed: a filesystem write failed: " + c.getMessage()
+                        + (WriteFailedException.of("?", c).outOfSpace() ? " (the disk is full: free space and rerun)" : ""));
+                return FAILED;
+            }
+        }
+        out.println("error: " + cmd + " failed: " + e);
+        e.printStackTrace(out);
+        return FAILED;
+    }
+
     private static boolean isCommand(String s) {
-        return List.of("train", "evaluate", "score", "inspect", "retrain").contains(s);
+        return List.of("train", "evaluate", "score", "inspect", "retrain", "rollback").contains(s);
     }
 }

@@ -9,6 +9,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparkmoe.app.ModelDirectory;
 import org.sparkmoe.app.Publish;
+import org.sparkmoe.app.RunLock;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.train.TrainingState;
 
@@ -25,12 +26,25 @@ class RetrainCommand extends TrainCommand {
     int run(JobConfig cfg) throws IOException {
         Path root = new Path(cfg.required("retrain.root", "for retrain (the publish root)"));
         String date = cfg.required("retrain.date", "for retrain (the run date)");
-        String version = "v-" + date;
+        boolean force = cfg.bool("retrain.force");
+        try (RunLock lock = lock(root, "retrain.root", "retrain")) {
+            return retrain(cfg, root, "v-" + date, force);
+        }
+    }
+
+    private int retrain(JobConfig cfg, Path root, String version, boolean force) throws IOException {
         Path published = new Path(root, version);
         Path latest = new Path(root, MoEJob.LATEST);
         FileSystem fs = root.getFileSystem(hadoop);
-        String current = fs.exists(latest) ? Publish.readText(latest, hadoop).trim() : "";
-        if (fs.exists(new Path(published, ModelDirectory.SPEC))) {
+        PublishRoot pub = new PublishRoot(root, hadoop);
+        String current = pub.latest();
+        java.util.Set<String> withdrawn = pub.withdrawn();
+        if (fs.exists(new Path(published, ModelDirectory.SPEC)) && !force) {
+            if (withdrawn.contains(version)) {
+                out.println(version + " is published but was withdrawn by a rollback (" + new Path(root, PublishRoot.WITHDRAWN)
+                        + "); LATEST stays '" + current + "'. Set retrain.force=true to retrain and republish it");
+                return MoEJob.OK;
+            }
             if (current.isEmpty() || current.compareTo(version) < 0) {
                 Publish.replaceFile(latest, version + "\n", hadoop);
                 out.println(version + " was published but LATEST pointed to '" + current + "'; LATEST now points to " + version);
@@ -38,27 +52,34 @@ class RetrainCommand extends TrainCommand {
             out.println(version + " is already published at " + published + "; nothing to do");
             return MoEJob.OK;
         }
+        if (!current.isEmpty() && version.compareTo(current) < 0 && !force) {
+            throw new JobConfig.ConfigException("config key 'retrain.date': " + version + " is older than " + current
+                    + ", the version LATEST names: publishing it would move LATEST back. Dates only move forward; for a backfill"
+                    + " set retrain.force=true, to go back to a published version use the rollback command");
+        }
+        // the model to continue from: LATEST, or for a forced older date the newest published version before it
+        String from = !current.isEmpty() && current.compareTo(version) < 0 ? current : force ? pub.newestBefore(version, withdrawn) : "";
         ModelDirectory.Spec prevSpec = null;
         TrainingState warm = null;
-        if (!current.isEmpty()) {
-            Path prev = new Path(root, current);
+        if (!from.isEmpty()) {
+            Path prev = new Path(root, from);
             prevSpec = ModelDirectory.readSpec(prev, hadoop);
             warm = ModelDirectory.readState(prev, prevSpec, hadoop);
             out.println("warm start from " + prev + " (step " + warm.step() + ")");
         } else {
-            out.println("no LATEST under " + root + ": cold start");
+            out.println("no earlier version under " + root + ": cold start");
         }
-        JobData data = JobData.load(sc, cfg, prevSpec, current.isEmpty() ? null : new Path(root, current));
+        JobData data = JobData.load(sc, cfg, prevSpec, from.isEmpty() ? null : new Path(root, from));
+        for (String w : data.warnings) out.println("warning: " + w);
         ModelDirectory.Spec spec = spec(cfg, data, prevSpec);
         Map<String, String> prov = new LinkedHashMap<>(spec.provenance());
         prov.put("version", version);
-        if (!current.isEmpty()) prov.put("warmStartFrom", current);
+        if (!from.isEmpty()) prov.put("warmStartFrom", from);
         spec = new ModelDirectory.Spec(spec.network(), spec.data(), prov);
         if (prevSpec != null && !prevSpec.network().equals(spec.network())) {
-            throw new JobConfig.ConfigException("the configured model differs from the published " + current + ": "
+            throw new JobConfig.ConfigException("the configured model differs from the published " + from + ": "
                     + difference(prevSpec.network(), spec.network()) + " (a warm start needs the same network)");
         }
-        fs.mkdirs(root);
         Path work = Publish.tempSibling(new Path(root, "_run-" + version), hadoop);
         try {
             Trained t = trainAndBuild(cfg, data, spec, work, warm);
@@ -68,8 +89,10 @@ class RetrainCommand extends TrainCommand {
                 return MoEJob.REJECTED;
             }
             Publish.publish(t.modelTmp(), published, hadoop);
+            if (withdrawn.remove(version)) pub.writeWithdrawn(withdrawn);
             Publish.replaceFile(latest, version + "\n", hadoop);
-            out.println("published " + published + "; LATEST -> " + version);
+            out.println("published " + published + "; LATEST -> " + version + (current.compareTo(version) > 0
+                    ? " (back from " + current + ": retrain.force=true)" : ""));
             out.println("summary: " + json(t.summary()));
             return MoEJob.OK;
         } finally {

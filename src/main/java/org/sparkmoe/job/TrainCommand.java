@@ -12,12 +12,14 @@ import org.apache.hadoop.fs.Path;
 import org.sparkmoe.app.ModelDirectory;
 import org.sparkmoe.app.Publish;
 import org.sparkmoe.app.RunListeners;
+import org.sparkmoe.app.RunLock;
 import org.sparkmoe.app.TrainingLoop;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.engine.StepReport;
+import org.sparkmoe.engine.checkpoint.CheckpointStore;
 import org.sparkmoe.engine.metrics.MetricsLog;
 import org.sparkmoe.engine.metrics.StepMetrics;
 
@@ -34,16 +36,19 @@ class TrainCommand extends Command {
     @Override
     int run(JobConfig cfg) throws IOException {
         Path output = new Path(cfg.required("output.dir", "for train (the run's output directory)"));
-        JobData data = JobData.load(sc, cfg, null);
-        ModelDirectory.Spec spec = spec(cfg, data, null);
-        checkSameModel(output, spec);
-        Trained t = trainAndBuild(cfg, data, spec, output, null);
-        Path model = new Path(output, "model");
-        Publish.publish(t.modelTmp(), model, hadoop);
-        Publish.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(t.summary()), hadoop);
-        out.println("model published at " + model);
-        out.println("summary: " + json(t.summary()));
-        return MoEJob.OK;
+        try (RunLock lock = lock(output, "output.dir", "train")) {
+            JobData data = JobData.load(sc, cfg, null);
+            for (String w : data.warnings) out.println("warning: " + w);
+            ModelDirectory.Spec spec = spec(cfg, data, null);
+            checkSameModel(output, spec);
+            Trained t = trainAndBuild(cfg, data, spec, output, null);
+            Path model = new Path(output, "model");
+            Publish.publish(t.modelTmp(), model, hadoop);
+            Publish.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(t.summary()), hadoop);
+            out.println("model published at " + model);
+            out.println("summary: " + json(t.summary()));
+            return MoEJob.OK;
+        }
     }
 
     ModelDirectory.Spec spec(JobConfig cfg, JobData data, ModelDirectory.Spec previous) {
@@ -64,12 +69,18 @@ class TrainCommand extends Command {
     /**
      * The documented rule: an output directory whose model (or unfinished run) has a different
      * network spec is an error, and nothing there is touched; the same spec resumes from its checkpoints.
+     * The unfinished run's spec ({@code run-spec.json}) counts only when it left a checkpoint: a run
+     * that failed before its first one (bad data, a batch larger than the data) trained nothing to protect.
      */
     private void checkSameModel(Path output, ModelDirectory.Spec spec) throws IOException {
         FileSystem fs = output.getFileSystem(hadoop);
+        Path runSpec = new Path(output, RUN_SPEC);
+        if (fs.exists(runSpec) && new CheckpointStore(new Path(output, "checkpoints").toString(), hadoop, 1).latest().isEmpty()) {
+            fs.delete(runSpec, false);
+        }
         List<Path> specs = new ArrayList<>();
         specs.add(new Path(new Path(output, "model"), ModelDirectory.SPEC));
-        specs.add(new Path(output, "run-" + ModelDirectory.SPEC));
+        specs.add(runSpec);
         for (Path p : specs) {
             if (!fs.exists(p)) continue;
             ModelDirectory.Spec old = ModelDirectory.Spec.parse(Publish.readText(p, hadoop), p.toString());
@@ -78,10 +89,42 @@ class TrainCommand extends Command {
                         + difference(old.network(), spec.network()) + "; choose another output.dir or delete it");
             }
         }
-        if (!fs.exists(output)) fs.mkdirs(output);
-        Path runSpec = new Path(output, "run-" + ModelDirectory.SPEC);
-        if (!fs.exists(runSpec)) Publish.replaceFile(runSpec, spec.toJson(), hadoop);
     }
+
+    static final String RUN_SPEC = "run-" + ModelDirectory.SPEC;
+
+    /** Records the run's spec in its directory before the first step, so its checkpoints are never resumed by another model. */
+    private TrainingLoop.Listener recordSpec(Path runDir, ModelDirectory.Spec spec, boolean[] started) {
+        return new TrainingLoop.Listener() {
+            @Override
+            public void started(long firstStep, long targetStep) {
+                started[0] = true;
+                try {
+                    Path runSpec = new Path(runDir, RUN_SPEC);
+                    if (!runSpec.getFileSystem(hadoop).exists(runSpec)) Publish.replaceFile(runSpec, spec.toJson(), hadoop);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        };
+    }
+
+    /**
+     * Where Spark's RDD checkpoints of this run go when the user set no spark.checkpoint.dir: under
+     * the run's directory, when every executor reaches it (a local master, or a non-local filesystem).
+     * Without a reliable directory the engine checkpoints on the executors, and losing one fails the run.
+     */
+    private Path defaultSparkCheckpoints(Path runDir) throws IOException {
+        if (sc.sc().getCheckpointDir().isDefined()) return null;
+        boolean localMaster = sc.master().startsWith("local");
+        if (!localMaster && "file".equals(runDir.getFileSystem(hadoop).getUri().getScheme())) return null;
+        Path dir = new Path(runDir, SPARK_CHECKPOINTS);
+        dir.getFileSystem(hadoop).delete(dir, true); // a dead run's: never read again (we hold the lock)
+        sc.setCheckpointDir(dir.toString());
+        return dir;
+    }
+
+    static final String SPARK_CHECKPOINTS = "spark-checkpoints";
 
     static String difference(NetworkSpec a, NetworkSpec b) {
         List<String> d = new ArrayList<>();
@@ -104,15 +147,36 @@ class TrainCommand extends Command {
         RunListeners.BalanceHistory balance = new RunListeners.BalanceHistory(loadPath, hadoop);
         TrainingLoop.Options options = new TrainingLoop.Options(target, new Path(runDir, "checkpoints").toString(),
                 cfg.integer("checkpoint.interval"), cfg.integer("checkpoint.keep"), metricsPath.toString(), spec.provenance());
-        TrainingLoop.Result run = TrainingLoop.run(sc, network, ec, data.train, options, warm == null ? null : TrainingLoop.WarmStart.of(warm),
-                List.of(RunListeners.progress(out, cfg.integer("progress.interval")),
-                        RunListeners.failOnDivergence("lower optim.stepSize or set optim.clipNorm"), balance));
-        List<StepReport> reports = run.reports();
+        boolean[] started = {false};
+        Path sparkCheckpoints = defaultSparkCheckpoints(runDir);
+        List<StepReport> reports;
         TrainingState finalState;
         try {
-            finalState = run.trainer().snapshot();
+            TrainingLoop.Result run;
+            try {
+                run = TrainingLoop.run(sc, network, ec, data.train, options, warm == null ? null : TrainingLoop.WarmStart.of(warm),
+                        List.of(recordSpec(runDir, spec, started), RunListeners.progress(out, cfg.integer("progress.interval")),
+                                RunListeners.failOnDivergence("lower optim.stepSize or set optim.clipNorm"), balance));
+            } catch (java.io.UncheckedIOException e) {
+                throw e.getCause();
+            } catch (IllegalArgumentException e) {
+                if (started[0]) throw e;
+                // before the first step: the data and the configuration do not fit (BatchPlan: fewer examples than a batch)
+                String m = String.valueOf(e.getMessage());
+                throw new JobData.InputException("training cannot start: " + m + (m.contains("batch")
+                        ? " (config key 'engine.batchSize' = " + ec.batchSize() + ": lower it, or give more data)" : ""), e);
+            }
+            reports = run.reports();
+            try {
+                finalState = run.trainer().snapshot();
+            } finally {
+                run.trainer().close();
+            }
         } finally {
-            run.trainer().close();
+            if (sparkCheckpoints != null) {
+                sc.sc().setCheckpointDir(null);
+                sparkCheckpoints.getFileSystem(hadoop).delete(sparkCheckpoints, true);
+            }
         }
         double trainSeconds = (System.nanoTime() - wallStart) / 1e9;
 
@@ -120,23 +184,26 @@ class TrainCommand extends Command {
         Evaluator.Result eval = Evaluator.evaluate(sc, spec.network(), finalState.params(), data.heldout, data.corpus);
         List<StepMetrics> all = MetricsLog.read(metricsPath.toString(), hadoop);
         Map<String, Object> summary = summary(cfg, spec, network, data, finalState, all, reports, eval, trainSeconds);
+        if (!data.outOfVocabulary.isEmpty()) summary.put("outOfVocabularyRate", data.outOfVocabulary);
         summary.put("wallSeconds", (System.nanoTime() - wallStart) / 1e9);
 
         Path modelTmp = Publish.tempSibling(new Path(runDir, "model"), hadoop);
         try {
             ModelDirectory.writeModel(modelTmp, spec, finalState, ec.expertShards(),
-                    data.vocab == null ? null : p -> data.vocab.save(p.toString(), hadoop), hadoop);
+                    data.vocab == null ? null : p -> writing(p, () -> data.vocab.save(p.toString(), hadoop)), hadoop);
             Publish.writeText(new Path(modelTmp, ModelDirectory.SUMMARY), json(summary), hadoop);
             FileSystem fs = modelTmp.getFileSystem(hadoop);
-            org.apache.hadoop.fs.FileUtil.copy(fs, metricsPath, fs, new Path(modelTmp, ModelDirectory.METRICS), false, hadoop);
+            Path metricsCopy = new Path(modelTmp, ModelDirectory.METRICS);
+            writing(metricsCopy, () -> org.apache.hadoop.fs.FileUtil.copy(fs, metricsPath, fs, metricsCopy, false, hadoop));
             if (cfg.bool("charts.enabled")) {
                 Path charts = new Path(modelTmp, ModelDirectory.CHARTS);
                 fs.mkdirs(charts);
                 double floor = data.corpus == null ? Double.NaN : data.corpus.exampleFloorNats();
-                Charts.loss(all, floor, new Path(charts, Charts.LOSS), hadoop);
-                Charts.expertLoad(balance.rows(), network.numExperts(), new Path(charts, Charts.EXPERT_LOAD), hadoop);
+                Path loss = new Path(charts, Charts.LOSS), load = new Path(charts, Charts.EXPERT_LOAD);
+                writing(loss, () -> Charts.loss(all, floor, loss, hadoop));
+                writing(load, () -> Charts.expertLoad(balance.rows(), network.numExperts(), load, hadoop));
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | org.apache.hadoop.fs.FSError e) {
             modelTmp.getFileSystem(hadoop).delete(modelTmp, true);
             throw e;
         }
