@@ -8,7 +8,10 @@
 # optim.maxSteps more steps on the run's data, evaluates on the held-out data (heldout.path, or the
 # deterministic heldout.fraction split) and publishes <root>/v-<date> only if the bar.* settings pass;
 # then LATEST is replaced atomically (temporary file + rename). Rerunning a published date does nothing.
+# Dates only move forward: a date older than LATEST's is refused unless retrain.force=true. To go
+# back to a published version use jobs/rollback.sh. The run holds <root>/_LOCK (README "Retraining").
 #
 # Exit codes: 0 published (or already published), 3 rejected by the evaluation bar (nothing
-# published), 1 failed (nothing published), 2 bad configuration or input.
+# published), 1 failed (nothing published), 2 bad configuration or input, 4 <root> locked by
+# another run.
 exec "$(dirname "$0")/moe-submit.sh" retrain "$@"

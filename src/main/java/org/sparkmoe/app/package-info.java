@@ -13,7 +13,9 @@
  *       balance history);</li>
  *   <li>{@link org.sparkmoe.app.ModelDirectory} and {@link org.sparkmoe.app.ParameterTable}: the
  *       saved-model layouts, each readable by both faces, with their format versions;</li>
- *   <li>{@link org.sparkmoe.app.Publish}: publishing a result by rename.</li>
+ *   <li>{@link org.sparkmoe.app.Publish}: publishing a result by rename;</li>
+ *   <li>{@link org.sparkmoe.app.RunLock}: the lock of a directory a run writes into (a train
+ *       output.dir, a retrain root), with stale-lock detection.</li>
  * </ul>
  * Depends on {@code org.sparkmoe.core}, {@code org.sparkmoe.engine}, Spark and Hadoop; not on
  * {@code data}, {@code job} or {@code ml} (checked by {@code LayerTest}).

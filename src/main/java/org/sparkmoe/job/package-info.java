@@ -1,7 +1,8 @@
 /**
  * The spark-submit job, one of the two faces of spark-moe: {@link org.sparkmoe.job.MoEJob} (the
  * entry point, with the README's exit codes) and one class per subcommand (TrainCommand,
- * EvaluateCommand, ScoreCommand, InspectCommand, RetrainCommand, sharing Command),
+ * EvaluateCommand, ScoreCommand, InspectCommand, RetrainCommand, RollbackCommand, sharing Command;
+ * {@link org.sparkmoe.job.PublishRoot} reads a retrain root's LATEST and WITHDRAWN),
  * {@link org.sparkmoe.job.JobConfig} (the job's keys over the declared settings of
  * {@code org.sparkmoe.app.Settings}; reference text in {@code conf/moe-job.properties}),
  * {@link org.sparkmoe.job.JobData} (training and held-out data), {@link org.sparkmoe.job.Evaluator}
