@@ -2,14 +2,10 @@ package org.sparkmoe.data;
 
 import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.io.compress.CompressionCodec;
 import org.apache.hadoop.io.compress.CompressionCodecFactory;
 
 /**
@@ -27,10 +23,7 @@ final class CsvLines {
             throws IOException {
         CompressionCodecFactory codecs = new CompressionCodecFactory(conf);
         for (Path file : files) {
-            CompressionCodec codec = codecs.getCodec(file);
-            InputStream raw = file.getFileSystem(conf).open(file);
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(codec == null ? raw : codec.createInputStream(raw),
-                    StandardCharsets.UTF_8))) {
+            try (BufferedReader r = LibsvmLines.reader(codecs, file, conf)) {
                 String header = r.readLine();
                 if (header == null) continue;
                 int expected = fields(header, sep);

@@ -30,10 +30,7 @@ final class LibsvmLines {
     static FeatureDataException firstBadRow(String input, List<Path> files, Configuration conf, Throwable cause) throws IOException {
         CompressionCodecFactory codecs = new CompressionCodecFactory(conf);
         for (Path file : files) {
-            CompressionCodec codec = codecs.getCodec(file);
-            InputStream raw = file.getFileSystem(conf).open(file);
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(codec == null ? raw : codec.createInputStream(raw),
-                    StandardCharsets.UTF_8))) {
+            try (BufferedReader r = reader(codecs, file, conf)) {
                 long row = 0;
                 long lineNo = 0;
                 for (String line; (line = r.readLine()) != null; ) {
@@ -52,6 +49,13 @@ final class LibsvmLines {
             }
         }
         return null;
+    }
+
+    /** A text file's lines, decompressed as Spark's text sources do (by its extension). */
+    static BufferedReader reader(CompressionCodecFactory codecs, Path file, Configuration conf) throws IOException {
+        CompressionCodec codec = codecs.getCodec(file);
+        InputStream raw = file.getFileSystem(conf).open(file);
+        return new BufferedReader(new InputStreamReader(codec == null ? raw : codec.createInputStream(raw), StandardCharsets.UTF_8));
     }
 
     /** {column, what is wrong} for a trimmed data line, or null when it parses. */
