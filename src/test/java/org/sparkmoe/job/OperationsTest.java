@@ -145,9 +145,9 @@ class OperationsTest {
             FillingFileSystem.uninstall(conf);
         }
         assertTrue(total > 1000, "bytes written by a run: " + total);
-        // the disk fills at different points of the run: the spec, metrics, checkpoints, the model, its charts
+        // the disk fills at different points of the run: early (spec, metrics), checkpoints, the model and its charts
         int failures = 0;
-        for (double at : new double[] {0.02, 0.2, 0.5, 0.8, 0.97}) {
+        for (double at : new double[] {0.05, 0.5, 0.95}) {
             Path out = tmp.resolve("full-" + (int) (100 * at));
             MoEJobTest.Run r;
             try {
@@ -167,7 +167,7 @@ class OperationsTest {
             assertEquals(0, again.code(), again.out());
             assertTrue(Files.isRegularFile(out.resolve("model/summary.json")));
         }
-        assertTrue(failures >= 3, failures + " runs ran out of space");
+        assertTrue(failures >= 2, failures + " runs ran out of space");
     }
 
     // ------------------------------------------------------------------ case 4
