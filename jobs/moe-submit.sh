@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one spark-moe job command (org.sparkmoe.job.MoEJob) the same way on a laptop and on a cluster.
 #
-#   jobs/moe-submit.sh <train|evaluate|score|inspect|retrain> [spark options] [job settings]
+#   jobs/moe-submit.sh <train|evaluate|score|inspect|retrain|rollback> [spark options] [job settings]
 #
 # spark options (passed to spark-submit): --master URL, --deploy-mode, --name, --driver-memory,
 #   --executor-memory, --executor-cores, --num-executors, --total-executor-cores, --jars, --files,
@@ -21,7 +21,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 
 if [ $# -lt 1 ]; then
-    echo "usage: $0 <train|evaluate|score|inspect|retrain> [spark options] [key=value ...]" >&2
+    echo "usage: $0 <train|evaluate|score|inspect|retrain|rollback> [spark options] [key=value ...]" >&2
     exit 2
 fi
 CMD="$1"; shift
