@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparkmoe.app.RunLock;
 import org.sparkmoe.engine.SparkTestContext;
+import org.sparkmoe.engine.checkpoint.FullDiskFileSystem;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -138,11 +139,11 @@ class OperationsTest {
         List<String> args = with(TINY_LM, "optim.maxSteps=3");
         long total;
         try {
-            FillingFileSystem.install(conf, Long.MAX_VALUE);
+            FullDiskFileSystem.share(conf, Long.MAX_VALUE);
             assertEquals(0, job("train", args, "output.dir=" + tmp.resolve("sizing")).code());
-            total = FillingFileSystem.WRITTEN.get();
+            total = FullDiskFileSystem.SHARED.get();
         } finally {
-            FillingFileSystem.uninstall(conf);
+            FullDiskFileSystem.unshare(conf);
         }
         assertTrue(total > 1000, "bytes written by a run: " + total);
         // the disk fills at different points of the run: early (spec, metrics), checkpoints, the model and its charts
@@ -151,10 +152,10 @@ class OperationsTest {
             Path out = tmp.resolve("full-" + (int) (100 * at));
             MoEJobTest.Run r;
             try {
-                FillingFileSystem.install(conf, (long) (at * total));
+                FullDiskFileSystem.share(conf, (long) (at * total));
                 r = job("train", args, "output.dir=" + out);
             } finally {
-                FillingFileSystem.uninstall(conf);
+                FullDiskFileSystem.unshare(conf);
             }
             if (r.code() == 0) continue; // what it writes varies a little (timings in JSON)
             failures++;

@@ -22,6 +22,9 @@ import org.apache.hadoop.util.Progressable;
  */
 public class FullDiskFileSystem extends LocalFileSystem {
     static final String CAPACITY_KEY = "test.fulldisk.capacityBytes";
+    static final String SHARED_KEY = "test.fulldisk.shared";
+    /** Bytes written through every instance configured by {@link #share}: one disk for a whole job. */
+    public static final AtomicLong SHARED = new AtomicLong();
     private final AtomicLong written = new AtomicLong();
 
     /** A copy of {@code base} whose {@code file:} filesystem fills up after {@code capacity} bytes. */
@@ -33,11 +36,28 @@ public class FullDiskFileSystem extends LocalFileSystem {
         return c;
     }
 
+    /**
+     * Makes {@code conf} itself (a job's, with the instances it creates) fill up after {@code capacity}
+     * bytes written through all of them together; {@link #unshare} undoes it.
+     */
+    public static void share(Configuration conf, long capacity) {
+        SHARED.set(0);
+        conf.set("fs.file.impl", FullDiskFileSystem.class.getName());
+        conf.setBoolean("fs.file.impl.disable.cache", true);
+        conf.setLong(CAPACITY_KEY, capacity);
+        conf.setBoolean(SHARED_KEY, true);
+    }
+
+    public static void unshare(Configuration conf) {
+        for (String k : new String[] {"fs.file.impl", "fs.file.impl.disable.cache", CAPACITY_KEY, SHARED_KEY}) conf.unset(k);
+    }
+
     @Override
     public FSDataOutputStream create(Path f, FsPermission permission, boolean overwrite, int bufferSize, short replication,
                                      long blockSize, Progressable progress) throws IOException {
         FSDataOutputStream real = super.create(f, permission, overwrite, bufferSize, replication, blockSize, progress);
         long capacity = getConf().getLong(CAPACITY_KEY, Long.MAX_VALUE);
+        AtomicLong counter = getConf().getBoolean(SHARED_KEY, false) ? SHARED : written;
         OutputStream filling = new OutputStream() {
             @Override
             public void write(int b) throws IOException {
@@ -46,7 +66,7 @@ public class FullDiskFileSystem extends LocalFileSystem {
 
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
-                if (written.addAndGet(len) > capacity) throw noSpace();
+                if (counter.addAndGet(len) > capacity) throw noSpace();
                 real.write(b, off, len);
             }
 
