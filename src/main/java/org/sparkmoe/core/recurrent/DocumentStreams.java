@@ -24,6 +24,9 @@ public final class DocumentStreams {
     public static final int MAX_DOCUMENT = 1 << 24;
 
     private final int sequences;
+    /** S of the whole layout: stream i reads documents {@code first + streams[i] + j * stride}. */
+    private final int stride;
+    private final int[] streams;
     private final int steps;
     private final LongFunction<int[]> source;
     private final int endToken;
@@ -45,9 +48,32 @@ public final class DocumentStreams {
      *                  otherwise the stream pads until {@link #hasNext()} is false
      */
     public DocumentStreams(int sequences, int steps, LongFunction<int[]> source, int endToken, long first, long count, boolean cycle) {
-        if (sequences <= 0 || steps <= 0) throw new IllegalArgumentException("need S >= 1 and T >= 1, got S=" + sequences + ", T=" + steps);
-        if (count < sequences) throw new IllegalArgumentException(count + " documents cannot feed " + sequences + " streams");
-        this.sequences = sequences;
+        this(sequences, range(0, sequences), steps, source, endToken, first, count, cycle);
+    }
+
+    /**
+     * Some of the streams of an S-stream layout: the streams {@code streams} (ascending, in
+     * {@code [0, S)}) of {@code DocumentStreams(S, ...)}, in that order. What a data partition that
+     * holds those sequences reads: its windows equal {@code selectSequences} of the whole layout's
+     * (same tokens, targets, token ids and document starts), so partitioned training sees exactly
+     * the windows of the single-JVM reference.
+     *
+     * @param layout  S, the number of streams of the whole layout
+     * @param streams the stream indices this instance reads
+     */
+    public DocumentStreams(int layout, int[] streams, int steps, LongFunction<int[]> source, int endToken, long first, long count,
+                           boolean cycle) {
+        if (layout <= 0 || steps <= 0) throw new IllegalArgumentException("need S >= 1 and T >= 1, got S=" + layout + ", T=" + steps);
+        if (count < layout) throw new IllegalArgumentException(count + " documents cannot feed " + layout + " streams");
+        if (streams.length == 0) throw new IllegalArgumentException("no streams selected of " + layout);
+        for (int i = 0; i < streams.length; i++) {
+            if (streams[i] < 0 || streams[i] >= layout || (i > 0 && streams[i] <= streams[i - 1])) {
+                throw new IllegalArgumentException("stream indices must ascend within [0, " + layout + "): " + Arrays.toString(streams));
+            }
+        }
+        this.sequences = streams.length;
+        this.stride = layout;
+        this.streams = streams.clone();
         this.steps = steps;
         this.source = source;
         this.endToken = endToken;
@@ -57,7 +83,14 @@ public final class DocumentStreams {
         this.doc = new long[sequences];
         this.pos = new int[sequences];
         this.words = new int[sequences][];
-        for (int s = 0; s < sequences; s++) doc[s] = first + s;
+        for (int s = 0; s < sequences; s++) doc[s] = first + this.streams[s];
+    }
+
+    /** {@code [from, to)}. */
+    public static int[] range(int from, int to) {
+        int[] r = new int[to - from];
+        for (int i = 0; i < r.length; i++) r[i] = from + i;
+        return r;
     }
 
     /** Word ids of the documents of a {@link MarkovMixtureCorpus}; the vocabulary is its V words, so END = V. */
@@ -121,8 +154,8 @@ public final class DocumentStreams {
     private void advance(int s) {
         words[s] = null;
         pos[s] = 0;
-        long next = doc[s] + sequences;
-        doc[s] = next < first + count ? next : cycle ? first + s : -1;
+        long next = doc[s] + stride;
+        doc[s] = next < first + count ? next : cycle ? first + streams[s] : -1;
     }
 
     /** The document each stream is in (-1: finished). */

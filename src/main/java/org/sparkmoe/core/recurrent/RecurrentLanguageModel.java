@@ -349,7 +349,9 @@ public final class RecurrentLanguageModel implements Serializable {
      * Stage "below the MoE", backwards, after {@link #upperForwardBackward} on {@code ws}: given
      * dL/dx1 through the MoE ({@code moeInputGradient}: the experts' input gradients scattered back
      * plus the gating network's; null without an MoE), adds the residual path and runs the lower
-     * LSTM and the embedding backwards, accumulating into {@code sharedGrad}.
+     * LSTM and the embedding backwards, accumulating into {@code sharedGrad}. Reads but does not
+     * change what {@link #lowerForward} and {@link #upperForwardBackward} left in {@code ws}, so a
+     * retried engine task may call it again on the same workspace.
      */
     public void lowerBackward(Parameters shared, SequenceBatch batch, Workspace ws, Matrix moeInputGradient, Parameters sharedGrad) {
         Matrix dX1 = ws.dB;
@@ -357,9 +359,11 @@ public final class RecurrentLanguageModel implements Serializable {
         else if (moeInputGradient != dX1) dX1.copyFrom(moeInputGradient);
         dX1.axpy(1, ws.dA);
         Dropout.backward(dX1, ws.mask1, ws.dTmp);
-        lower.backward(shared, ws.x0, ws.dTmp, ws.lowerWs, sharedGrad, ws.dA);
-        ws.dA.axpy(1, dX1);                                 // dA = dL/dx0
-        Dropout.backward(ws.dA, ws.mask0, ws.dTmp);
+        // dL/dx0 goes to its own buffer: dA (written by upperForwardBackward) stays intact, so an
+        // engine may run this stage again on the same workspace (a retried task) with the same result
+        lower.backward(shared, ws.x0, ws.dTmp, ws.lowerWs, sharedGrad, ws.dC);
+        ws.dC.axpy(1, dX1);                                 // dC = dL/dx0
+        Dropout.backward(ws.dC, ws.mask0, ws.dTmp);
         sharedGrad.get(EMBEDDING).scatterAddRows(ws.dTmp, batch.inputs(), 0, batch.rows(), null);
     }
 
@@ -391,8 +395,8 @@ public final class RecurrentLanguageModel implements Serializable {
         private final LstmLayer.Workspace upperWs;
         private final MoELayer.Workspace moe;
         private Dropout dropout = Dropout.none();
-        private Matrix[] bufs = new Matrix[17];
-        private Matrix emb, x0, mask0, x1, mask1, g, x2, mask2, x3, mask3, dX3, dTmp, dA, dB, dY, headIn, headGrad;
+        private Matrix[] bufs = new Matrix[18];
+        private Matrix emb, x0, mask0, x1, mask1, g, x2, mask2, x3, mask3, dX3, dTmp, dA, dB, dY, headIn, headGrad, dC;
         private int[] valid = new int[0], labels = new int[0];
 
         Workspace(Precision precision) {
@@ -412,6 +416,7 @@ public final class RecurrentLanguageModel implements Serializable {
             x3 = v[8]; mask3 = v[9]; dX3 = v[10]; dTmp = v[11]; dA = v[12]; dB = v[13]; dY = v[14];
             headIn = bufs[15];
             headGrad = bufs[16];
+            dC = v[17];
             valid = Buffers.ensure(valid, m);
             labels = Buffers.ensure(labels, m);
         }
