@@ -162,6 +162,16 @@ public final class RecurrentLanguageModel implements Serializable {
 
     /** Fresh parameters: shared group from {@code seed}, expert e from {@link MoENetwork#expertSeed}. */
     public ModelParameters initialise(Precision precision, long seed) {
+        Parameters shared = initialiseShared(precision, seed);
+        Parameters[] experts = new Parameters[numExperts()];
+        for (int e = 0; e < experts.length; e++) {
+            experts[e] = moe.expert().initialise(precision, new SplittableRandom(MoENetwork.expertSeed(seed, e)));
+        }
+        return new ModelParameters(shared, experts);
+    }
+
+    /** The shared group of {@link #initialise} alone (an engine initialises the experts where they live). */
+    public Parameters initialiseShared(Precision precision, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         Parameters shared = sharedLayout.allocate(precision);
         normal(shared.get(EMBEDDING), 1.0 / Math.sqrt(dim), random.split());
@@ -169,11 +179,7 @@ public final class RecurrentLanguageModel implements Serializable {
         if (moe != null) moe.gating().initialise(shared, random.split());
         upper.initialise(shared, random.split());
         head.initialise(shared, random.split());
-        Parameters[] experts = new Parameters[numExperts()];
-        for (int e = 0; e < experts.length; e++) {
-            experts[e] = moe.expert().initialise(precision, new SplittableRandom(MoENetwork.expertSeed(seed, e)));
-        }
-        return new ModelParameters(shared, experts);
+        return shared;
     }
 
     /** N(0, std^2), so each embedding row has expected squared norm 1 for std = 1/sqrt(d). */

@@ -9,7 +9,9 @@ import org.sparkmoe.core.linalg.Precision;
  * and a checkpoint writes it ({@link #hidden}/{@link #cell} are {@code S x d} matrices), so a resumed
  * run continues every sequence where it stopped.
  */
-public final class RecurrentState {
+public final class RecurrentState implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+
     private final Matrix[] hidden;
     private final Matrix[] cell;
 

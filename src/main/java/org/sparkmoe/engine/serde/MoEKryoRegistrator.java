@@ -73,6 +73,7 @@ public final class MoEKryoRegistrator implements KryoRegistrator {
         kryo.register(org.sparkmoe.engine.ExpertPartitioner.class);
         org.sparkmoe.engine.EngineSerializers.registerStepState(kryo);
         registerSparkSql(kryo);
+        org.sparkmoe.engine.sequence.SequenceSerializers.register(kryo);
     }
 
     /** The resource listing Spark SQL / MLlib classes to register (see the file's header). */

@@ -1,0 +1,259 @@
+package org.sparkmoe.engine.sequence;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+
+import org.sparkmoe.core.gating.GateNoise;
+import org.sparkmoe.core.gating.GatingState;
+import org.sparkmoe.core.layer.MoELayer;
+import org.sparkmoe.core.layer.Routing;
+import org.sparkmoe.core.linalg.DoubleMatrix;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.param.Parameters;
+import org.sparkmoe.core.recurrent.DocumentStreams;
+import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
+import org.sparkmoe.core.recurrent.RecurrentState;
+import org.sparkmoe.core.recurrent.SequenceBatch;
+import org.sparkmoe.engine.PartitionResult;
+import org.sparkmoe.engine.ShuffleBlock;
+
+import scala.Tuple2;
+
+/**
+ * One data partition's part of a recurrent-LM step, in three stages chained by the step's shuffles:
+ * <ol>
+ * <li>{@link #gate}: the next window of the partition's streams, embedding and lower LSTM over all
+ * its sequences at once, the gate on all its S_p*T rows; dispatch blocks for the experts and its
+ * balance statistics plus its target count for every partition;</li>
+ * <li>{@link #combine}: the batch-global statistics and target count N (summed in partition order,
+ * so the same everywhere), the combined MoE output y, the upper LSTM and softmax forward and
+ * backward with loss scale 1/N (the window's mean), the gate gradient and the gate-weighted dL/dy
+ * blocks for the experts; the state leaving the window;</li>
+ * <li>{@link Combined#finish}: the experts' dL/dx added to the gate's, then the lower LSTM and
+ * embedding backward.</li>
+ * </ol>
+ * Kept in persisted RDDs for the step (never serialised: it holds the model's workspace). A stage
+ * run again on the same object (a retried task) gets the same result: the entering state is copied
+ * before the upper LSTM advances it, and every buffer a stage writes is overwritten, not accumulated.
+ */
+final class SequencePartitionStep {
+    /** What every task of a step needs besides the broadcast parameters. */
+    record Context(RecurrentLanguageModel model, SequenceLayout layout, Precision precision, long seed, long step)
+            implements java.io.Serializable {
+        GateNoise noise() {
+            return GateNoise.training(seed, step);
+        }
+
+        /** Balance statistics plus one slot: the partition's target count. */
+        int statsSize() {
+            MoELayer moe = model.moe();
+            return (moe == null ? 0 : moe.gating().statsSize()) + 1;
+        }
+    }
+
+    final int partition;
+    private final SequenceBatch batch;
+    /** The state entering the window, after zeroing the sequences that start a document. */
+    private final RecurrentState entering;
+    private final long[] documentsAfter;
+    private final int[] positionsAfter;
+    private final RecurrentLanguageModel.Workspace ws;
+    private final Matrix x1;
+    private final GatingState gate;
+    private final Routing routing;
+    /** Balance statistics, then the target count. */
+    private final double[] stats;
+
+    private SequencePartitionStep(int partition, SequenceBatch batch, RecurrentState entering, long[] documentsAfter,
+                                  int[] positionsAfter, RecurrentLanguageModel.Workspace ws, Matrix x1, GatingState gate,
+                                  Routing routing, double[] stats) {
+        this.partition = partition;
+        this.batch = batch;
+        this.entering = entering;
+        this.documentsAfter = documentsAfter;
+        this.positionsAfter = positionsAfter;
+        this.ws = ws;
+        this.x1 = x1;
+        this.gate = gate;
+        this.routing = routing;
+        this.stats = stats;
+    }
+
+    /** Stage 1 on partition {@code p} from where its cursor stands. */
+    static SequencePartitionStep gate(Context ctx, Parameters shared, int p, DocumentShelf shelf, SequenceCursor cursor) {
+        SequenceLayout l = ctx.layout();
+        if (cursor.partition() != p) throw new IllegalStateException("cursor of partition " + cursor.partition() + " arrived at " + p);
+        DocumentStreams streams = new DocumentStreams(l.sequences(), l.streams(p), l.steps(), shelf::words, l.endToken(), l.first(),
+                l.count(), true);
+        streams.seek(cursor.documents(), cursor.positions());
+        SequenceBatch batch = streams.next();
+        RecurrentState state = cursor.state().copy();
+        RecurrentLanguageModel model = ctx.model();
+        RecurrentLanguageModel.Workspace ws = model.newWorkspace(ctx.precision());
+        GateNoise noise = ctx.noise();
+        Matrix x1 = model.lowerForward(shared, batch, state, noise, ws);
+        double[] stats = new double[ctx.statsSize()];
+        stats[stats.length - 1] = batch.targetCount();
+        GatingState gate = null;
+        Routing routing = null;
+        MoELayer moe = model.moe();
+        if (moe != null) {
+            gate = moe.gating().newState(ctx.precision());
+            moe.gating().forward(shared, x1, batch.tokenIds(), noise, gate, stats);
+            routing = new Routing(moe.numExperts());
+            routing.build(gate);
+        }
+        return new SequencePartitionStep(p, batch, state, streams.documents(), streams.positions(), ws, x1, gate, routing, stats);
+    }
+
+    /** This partition's rows for each expert it routes to, in routing order, as (expert, block); bfloat16 on the wire when {@code bf16}. */
+    List<Tuple2<Integer, ShuffleBlock>> dispatch(boolean bf16) {
+        List<Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>();
+        int d = x1.cols();
+        for (int e = 0; e < routing.numExperts(); e++) {
+            int c = routing.count(e);
+            if (c == 0) continue;
+            Matrix rows = x1.precision().zeros(c, d);
+            rows.gatherRows(x1, routing.rows(), routing.start(e), c);
+            out.add(new Tuple2<>(e, new ShuffleBlock(partition, e, rows, bf16)));
+        }
+        return out;
+    }
+
+    /** Statistics and target count for every data partition (itself included), as (partition, block). */
+    List<Tuple2<Integer, ShuffleBlock>> statsForAll(int partitions) {
+        ShuffleBlock b = new ShuffleBlock(partition, ShuffleBlock.STATS, new DoubleMatrix(stats.clone(), 0, 1, stats.length));
+        List<Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>(partitions);
+        for (int q = 0; q < partitions; q++) out.add(new Tuple2<>(q, b));
+        return out;
+    }
+
+    /** Stage 2 on the experts' output blocks and every partition's statistics block. */
+    synchronized Combined combine(Context ctx, Parameters shared, Iterator<ShuffleBlock> outputsAndStats) {
+        int partitions = ctx.layout().partitions();
+        ShuffleBlock[] byPartition = new ShuffleBlock[partitions];
+        List<ShuffleBlock> outputs = new ArrayList<>();
+        outputsAndStats.forEachRemaining(b -> {
+            if (b.expert() != ShuffleBlock.STATS) {
+                outputs.add(b);
+            } else if (b.partition() < 0 || b.partition() >= partitions || byPartition[b.partition()] != null) {
+                throw new IllegalStateException("unexpected statistics block from partition " + b.partition() + " of " + partitions);
+            } else {
+                byPartition[b.partition()] = b;
+            }
+        });
+        double[] global = new double[stats.length];
+        for (int p = 0; p < partitions; p++) {
+            if (byPartition[p] == null) throw new IllegalStateException("no statistics arrived from partition " + p);
+            for (int i = 0; i < global.length; i++) global[i] += byPartition[p].rows().getFlat(i);
+        }
+        double tokens = global[global.length - 1];
+        double lossScale = tokens == 0 ? 0 : 1.0 / tokens;
+        outputs.sort(Comparator.comparingInt(ShuffleBlock::expert));
+
+        RecurrentLanguageModel model = ctx.model();
+        MoELayer moe = model.moe();
+        int m = batch.rows(), d = x1.cols();
+        Matrix y = null;
+        if (moe != null) {
+            y = x1.precision().zeros(m, d);
+            for (ShuffleBlock b : outputs) {
+                int e = b.expert();
+                checkBlock(b);
+                y.scatterAddRows(b.rows(), routing.rows(), routing.start(e), routing.count(e), routing.gates());
+            }
+        }
+        RecurrentState state = entering.copy();
+        Parameters grad = shared.zerosLike();
+        double lossSum = model.upperForwardBackward(shared, batch, state, ws, y, lossScale, grad);
+        SequenceCursor leaving = new SequenceCursor(partition, documentsAfter, positionsAfter, state);
+        if (moe == null) return new Combined(this, grad, lossSum, null, List.of(), leaving);
+
+        Matrix dY = ws.moeOutputGradient();
+        double[] dGate = gate.gateGradient();
+        int slots = gate.slots();
+        Arrays.fill(dGate, 0, m * slots, 0.0);
+        List<Tuple2<Integer, ShuffleBlock>> backward = new ArrayList<>();
+        for (ShuffleBlock b : outputs) {
+            int e = b.expert(), s = routing.start(e), c = routing.count(e);
+            for (int q = 0; q < c; q++) {
+                int row = routing.rows()[s + q];
+                dGate[row * slots + routing.slots()[s + q]] = dY.dotRows(row, b.rows(), q);
+            }
+            Matrix dOut = x1.precision().zeros(c, d);
+            dOut.gatherRows(dY, routing.rows(), s, c);
+            dOut.scaleRows(routing.gates(), s);
+            backward.add(new Tuple2<>(e, new ShuffleBlock(partition, e, dOut, b.bf16())));
+        }
+        double[] statsGradient = moe.balance(Arrays.copyOf(global, global.length - 1)).statsGradient();
+        Matrix dxPartial = x1.precision().zeros(m, d);
+        moe.gating().backward(shared, x1, gate, statsGradient, grad, dxPartial);
+        return new Combined(this, grad, lossSum, dxPartial, backward, leaving);
+    }
+
+    private void checkBlock(ShuffleBlock b) {
+        int expected = routing.count(b.expert());
+        if (b.partition() != partition || b.rows().rows() != expected) {
+            throw new IllegalStateException("block for partition " + b.partition() + ", expert " + b.expert() + " with "
+                    + b.rows().rows() + " rows arrived at partition " + partition + " which routed " + expected + " rows there");
+        }
+    }
+
+    /** Rows this partition sent each expert. */
+    private int[] expertCounts() {
+        if (routing == null) return new int[0];
+        int[] c = new int[routing.numExperts()];
+        for (int e = 0; e < c.length; e++) c[e] = routing.count(e);
+        return c;
+    }
+
+    /** After combine: the partial shared gradient, what the lower backward pass needs, and the state leaving the window. */
+    static final class Combined {
+        private final SequencePartitionStep step;
+        private final Parameters sharedGrad;
+        private final double lossSum;
+        private final Matrix dxPartial;
+        final List<Tuple2<Integer, ShuffleBlock>> backward;
+        private final SequenceCursor leaving;
+
+        Combined(SequencePartitionStep step, Parameters sharedGrad, double lossSum, Matrix dxPartial,
+                 List<Tuple2<Integer, ShuffleBlock>> backward, SequenceCursor leaving) {
+            this.step = step;
+            this.sharedGrad = sharedGrad;
+            this.lossSum = lossSum;
+            this.dxPartial = dxPartial;
+            this.backward = backward;
+            this.leaving = leaving;
+        }
+
+        /**
+         * Stage 3: the experts' dL/dx blocks added to the gate's, the lower LSTM and embedding backward;
+         * the partition's aggregation record (gradient, loss sum, target count, statistics, expert
+         * batch sizes) and its cursor for the next step.
+         */
+        synchronized Tuple2<PartitionResult, SequenceCursor> finish(Context ctx, Parameters shared, Iterator<ShuffleBlock> inputGradients) {
+            SequencePartitionStep ps = step;
+            Parameters grad = sharedGrad.copy();
+            Matrix dx = null;
+            if (dxPartial != null) {
+                dx = dxPartial.copy();
+                List<ShuffleBlock> blocks = new ArrayList<>();
+                inputGradients.forEachRemaining(blocks::add);
+                blocks.sort(Comparator.comparingInt(ShuffleBlock::expert));
+                for (ShuffleBlock b : blocks) {
+                    int e = b.expert();
+                    ps.checkBlock(b);
+                    dx.scatterAddRows(b.rows(), ps.routing.rows(), ps.routing.start(e), ps.routing.count(e), null);
+                }
+            }
+            ctx.model().lowerBackward(shared, ps.batch, ps.ws, dx, grad);
+            double[] balance = Arrays.copyOf(ps.stats, ps.stats.length - 1);
+            return new Tuple2<>(new PartitionResult(ps.partition, grad, lossSum, ps.batch.targetCount(), balance, ps.expertCounts(), 0),
+                    leaving);
+        }
+    }
+}

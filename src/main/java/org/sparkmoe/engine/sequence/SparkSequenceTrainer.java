@@ -1,0 +1,475 @@
+package org.sparkmoe.engine.sequence;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.StorageLevel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.sparkmoe.core.gating.BalanceResult;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.ModelParameters;
+import org.sparkmoe.core.optim.GradientClipping;
+import org.sparkmoe.core.optim.OptimiserState;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+import org.sparkmoe.core.recurrent.DocumentStreams;
+import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
+import org.sparkmoe.core.recurrent.RecurrentState;
+import org.sparkmoe.core.train.TrainerConfig;
+import org.sparkmoe.core.train.TrainingState;
+import org.sparkmoe.engine.DataPartitioner;
+import org.sparkmoe.engine.EngineConfig;
+import org.sparkmoe.engine.ExpertExchange;
+import org.sparkmoe.engine.PartitionResult;
+import org.sparkmoe.engine.ShuffleBlock;
+import org.sparkmoe.engine.ShufflePayload;
+import org.sparkmoe.engine.StepReport;
+import org.sparkmoe.engine.checkpoint.CheckpointMeta;
+import org.sparkmoe.engine.checkpoint.CheckpointStore;
+import org.sparkmoe.engine.metrics.StepMetrics;
+
+import scala.Tuple2;
+
+/**
+ * Data-parallel training of a {@link RecurrentLanguageModel} on Spark, step for step equal to the
+ * single-JVM {@link org.sparkmoe.core.train.SequenceTrainer} (same windows, noise, dropout, loss
+ * scale and update). Each of the P data partitions holds some of the S streams
+ * ({@link SequenceLayout}); a step is one window of T tokens of every stream and two Spark jobs:
+ * <ol>
+ * <li><b>the step</b>, one DAG (stages in {@link SequencePartitionStep}): each partition runs the
+ * embedding and lower LSTM over all of its sequences at once and gates all of its rows; the rows
+ * go to the experts through the shuffle ({@link ExpertExchange}: all S*T rows of the step are one
+ * MoE batch, section 3.1), the outputs come back with every partition's balance statistics and
+ * target count (so the loss scale 1/N and the balance gradient are global, summed in partition
+ * order); each partition runs the upper LSTM and softmax forward and backward, the experts run
+ * backward, and each partition finishes with the lower LSTM and embedding backward. The job
+ * collects, in index order, each partition's shared gradient, loss, statistics and cursor (stream
+ * positions and the LSTM state leaving the window), and each expert shard's gradient sum of
+ * squares;</li>
+ * <li><b>the update</b>: global-norm clipping, the optimiser on the driver for the shared
+ * parameters and wherever the placement keeps the experts.</li>
+ * </ol>
+ * The cursors are small ({@code S x d} per LSTM layer) and come back to the driver each step: every
+ * step starts from the driver's copy (so a recomputed partition starts from the same state, and no
+ * lineage grows across steps), and {@link #checkpoint} writes them beside the parameters. The
+ * engine config's batch size is not used: a step is S*T tokens. Routing is SHUFFLE.
+ */
+public final class SparkSequenceTrainer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(SparkSequenceTrainer.class);
+    /** The file in a checkpoint directory that holds the cursors. */
+    public static final String CURSORS = "sequences.bin";
+    private static final int CURSORS_MAGIC = 0x53514353; // "SQCS"
+
+    private final JavaSparkContext sc;
+    private final RecurrentLanguageModel model;
+    private final EngineConfig config;
+    private final TrainerConfig trainer;
+    private final SequenceLayout layout;
+    private final JavaRDD<DocumentShelf> shelves;
+    private final ExpertExchange experts;
+
+    private Parameters shared;
+    private OptimiserState sharedOptimiser;
+    private long step;
+    private SequenceCursor[] cursors;
+    private ModelParameters lastGradient;
+
+    /**
+     * Fresh parameters (the trainer's seed; experts initialised where they live) and zero LSTM state.
+     *
+     * @param documents word ids (without the end token) by document index; every index of the layout's
+     *                  range must be present (other indices are dropped)
+     */
+    public SparkSequenceTrainer(JavaSparkContext sc, RecurrentLanguageModel model, EngineConfig config,
+                                JavaPairRDD<Long, int[]> documents, SequenceLayout layout) {
+        this(sc, model, config, documents, layout, null, null, null);
+    }
+
+    private SparkSequenceTrainer(JavaSparkContext sc, RecurrentLanguageModel model, EngineConfig config,
+                                 JavaPairRDD<Long, int[]> documents, SequenceLayout layout, TrainingState start,
+                                 SequenceCursor[] cursors, CheckpointedExperts fromCheckpoint) {
+        this.sc = sc;
+        this.model = model;
+        this.config = config;
+        this.trainer = config.trainer();
+        this.layout = layout;
+        long first = layout.first(), end = layout.first() + layout.count();
+        JavaRDD<DocumentShelf> sh = documents.filter(d -> d._1() >= first && d._1() < end)
+                .partitionBy(new StreamPartitioner(layout))
+                .mapPartitionsWithIndex((p, it) -> Collections.singletonList(new DocumentShelf(p, it)).iterator(), true);
+        this.shelves = sh.setName("spark-moe documents by stream").persist(StorageLevel.MEMORY_ONLY());
+        Precision precision = trainer.precision();
+        if (start != null) {
+            this.shared = start.params().shared();
+            this.sharedOptimiser = start.sharedOptimiser();
+            this.step = start.step();
+        } else {
+            this.shared = model.initialiseShared(precision, trainer.seed());
+            this.sharedOptimiser = trainer.optimiser().newState(shared);
+            this.step = 0;
+        }
+        if (model.moe() == null) {
+            this.experts = null;
+        } else if (fromCheckpoint != null) {
+            this.experts = ExpertExchange.fromCheckpoint(sc, model.moe(), config, fromCheckpoint.store, fromCheckpoint.meta);
+        } else if (start != null) {
+            this.experts = ExpertExchange.of(sc, model.moe(), config, start.params().experts(), start.expertOptimisers());
+        } else {
+            this.experts = ExpertExchange.fresh(sc, model.moe(), config);
+        }
+        this.cursors = cursors != null ? cursors : initialCursors();
+        LOG.info("spark-moe sequence engine: {} data partitions, S = {} sequences x T = {} tokens, {} documents, {} experts, placement {}",
+                layout.partitions(), layout.sequences(), layout.steps(), layout.count(), model.numExperts(), config.placement());
+    }
+
+    private record CheckpointedExperts(CheckpointStore store, CheckpointMeta meta) {
+    }
+
+    private SequenceCursor[] initialCursors() {
+        SequenceCursor[] c = new SequenceCursor[layout.partitions()];
+        for (int p = 0; p < c.length; p++) {
+            int[] streams = layout.streams(p);
+            DocumentStreams ds = new DocumentStreams(layout.sequences(), streams, layout.steps(), k -> new int[0], layout.endToken(),
+                    layout.first(), layout.count(), true);
+            c[p] = new SequenceCursor(p, ds.documents(), ds.positions(), model.newState(trainer.precision(), streams.length));
+        }
+        return c;
+    }
+
+    public long stepsTaken() {
+        return step;
+    }
+
+    public SequenceLayout layout() {
+        return layout;
+    }
+
+    /** The current shared parameters. */
+    public Parameters sharedParameters() {
+        return shared;
+    }
+
+    /** Each partition's stream positions and LSTM state after the last step (the driver's copies; do not change them). */
+    public SequenceCursor[] cursors() {
+        return cursors.clone();
+    }
+
+    /** The LSTM state of all S sequences in stream order (as the single-JVM trainer holds it). */
+    public RecurrentState recurrentState() {
+        RecurrentState all = model.newState(trainer.precision(), layout.sequences());
+        for (SequenceCursor c : cursors) {
+            int from = layout.firstStream(c.partition()), d = model.dim();
+            for (int l = 0; l < all.layers(); l++) {
+                all.hidden(l).slice(from * d, c.state().sequences(), d).copyFrom(c.state().hidden(l));
+                all.cell(l).slice(from * d, c.state().sequences(), d).copyFrom(c.state().cell(l));
+            }
+        }
+        return all;
+    }
+
+    /** The gradient of the last step before clipping, when {@link EngineConfig#keepGradients()}. */
+    public ModelParameters lastGradient() {
+        return lastGradient;
+    }
+
+    /** One training step: the step's job, then the update (see the class comment). */
+    public StepReport trainStep() {
+        long t = step + 1;
+        long start = System.nanoTime();
+        int partitions = layout.partitions();
+        SequencePartitionStep.Context ctx = new SequencePartitionStep.Context(model, layout, trainer.precision(), trainer.seed(), t);
+        String group = "spark-moe-step-" + t;
+        sc.setJobGroup(group, "spark-moe sequence step " + t, false);
+        Broadcast<Parameters> sharedB = sc.broadcast(shared);
+        List<JavaRDD<?>> persisted = new ArrayList<>();
+        ExpertExchange.Step es = experts == null ? null : experts.begin(t);
+
+        JavaRDD<SequenceCursor> entering = sc.parallelize(Arrays.asList(cursors), partitions);
+        JavaRDD<SequencePartitionStep> gated = persist(shelves.zipPartitions(entering, (sit, cit) -> {
+            DocumentShelf shelf = sit.next();
+            SequenceCursor cursor = cit.next();
+            return Collections.singletonList(SequencePartitionStep.gate(ctx, sharedB.value(), cursor.partition(), shelf, cursor)).iterator();
+        }), "spark-moe sequence gate", persisted);
+        DataPartitioner byPartition = new DataPartitioner(partitions);
+        JavaPairRDD<Integer, ShuffleBlock> toCombine = gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator());
+        if (es != null) {
+            boolean bf16 = config.shufflePayload() == ShufflePayload.BF16;
+            toCombine = es.forward(gated.flatMapToPair(ps -> ps.dispatch(bf16).iterator())).union(toCombine);
+        }
+        JavaRDD<SequencePartitionStep.Combined> combined = persist(gated.zipPartitions(toCombine.partitionBy(byPartition),
+                (pit, bit) -> Collections.singletonList(pit.next().combine(ctx, sharedB.value(), values(bit))).iterator()),
+                "spark-moe sequence combine", persisted);
+        JavaRDD<Tuple2<PartitionResult, SequenceCursor>> results;
+        if (es != null) {
+            JavaPairRDD<Integer, ShuffleBlock> inputGrads = es.backward(combined.flatMapToPair(c -> c.backward.iterator()))
+                    .partitionBy(byPartition);
+            JavaRDD<Tuple2<PartitionResult, SequenceCursor>> parts = combined.zipPartitions(inputGrads,
+                    (cit, bit) -> Collections.singletonList(cit.next().finish(ctx, sharedB.value(), values(bit))).iterator());
+            results = parts.union(es.sumsOfSquares().map(s -> new Tuple2<>(
+                    new PartitionResult(partitions + s._1(), null, 0, 0, null, null, s._2()), (SequenceCursor) null)));
+        } else {
+            results = combined.map(c -> c.finish(ctx, sharedB.value(), Collections.emptyIterator()));
+        }
+
+        // job 1: the step; records in index order (data partitions, then expert shards)
+        List<Tuple2<PartitionResult, SequenceCursor>> records = results.collect();
+        long tJob = System.nanoTime();
+        Parameters grad = null;
+        double lossSum = 0, expertSq = 0;
+        int tokens = 0;
+        double[] stats = new double[model.moe() == null ? 0 : model.moe().gating().statsSize()];
+        int[] rowsPerExpert = new int[model.numExperts()];
+        SequenceCursor[] next = new SequenceCursor[partitions];
+        for (Tuple2<PartitionResult, SequenceCursor> rec : records) {
+            PartitionResult r = rec._1();
+            if (r.sharedGrad() != null) {
+                if (grad == null) grad = r.sharedGrad().copy();
+                else grad.flat().axpy(1, r.sharedGrad().flat());
+                for (int i = 0; i < stats.length; i++) stats[i] += r.stats()[i];
+                for (int e = 0; e < rowsPerExpert.length; e++) rowsPerExpert[e] += r.expertCounts()[e];
+                next[r.partition()] = rec._2();
+            }
+            lossSum += r.lossSum();
+            tokens += r.examples();
+            expertSq += r.expertSumOfSquares();
+        }
+        double sumSq = grad.flat().sumOfSquares() + expertSq;
+        double norm = Math.sqrt(sumSq);
+        BalanceResult balance = model.moe() == null ? null : model.moe().balance(stats);
+
+        // job 2: the update
+        sc.setJobGroup(group, "spark-moe sequence step " + t + ": update", false);
+        double lr = trainer.schedule().rate(t);
+        if (config.keepGradients()) {
+            lastGradient = new ModelParameters(grad.copy(), es == null ? new Parameters[0] : es.gradients());
+        }
+        double scale = trainer.clipNorm() > 0 ? GradientClipping.scaleFor(trainer.clipNorm(), sumSq) : 1.0;
+        trainer.optimiser().stepInto(shared, sharedOptimiser, grad, scale, shared, sharedOptimiser, t, lr);
+        if (es != null) es.update(scale, lr);
+        long end = System.nanoTime();
+
+        for (JavaRDD<?> r : persisted) r.unpersist(false);
+        if (es != null) es.end(List.of(sharedB));
+        else sharedB.destroy(false);
+        sc.clearJobGroup();
+        cursors = next;
+        step = t;
+
+        Map<String, Double> timings = experts == null ? new java.util.LinkedHashMap<>() : experts.stageMillis();
+        timings.put("step job", (tJob - start) / 1e6);
+        timings.put(StepMetrics.OPTIMISER, (end - tJob) / 1e6);
+        int min = 0, max = 0;
+        long sum = 0;
+        int used = 0;
+        for (int c : rowsPerExpert) {
+            if (c == 0) continue;
+            min = used == 0 ? c : Math.min(min, c);
+            max = Math.max(max, c);
+            sum += c;
+            used++;
+        }
+        return new StepReport(t, tokens, tokens == 0 ? 0 : lossSum / tokens, balance, rowsPerExpert, min, max,
+                used == 0 ? 0 : (double) sum / used, norm, lr, (end - start) / 1e9, timings);
+    }
+
+    private static <T> JavaRDD<T> persist(JavaRDD<T> rdd, String name, List<JavaRDD<?>> persisted) {
+        rdd.setName(name).persist(StorageLevel.MEMORY_ONLY());
+        persisted.add(rdd);
+        return rdd;
+    }
+
+    private static java.util.Iterator<ShuffleBlock> values(java.util.Iterator<Tuple2<Integer, ShuffleBlock>> it) {
+        return new java.util.Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return it.hasNext();
+            }
+
+            @Override
+            public ShuffleBlock next() {
+                return it.next()._2();
+            }
+        };
+    }
+
+    /** All parameters and optimiser state on the driver (gathers sharded experts). */
+    public TrainingState snapshot() {
+        if (experts == null) {
+            return new TrainingState(new ModelParameters(shared.copy(), new Parameters[0]), sharedOptimiser.copy(),
+                    new OptimiserState[0], step);
+        }
+        ExpertExchange.Experts g = experts.gather();
+        Parameters[] p = new Parameters[g.params().length];
+        OptimiserState[] o = new OptimiserState[p.length];
+        for (int e = 0; e < p.length; e++) {
+            p[e] = g.params()[e].copy();
+            o[e] = g.states()[e].copy();
+        }
+        return new TrainingState(new ModelParameters(shared.copy(), p), sharedOptimiser.copy(), o, step);
+    }
+
+    private ParameterLayout expertLayout() {
+        return model.moe() == null ? ParameterLayout.builder().build() : model.moe().expert().layout();
+    }
+
+    /**
+     * Writes a checkpoint: parameters, optimiser state and step, and the cursors (every stream's
+     * document, position and LSTM state, file {@value #CURSORS}); visible only once complete.
+     */
+    public CheckpointMeta checkpoint(CheckpointStore store, Map<String, String> provenance) throws IOException {
+        long done = step;
+        CheckpointMeta meta = CheckpointMeta.of(done, 0, done, trainer.precision(), model.numExperts(), config.expertShards(),
+                model.sharedLayout(), expertLayout(), provenance);
+        sc.setJobGroup("spark-moe-checkpoint-" + done, "spark-moe checkpoint at step " + done, false);
+        CheckpointStore.Pending pending = store.begin(done);
+        try {
+            pending.writeShared(shared, sharedOptimiser);
+            if (experts != null) experts.writeTo(pending);
+            writeCursors(new Path(pending.tmpDir(), CURSORS));
+            pending.commit(meta);
+            return meta;
+        } catch (IOException | RuntimeException e) {
+            try {
+                pending.abort();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        } finally {
+            sc.clearJobGroup();
+        }
+    }
+
+    /**
+     * A trainer that continues from the latest checkpoint in {@code store} (parameters, optimiser state,
+     * step and every sequence's position and LSTM state), or starts fresh when there is none. The
+     * checkpoint must match the model, precision and layout (S and P).
+     */
+    public static SparkSequenceTrainer resume(JavaSparkContext sc, RecurrentLanguageModel model, EngineConfig config,
+                                              JavaPairRDD<Long, int[]> documents, SequenceLayout layout, CheckpointStore store)
+            throws IOException {
+        java.util.Optional<CheckpointMeta> latest = store.latest();
+        if (latest.isEmpty()) return new SparkSequenceTrainer(sc, model, config, documents, layout);
+        CheckpointMeta meta = latest.get();
+        String where = "checkpoint " + store.dir() + "/" + CheckpointStore.stepDirName(meta.step());
+        if (meta.numExperts() != model.numExperts()) {
+            throw new IllegalArgumentException(where + " has " + meta.numExperts() + " experts, the model has " + model.numExperts());
+        }
+        if (meta.precision() != config.trainer().precision()) {
+            throw new IllegalArgumentException(where + " was written in " + meta.precision() + ", the run uses " + config.trainer().precision());
+        }
+        Path dir = new Path(store.dir(), CheckpointStore.stepDirName(meta.step()));
+        SequenceCursor[] cursors = readCursors(new Path(dir, CURSORS), sc.hadoopConfiguration(), model, layout, config.trainer().precision());
+        ParameterLayout expertLayout = model.moe() == null ? ParameterLayout.builder().build() : model.moe().expert().layout();
+        boolean onExecutors = model.moe() != null && config.placement() == org.sparkmoe.engine.ExpertPlacement.SHARDED
+                && meta.numExpertShards() == config.expertShards();
+        TrainingState start;
+        if (onExecutors) {
+            CheckpointStore.SharedData sd = store.loadShared(meta);
+            if (!sd.params().layout().equals(model.sharedLayout())) {
+                throw new IllegalArgumentException(where + ": shared parameters " + sd.params().layout() + " do not match the model's "
+                        + model.sharedLayout());
+            }
+            start = new TrainingState(new ModelParameters(sd.params(), new Parameters[0]), sd.state(), new OptimiserState[0], meta.step());
+        } else {
+            start = store.loadTrainingState(meta.step(), model.sharedLayout(), expertLayout);
+        }
+        LOG.info("resuming sequence training from {}", where);
+        return new SparkSequenceTrainer(sc, model, config, documents, layout, start, cursors,
+                onExecutors ? new CheckpointedExperts(store, meta) : null);
+    }
+
+    private void writeCursors(Path file) throws IOException {
+        FileSystem fs = file.getFileSystem(sc.hadoopConfiguration());
+        try (DataOutputStream out = fs.create(file, false)) {
+            out.writeInt(CURSORS_MAGIC);
+            out.writeInt(1);
+            out.writeInt(layout.sequences());
+            out.writeInt(layout.partitions());
+            out.writeInt(model.dim());
+            for (SequenceCursor c : cursors) {
+                int n = c.documents().length;
+                out.writeInt(n);
+                for (int i = 0; i < n; i++) {
+                    out.writeLong(c.documents()[i]);
+                    out.writeInt(c.positions()[i]);
+                }
+                for (int l = 0; l < c.state().layers(); l++) {
+                    writeMatrix(out, c.state().hidden(l));
+                    writeMatrix(out, c.state().cell(l));
+                }
+            }
+        }
+    }
+
+    private static void writeMatrix(DataOutputStream out, Matrix m) throws IOException {
+        for (int i = 0, n = m.size(); i < n; i++) out.writeDouble(m.getFlat(i));
+    }
+
+    private static SequenceCursor[] readCursors(Path file, org.apache.hadoop.conf.Configuration conf, RecurrentLanguageModel model,
+                                                SequenceLayout layout, Precision precision) throws IOException {
+        FileSystem fs = file.getFileSystem(conf);
+        if (!fs.exists(file)) {
+            throw new IOException(file + " is missing: the checkpoint was not written by the sequence engine");
+        }
+        try (DataInputStream in = fs.open(file)) {
+            if (in.readInt() != CURSORS_MAGIC) throw new IOException(file + " is not a sequence-cursor file");
+            int version = in.readInt();
+            if (version != 1) throw new IOException(file + " has format version " + version + ", this build reads version 1");
+            int s = in.readInt(), p = in.readInt(), d = in.readInt();
+            if (s != layout.sequences() || p != layout.partitions() || d != model.dim()) {
+                throw new IllegalArgumentException(file + " holds S = " + s + " sequences on P = " + p + " partitions of width d = " + d
+                        + "; the run has S = " + layout.sequences() + ", P = " + layout.partitions() + ", d = " + model.dim());
+            }
+            SequenceCursor[] cursors = new SequenceCursor[p];
+            for (int q = 0; q < p; q++) {
+                int n = in.readInt();
+                if (n != layout.streams(q).length) throw new IOException(file + ": partition " + q + " has " + n + " streams, expected "
+                        + layout.streams(q).length);
+                long[] docs = new long[n];
+                int[] pos = new int[n];
+                for (int i = 0; i < n; i++) {
+                    docs[i] = in.readLong();
+                    pos[i] = in.readInt();
+                }
+                RecurrentState state = model.newState(precision, n);
+                for (int l = 0; l < state.layers(); l++) {
+                    readMatrix(in, state.hidden(l), file, q);
+                    readMatrix(in, state.cell(l), file, q);
+                }
+                cursors[q] = new SequenceCursor(q, docs, pos, state);
+            }
+            return cursors;
+        }
+    }
+
+    private static void readMatrix(DataInputStream in, Matrix m, Path file, int partition) throws IOException {
+        for (int i = 0, n = m.size(); i < n; i++) {
+            double v = in.readDouble();
+            if (!Double.isFinite(v)) {
+                throw new IOException(file + ": partition " + partition + " LSTM state element " + i + " is " + v);
+            }
+            m.setFlat(i, v);
+        }
+    }
+
+    @Override
+    public void close() {
+        shelves.unpersist(false);
+        if (experts != null) experts.close();
+    }
+}
