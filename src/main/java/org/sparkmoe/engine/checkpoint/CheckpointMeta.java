@@ -36,7 +36,9 @@ public record CheckpointMeta(int formatVersion, long step, long epoch, long step
         if (step < 0 || epoch < 0 || stepInEpoch < 0) {
             throw new IllegalArgumentException("step, epoch and stepInEpoch must be >= 0, got " + step + ", " + epoch + ", " + stepInEpoch);
         }
-        if (numExperts <= 0 || numExpertShards <= 0 || numExpertShards > numExperts) {
+        // 0 experts in 0 shards: a model without an MoE layer (the recurrent LM's LSTM-LSTM baseline)
+        boolean noMoE = numExperts == 0 && numExpertShards == 0;
+        if (!noMoE && (numExperts <= 0 || numExpertShards <= 0 || numExpertShards > numExperts)) {
             throw new IllegalArgumentException("need 0 < numExpertShards <= numExperts, got " + numExpertShards + " shards for "
                     + numExperts + " experts");
         }

@@ -332,7 +332,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
      */
     public CheckpointMeta checkpoint(CheckpointStore store, Map<String, String> provenance) throws IOException {
         long done = step;
-        CheckpointMeta meta = CheckpointMeta.of(done, 0, done, trainer.precision(), model.numExperts(), config.expertShards(),
+        CheckpointMeta meta = CheckpointMeta.of(done, 0, done, trainer.precision(), model.numExperts(), experts == null ? 0 : config.expertShards(),
                 model.sharedLayout(), expertLayout(), provenance);
         sc.setJobGroup("spark-moe-checkpoint-" + done, "spark-moe checkpoint at step " + done, false);
         CheckpointStore.Pending pending = store.begin(done);

@@ -59,4 +59,28 @@ class DocumentStreamsTest {
             assertTrue(w.targetCount() == 2 + 3);
         }
     }
+
+    @Test
+    void someStreamsOfALayoutReadExactlyTheirSequencesOfTheWholeLayout() {
+        java.util.function.LongFunction<int[]> docs = k -> {
+            int[] w = new int[1 + (int) (k * 7 % 5)];
+            for (int i = 0; i < w.length; i++) w[i] = (int) ((k * 3 + i) % END);
+            return w;
+        };
+        DocumentStreams whole = new DocumentStreams(5, 3, docs, END, 2, 11, true);
+        DocumentStreams low = new DocumentStreams(5, DocumentStreams.range(0, 2), 3, docs, END, 2, 11, true);
+        DocumentStreams high = new DocumentStreams(5, DocumentStreams.range(2, 5), 3, docs, END, 2, 11, true);
+        for (int i = 0; i < 12; i++) {
+            SequenceBatch w = whole.next();
+            assertSameWindow(w.selectSequences(0, 2), low.next());
+            assertSameWindow(w.selectSequences(2, 3), high.next());
+        }
+    }
+
+    private static void assertSameWindow(SequenceBatch expected, SequenceBatch actual) {
+        assertArrayEquals(expected.inputs(), actual.inputs());
+        assertArrayEquals(expected.targets(), actual.targets());
+        assertArrayEquals(expected.tokenIds(), actual.tokenIds());
+        assertArrayEquals(expected.startsDocument(), actual.startsDocument());
+    }
 }
