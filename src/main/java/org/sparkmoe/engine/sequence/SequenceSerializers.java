@@ -18,5 +18,6 @@ public final class SequenceSerializers {
         kryo.register(SequenceCursor[].class, java);
         kryo.register(org.sparkmoe.core.recurrent.RecurrentState.class, java);
         kryo.register(DocumentShelf.class, java);
+        kryo.register(SparkSequenceTrainer.Evaluation.class, java);
     }
 }

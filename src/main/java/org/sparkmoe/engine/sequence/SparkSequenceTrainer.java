@@ -306,6 +306,68 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         };
     }
 
+    /** Held-out next-token cross-entropy: summed over {@code tokens} predictions; {@link #perplexity()} = exp(mean). */
+    public record Evaluation(double lossSum, long tokens) implements java.io.Serializable {
+        public double perplexity() {
+            return tokens == 0 ? Double.NaN : Math.exp(lossSum / tokens);
+        }
+    }
+
+    /**
+     * Held-out evaluation at the current parameters, without noise or dropout: every document of
+     * {@code documents} read once from a zero LSTM state, up to {@code sequences} at a time per data
+     * partition. Rows are independent without noise and every document starts from a zero state,
+     * so the result does not depend on how the documents are partitioned or batched: it equals
+     * {@link org.sparkmoe.core.train.SequenceTrainer#perplexity} on the same documents. The experts
+     * are gathered and broadcast (each partition runs the whole model locally; no gradient, so the
+     * shrinking-batch argument for the shuffle does not apply).
+     */
+    public Evaluation evaluate(JavaPairRDD<Long, int[]> documents, int sequences) {
+        if (sequences <= 0) throw new IllegalArgumentException("sequences must be positive, got " + sequences);
+        TrainingState now = snapshot();
+        Broadcast<ModelParameters> params = sc.broadcast(now.params());
+        RecurrentLanguageModel m = model;
+        Precision precision = trainer.precision();
+        int steps = layout.steps(), end = layout.endToken();
+        sc.setJobGroup("spark-moe-evaluate-" + step, "spark-moe sequence evaluation at step " + step, false);
+        try {
+            List<Evaluation> parts = documents.mapPartitions(it -> {
+                List<int[]> docs = new ArrayList<>();
+                List<Long> ids = new ArrayList<>();
+                it.forEachRemaining(d -> {
+                    ids.add(d._1());
+                    docs.add(d._2());
+                });
+                if (docs.isEmpty()) return Collections.singletonList(new Evaluation(0, 0)).iterator();
+                Integer[] order = new Integer[docs.size()];
+                for (int i = 0; i < order.length; i++) order[i] = i;
+                Arrays.sort(order, java.util.Comparator.comparingLong(ids::get));
+                int s = Math.min(sequences, docs.size());
+                DocumentStreams ds = new DocumentStreams(s, steps, k -> docs.get(order[(int) k]), end, 0, docs.size(), false);
+                RecurrentState state = m.newState(precision, s);
+                RecurrentLanguageModel.Workspace ws = m.newWorkspace(precision);
+                double loss = 0;
+                long tokens = 0;
+                while (ds.hasNext()) {
+                    var r = m.evaluate(params.value(), ds.next(), state, ws);
+                    loss += r.taskLossSum();
+                    tokens += r.tokens();
+                }
+                return Collections.singletonList(new Evaluation(loss, tokens)).iterator();
+            }).collect();
+            double loss = 0;
+            long tokens = 0;
+            for (Evaluation e : parts) {
+                loss += e.lossSum();
+                tokens += e.tokens();
+            }
+            return new Evaluation(loss, tokens);
+        } finally {
+            params.destroy(false);
+            sc.clearJobGroup();
+        }
+    }
+
     /** All parameters and optimiser state on the driver (gathers sharded experts). */
     public TrainingState snapshot() {
         if (experts == null) {

@@ -41,7 +41,8 @@ import scala.Tuple2;
  * (losses, balance losses, expert batch sizes, gradient norm, every parameter and the carried LSTM
  * state, within 1e-6 relative in F64) for LSTM-LSTM, MoE-1-Wide and LSTM-MoE-LSTM with flat and
  * hierarchical gates, DRIVER and SHARDED experts, one data partition and three (uneven: S = 5),
- * over short documents so that windows cross document ends and streams wrap around.
+ * over short documents so that windows cross document ends and streams wrap around; and the
+ * held-out perplexity after training equals the reference's.
  */
 class SparkSequenceEquivalenceTest {
     static final double TOL = 1e-6;
@@ -64,10 +65,14 @@ class SparkSequenceEquivalenceTest {
     }
 
     static JavaPairRDD<Long, int[]> documents(JavaSparkContext sc, int count) {
+        return documents(sc, 0, count, 2);
+    }
+
+    static JavaPairRDD<Long, int[]> documents(JavaSparkContext sc, long first, int count, int partitions) {
         LongFunction<int[]> words = DocumentStreams.markov(CORPUS);
         List<Tuple2<Long, int[]>> docs = new ArrayList<>();
-        for (long k = 0; k < count; k++) docs.add(new Tuple2<>(k, words.apply(k)));
-        return sc.parallelizePairs(docs, 2);
+        for (long k = first; k < first + count; k++) docs.add(new Tuple2<>(k, words.apply(k)));
+        return sc.parallelizePairs(docs, partitions);
     }
 
     static Stream<Arguments> configurations() {
@@ -111,6 +116,10 @@ class SparkSequenceEquivalenceTest {
                 assertClose(reference.state(), spark.snapshot(), at);
                 assertClose(reference.recurrentState(), spark.recurrentState(), at + " LSTM state");
             }
+            // held-out perplexity: the same whatever the partitioning and the number of sequences at a time
+            double expected = reference.perplexity(new DocumentStreams(S, T, DocumentStreams.markov(CORPUS), END, DOCUMENTS, 9, false), S);
+            SparkSequenceTrainer.Evaluation heldOut = spark.evaluate(documents(sc, DOCUMENTS, 9, 3), 2);
+            assertRelative(expected, heldOut.perplexity(), "held-out perplexity");
         }
     }
 
