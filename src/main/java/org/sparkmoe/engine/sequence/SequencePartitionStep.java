@@ -133,11 +133,12 @@ final class SequencePartitionStep {
     }
 
     /** Stage 2 on the experts' output blocks and every partition's statistics block. */
-    synchronized Combined combine(Context ctx, Parameters shared, Iterator<ShuffleBlock> outputsAndStats) {
+    synchronized Combined combine(Context ctx, Parameters shared, Iterator<Tuple2<Integer, ShuffleBlock>> outputsAndStats) {
         int partitions = ctx.layout().partitions();
         ShuffleBlock[] byPartition = new ShuffleBlock[partitions];
         List<ShuffleBlock> outputs = new ArrayList<>();
-        outputsAndStats.forEachRemaining(b -> {
+        outputsAndStats.forEachRemaining(keyed -> {
+            ShuffleBlock b = keyed._2();
             if (b.expert() != ShuffleBlock.STATS) {
                 outputs.add(b);
             } else if (b.partition() < 0 || b.partition() >= partitions || byPartition[b.partition()] != null) {
@@ -235,14 +236,15 @@ final class SequencePartitionStep {
          * the partition's aggregation record (gradient, loss sum, target count, statistics, expert
          * batch sizes) and its cursor for the next step.
          */
-        synchronized Tuple2<PartitionResult, SequenceCursor> finish(Context ctx, Parameters shared, Iterator<ShuffleBlock> inputGradients) {
+        synchronized Tuple2<PartitionResult, SequenceCursor> finish(Context ctx, Parameters shared,
+                                                                   Iterator<Tuple2<Integer, ShuffleBlock>> inputGradients) {
             SequencePartitionStep ps = step;
             Parameters grad = sharedGrad.copy();
             Matrix dx = null;
             if (dxPartial != null) {
                 dx = dxPartial.copy();
                 List<ShuffleBlock> blocks = new ArrayList<>();
-                inputGradients.forEachRemaining(blocks::add);
+                inputGradients.forEachRemaining(keyed -> blocks.add(keyed._2()));
                 blocks.sort(Comparator.comparingInt(ShuffleBlock::expert));
                 for (ShuffleBlock b : blocks) {
                     int e = b.expert();

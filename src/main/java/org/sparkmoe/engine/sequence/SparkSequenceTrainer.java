@@ -211,14 +211,14 @@ public final class SparkSequenceTrainer implements AutoCloseable {
             toCombine = es.forward(gated.flatMapToPair(ps -> ps.dispatch(bf16).iterator())).union(toCombine);
         }
         JavaRDD<SequencePartitionStep.Combined> combined = persist(gated.zipPartitions(toCombine.partitionBy(byPartition),
-                (pit, bit) -> Collections.singletonList(pit.next().combine(ctx, sharedB.value(), values(bit))).iterator()),
+                (pit, bit) -> Collections.singletonList(pit.next().combine(ctx, sharedB.value(), bit)).iterator()),
                 "spark-moe sequence combine", persisted);
         JavaRDD<Tuple2<PartitionResult, SequenceCursor>> results;
         if (es != null) {
             JavaPairRDD<Integer, ShuffleBlock> inputGrads = es.backward(combined.flatMapToPair(c -> c.backward.iterator()))
                     .partitionBy(byPartition);
             JavaRDD<Tuple2<PartitionResult, SequenceCursor>> parts = combined.zipPartitions(inputGrads,
-                    (cit, bit) -> Collections.singletonList(cit.next().finish(ctx, sharedB.value(), values(bit))).iterator());
+                    (cit, bit) -> Collections.singletonList(cit.next().finish(ctx, sharedB.value(), bit)).iterator());
             results = parts.union(es.sumsOfSquares().map(s -> new Tuple2<>(
                     new PartitionResult(partitions + s._1(), null, 0, 0, null, null, s._2()), (SequenceCursor) null)));
         } else {
@@ -290,20 +290,6 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         rdd.setName(name).persist(StorageLevel.MEMORY_ONLY());
         persisted.add(rdd);
         return rdd;
-    }
-
-    private static java.util.Iterator<ShuffleBlock> values(java.util.Iterator<Tuple2<Integer, ShuffleBlock>> it) {
-        return new java.util.Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                return it.hasNext();
-            }
-
-            @Override
-            public ShuffleBlock next() {
-                return it.next()._2();
-            }
-        };
     }
 
     /** Held-out next-token cross-entropy: summed over {@code tokens} predictions; {@link #perplexity()} = exp(mean). */

@@ -3,7 +3,6 @@ package org.sparkmoe.engine.sequence;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
@@ -56,13 +55,9 @@ class SequencePartitionStepTest {
 
     private static Tuple2<PartitionResult, SequenceCursor> run(SequencePartitionStep.Context ctx, Parameters shared,
                                                                SequencePartitionStep step, List<Tuple2<Integer, ShuffleBlock>> dispatched) {
-        List<ShuffleBlock> toCombine = new ArrayList<>();
-        for (Tuple2<Integer, ShuffleBlock> d : dispatched) toCombine.add(d._2()); // identity experts
-        step.statsForAll(1).forEach(s -> toCombine.add(s._2()));
+        List<Tuple2<Integer, ShuffleBlock>> toCombine = new ArrayList<>(dispatched); // identity experts
+        toCombine.addAll(step.statsForAll(1));
         SequencePartitionStep.Combined c = step.combine(ctx, shared, toCombine.iterator());
-        List<ShuffleBlock> inputGrads = new ArrayList<>();
-        for (Tuple2<Integer, ShuffleBlock> b : c.backward) inputGrads.add(b._2()); // identity: dL/dx = dL/dy
-        Iterator<ShuffleBlock> it = inputGrads.iterator();
-        return c.finish(ctx, shared, it);
+        return c.finish(ctx, shared, c.backward.iterator()); // identity: dL/dx = dL/dy
     }
 }
