@@ -11,6 +11,8 @@
  * {@link org.sparkmoe.engine.ShuffleBlock} (what crosses the shuffle),
  * {@link org.sparkmoe.engine.ExpertPartitioner} and {@link org.sparkmoe.engine.ExpertShard} (where
  * experts live), {@link org.sparkmoe.engine.BatchPlan} (which rows form each step's mini-batch).
+ * {@link org.sparkmoe.engine.ExpertExchange} offers the expert half of a shuffle-routed step to step
+ * drivers outside this package (the recurrent LM's, {@code engine.sequence}).
  * {@link org.sparkmoe.engine.EngineConfig} holds the settings; the driver loop around the steps
  * (resume, checkpoints, metrics) is the application layer's {@code TrainingLoop}.
  *
