@@ -171,7 +171,8 @@ public class NotebookExecutionTest {
         List<Paragraph> ps = paragraphs(zpln, root);
         assertFalse(ps.isEmpty(), name + ": no paragraphs");
         assertEquals("%spark.conf", ps.get(0).interpreter(), name + ": the first paragraph must be %spark.conf (loads the jar)");
-        assertTrue(ps.get(0).code().contains("spark.jars"), name + ": the %spark.conf paragraph must set spark.jars");
+        assertTrue(ps.get(0).code().matches("(?s).*\\bspark\\.jars\\.packages\\s+" + Pattern.quote(coordinates()) + "\\s.*"),
+                name + ": the %spark.conf paragraph must load " + coordinates() + " (pom.xml) with spark.jars.packages");
         List<Paragraph> spark = ps.stream().filter(p -> p.interpreter().equals("%spark") || p.interpreter().equals("%spark.spark")).toList();
         assertFalse(spark.isEmpty(), name + ": no %spark paragraphs");
         String first = spark.get(0).code();
@@ -195,7 +196,9 @@ public class NotebookExecutionTest {
                     "val sqlContext = spark.sqlContext",
                     "import spark.implicits._",
                     "import spark.sql",
-                    "import org.apache.spark.sql.functions._");
+                    "import org.apache.spark.sql.functions._",
+                    // Zeppelin's ZeppelinContext, as far as the notebooks use it (see ZeppelinStandIn)
+                    "val z = new org.sparkmoe.notebooks.NotebookExecutionTest.ZeppelinStandIn()");
             check(repl, buffer, name, "prelude", prelude);
             for (Paragraph p : spark) {
                 String code = p.code();
@@ -218,6 +221,54 @@ public class NotebookExecutionTest {
         if (RECORD) {
             record(zpln, (ObjectNode) root, ps, recorded, first, seconds);
         }
+    }
+
+    /**
+     * The part of Zeppelin's {@code z} (ZeppelinContext) the notebooks use, for running them outside
+     * Zeppelin: {@code textbox} returns the form's default (Zeppelin returns the value typed into the
+     * box, the default until then) and {@code show} prints a DataFrame the way Zeppelin's Spark
+     * interpreter does ({@code %table}, tab-separated, at most {@link #MAX_RESULT} rows; Zeppelin then
+     * draws the table or the chart stored in the paragraph's config).
+     */
+    public static final class ZeppelinStandIn {
+        /** Zeppelin's default {@code zeppelin.spark.maxResult}. */
+        static final int MAX_RESULT = 1000;
+
+        public Object textbox(String name, String defaultValue) {
+            return defaultValue;
+        }
+
+        public void show(org.apache.spark.sql.Dataset<?> dataset) {
+            org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> df = dataset.toDF();
+            List<org.apache.spark.sql.Row> rows = df.limit(MAX_RESULT + 1).collectAsList();
+            StringBuilder msg = new StringBuilder("\n%table ");
+            msg.append(Arrays.stream(df.columns()).map(ZeppelinStandIn::cell).collect(Collectors.joining("\t"))).append('\n');
+            for (org.apache.spark.sql.Row r : rows.subList(0, Math.min(rows.size(), MAX_RESULT))) {
+                List<String> cells = new ArrayList<>();
+                for (int i = 0; i < r.size(); i++) cells.add(cell(r.isNullAt(i) ? "null" : String.valueOf(r.get(i))));
+                msg.append(String.join("\t", cells)).append('\n');
+            }
+            if (rows.size() > MAX_RESULT) msg.append("\n%html <font color=red>Results are limited by ").append(MAX_RESULT).append(".</font>");
+            msg.append("\n%text ");
+            scala.Console$.MODULE$.print(msg.toString());
+        }
+
+        static String cell(String s) {
+            return s.replace('\t', ' ').replace('\n', ' ');
+        }
+    }
+
+    /** groupId:artifactId:version of this project (pom.xml), as a notebook loads it with spark.jars.packages. */
+    static String coordinates() throws IOException {
+        String pom = Files.readString(Paths.get("pom.xml"));
+        String project = pom.substring(pom.indexOf("</modelVersion>"));
+        return tag(project, "groupId") + ":" + tag(project, "artifactId") + ":" + tag(project, "version");
+    }
+
+    static String tag(String xml, String name) {
+        Matcher m = Pattern.compile("<" + name + ">([^<]+)</" + name + ">").matcher(xml);
+        assertTrue(m.find(), "pom.xml: no <" + name + ">");
+        return m.group(1).trim();
     }
 
     /** What one %spark paragraph printed while it ran. */
