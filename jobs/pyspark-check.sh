@@ -9,8 +9,8 @@
 # the check did not run. With Spark installed ($SPARK_HOME/bin/spark-submit, or the one inside a pip
 # pyspark) pyspark launches the JVM with it and the app jar is passed with --jars. Without a Spark
 # installation a small SPARK_HOME shim (target/pyspark-home/bin/spark-submit) runs Spark's SparkSubmit
-# from the Maven-resolved jars, as jobs/moe-submit.sh does. conf/spark-defaults.conf (Kryo, registration
-# required) is applied in both cases. The sparkmoe package is imported from the app jar (mvn package puts
+# from the Maven-resolved jars, as jobs/moe-submit.sh does. conf/spark-defaults.conf (Kryo with our
+# registrator) is applied in both cases. The sparkmoe package is imported from the app jar (mvn package puts
 # src/main/python into it). PYTHON=... picks the interpreter; SPARK_MOE_CHECK_TIMEOUT (s) bounds the run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

@@ -5,6 +5,7 @@ jobs/pyspark-check.sh, which arranges both (or reports that it skipped). Plain u
 ``python3 -m unittest`` and ``pytest`` both run it. The whole module is skipped when pyspark is missing.
 """
 
+import inspect
 import json
 import math
 import os
@@ -126,6 +127,10 @@ class SparkMoEPySparkTest(unittest.TestCase):
                 jp = stage._java_obj.getParam(p.name)
                 if stage._java_obj.hasDefault(jp):
                     self.assertEqual(stage._java_obj.getDefault(jp).get(), stage.getOrDefault(p), p.name)
+                    # the keyword-only signature shows the same default
+                    sig = inspect.signature(cls.__init__).parameters[p.name]
+                    self.assertIs(inspect.Parameter.KEYWORD_ONLY, sig.kind, p.name)
+                    self.assertEqual(stage.getOrDefault(p), sig.default, p.name)
         moe = MoEClassifier(numExperts=6, k=3, stepSize=0.05, seed=7)
         self.assertEqual((6, 3, 0.05, 7), (moe.getNumExperts(), moe.getK(), moe.getStepSize(), moe.getSeed()))
         self.assertIs(moe, moe.setParams(maxSteps=12).setK(2))

@@ -9,10 +9,11 @@ import java.util.Map;
 /**
  * Every setting of the job and the ML API, declared once: name, job key, type, rule, default and
  * documentation ({@link Setting}). {@link #reference()} writes {@code conf/moe-job.properties} from
- * it, the ML params take their docs and defaults from it, and {@link #python()} writes the PySpark
- * wrappers' param table ({@code src/main/python/sparkmoe/_params.py}); a test checks the two
- * files are what the declaration produces ({@code SettingsTest}; {@code -Dsettings.write=true}
- * rewrites them).
+ * it, and the ML params take their docs and defaults from it (the PySpark wrappers, generated from
+ * the ML params, carry them on: {@code PySparkWrappersTest}); a test checks the reference file is
+ * what the declaration produces ({@code SettingsTest}; {@code -Dsettings.write=true} rewrites it).
+ * The evaluator's params ({@link #evaluatorParams()}) are declared apart: they share their names
+ * with the language model's output columns but are inputs that must not be empty.
  *
  * <p>Where the two faces used different names for one thing, the job key now follows the param
  * ({@code model.experts} is {@code model.numExperts}); the old key is still accepted, with a
@@ -23,6 +24,8 @@ public final class Settings {
     private static final Map<String, Setting> BY_NAME = new LinkedHashMap<>();
     private static final Map<String, Setting> BY_JOB_KEY = new LinkedHashMap<>();
     private static final Map<String, Setting> BY_OLD_JOB_KEY = new LinkedHashMap<>();
+    /** The params of MoEPerplexityEvaluator: named like the language model's output columns they read, declared apart. */
+    private static final Map<String, Setting> EVALUATOR = new LinkedHashMap<>();
 
     private Settings() {
     }
@@ -42,6 +45,7 @@ public final class Settings {
         String allowed = "any value";
         List<String> old = List.of();
         String section;
+        boolean evaluator;
 
         D(String name, String jobKey, boolean param) {
             this.name = name;
@@ -119,6 +123,10 @@ public final class Settings {
 
         Setting doc(String doc) {
             Setting s = new Setting(name, jobKey, param, type, min, minOpen, max, choices, optional, def, allowed, doc, old, section);
+            if (evaluator) {
+                if (EVALUATOR.put(name, s) != null) throw new IllegalStateException("evaluator param " + name + " declared twice");
+                return s;
+            }
             if (BY_NAME.put(name, s) != null) throw new IllegalStateException("setting " + name + " declared twice");
             if (jobKey != null) BY_JOB_KEY.put(jobKey, s);
             for (String o : old) BY_OLD_JOB_KEY.put(o, s);
@@ -141,6 +149,12 @@ public final class Settings {
 
     private static D param(String name) {
         return new D(name, null, true);
+    }
+
+    private static D evaluatorParam(String name) {
+        D d = new D(name, null, true);
+        d.evaluator = true;
+        return d;
     }
 
     // ================================================================== task + data (job)
@@ -350,11 +364,25 @@ public final class Settings {
     public static final Setting NUM_TARGETS_COL = param("numTargetsCol").def("numTargets").doc(
             "Column with the number of predicted targets of each document (tokens + 1, 0 when empty); empty = not produced.");
 
+    // ================================================================== MoEPerplexityEvaluator (ML)
+
+    public static final Setting EVALUATOR_LOG_LIKELIHOOD_COL = evaluatorParam("logLikelihoodCol").allowed("not empty")
+            .def("logLikelihood").doc("Input column with each document's summed ln p of its targets (a MoELanguageModel's"
+            + " {logLikelihoodCol}); must not be empty.");
+    public static final Setting EVALUATOR_NUM_TARGETS_COL = evaluatorParam("numTargetsCol").allowed("not empty")
+            .def("numTargets").doc("Input column with each document's number of predicted targets (a MoELanguageModel's"
+            + " {numTargetsCol}); must not be empty.");
+
     // ================================================================== lookup
 
     /** Every setting, in declaration (= documentation) order. */
     public static List<Setting> all() {
         return Collections.unmodifiableList(new ArrayList<>(BY_NAME.values()));
+    }
+
+    /** The params of {@code MoEPerplexityEvaluator}, in documentation order. */
+    public static List<Setting> evaluatorParams() {
+        return List.copyOf(EVALUATOR.values());
     }
 
     /** The setting of a canonical name. */
@@ -419,34 +447,6 @@ public final class Settings {
             sb.append(s.jobKey()).append(" =").append(s.defaultValue().isEmpty() ? "" : " " + s.defaultValue()).append('\n');
         }
         return sb.toString();
-    }
-
-    /** The PySpark wrappers' param table {@code src/main/python/sparkmoe/_params.py}. */
-    public static String python() {
-        StringBuilder sb = new StringBuilder("""
-                # GENERATED from org.sparkmoe.app.Settings (the one declaration of the settings); do not edit by hand.
-                \"\"\"The Java params of the spark-moe estimators: name, type, doc and default, as the JVM declares them.\"\"\"
-
-                PARAMS = {
-                """);
-        for (Setting s : BY_NAME.values()) {
-            if (!s.param()) continue;
-            String type = switch (s.type()) {
-                case INT, LONG -> "int";
-                case DOUBLE -> "float";
-                case BOOLEAN -> "bool";
-                case STRING, CHOICE -> "str";
-            };
-            Object d = s.defaultObject();
-            String def = d instanceof String str ? pyString(str) : d instanceof Boolean b ? (b ? "True" : "False") : d.toString();
-            sb.append("    ").append(pyString(s.name())).append(": (").append(pyString(type)).append(", ")
-                    .append(pyString(s.doc(Setting.Face.ML))).append(", ").append(def).append("),\n");
-        }
-        return sb.append("}\n").toString();
-    }
-
-    private static String pyString(String s) {
-        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 
     private static List<String> wrap(String text, int width) {

@@ -104,14 +104,6 @@ public final class MoEParamSet implements Serializable {
         return new Param<>(uid, s.name(), s.doc(Setting.Face.ML), ok);
     }
 
-    /** A string param's validator: set and not empty (serializable, as params are serialized with their stages). */
-    static final Function1<String, Object> NOT_EMPTY = (Function1<String, Object> & java.io.Serializable) v -> v != null && !v.isEmpty();
-
-    /** A string param whose value must not be empty ({@link #NOT_EMPTY}). */
-    static Param<String> nonEmpty(String uid, String name, String doc) {
-        return new Param<>(uid, name, doc + "; must not be empty", NOT_EMPTY);
-    }
-
     /** Sets the declared defaults ({@link Settings}) on {@code owner} (which must already return these params). */
     void applyDefaults(Params owner, boolean classifier) {
         for (Param<?> p : new Param<?>[] {numExperts, k, expertHiddenSize, modelDim, gating, numGroups, expertsPerGroup, kPrimary,

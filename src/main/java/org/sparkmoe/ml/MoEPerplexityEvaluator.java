@@ -16,6 +16,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.app.Settings;
 
 
 /**
@@ -27,7 +28,7 @@ import org.apache.spark.sql.types.StructType;
  * (not the mean of the per-document perplexity column). Smaller is better
  * ({@link #isLargerBetter()} is false); a dataset without targets gives NaN.
  *
- * <p>The two column params default to the model's output columns ({@code logLikelihood},
+ * <p>The two column params (declared in {@link Settings#evaluatorParams()}) default to the model's output columns ({@code logLikelihood},
  * {@code numTargets}); the model must produce both (neither switched off with ""). Saved and loaded
  * with the standard params metadata, so tuning models that hold it can be saved too.
  *
@@ -46,12 +47,10 @@ public final class MoEPerplexityEvaluator extends Evaluator implements MLWritabl
 
     public MoEPerplexityEvaluator(String uid) {
         this.uid = uid;
-        logLikelihoodCol = MoEParamSet.nonEmpty(uid, "logLikelihoodCol",
-                "column with each document's summed ln p of its targets (the model's logLikelihoodCol)");
-        numTargetsCol = MoEParamSet.nonEmpty(uid, "numTargetsCol",
-                "column with each document's number of predicted targets (the model's numTargetsCol)");
-        setDefault(logLikelihoodCol, "logLikelihood");
-        setDefault(numTargetsCol, "numTargets");
+        logLikelihoodCol = MoEParamSet.stringParam(uid, Settings.EVALUATOR_LOG_LIKELIHOOD_COL);
+        numTargetsCol = MoEParamSet.stringParam(uid, Settings.EVALUATOR_NUM_TARGETS_COL);
+        setDefault(logLikelihoodCol, Settings.EVALUATOR_LOG_LIKELIHOOD_COL.defaultValue());
+        setDefault(numTargetsCol, Settings.EVALUATOR_NUM_TARGETS_COL.defaultValue());
     }
 
     public MoEPerplexityEvaluator() {

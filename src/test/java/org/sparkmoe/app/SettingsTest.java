@@ -16,27 +16,39 @@ import org.junit.jupiter.api.Test;
 import org.sparkmoe.job.JobConfig;
 import org.sparkmoe.ml.MoEClassifier;
 import org.sparkmoe.ml.MoELanguageModelEstimator;
+import org.sparkmoe.ml.MoEPerplexityEvaluator;
 import org.sparkmoe.ml.MoERegressor;
 
 /**
- * One vocabulary: the job's reference file, the ML params and the PySpark param table all come from
- * the one declaration ({@link Settings}). {@code -Dsettings.write=true} rewrites the two generated
- * files from it instead of checking them.
+ * One vocabulary: the job's reference file and the ML params (the estimators' and the evaluator's)
+ * come from the one declaration ({@link Settings}); the PySpark wrappers are generated from the ML
+ * params ({@code org.sparkmoe.ml.PySparkWrappersTest}). {@code -Dsettings.write=true} rewrites the
+ * reference file from it instead of checking it.
  */
 class SettingsTest {
     static final Path REFERENCE = Path.of("conf/moe-job.properties");
-    static final Path PYTHON = Path.of("src/main/python/sparkmoe/_params.py");
 
     @Test
     void generatedFilesAreWhatTheDeclarationProduces() throws Exception {
         if (Boolean.getBoolean("settings.write")) {
             Files.writeString(REFERENCE, Settings.reference());
-            Files.writeString(PYTHON, Settings.python());
         }
         assertEquals(Settings.reference(), Files.readString(REFERENCE),
                 REFERENCE + " is not what org.sparkmoe.app.Settings declares; rerun with -Dsettings.write=true");
-        assertEquals(Settings.python(), Files.readString(PYTHON),
-                PYTHON + " is not what org.sparkmoe.app.Settings declares; rerun with -Dsettings.write=true");
+    }
+
+    @Test
+    void theEvaluatorsParamsAreDeclared() {
+        MoEPerplexityEvaluator e = new MoEPerplexityEvaluator();
+        assertEquals(Settings.evaluatorParams().stream().map(Setting::name).toList(),
+                java.util.Arrays.stream(e.params()).map(Param::name).toList());
+        for (Param<?> p : e.params()) {
+            Setting s = Settings.evaluatorParams().stream().filter(d -> d.name().equals(p.name())).findFirst().orElseThrow();
+            assertEquals(s.doc(Setting.Face.ML), p.doc(), p.name());
+            assertEquals(s.defaultObject(), e.getDefault(p).get(), p.name());
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> e.setNumTargetsCol(""));
+        assertTrue(Settings.find("logLikelihoodCol").doc(Setting.Face.ML).contains("empty = not produced"), "the model's own param");
     }
 
     @Test
