@@ -171,8 +171,8 @@ public class NotebookExecutionTest {
         List<Paragraph> ps = paragraphs(zpln, root);
         assertFalse(ps.isEmpty(), name + ": no paragraphs");
         assertEquals("%spark.conf", ps.get(0).interpreter(), name + ": the first paragraph must be %spark.conf (loads the jar)");
-        assertTrue(ps.get(0).code().matches("(?s).*\\bspark\\.jars\\.packages\\s+" + Pattern.quote(coordinates()) + "\\s.*"),
-                name + ": the %spark.conf paragraph must load " + coordinates() + " (pom.xml) with spark.jars.packages");
+        assertTrue(ps.get(0).code().matches("(?s).*\\bspark\\.jars\\.packages\\s+" + Pattern.quote(ProjectCoordinates.read()) + "\\s.*"),
+                name + ": the %spark.conf paragraph must load " + ProjectCoordinates.read() + " (pom.xml) with spark.jars.packages");
         List<Paragraph> spark = ps.stream().filter(p -> p.interpreter().equals("%spark") || p.interpreter().equals("%spark.spark")).toList();
         assertFalse(spark.isEmpty(), name + ": no %spark paragraphs");
         String first = spark.get(0).code();
@@ -256,19 +256,6 @@ public class NotebookExecutionTest {
         static String cell(String s) {
             return s.replace('\t', ' ').replace('\n', ' ');
         }
-    }
-
-    /** groupId:artifactId:version of this project (pom.xml), as a notebook loads it with spark.jars.packages. */
-    static String coordinates() throws IOException {
-        String pom = Files.readString(Paths.get("pom.xml"));
-        String project = pom.substring(pom.indexOf("</modelVersion>"));
-        return tag(project, "groupId") + ":" + tag(project, "artifactId") + ":" + tag(project, "version");
-    }
-
-    static String tag(String xml, String name) {
-        Matcher m = Pattern.compile("<" + name + ">([^<]+)</" + name + ">").matcher(xml);
-        assertTrue(m.find(), "pom.xml: no <" + name + ">");
-        return m.group(1).trim();
     }
 
     /** What one %spark paragraph printed while it ran. */

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
 import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,7 +13,6 @@ import java.nio.file.Paths;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -101,7 +99,7 @@ class ZeppelinNoteParseTest {
      */
     static void runsAsItIs(Path zpln, com.google.gson.JsonObject raw, List<?> paragraphs) throws Exception {
         String conf = raw.getAsJsonArray("paragraphs").get(0).getAsJsonObject().get("text").getAsString();
-        String coordinates = coordinates();
+        String coordinates = ProjectCoordinates.read();
         assertTrue(conf.matches("(?s).*\\nspark\\.jars\\.packages\\s+" + Pattern.quote(coordinates) + "\\s.*"),
                 zpln + ": %spark.conf must load " + coordinates + " (pom.xml's coordinates) with spark.jars.packages");
         assertFalse(conf.matches("(?s).*\\nspark\\.jars\\s.*"), zpln + ": %spark.conf sets a jar path (spark.jars)");
@@ -146,19 +144,6 @@ class ZeppelinNoteParseTest {
         }
         assertTrue(shows > 0, zpln + ": no z.show");
         assertTrue(outRootForm, zpln + ": the first %spark paragraph must take outRoot from a note form: val outRoot = z.textbox(\"outRoot\", ...)");
-    }
-
-    /** groupId:artifactId:version of this project (pom.xml). */
-    static String coordinates() throws IOException {
-        String pom = Files.readString(Paths.get("pom.xml"));
-        String project = pom.substring(pom.indexOf("</modelVersion>"));
-        return tag(project, "groupId") + ":" + tag(project, "artifactId") + ":" + tag(project, "version");
-    }
-
-    static String tag(String xml, String name) {
-        Matcher m = Pattern.compile("<" + name + ">([^<]+)</" + name + ">").matcher(xml);
-        assertTrue(m.find(), "pom.xml: no <" + name + ">");
-        return m.group(1).trim();
     }
 
     static Object call(Object target, String method) throws ReflectiveOperationException {
