@@ -3,8 +3,8 @@
  * ({@code org.sparkmoe.ml}) share, so that they are one product with two faces.
  * <ul>
  *   <li>{@link org.sparkmoe.app.Settings} / {@link org.sparkmoe.app.Setting}: every setting declared
- *       once (job key, param name, rule, default, doc); the job's reference file, the ML params and
- *       the PySpark param table come from it;</li>
+ *       once (job key, param name, rule, default, doc; the evaluator's params apart); the job's
+ *       reference file and the ML params come from it, the PySpark wrappers from the ML params;</li>
  *   <li>{@link org.sparkmoe.app.MoEConfig}: the typed configuration of a run (network, engine,
  *       optimiser, run) with its one {@code validate}, giving the engine its
  *       {@code NetworkSpec}, {@code EngineConfig} and {@code TrainerConfig};</li>

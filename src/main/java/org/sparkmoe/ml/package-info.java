@@ -10,7 +10,8 @@
  * ({@link org.sparkmoe.ml.MoEPersistence}; models also load the job's model directories) and where a
  * fitted model's experts live ({@link org.sparkmoe.ml.ExpertTable}: on the driver, or
  * distributed on the executors and scored by {@link org.sparkmoe.ml.DistributedScoring}). Also
- * wrapped for PySpark ({@code src/main/python/sparkmoe}).
+ * wrapped for PySpark ({@code src/main/python/sparkmoe}, generated from these classes by the tests'
+ * {@code PySparkWrappers}).
  *
  * <p>Layer: a face, at the top. May depend on {@code org.sparkmoe.core.*}, {@code org.sparkmoe.engine}
  * and its subpackages, {@code org.sparkmoe.data}, the application layer, and Spark; not on

@@ -132,36 +132,61 @@ class PySparkWrappersTest {
         for (String fromPyspark : List.of("thresholds", "probabilityCol", "rawPredictionCol", "weightCol", "featuresCol")) {
             assertFalse(py.contains("    " + fromPyspark + ": \"Param["), fromPyspark + " is pyspark's, not redeclared");
         }
-        Path file = Files.createTempFile("mllib-wrappers", ".py");
+        Path dir = Files.createTempDirectory("mllib-wrappers");
+        Path file = dir.resolve("mllib_wrappers.py");
         try {
             Files.writeString(file, py);
             JsonNode module = describe(file);
             checkClass(module.get("classes"), lr, true);
             checkClass(module.get("classes"), lrm, false);
             checkClass(module.get("classes"), linear, true);
+            // and it imports (the bases linearise) and works over the stand-in pyspark
+            String out = python(Path.of("."), "-c", String.join("\n",
+                    "import sys",
+                    "sys.path[:0] = ['src/test/python/pyspark_stand_in', 'src/main/python', '" + dir + "']",
+                    "from pyspark.ml.wrapper import FAKE_JVM",
+                    "FAKE_JVM.new = lambda cls, uid: cls",
+                    "import mllib_wrappers as m",
+                    "lr = m.LogisticRegression(maxIter=5, weightCol='w')",
+                    "assert lr._java_obj == 'org.apache.spark.ml.classification.LogisticRegression'",
+                    "assert (lr.getMaxIter(), lr.getWeightCol(), lr.getRegParam()) == (5, 'w', 0.0), lr.getRegParam()",
+                    "assert lr.setThresholds([0.4, 0.6]).getThresholds() == [0.4, 0.6]",
+                    "assert lr.setProbabilityCol('p').getProbabilityCol() == 'p'",
+                    "assert m.LogisticRegressionModel().getProbabilityCol() == 'probability'",
+                    "assert m.LinearRegression(solver='normal').getSolver() == 'normal'",
+                    "print('mllib wrappers OK')"));
+            assertTrue(out.contains("mllib wrappers OK"), out);
         } finally {
             Files.deleteIfExists(file);
+            Files.deleteIfExists(dir);
         }
     }
 
     /** The wrappers imported and driven over a stand-in pyspark and fake JVM objects (src/test/python/test_wrappers_offline.py). */
     @Test
     void theWrappersRunOverAStandInPyspark() throws Exception {
-        ProcessBuilder pb = new ProcessBuilder("python3", "-B", "-m", "unittest", "-v", "test_wrappers_offline")
-                .directory(Path.of("src/test/python").toFile()).redirectErrorStream(true);
+        String out = python(Path.of("src/test/python"), "-m", "unittest", "-v", "test_wrappers_offline");
+        System.out.println(out);
+        assertTrue(out.contains("OK"), out);
+    }
+
+    /** Runs python3 (no bytecode files) in {@code dir}; its output; fails unless it exits 0 (skipped without python3). */
+    static String python(Path dir, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("python3", "-B"));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
         pb.environment().put("PYTHONDONTWRITEBYTECODE", "1");
         Process p;
         try {
             p = pb.start();
         } catch (IOException e) {
             Assumptions.abort("python3 is not available: " + e.getMessage());
-            return;
+            return "";
         }
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "test_wrappers_offline.py did not finish");
-        System.out.println(out);
-        assertEquals(0, p.exitValue(), "test_wrappers_offline.py failed:\n" + out);
-        assertTrue(out.contains("OK"), out);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "python3 " + String.join(" ", args) + " did not finish");
+        assertEquals(0, p.exitValue(), "python3 " + String.join(" ", args) + " failed:\n" + out);
+        return out;
     }
 
     // ------------------------------------------------------------------ the Python side, read back

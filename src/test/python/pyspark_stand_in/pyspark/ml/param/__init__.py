@@ -48,6 +48,14 @@ class TypeConverters:
     def toListString(value):
         return [TypeConverters.toString(v) for v in value]
 
+    @staticmethod
+    def toVector(value):
+        return value
+
+    @staticmethod
+    def toMatrix(value):
+        return value
+
 
 class Param(Generic[T]):
     def __init__(self, parent, name, doc, typeConverter=None):

@@ -1,0 +1,9 @@
+"""pyspark.ml.linalg stand-in: the names the wrappers' annotations use."""
+
+
+class Vector:
+    pass
+
+
+class Matrix:
+    pass
