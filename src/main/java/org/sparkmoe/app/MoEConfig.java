@@ -122,7 +122,8 @@ public final class MoEConfig implements Serializable {
     /**
      * The checks between settings, each an {@link InvalidConfigException} naming the settings the
      * way {@code face} names them: k within the experts (noisy top-k), kPrimary within the groups
-     * and kSecondary within a group (hierarchical), the expert shards within the experts.
+     * and kSecondary within a group (hierarchical), the expert shards within the experts, a
+     * vocabulary size of 0 (automatic) or at least 3.
      */
     public void validate(Setting.Face face) {
         switch (gating()) {
@@ -133,6 +134,11 @@ public final class MoEConfig implements Serializable {
             case NOISY_TOP_K -> atMost(face, Settings.K, Settings.NUM_EXPERTS);
             case SOFTMAX -> {
             }
+        }
+        int v = integer(Settings.VOCABULARY_SIZE);
+        if (v != 0 && v < 3) {
+            throw new InvalidConfigException(face.subject(Settings.VOCABULARY_SIZE, v) + " is not allowed: expected "
+                    + Settings.VOCABULARY_SIZE.allowed());
         }
         if (integer(Settings.EXPERT_SHARDS) > numExperts()) {
             throw new InvalidConfigException(face.subject(Settings.EXPERT_SHARDS, get(Settings.EXPERT_SHARDS))

@@ -1,16 +1,24 @@
 package org.sparkmoe.app;
 
 import java.io.IOException;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.SparkSession;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.core.optim.Adam;
+import org.sparkmoe.core.optim.OptimiserState;
+import org.sparkmoe.core.param.Parameters;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.checkpoint.CheckpointMeta;
 import org.sparkmoe.engine.checkpoint.CheckpointStore;
@@ -21,169 +29,260 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
- * A saved model, on any Hadoop filesystem:
+ * A saved model, on any Hadoop filesystem: the one layout both faces write (format version 2) and
+ * read.
  *
  * <pre>
- * spec.json        {"format":"spark-moe-model","version":1,"network":{NetworkSpec.toMap()},"data":{...},"provenance":{...}}
- * parameters/      the final parameters and optimiser state as one CheckpointStore checkpoint (step-N/)
+ * spec.json        {"format":"spark-moe-model","version":2,"network":{NetworkSpec.toMap()},"data":{...},"provenance":{...},
+ *                   "parameters":{"precision":"F32","step":"N","optimiserSlots":"m,v"}}
+ * parameters/      parquet, one row per tensor ({@link ParameterTable}); experts written by the driver or by the executors holding them
+ * optimiser/       parquet, the optimiser state in the same table form (the job writes it: a retrain warm-starts with it)
  * vocabulary.txt   language models: one token per line, line i = id i (&lt;unk&gt;, &lt;eos&gt;, words...)
- * summary.json     what the run reported
- * metrics.jsonl    per-step metrics of the training run
- * charts/          loss.png, expert-load.png
+ * metadata/        a save by the ML API: Spark's params metadata (class, uid, params), as DefaultParamsWriter writes it
+ * summary.json     the job: what the run reported
+ * metrics.jsonl    the job: per-step metrics of the training run
+ * charts/          the job: loss.png, expert-load.png
  * </pre>
  *
- * The reader also takes the ML models' saves ({@link ParameterTable}'s layout: {@code spec/},
- * {@code parameters/}, and {@code vocabulary} for a language model), so the job evaluates, scores,
- * inspects and warm-starts from a model fitted by the ML API, and the ML models load a job's model
- * directory. {@code version} in spec.json (and {@code formatVersion} in an ML save's spec) is read:
- * a newer version than this one reads is an error.
+ * Both faces also read the two layouts of format 1 ({@link Layout}): the job's model directory
+ * (spec.json version 1, {@code parameters/} a {@link CheckpointStore} checkpoint) and the ML save
+ * ({@code metadata/}, {@code spec/}, {@code parameters/}, {@code vocabulary}). The version is read:
+ * a newer version than {@link #VERSION} is an error.
  *
- * <p>A model is built in a temporary sibling directory ({@code .NAME.tmp-RANDOM}) and published by a
- * rename; a previous model at the same path is moved aside first and deleted after, so the path
- * holds either the old or the new model, never half of one.
+ * <p>A model is built in a temporary sibling directory and published by a rename ({@link Publish}),
+ * so the path holds either the old or the new model, never half of one.
  */
 public final class ModelDirectory {
     public static final String SPEC = "spec.json";
     public static final String PARAMETERS = "parameters";
+    public static final String OPTIMISER = "optimiser";
     public static final String VOCABULARY = "vocabulary.txt";
+    public static final String METADATA = "metadata";
     public static final String SUMMARY = "summary.json";
     public static final String METRICS = "metrics.jsonl";
     public static final String CHARTS = "charts";
     /** The format version written to spec.json; a reader refuses a newer one. */
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     /** Indented JSON, as the job writes its files. */
     public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private ModelDirectory() {
     }
 
-    /** What spec.json holds. */
+    /** How a saved model stores its parameters. */
+    public enum Layout {
+        /** Format 1 as the job wrote it: spec.json version 1, {@code parameters/} a checkpoint. */
+        V1_JOB,
+        /** Format 1 as the ML API wrote it: {@code spec/} JSON lines, {@code parameters/} parquet. */
+        V1_ML,
+        /** Format 2: spec.json version 2, {@code parameters/} parquet. */
+        V2
+    }
+
+    /** What spec.json holds about the model (the network, the data it was trained on, provenance). */
     public record Spec(NetworkSpec network, Map<String, String> data, Map<String, String> provenance) {
+        /** The spec as JSON (also the job's {@code run-spec.json}). */
         public String toJson() {
-            ObjectNode root = JSON.createObjectNode();
-            root.put("format", "spark-moe-model");
-            root.put("version", VERSION);
-            ObjectNode n = root.putObject("network");
-            network.toMap().forEach(n::put);
-            ObjectNode d = root.putObject("data");
-            data.forEach(d::put);
-            ObjectNode p = root.putObject("provenance");
-            provenance.forEach(p::put);
-            try {
-                return JSON.writeValueAsString(root);
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
+            return write(this, null);
         }
 
         public static Spec parse(String json, String source) throws IOException {
-            JsonNode root;
-            try {
-                root = JSON.readTree(json);
-            } catch (IOException e) {
-                throw new IOException(source + " is not valid JSON: " + e.getMessage(), e);
-            }
-            if (root == null || !"spark-moe-model".equals(root.path("format").asText())) {
-                throw new IOException(source + " is not a spark-moe model spec (no \"format\": \"spark-moe-model\")");
-            }
-            int version = root.path("version").asInt(1);
-            if (version > VERSION) {
-                throw new IOException(source + " is model format version " + version + "; this version reads up to " + VERSION
-                        + " (use a newer spark-moe)");
-            }
-            try {
-                return new Spec(NetworkSpec.fromMap(map(root.get("network"))), map(root.get("data")), map(root.get("provenance")));
-            } catch (IllegalArgumentException e) {
-                throw new IOException(source + ": " + e.getMessage(), e);
-            }
+            return spec(header(json, source), source);
         }
+    }
 
-        private static Map<String, String> map(JsonNode n) {
-            Map<String, String> m = new LinkedHashMap<>();
-            if (n != null) {
-                for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
-                    Map.Entry<String, JsonNode> e = it.next();
-                    m.put(e.getKey(), e.getValue().asText());
-                }
-            }
-            return m;
+    /** Parses and checks spec.json: the format marker and a version this reader reads. */
+    private static JsonNode header(String json, String source) throws IOException {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (IOException e) {
+            throw new IOException(source + " is not valid JSON: " + e.getMessage(), e);
         }
+        if (root == null || !"spark-moe-model".equals(root.path("format").asText())) {
+            throw new IOException(source + " is not a spark-moe model spec (no \"format\": \"spark-moe-model\")");
+        }
+        int version = root.path("version").asInt(1);
+        if (version > VERSION) {
+            throw new IOException(source + " is model format version " + version + "; this version reads up to " + VERSION
+                    + " (use a newer spark-moe)");
+        }
+        return root;
+    }
+
+    private static Spec spec(JsonNode root, String source) throws IOException {
+        try {
+            return new Spec(NetworkSpec.fromMap(map(root.get("network"))), map(root.get("data")), map(root.get("provenance")));
+        } catch (IllegalArgumentException e) {
+            throw new IOException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String write(Spec spec, Map<String, String> parameters) {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("format", "spark-moe-model");
+        root.put("version", VERSION);
+        ObjectNode n = root.putObject("network");
+        spec.network().toMap().forEach(n::put);
+        ObjectNode d = root.putObject("data");
+        spec.data().forEach(d::put);
+        ObjectNode p = root.putObject("provenance");
+        spec.provenance().forEach(p::put);
+        if (parameters != null) {
+            ObjectNode t = root.putObject("parameters");
+            parameters.forEach(t::put);
+        }
+        try {
+            return JSON.writeValueAsString(root);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Map<String, String> map(JsonNode n) {
+        Map<String, String> m = new LinkedHashMap<>();
+        if (n != null) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                m.put(e.getKey(), e.getValue().asText());
+            }
+        }
+        return m;
     }
 
     // ------------------------------------------------------------------ reading
 
     /**
-     * The model directory of {@code path}: the path itself when it holds spec.json, else
-     * {@code path/model} (a train output dir). Empty when neither holds a model.
+     * A saved model found by {@link #open}: where it is, its layout, spec and (not for
+     * {@link Layout#V1_JOB}, whose checkpoint says it) the precision of its parameters, the training
+     * step and the optimiser slots saved with it (none: no optimiser state).
      */
-    public static Optional<Path> locate(String path, Configuration conf) throws IOException {
-        Path p = new Path(path);
-        FileSystem fs = p.getFileSystem(conf);
-        if (fs.exists(new Path(p, SPEC))) return Optional.of(p);
-        Path m = new Path(p, "model");
-        if (fs.exists(new Path(m, SPEC))) return Optional.of(m);
-        return Optional.empty();
-    }
+    public record Saved(Path dir, Layout layout, Spec spec, Precision precision, long step, List<String> optimiserSlots) {
+        /** The parquet parameter table ({@link ParameterTable}); null for {@link Layout#V1_JOB}. */
+        public String parameterTable() {
+            return layout == Layout.V1_JOB ? null : new Path(dir, PARAMETERS).toString();
+        }
 
-    /** A model read by {@link #load}: where it is, its spec, and its parameters (with optimiser state when the format has it). */
-    public record Loaded(Path dir, Spec spec, TrainingState state) {
+        /** Whether the model was saved by the ML API (it has Spark's params metadata). */
+        public boolean hasParamsMetadata(Configuration conf) throws IOException {
+            Path md = new Path(dir, METADATA);
+            return md.getFileSystem(conf).exists(md);
+        }
+
+        /** The parameters on the driver. */
+        public ModelParameters readParameters(SparkSession spark) throws IOException {
+            if (layout == Layout.V1_JOB) return readCheckpoint(spark.sparkContext().hadoopConfiguration()).params();
+            return ParameterTable.readLocal(parameterTable(), spec.network(), precision, spark);
+        }
+
+        /**
+         * Parameters and optimiser state on the driver; a model saved without optimiser state (by the
+         * ML API) comes with a fresh Adam state at step 0, so a warm start from it trains on as a new run.
+         */
+        public TrainingState readState(SparkSession spark) throws IOException {
+            if (layout == Layout.V1_JOB) return readCheckpoint(spark.sparkContext().hadoopConfiguration());
+            ModelParameters params = readParameters(spark);
+            if (optimiserSlots.isEmpty()) return TrainingState.fresh(params, new Adam());
+            OptimiserState[] all = ParameterTable.readOptimiser(new Path(dir, OPTIMISER).toString(), spec.network(), precision,
+                    optimiserSlots, spark);
+            return new TrainingState(params, all[0], Arrays.copyOfRange(all, 1, all.length), step);
+        }
+
+        private TrainingState readCheckpoint(Configuration conf) throws IOException {
+            CheckpointStore store = new CheckpointStore(new Path(dir, PARAMETERS).toString(), conf, 1);
+            Optional<CheckpointMeta> latest = store.latest();
+            if (latest.isEmpty()) throw new IOException("model " + dir + " has no parameters (" + PARAMETERS + "/ is empty or incomplete)");
+            MoENetwork net = spec.network().build();
+            return store.loadTrainingState(latest.get().step(), net.sharedLayout(), net.moe().expert().layout());
+        }
     }
 
     /**
-     * The model at {@code path} in either layout: a job model directory (or a train output.dir
-     * holding one) or an ML save; empty when there is none. An ML save's parameters come with a fresh
-     * optimiser state at step 0 (a warm start from it trains on as a new run).
+     * The model at {@code path} in any layout: a model directory, a train output.dir holding one in
+     * {@code model/}, or a format-1 ML save; empty when there is none. A newer format version than
+     * this one reads is an error.
      */
-    public static Optional<Loaded> load(String path, Configuration conf, org.apache.spark.sql.SparkSession spark) throws IOException {
-        Optional<Path> dir = locate(path, conf);
-        if (dir.isPresent()) {
-            Spec spec = readSpec(dir.get(), conf);
-            return Optional.of(new Loaded(dir.get(), spec, readState(dir.get(), spec, conf)));
-        }
+    public static Optional<Saved> open(String path, SparkSession spark) throws IOException {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
         Path p = new Path(path);
-        if (!ParameterTable.isSaved(p, conf)) return Optional.empty();
-        ParameterTable.SavedSpec saved = ParameterTable.readSpec(path, spark);
-        org.sparkmoe.core.network.ModelParameters params = ParameterTable.readLocal(path, spark);
-        org.sparkmoe.core.optim.Adam adam = new org.sparkmoe.core.optim.Adam();
-        org.sparkmoe.core.optim.OptimiserState[] states = new org.sparkmoe.core.optim.OptimiserState[params.experts().length];
-        for (int e = 0; e < states.length; e++) states[e] = adam.newState(params.experts()[e]);
+        FileSystem fs = p.getFileSystem(conf);
+        for (Path dir : new Path[] {p, new Path(p, "model")}) {
+            Path specFile = new Path(dir, SPEC);
+            if (!fs.exists(specFile)) continue;
+            JsonNode root = header(Publish.readText(specFile, conf), specFile.toString());
+            Spec spec = spec(root, specFile.toString());
+            if (root.path("version").asInt(1) < 2) return Optional.of(new Saved(dir, Layout.V1_JOB, spec, null, 0, List.of()));
+            Map<String, String> t = map(root.get("parameters"));
+            String slots = t.getOrDefault("optimiserSlots", "");
+            return Optional.of(new Saved(dir, Layout.V2, spec, Precision.valueOf(t.getOrDefault("precision", "F32")),
+                    Long.parseLong(t.getOrDefault("step", "0")), slots.isEmpty() ? List.of() : List.of(slots.split(","))));
+        }
+        if (!ParameterTable.isV1Save(p, conf)) return Optional.empty();
+        ParameterTable.SavedSpec saved = ParameterTable.readV1Spec(path, spark);
         Spec spec = new Spec(saved.spec(), Map.of(), Map.of("createdBy", "spark-moe ML API"));
-        return Optional.of(new Loaded(p, spec, new TrainingState(params, adam.newState(params.shared()), states, 0)));
+        return Optional.of(new Saved(p, Layout.V1_ML, spec, saved.precision(), 0, List.of()));
     }
 
-    /** The vocabulary file of a model directory or ML save ({@code vocabulary.txt}, or an ML save's {@code vocabulary}). */
+    /** A model read by {@link #load}: where it is, its spec, and its parameters (with optimiser state when the model has it). */
+    public record Loaded(Path dir, Spec spec, TrainingState state) {
+    }
+
+    /** The model at {@code path} in any layout ({@link #open}) with its parameters and optimiser state; empty when there is none. */
+    public static Optional<Loaded> load(String path, Configuration conf, SparkSession spark) throws IOException {
+        Optional<Saved> s = open(path, spark);
+        if (s.isEmpty()) return Optional.empty();
+        return Optional.of(new Loaded(s.get().dir(), s.get().spec(), s.get().readState(spark)));
+    }
+
+    /** The vocabulary file of a model ({@code vocabulary.txt}, or a format-1 ML save's {@code vocabulary}). */
     public static Path vocabularyFile(Path dir, Configuration conf) throws IOException {
         Path txt = new Path(dir, VOCABULARY);
         return txt.getFileSystem(conf).exists(txt) ? txt : new Path(dir, "vocabulary");
     }
 
+    /** The spec of the model directory {@code dir}. */
     public static Spec readSpec(Path dir, Configuration conf) throws IOException {
         return Spec.parse(Publish.readText(new Path(dir, SPEC), conf), new Path(dir, SPEC).toString());
     }
 
-    /** The final parameters and optimiser state, checked against the spec's network. */
+    /** The parameters and optimiser state of the model directory {@code dir} (whose spec is {@code spec}), on the driver. */
     public static TrainingState readState(Path dir, Spec spec, Configuration conf) throws IOException {
-        CheckpointStore store = new CheckpointStore(new Path(dir, PARAMETERS).toString(), conf, 1);
-        Optional<CheckpointMeta> latest = store.latest();
-        if (latest.isEmpty()) throw new IOException("model " + dir + " has no parameters (" + PARAMETERS + "/ is empty or incomplete)");
-        MoENetwork net = spec.network().build();
-        return store.loadTrainingState(latest.get().step(), net.sharedLayout(), net.moe().expert().layout());
+        SparkSession spark = SparkSession.builder().getOrCreate();
+        Saved s = open(dir.toString(), spark).orElseThrow(() -> new IOException("no model at " + dir));
+        if (!s.spec().network().equals(spec.network())) throw new IOException("the model at " + dir + " is not the one of the given spec");
+        return s.readState(spark);
     }
-
-
 
     // ------------------------------------------------------------------ writing
 
-    /** Writes spec, parameters and (language models: {@code vocabulary} writes it) the vocabulary into {@code dir} (a temporary directory). */
-    public static void writeModel(Path dir, Spec spec, TrainingState state, int expertShards, Publish.Writer vocabulary,
-                                  Configuration conf) throws IOException {
-        Publish.writeText(new Path(dir, SPEC), spec.toJson(), conf);
-        MoENetwork net = spec.network().build();
-        CheckpointStore store = new CheckpointStore(new Path(dir, PARAMETERS).toString(), conf, 1);
-        int shards = Math.max(1, Math.min(expertShards, net.numExperts()));
-        CheckpointMeta meta = CheckpointMeta.of(state.step(), 0, 0, state.params().shared().precision(), net.numExperts(), shards,
-                net.sharedLayout(), net.moe().expert().layout(), spec.provenance());
-        store.save(state, meta);
+    /**
+     * Writes a model into {@code dir} (a temporary directory, published afterwards): spec.json,
+     * {@code parameters/} (the shared tensors, then {@code experts}: from the driver or from the
+     * executors that hold them), {@code optimiser/} when {@code state} is given (its parameters are
+     * not used: {@code shared} and {@code experts} are), and a language model's vocabulary, which
+     * {@code vocabulary} writes to the file it is given. What else a face keeps there (the ML API's
+     * {@code metadata/}, the job's summary, metrics and charts) it writes itself.
+     */
+    public static void write(Path dir, Spec spec, Parameters shared, ParameterTable.Experts experts, TrainingState state,
+                             Publish.Writer vocabulary, SparkSession spark) throws IOException {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        Map<String, String> parameters = new LinkedHashMap<>();
+        parameters.put("precision", shared.precision().name());
+        if (state != null) {
+            parameters.put("step", Long.toString(state.step()));
+            parameters.put("optimiserSlots", String.join(",", state.sharedOptimiser().slots().stream().map(OptimiserState.Slot::name).toList()));
+        }
+        ParameterTable.write(new Path(dir, PARAMETERS).toString(), shared, experts, spark);
+        if (state != null) {
+            ParameterTable.writeOptimiser(new Path(dir, OPTIMISER).toString(), state.sharedOptimiser(), state.expertOptimisers(), spark);
+        }
         if (vocabulary != null) vocabulary.write(new Path(dir, VOCABULARY));
+        // last: a directory without spec.json is not a model to any reader
+        Publish.writeText(new Path(dir, SPEC), write(spec, parameters), conf);
+    }
+
+    /** Writes a trained model with its optimiser state, all held on the driver (the job's final state). */
+    public static void write(Path dir, Spec spec, TrainingState state, Publish.Writer vocabulary, SparkSession spark) throws IOException {
+        write(dir, spec, state.params().shared(), ParameterTable.localExperts(state.params().experts()), state, vocabulary, spark);
     }
 }

@@ -1,14 +1,17 @@
 package org.sparkmoe.app;
 
 import java.io.Serializable;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
@@ -18,22 +21,26 @@ import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.core.optim.OptimiserState;
 import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
 
 /**
- * The ML models' saved layout of a network (written by {@code org.sparkmoe.ml}'s persistence):
- * {@code spec/} (JSON lines {@code key, value}: the {@link NetworkSpec} map, {@code precision} and
- * {@code formatVersion}) and {@code parameters/} (parquet: one row per tensor, columns
- * {@code group} ("shared" or "expert"), {@code expert} (-1 for shared), {@code tensor},
- * {@code rows}, {@code cols}, {@code values} array&lt;double&gt;, row-major), so expert weights form a
- * table that executors can write and read. Here: the schemas, the spec, the row checks, and reading
- * a whole model onto the driver (the job reads ML saves this way).
+ * A model's tensors as a parquet table, the {@code parameters/} (and {@code optimiser/}) of a saved
+ * model ({@link ModelDirectory}): one row per tensor, columns {@code group} ("shared" or "expert"),
+ * {@code expert} (-1 for shared), {@code tensor}, {@code rows}, {@code cols}, {@code values}
+ * array&lt;double&gt;, row-major. Expert weights form a table that the executors holding them write
+ * and read (an ML model with distributed experts), or the driver writes a chunk at a time. In the
+ * optimiser table a tensor is named {@code slot/tensor} (Adam's {@code m/W1}).
+ *
+ * <p>The ML saves of format 1 kept the spec beside the table as {@code spec/} (JSON lines
+ * {@code key, value}: the {@link NetworkSpec} map, {@code precision}, {@code formatVersion});
+ * {@link #readV1Spec} still reads it.
  */
 public final class ParameterTable {
-    /** The version written into {@code spec/} ({@code formatVersion}); a save without one is version 1. */
-    public static final int FORMAT_VERSION = 1;
-    public static final String SPEC = "spec";
+    /** The last version of the {@code spec/} layout; a {@code spec/} naming a newer one is refused. */
+    public static final int V1_FORMAT_VERSION = 1;
+    public static final String V1_SPEC = "spec";
     public static final String PARAMETERS = "parameters";
     public static final StructType PARAMETER_SCHEMA = new StructType()
             .add("group", DataTypes.StringType, false)
@@ -45,45 +52,126 @@ public final class ParameterTable {
     public static final StructType SPEC_SCHEMA = new StructType()
             .add("key", DataTypes.StringType, false).add("value", DataTypes.StringType, false);
 
+    /**
+     * Values per parquet write of experts held on the driver: they are converted to rows and appended
+     * a chunk of about this many values at a time, so the driver never holds a second, boxed copy of
+     * all the experts while saving.
+     */
+    public static long expertChunkValues = 4L << 20;
+
     private ParameterTable() {
     }
 
-    /** Whether {@code dir} holds a network in this layout. */
-    public static boolean isSaved(Path dir, org.apache.hadoop.conf.Configuration conf) throws java.io.IOException {
-        org.apache.hadoop.fs.FileSystem fs = dir.getFileSystem(conf);
-        return fs.exists(new Path(dir, SPEC)) && fs.exists(new Path(dir, PARAMETERS));
+    // ------------------------------------------------------------------ writing
+
+    /** Table rows of one parameter group; tensor names get {@code prefix} (empty for parameters). */
+    public static List<Row> rows(String group, int expert, String prefix, Parameters p) {
+        List<Row> rows = new ArrayList<>();
+        for (ParameterLayout.Entry e : p.layout().entries()) {
+            Matrix m = p.get(e.name());
+            Double[] v = new Double[e.size()];
+            for (int r = 0, i = 0; r < e.rows(); r++) for (int c = 0; c < e.cols(); c++) v[i++] = m.get(r, c);
+            rows.add(RowFactory.create(group, expert, prefix + e.name(), e.rows(), e.cols(), v));
+        }
+        return rows;
     }
 
-    /** The spec and precision of a saved network; a format version newer than this one reads is an error. */
+    /** Where the expert rows come from: the driver, or the executors holding the experts. */
+    public interface Experts {
+        /** Appends the experts' rows to the parquet table at {@code table}. */
+        void append(String table, SparkSession spark);
+    }
+
+    /** Experts held on the driver, written a chunk of about {@link #expertChunkValues} values per parquet write. */
+    public static Experts localExperts(Parameters[] experts) {
+        return (table, spark) -> {
+            List<Row> rows = new ArrayList<>();
+            long values = 0;
+            for (int e = 0; e < experts.length; e++) {
+                rows.addAll(rows("expert", e, "", experts[e]));
+                values += experts[e].layout().size();
+                if (values >= expertChunkValues || e == experts.length - 1) {
+                    append(rows, table, spark);
+                    rows.clear();
+                    values = 0;
+                }
+            }
+        };
+    }
+
+    /** Experts held on the executors ((expert, parameters) pairs): each executor writes the rows of its own. */
+    public static Experts distributedExperts(JavaPairRDD<Integer, Parameters> experts) {
+        return (table, spark) -> spark.createDataFrame(experts.flatMap(t -> rows("expert", t._1(), "", t._2()).iterator()), PARAMETER_SCHEMA)
+                .write().mode("append").parquet(table);
+    }
+
+    /** Writes the table at {@code table}: the shared tensors (one file), then the experts. */
+    static void write(String table, Parameters shared, Experts experts, SparkSession spark) {
+        spark.createDataFrame(rows("shared", -1, "", shared), PARAMETER_SCHEMA).coalesce(1).write().parquet(table);
+        experts.append(table, spark);
+    }
+
+    /** Writes every slot of the optimiser states (shared, then expert by expert) as the table at {@code table}. */
+    static void writeOptimiser(String table, OptimiserState shared, OptimiserState[] experts, SparkSession spark) {
+        List<Row> rows = new ArrayList<>();
+        for (OptimiserState.Slot s : shared.slots()) rows.addAll(rows("shared", -1, s.name() + "/", s.values()));
+        spark.createDataFrame(rows, PARAMETER_SCHEMA).coalesce(1).write().parquet(table);
+        rows.clear();
+        long values = 0;
+        for (int e = 0; e < experts.length; e++) {
+            for (OptimiserState.Slot s : experts[e].slots()) {
+                rows.addAll(rows("expert", e, s.name() + "/", s.values()));
+                values += s.values().layout().size();
+            }
+            if (values >= expertChunkValues || e == experts.length - 1) {
+                append(rows, table, spark);
+                rows.clear();
+                values = 0;
+            }
+        }
+    }
+
+    private static void append(List<Row> rows, String table, SparkSession spark) {
+        spark.createDataFrame(rows, PARAMETER_SCHEMA).write().mode("append").parquet(table);
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    /** The spec and precision of a format-1 ML save ({@code spec/}); a newer formatVersion there is an error. */
     public record SavedSpec(NetworkSpec spec, Precision precision) {
     }
 
-    public static SavedSpec readSpec(String path, SparkSession spark) {
+    /** Whether {@code dir} holds a format-1 ML save ({@code spec/} and {@code parameters/}). */
+    public static boolean isV1Save(Path dir, org.apache.hadoop.conf.Configuration conf) throws java.io.IOException {
+        org.apache.hadoop.fs.FileSystem fs = dir.getFileSystem(conf);
+        return fs.exists(new Path(dir, V1_SPEC)) && fs.exists(new Path(dir, PARAMETERS));
+    }
+
+    public static SavedSpec readV1Spec(String path, SparkSession spark) {
         Map<String, String> m = new HashMap<>();
-        for (Row r : spark.read().schema(SPEC_SCHEMA).json(new Path(path, SPEC).toString()).collectAsList()) {
+        for (Row r : spark.read().schema(SPEC_SCHEMA).json(new Path(path, V1_SPEC).toString()).collectAsList()) {
             m.put(r.getString(0), r.getString(1));
         }
         int version = Integer.parseInt(m.getOrDefault("formatVersion", "1"));
-        if (version > FORMAT_VERSION) {
+        if (version > V1_FORMAT_VERSION) {
             throw new IllegalStateException(path + " was saved in model format version " + version + "; this version reads up to "
-                    + FORMAT_VERSION + " (use a newer spark-moe)");
+                    + V1_FORMAT_VERSION + " in this layout (use a newer spark-moe)");
         }
         return new SavedSpec(NetworkSpec.fromMap(m), Precision.valueOf(m.getOrDefault("precision", "F32")));
     }
 
-    /** The whole network on the driver, expert rows streamed a partition at a time. */
-    public static ModelParameters readLocal(String path, SparkSession spark) {
-        SavedSpec s = readSpec(path, spark);
-        MoENetwork net = s.spec().build();
+    /** The whole network of the table at {@code table} on the driver, expert rows streamed a partition at a time. */
+    public static ModelParameters readLocal(String table, NetworkSpec spec, Precision precision, SparkSession spark) {
+        MoENetwork net = spec.build();
         int n = net.numExperts();
         ParameterLayout expertLayout = net.moe().expert().layout();
-        Dataset<Row> table = spark.read().parquet(new Path(path, PARAMETERS).toString());
-        Check check = new Check(path, n, net.sharedLayout(), expertLayout);
-        Parameters shared = readShared(table, check, s.precision());
+        Dataset<Row> rows = spark.read().parquet(table);
+        Check check = new Check(table, n, net.sharedLayout(), expertLayout);
+        Parameters shared = readShared(rows, check, precision);
         Parameters[] experts = new Parameters[n];
-        for (int e = 0; e < n; e++) experts[e] = expertLayout.allocate(s.precision());
+        for (int e = 0; e < n; e++) experts[e] = expertLayout.allocate(precision);
         int[] seen = new int[n];
-        Iterator<Row> it = table.where(functions.col("expert").geq(0)).toLocalIterator();
+        Iterator<Row> it = rows.where(functions.col("expert").geq(0)).toLocalIterator();
         while (it.hasNext()) {
             Row r = it.next();
             int e = check.expert(r);
@@ -103,6 +191,48 @@ public final class ParameterTable {
         return shared;
     }
 
+    /**
+     * The optimiser states of the table at {@code table}, slots {@code slots} (in that order) of the
+     * shared parameters and of each expert, on the driver.
+     */
+    static OptimiserState[] readOptimiser(String table, NetworkSpec spec, Precision precision, List<String> slots, SparkSession spark) {
+        MoENetwork net = spec.build();
+        int n = net.numExperts();
+        Check check = new Check(table, n, net.sharedLayout(), net.moe().expert().layout());
+        List<Map<String, Parameters>> groups = new ArrayList<>();
+        for (int g = 0; g <= n; g++) {
+            ParameterLayout layout = g == 0 ? net.sharedLayout() : net.moe().expert().layout();
+            Map<String, Parameters> m = new HashMap<>();
+            for (String s : slots) m.put(s, layout.allocate(precision));
+            groups.add(m);
+        }
+        int[] seen = new int[n + 1];
+        Iterator<Row> it = spark.read().parquet(table).toLocalIterator();
+        while (it.hasNext()) {
+            Row r = it.next();
+            int g = check.expert(r) + 1;
+            String name = r.getString(r.fieldIndex("tensor"));
+            int slash = name.indexOf('/');
+            Parameters target = slash < 0 ? null : groups.get(g).get(name.substring(0, slash));
+            if (target == null) throw new IllegalStateException(table + ": '" + name + "' is not a tensor of optimiser slots " + slots);
+            check.copy(r, name.substring(slash + 1), target);
+            seen[g]++;
+        }
+        OptimiserState[] states = new OptimiserState[n + 1];
+        for (int g = 0; g <= n; g++) {
+            ParameterLayout layout = g == 0 ? net.sharedLayout() : net.moe().expert().layout();
+            long want = (long) layout.entries().size() * slots.size();
+            if (seen[g] != want) {
+                throw new IllegalStateException(table + ": optimiser table holds " + seen[g] + " of " + want + " tensors of "
+                        + (g == 0 ? "the shared parameters" : "expert " + (g - 1)));
+            }
+            List<OptimiserState.Slot> s = new ArrayList<>();
+            for (String name : slots) s.add(new OptimiserState.Slot(name, groups.get(g).get(name)));
+            states[g] = new OptimiserState(layout, s);
+        }
+        return states;
+    }
+
     /** Checks rows of a saved parameter table against the model's layouts; errors name the path, expert and tensor. */
     public record Check(String path, int experts, ParameterLayout sharedLayout, ParameterLayout expertLayout) implements Serializable {
         public int expert(Row r) {
@@ -112,8 +242,12 @@ public final class ParameterTable {
         }
 
         public void copy(Row r, Parameters target) {
+            copy(r, r.getString(r.fieldIndex("tensor")), target);
+        }
+
+        /** Copies row {@code r}'s values into tensor {@code tensor} of {@code target}. */
+        public void copy(Row r, String tensor, Parameters target) {
             int expert = r.getInt(r.fieldIndex("expert"));
-            String tensor = r.getString(r.fieldIndex("tensor"));
             String group = expert < 0 ? "shared" : "expert " + expert;
             if (!target.layout().contains(tensor)) {
                 throw new IllegalStateException(path + ": unknown tensor '" + tensor + "' for " + group);

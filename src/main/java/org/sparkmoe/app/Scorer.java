@@ -12,7 +12,8 @@ import org.sparkmoe.core.network.NetworkSpec;
  * The one scoring pass of both faces (the job's evaluate and score, the ML models' transform): on
  * an executor, one network and one workspace per partition, and each batch run through
  * {@link MoENetwork#predict} (no gating noise) {@link #CHUNK} examples at a time; what each face
- * makes of the outputs (metrics, a parquet row, DataFrame columns) is its {@link Sink}.
+ * makes of the outputs (metrics, a parquet row, DataFrame columns) is its {@link Sink}, reading the
+ * prediction the same way ({@link #argmax}, {@link #row}).
  */
 public final class Scorer {
     /** Examples per forward pass. */
@@ -44,6 +45,27 @@ public final class Scorer {
 
     public Precision precision() {
         return params.shared().precision();
+    }
+
+    /** The column of row {@code r}'s largest output: the predicted class or token (the first of equal ones). */
+    public static int argmax(Matrix o, int r) {
+        int arg = 0;
+        double best = o.get(r, 0);
+        for (int c = 1; c < o.cols(); c++) {
+            double x = o.get(r, c);
+            if (x > best) {
+                best = x;
+                arg = c;
+            }
+        }
+        return arg;
+    }
+
+    /** Row {@code r} of {@code o} as doubles (a row's class probabilities, or its regression values). */
+    public static double[] row(Matrix o, int r) {
+        double[] v = new double[o.cols()];
+        for (int c = 0; c < v.length; c++) v[c] = o.get(r, c);
+        return v;
     }
 
     /** Runs {@code batch} through the network a chunk at a time, handing each chunk's outputs to {@code sink}. */

@@ -27,6 +27,16 @@ public final class Settings {
     /** The params of MoEPerplexityEvaluator: named like the language model's output columns they read, declared apart. */
     private static final Map<String, Setting> EVALUATOR = new LinkedHashMap<>();
 
+    /** What an automatic {@link #VOCABULARY_SIZE} (0) gives for text: up to this many ids (the usual size for word-level text). */
+    public static final int TEXT_VOCABULARY = 10000;
+    /** What an automatic {@link #VOCABULARY_SIZE} (0) gives for the built-in corpus: exactly this many ids (its results in the README). */
+    public static final int BUILT_IN_VOCABULARY = 64;
+
+    /** The vocabulary size {@link #VOCABULARY_SIZE} {@code configured} means: itself when set, else the automatic size for the data. */
+    public static int vocabularySize(int configured, boolean builtInCorpus) {
+        return configured != 0 ? configured : builtInCorpus ? BUILT_IN_VOCABULARY : TEXT_VOCABULARY;
+    }
+
     private Settings() {
     }
 
@@ -241,10 +251,11 @@ public final class Settings {
             "Language models: token embedding width per context position.");
     public static final Setting COMBINE = job("model.combine").choice("concat", "sum").def("concat").doc(
             "lm: how the position embeddings combine.");
-    public static final Setting VOCABULARY_SIZE = both("model", "vocabularySize").integer(3)
-            .allowed("an integer >= 3 (<unk>, <eos> and at least one word)").def(64).doc(
+    public static final Setting VOCABULARY_SIZE = both("model", "vocabularySize").integer(0)
+            .allowed("0 (automatic) or an integer >= 3 (<unk>, <eos> and at least one word)").def(0).doc(
             "Language models: vocabulary size V including the special tokens <unk> and <eos> (the V-2 most frequent words of the"
-            + " training documents are kept, the rest map to <unk>). The built-in corpus uses exactly V.");
+            + " training documents are kept, the rest map to <unk>). The built-in corpus uses exactly V words. 0 is automatic: up"
+            + " to " + TEXT_VOCABULARY + " for text, " + BUILT_IN_VOCABULARY + " for the built-in corpus.");
     public static final Setting RESIDUAL = job("model.residual").bool().def(false).doc("y = x + MoE(x) instead of MoE(x).");
     public static final Setting W_IMPORTANCE = both("model", "wImportance").number(0, false).def(0.1).doc(
             "Weight of the importance (balance) loss w_importance (paper eq. 6).");

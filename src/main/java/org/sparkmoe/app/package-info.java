@@ -11,8 +11,11 @@
  *   <li>{@link org.sparkmoe.app.TrainingLoop}: the one driver loop (resume, warm start,
  *       checkpoints, metrics) with {@link org.sparkmoe.app.RunListeners} (progress, divergence,
  *       balance history);</li>
- *   <li>{@link org.sparkmoe.app.ModelDirectory} and {@link org.sparkmoe.app.ParameterTable}: the
- *       saved-model layouts, each readable by both faces, with their format versions;</li>
+ *   <li>{@link org.sparkmoe.app.ModelDirectory} and {@link org.sparkmoe.app.ParameterTable}: the one
+ *       saved-model layout both faces write and read (format 2; format 1's two layouts are still
+ *       read), with a format version that is checked;</li>
+ *   <li>{@link org.sparkmoe.app.Scorer}: the one scoring pass of the job's evaluate and score and
+ *       the ML models' transform;</li>
  *   <li>{@link org.sparkmoe.app.Publish}: publishing a result by rename;</li>
  *   <li>{@link org.sparkmoe.app.RunLock}: the lock of a directory a run writes into (a train
  *       output.dir, a retrain root), with stale-lock detection.</li>

@@ -102,9 +102,7 @@ final class Evaluator {
                             } else {
                                 int label = batch.labels()[r];
                                 acc[1] -= Math.log(Math.max(out.get(r, label), 1e-30));
-                                int arg = 0;
-                                for (int o = 1; o < out.cols(); o++) if (out.get(r, o) > out.get(r, arg)) arg = o;
-                                if (arg == label) acc[2]++;
+                                if (Scorer.argmax(out, r) == label) acc[2]++;
                             }
                             int e = top1(g, r);
                             if (e >= 0) {
@@ -162,20 +160,13 @@ final class Evaluator {
                         List<Object> v = new ArrayList<>();
                         v.add(batch.exampleIds()[r]);
                         if (regression) {
-                            double[] y = new double[o.cols()];
-                            for (int c = 0; c < y.length; c++) y[c] = o.get(r, c);
-                            v.add(y);
+                            v.add(Scorer.row(o, r));
                         } else {
-                            int arg = 0;
-                            for (int c = 1; c < o.cols(); c++) if (o.get(r, c) > o.get(r, arg)) arg = c;
+                            int arg = Scorer.argmax(o, r);
                             v.add(arg);
                             v.add(o.get(r, arg));
                             v.add(batch.labels()[r]);
-                            if (classification) {
-                                double[] pr = new double[o.cols()];
-                                for (int c = 0; c < pr.length; c++) pr[c] = o.get(r, c);
-                                v.add(pr);
-                            }
+                            if (classification) v.add(Scorer.row(o, r));
                         }
                         if (withExperts) {
                             List<Integer> es = new ArrayList<>();

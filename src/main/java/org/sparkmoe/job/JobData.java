@@ -167,7 +167,8 @@ final class JobData {
             }
             c = model.network().context();
         } else {
-            vocab = org.sparkmoe.data.Vocabulary.build(docs.values(), tok, cfg.integer("model.vocabularySize"));
+            vocab = org.sparkmoe.data.Vocabulary.build(docs.values(), tok,
+                    org.sparkmoe.app.Settings.vocabularySize(cfg.integer("model.vocabularySize"), false));
             c = cfg.integer("model.context");
         }
         if (vocab.size() < JobConfig.MIN_VOCABULARY) {
@@ -286,7 +287,7 @@ final class JobData {
     }
 
     private static JobData builtInCorpus(JavaSparkContext sc, JobConfig cfg, ModelDirectory.Spec model, int partitions, double fraction) {
-        int v = model != null ? model.network().vocabulary() : cfg.integer("model.vocabularySize");
+        int v = model != null ? model.network().vocabulary() : org.sparkmoe.app.Settings.vocabularySize(cfg.integer("model.vocabularySize"), true);
         int c = model != null ? model.network().context() : cfg.integer("model.context");
         MarkovMixtureCorpus corpus = corpus(cfg, v);
         long docs = cfg.longValue("synthetic.documents");

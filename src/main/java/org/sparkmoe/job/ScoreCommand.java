@@ -19,7 +19,15 @@ import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.network.RowBlock;
 
-/** {@code score}: batch prediction of job.model to parquet at score.output (published by rename). */
+/**
+ * {@code score}: batch prediction of job.model to parquet at score.output (published by rename),
+ * with the application layer's {@code Scorer}, as the ML models' transform. Columns: {@code id} (the
+ * row's index in the input); classification and language models {@code prediction} (int: the class
+ * or next token), {@code probability} (its probability), {@code label}, and for classification
+ * {@code probabilities} (all classes: transform's {@code probability}); regression
+ * {@code prediction} (array: one value per output); with score.experts {@code experts} and
+ * {@code gates}. The README's "Scoring" table maps them to transform's columns.
+ */
 class ScoreCommand extends Command {
     ScoreCommand(JavaSparkContext sc, PrintStream out) {
         super(sc, out);

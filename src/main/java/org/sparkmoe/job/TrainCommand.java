@@ -189,8 +189,9 @@ class TrainCommand extends Command {
 
         Path modelTmp = Publish.tempSibling(new Path(runDir, "model"), hadoop);
         try {
-            ModelDirectory.writeModel(modelTmp, spec, finalState, ec.expertShards(),
-                    data.vocab == null ? null : p -> writing(p, () -> data.vocab.save(p.toString(), hadoop)), hadoop);
+            ModelDirectory.write(modelTmp, spec, finalState,
+                    data.vocab == null ? null : p -> writing(p, () -> data.vocab.save(p.toString(), hadoop)),
+                    org.apache.spark.sql.SparkSession.builder().getOrCreate());
             Publish.writeText(new Path(modelTmp, ModelDirectory.SUMMARY), json(summary), hadoop);
             FileSystem fs = modelTmp.getFileSystem(hadoop);
             Path metricsCopy = new Path(modelTmp, ModelDirectory.METRICS);

@@ -4,13 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.spark.api.java.JavaPairRDD;
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.storage.StorageLevel;
-import org.sparkmoe.core.linalg.Matrix;
-import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
 import org.sparkmoe.engine.ExpertPartitioner;
 
@@ -127,18 +122,6 @@ public abstract sealed class ExpertTable implements java.io.Serializable permits
     /** Frees a distributed table's cached blocks (no-op for a local table). */
     public abstract void unpersist();
 
-    /** Rows of the saved parameter table for one parameter group. */
-    static List<Row> rows(String group, int expert, Parameters p) {
-        List<Row> rows = new ArrayList<>();
-        for (ParameterLayout.Entry e : p.layout().entries()) {
-            Matrix m = p.get(e.name());
-            Double[] v = new Double[e.size()];
-            for (int r = 0, i = 0; r < e.rows(); r++) for (int c = 0; c < e.cols(); c++) v[i++] = m.get(r, c);
-            rows.add(RowFactory.create(group, expert, e.name(), e.rows(), e.cols(), v));
-        }
-        return rows;
-    }
-
     /** Experts held on the driver. */
     public static final class Local extends ExpertTable {
         private static final long serialVersionUID = 1L;
@@ -214,11 +197,6 @@ public abstract sealed class ExpertTable implements java.io.Serializable permits
         @Override
         public JavaPairRDD<Integer, Parameters> pairs(JavaSparkContext sc, int shards) {
             return shards == partitioner.numPartitions() ? rdd() : rdd().partitionBy(new ExpertPartitioner(numExperts, shards));
-        }
-
-        /** Saved-table rows ({@link MoEPersistence#PARAMETER_SCHEMA}) of all experts, built on the executors. */
-        JavaRDD<Row> rows() {
-            return rdd().flatMap(t -> rows("expert", t._1(), t._2()).iterator());
         }
 
         @Override

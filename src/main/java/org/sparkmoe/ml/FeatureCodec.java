@@ -8,6 +8,7 @@ import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.app.Scorer;
 import org.sparkmoe.core.gating.GatingState;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
@@ -90,19 +91,14 @@ final class FeatureCodec implements ScoringCodec {
          */
         void append(List<Object> vals, Matrix o, int r, int[] expert, double[] gate, int base, int slots) {
             if (classifier) {
-                double[] pr = new double[o.cols()];
-                int arg = 0;
-                for (int c = 0; c < pr.length; c++) {
-                    pr[c] = o.get(r, c);
-                    if (pr[c] > pr[arg]) arg = c;
-                }
+                double[] pr = Scorer.row(o, r);
                 if (raw) {
                     double[] lp = new double[pr.length];
                     for (int c = 0; c < lp.length; c++) lp[c] = Math.log(Math.max(pr[c], Double.MIN_NORMAL));
                     vals.add(new DenseVector(lp));
                 }
                 if (prob) vals.add(new DenseVector(pr));
-                if (pred) vals.add((double) arg);
+                if (pred) vals.add((double) Scorer.argmax(o, r));
             } else if (pred) {
                 vals.add(o.get(r, 0));
             }

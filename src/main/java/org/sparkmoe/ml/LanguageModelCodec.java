@@ -6,6 +6,7 @@ import java.util.List;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.app.Scorer;
 import org.sparkmoe.core.gating.GatingState;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
@@ -95,18 +96,7 @@ final class LanguageModelCodec implements ScoringCodec {
             public void take(int from, Matrix o, GatingState gates, int gateFrom) {
                 for (int i = 0; i < o.rows(); i++) {
                     logp[from + i] = Math.log(Math.max(o.get(i, labels[from + i]), Double.MIN_NORMAL));
-                    if (pred) {
-                        int a = 0;
-                        double best = o.get(i, 0);
-                        for (int w = 1; w < o.cols(); w++) {
-                            double x = o.get(i, w);
-                            if (x > best) {
-                                best = x;
-                                a = w;
-                            }
-                        }
-                        argmax[from + i] = a;
-                    }
+                    if (pred) argmax[from + i] = Scorer.argmax(o, i);
                 }
             }
 

@@ -52,6 +52,6 @@ abstract class MoEFeatureModel<M extends MoEFeatureModel<M>> extends MoEModelBas
 
     @Override
     public MLWriter write() {
-        return new MoEPersistence.ModelWriter<>(this);
+        return new MoEPersistence.ModelWriter<>(this, null);
     }
 }

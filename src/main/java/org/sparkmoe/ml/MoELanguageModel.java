@@ -33,8 +33,8 @@ import org.sparkmoe.data.Vocabulary;
  * <p>Its experts are an {@link ExpertTable}: on the driver, or (fitted with placement "sharded")
  * distributed over the executors, scored by {@link DistributedScoring} and saved from there, as for
  * the classification and regression models; {@link #toLocal()} and {@link #toDistributed(int)} move
- * them. Saved as the other models (metadata, {@code spec/}, {@code parameters/}; see
- * {@link MoEPersistence}) plus {@code vocabulary} (the {@link Vocabulary#save} text file).
+ * them. Saved as the other models (see {@link MoEPersistence}) plus {@code vocabulary.txt} (the
+ * {@link Vocabulary#save} text file).
  */
 public final class MoELanguageModel extends MoEModelBase<MoELanguageModel> implements MoELanguageModelParams<MoELanguageModel> {
     private static final long serialVersionUID = 1L;
@@ -105,18 +105,8 @@ public final class MoELanguageModel extends MoEModelBase<MoELanguageModel> imple
 
     @Override
     public MLWriter write() {
-        MoELanguageModel self = this;
-        return new MoEPersistence.AtomicWriter() {
-            @Override
-            public void saveImpl(String path) {
-                MoEPersistence.saveModel(self, path, sparkSession());
-                try {
-                    vocabulary.save(new Path(path, "vocabulary").toString(), sc().hadoopConfiguration());
-                } catch (IOException e) {
-                    throw new UncheckedIOException("saving the vocabulary under " + path + ": " + e.getMessage(), e);
-                }
-            }
-        };
+        return new MoEPersistence.ModelWriter<>(this,
+                file -> vocabulary.save(file.toString(), SparkSession.active().sparkContext().hadoopConfiguration()));
     }
 
     /** A reader; its {@code local()} / {@code distributed(shards)} choose where the experts go (default: as saved). */

@@ -77,7 +77,8 @@ public final class MoELanguageModelEstimator extends MoEEstimatorBase<MoELanguag
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
             Tokenizer tokenizer = Tokenizer.defaults();
-            Vocabulary vocabulary = init != null ? init.vocabulary() : Vocabulary.build(texts, tokenizer, getVocabularySize());
+            Vocabulary vocabulary = init != null ? init.vocabulary() : Vocabulary.build(texts, tokenizer,
+                    org.sparkmoe.app.Settings.vocabularySize(getVocabularySize(), false));
             if (init != null && init.spec().context() != getContext()) {
                 throw new IllegalArgumentException("param initialModelPath: the model at " + where + " has context "
                         + init.spec().context() + ", these params say " + getContext());

@@ -37,46 +37,45 @@ public final class MoEModelReader<M extends Params> extends MLReader<M> {
         return this;
     }
 
+    /**
+     * Reads the model at {@code path}: a save of the ML API or a job's model directory (or a train
+     * output.dir holding one), in any layout {@link ModelDirectory} reads. A save of the ML API keeps
+     * its uid and params; a job's model gets a fresh uid and params set from its network spec.
+     */
     @Override
     public M load(String path) {
         try {
-            java.util.Optional<org.apache.hadoop.fs.Path> dir = ModelDirectory.locate(path, sparkSession().sparkContext().hadoopConfiguration());
-            if (dir.isPresent()) return fromJobModel(dir.get());
+            ModelDirectory.Saved saved = ModelDirectory.open(path, sparkSession())
+                    .orElseThrow(() -> new IllegalArgumentException("no spark-moe model at " + path + " (no " + ModelDirectory.SPEC
+                            + ", model/" + ModelDirectory.SPEC + " or spec/ and parameters/)"));
+            org.apache.hadoop.conf.Configuration conf = sparkSession().sparkContext().hadoopConfiguration();
+            String dir = saved.dir().toString();
+            DefaultParamsReader.Metadata md = saved.hasParamsMetadata(conf) ? MoEPersistence.loadMetadata(dir, sparkSession(), type.getName()) : null;
+            NetworkSpec n = saved.spec().network();
+            NetworkSpec.Task expected = switch (type.getSimpleName()) {
+                case "MoEClassificationModel" -> NetworkSpec.Task.CLASSIFICATION;
+                case "MoERegressionModel" -> NetworkSpec.Task.REGRESSION;
+                default -> NetworkSpec.Task.LANGUAGE_MODEL;
+            };
+            if (n.task() != expected) {
+                throw new IllegalArgumentException("the model at " + dir + " is a " + n.task() + " model; load it with the model class of that task, not "
+                        + type.getSimpleName());
+            }
+            int shards = distributed != null ? (distributed ? this.shards : 0) : md == null ? 0 : MoEPersistence.savedShards(md);
+            MoEPersistence.Loaded l = MoEPersistence.loadModel(saved, sparkSession(), shards);
+            String prefix = Character.toLowerCase(type.getSimpleName().charAt(0)) + type.getSimpleName().substring(1);
+            String uid = md != null ? md.uid() : org.apache.spark.ml.util.Identifiable$.MODULE$.randomUID(prefix);
+            M model = create.create(dir, uid, n, l.shared(), l.experts());
+            if (md != null) md.getAndSetParams(model, scala.Option.empty());
+            else setFromSpec((MoEParams<?>) model, n);
+            return model;
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("reading the model at " + path + ": " + e.getMessage(), e);
         }
-        DefaultParamsReader.Metadata md = MoEPersistence.loadMetadata(path, sparkSession(), type.getName());
-        int saved = MoEPersistence.savedShards(md);
-        boolean dist = distributed != null ? distributed : saved > 0;
-        MoEPersistence.Loaded l = MoEPersistence.loadModel(path, sparkSession(), md, dist ? (distributed != null ? shards : saved) : 0);
-        M model = create.create(path, md.uid(), l.spec(), l.shared(), l.experts());
-        md.getAndSetParams(model, scala.Option.empty());
-        return model;
     }
 
-    /**
-     * A model from a job's model directory: the network and parameters as trained (experts on the
-     * driver, or distributed when {@link #distributed} was asked for), params set from the network
-     * spec, a fresh uid.
-     */
-    private M fromJobModel(org.apache.hadoop.fs.Path dir) throws java.io.IOException {
-        org.apache.hadoop.conf.Configuration conf = sparkSession().sparkContext().hadoopConfiguration();
-        ModelDirectory.Spec spec = ModelDirectory.readSpec(dir, conf);
-        NetworkSpec n = spec.network();
-        NetworkSpec.Task expected = switch (type.getSimpleName()) {
-            case "MoEClassificationModel" -> NetworkSpec.Task.CLASSIFICATION;
-            case "MoERegressionModel" -> NetworkSpec.Task.REGRESSION;
-            default -> NetworkSpec.Task.LANGUAGE_MODEL;
-        };
-        if (n.task() != expected) {
-            throw new IllegalArgumentException("the model at " + dir + " is a " + n.task() + " model; load it with the model class of that task, not "
-                    + type.getSimpleName());
-        }
-        org.sparkmoe.core.network.ModelParameters params = ModelDirectory.readState(dir, spec, conf).params();
-        String prefix = Character.toLowerCase(type.getSimpleName().charAt(0)) + type.getSimpleName().substring(1);
-        M model = create.create(dir.toString(), org.apache.spark.ml.util.Identifiable$.MODULE$.randomUID(prefix), n, params.shared(),
-                ExpertTable.local(params.experts()));
-        MoEParams<?> p = (MoEParams<?>) model;
+    /** The params a job's model (which has no params metadata) gets: the network's, and the defaults. */
+    private static void setFromSpec(MoEParams<?> p, NetworkSpec n) {
         switch (n.gating()) {
             case SOFTMAX -> p.setGating("softmax").setNumExperts(n.experts());
             case NOISY_TOP_K -> p.setGating("noisyTopK").setNumExperts(n.experts()).setK(n.k());
@@ -85,14 +84,8 @@ public final class MoEModelReader<M extends Params> extends MLReader<M> {
         }
         p.setExpertShards(Math.min(p.getExpertShards(), n.numExperts()));
         p.setModelDim(n.modelDim()).setExpertHiddenSize(n.expertHidden()).setWImportance(n.wImportance()).setWLoad(n.wLoad());
-        if (model instanceof MoELanguageModelParams<?> lm) {
+        if (p instanceof MoELanguageModelParams<?> lm) {
             lm.setContext(n.context()).setEmbeddingDim(n.embeddingDim()).setVocabularySize(n.vocabulary());
         }
-        if (Boolean.TRUE.equals(distributed) && model instanceof MoEModelBase<?> f) {
-            @SuppressWarnings("unchecked")
-            M d = (M) f.toDistributed(shards);
-            return d;
-        }
-        return model;
     }
 }

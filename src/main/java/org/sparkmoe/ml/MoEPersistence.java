@@ -1,8 +1,8 @@
 package org.sparkmoe.ml;
 
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.List;
+import java.io.UncheckedIOException;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Function;
 
@@ -10,21 +10,16 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.ml.param.Params;
 import org.apache.spark.ml.util.DefaultParamsReader;
-import org.apache.spark.ml.util.DefaultParamsReader$;
-import org.apache.spark.ml.util.DefaultParamsWriter$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.app.ModelDirectory;
 import org.sparkmoe.app.ParameterTable;
 import org.sparkmoe.app.Publish;
-import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.MoENetwork;
@@ -36,13 +31,11 @@ import org.sparkmoe.engine.ExpertPartitioner;
 import scala.Tuple2;
 
 /**
- * ML persistence of the MoE estimators and models. Layout of a saved instance:
- * <ul>
- *   <li>{@code metadata/}: Spark's standard params metadata JSON (class, uid, params, defaults), as
- *       {@code DefaultParamsWriter} writes it;</li>
- *   <li>models only: {@code spec/} and {@code parameters/}, the layout of {@link ParameterTable} (the
- *       job reads it too).</li>
- * </ul>
+ * ML persistence of the MoE estimators and models. An estimator's save is Spark's standard params
+ * metadata ({@code metadata/}, as {@code DefaultParamsWriter} writes it). A model's save is the one
+ * model layout of both faces ({@link ModelDirectory}: spec.json, the parquet {@code parameters/},
+ * a language model's vocabulary) plus that metadata, so {@code PipelineModel.load} and
+ * {@code DefaultParamsReader} find it, and the job evaluates, scores and warm-starts from it.
  * A save writes everything under a hidden temporary sibling of the target and renames it into place
  * at the end, so the target path never holds a half-written instance; with {@code overwrite()} an
  * existing target is moved aside first and deleted only once the new one is in place.
@@ -125,58 +118,32 @@ final class MoEPersistence {
         }
     }
 
-    /** Params, network spec and parameter table (the models). */
+    /** Params metadata and the model ({@link ModelDirectory#write}) (the models). */
     static final class ModelWriter<M extends Params & Weights> extends AtomicWriter {
         private final M model;
+        private final Publish.Writer vocabulary;
 
-        ModelWriter(M model) {
+        /** @param vocabulary writes a language model's vocabulary to the file it is given; null for other models */
+        ModelWriter(M model, Publish.Writer vocabulary) {
             this.model = model;
+            this.vocabulary = vocabulary;
         }
 
         @Override
         public void saveImpl(String path) {
-            saveModel(model, path, sparkSession());
-        }
-    }
-
-    /**
-     * Values per parquet write of the expert table: experts are converted to rows and written (appended
-     * to {@code parameters/}) a chunk of about this many values at a time, so the driver never holds
-     * a second, boxed copy of all the experts while saving.
-     */
-    static long expertChunkValues = 4L << 20;
-
-    /**
-     * Writes a model's metadata, {@code spec/} and {@code parameters/} under {@code path} (the layout of
-     * the class comment). The shared tensors are written first, then the experts: a distributed table
-     * is written by the executors that hold it; a local one in chunks of about
-     * {@link #expertChunkValues} values, each chunk its own parquet write appended to the table.
-     */
-    static <M extends Params & Weights> void saveModel(M model, String path, SparkSession spark) {
-        saveMetadata(model, path, spark);
-        Parameters shared = model.sharedParameters();
-        List<Row> spec = new ArrayList<>();
-        model.spec().toMap().forEach((k, v) -> spec.add(RowFactory.create(k, v)));
-        spec.add(RowFactory.create("precision", shared.precision().name()));
-        spec.add(RowFactory.create("formatVersion", Integer.toString(ParameterTable.FORMAT_VERSION)));
-        spark.createDataFrame(spec, ParameterTable.SPEC_SCHEMA).coalesce(1).write().json(new Path(path, "spec").toString());
-        String table = new Path(path, "parameters").toString();
-        spark.createDataFrame(ExpertTable.rows("shared", -1, shared), ParameterTable.PARAMETER_SCHEMA).coalesce(1).write().parquet(table);
-        ExpertTable experts = model.experts();
-        if (experts instanceof ExpertTable.Distributed d) {
-            spark.createDataFrame(d.rows(), ParameterTable.PARAMETER_SCHEMA).write().mode("append").parquet(table);
-            return;
-        }
-        Parameters[] local = experts.toArray();
-        List<Row> rows = new ArrayList<>();
-        long values = 0;
-        for (int e = 0; e < local.length; e++) {
-            rows.addAll(ExpertTable.rows("expert", e, local[e]));
-            values += local[e].layout().size();
-            if (values >= expertChunkValues || e == local.length - 1) {
-                spark.createDataFrame(rows, ParameterTable.PARAMETER_SCHEMA).write().mode("append").parquet(table);
-                rows.clear();
-                values = 0;
+            saveMetadata(model, path, sparkSession());
+            ExpertTable experts = model.experts();
+            ParameterTable.Experts rows = experts instanceof ExpertTable.Distributed d ? ParameterTable.distributedExperts(d.rdd())
+                    : ParameterTable.localExperts(experts.toArray());
+            Map<String, String> provenance = new LinkedHashMap<>();
+            provenance.put("createdBy", "spark-moe ML API");
+            provenance.put("class", model.getClass().getName());
+            provenance.put("uid", model.uid());
+            ModelDirectory.Spec spec = new ModelDirectory.Spec(model.spec(), Map.of(), provenance);
+            try {
+                ModelDirectory.write(new Path(path), spec, model.sharedParameters(), rows, null, vocabulary, sparkSession());
+            } catch (IOException e) {
+                throw new UncheckedIOException("saving model " + model.uid() + " to " + path + ": " + e.getMessage(), e);
             }
         }
     }
@@ -206,28 +173,29 @@ final class MoEPersistence {
     }
 
     /** What {@link #loadModel} reads. */
-    record Loaded(DefaultParamsReader.Metadata metadata, NetworkSpec spec, Parameters shared, ExpertTable experts) {
+    record Loaded(Parameters shared, ExpertTable experts) {
     }
 
     /**
-     * Reads the spec and parameter table written by {@link #saveModel}. The shared tensors come to the
-     * driver. With {@code shards == 0} the expert rows are streamed to the driver a partition at a time
-     * ({@code toLocalIterator}), each copied into its expert as it arrives; otherwise they are combined
-     * per expert on the executors into a distributed table of {@code shards} shards (capped at the
-     * expert count), and no expert tensor reaches the driver.
+     * Reads the parameters of a saved model. The shared tensors come to the driver. With
+     * {@code shards == 0} the experts come to the driver too (parquet expert rows streamed a partition
+     * at a time, each copied into its expert as it arrives); otherwise a parquet table's rows are
+     * combined per expert on the executors into a distributed table of {@code shards} shards (capped
+     * at the expert count), and no expert tensor reaches the driver (a format-1 job model, a
+     * checkpoint, is read on the driver and distributed).
      */
-    static Loaded loadModel(String path, SparkSession spark, DefaultParamsReader.Metadata md, int shards) {
-        if (shards == 0) {
-            ModelParameters all = ParameterTable.readLocal(path, spark);
-            return new Loaded(md, ParameterTable.readSpec(path, spark).spec(), all.shared(), ExpertTable.local(all.experts()));
+    static Loaded loadModel(ModelDirectory.Saved saved, SparkSession spark, int shards) throws IOException {
+        String path = saved.parameterTable();
+        if (shards == 0 || path == null) {
+            ModelParameters all = saved.readParameters(spark);
+            ExpertTable local = ExpertTable.local(all.experts());
+            return new Loaded(all.shared(), shards == 0 ? local : local.distributedOn(shards));
         }
-        ParameterTable.SavedSpec saved = ParameterTable.readSpec(path, spark);
         Precision precision = saved.precision();
-        NetworkSpec spec = saved.spec();
-        MoENetwork net = spec.build();
+        MoENetwork net = saved.spec().network().build();
         int n = net.numExperts();
         ParameterLayout expertLayout = net.moe().expert().layout();
-        Dataset<Row> table = spark.read().parquet(new Path(path, ParameterTable.PARAMETERS).toString());
+        Dataset<Row> table = spark.read().parquet(path);
         ParameterTable.Check check = new ParameterTable.Check(path, n, net.sharedLayout(), expertLayout);
         Parameters shared = ParameterTable.readShared(table, check, precision);
         Dataset<Row> expertRows = table.where(functions.col("expert").geq(0));
@@ -251,6 +219,6 @@ final class MoEPersistence {
         for (int e = 0; e < n; e++) {
             check.complete(expertLayout, tensors.getOrDefault(e, 0L), "tensors of expert " + e);
         }
-        return new Loaded(md, spec, shared, ExpertTable.distributed(experts, part));
+        return new Loaded(shared, ExpertTable.distributed(experts, part));
     }
 }

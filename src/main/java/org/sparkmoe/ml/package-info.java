@@ -7,7 +7,8 @@
  * settings of {@code org.sparkmoe.app.Settings}; ParamsConfig maps them to the typed configuration),
  * schema checks (Schemas), fitting through the application layer's loop (FeatureBlocks, Fitting),
  * scoring (FeatureCodec, LanguageModelCodec, BroadcastScoring), ML persistence
- * ({@link org.sparkmoe.ml.MoEPersistence}; models also load the job's model directories) and where a
+ * ({@link org.sparkmoe.ml.MoEPersistence}: Spark's params metadata beside the one model layout of
+ * the application layer, which the job writes too) and where a
  * fitted model's experts live ({@link org.sparkmoe.ml.ExpertTable}: on the driver, or
  * distributed on the executors and scored by {@link org.sparkmoe.ml.DistributedScoring}). Also
  * wrapped for PySpark ({@code src/main/python/sparkmoe}, generated from these classes by the tests'

@@ -53,7 +53,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
  */
 class ModelFormatFixtureTest {
     /** The formats whose fixtures are read; add the new one when the format changes. */
-    static final List<String> FORMATS = List.of("v1");
+    static final List<String> FORMATS = List.of("v1", "v2");
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     /**
      * Relative tolerance: the fixtures are float32 models, and a change in how rows are grouped
@@ -216,7 +216,11 @@ class ModelFormatFixtureTest {
      */
     @Test
     void bothFacesReadBothFormatsAndAgree(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
-        Path dir = fixtures(FORMATS.get(FORMATS.size() - 1));
+        for (String format : FORMATS) bothFacesAgree(fixtures(format), tmp.resolve(format));
+    }
+
+    private static void bothFacesAgree(Path dir, Path tmp) throws Exception {
+        Files.createDirectories(tmp);
         Path csv = dir.resolve("data/classes.csv");
         Dataset<Row> rows = features(64, 5, true);
 
@@ -239,6 +243,56 @@ class ModelFormatFixtureTest {
         MoELanguageModel mlLm = MoELanguageModel.load(dir.resolve("ml-lm").toString());
         double jobPpl = (Double) jobEvaluation(dir.resolve("ml-lm"), "task=lm", "input.path=" + text).get("perplexity");
         assertEquals(mlLm.perplexity(docs), jobPpl, 1e-6 * jobPpl, "the job and the ML API on the ML language model");
+    }
+
+    /**
+     * One layout written: the job's models and the ML saves of the current version are the same
+     * layout (spec.json of this version, parquet parameters), the ML saves with Spark's params
+     * metadata beside it, the job's with its optimiser state.
+     */
+    @Test
+    void bothFacesWriteTheCurrentLayout() throws Exception {
+        Path dir = fixtures("v" + ModelDirectory.VERSION);
+        SparkSession spark = spark();
+        for (String m : List.of("job-lm", "job-classification", "ml-classification", "ml-regression", "ml-lm")) {
+            ModelDirectory.Saved s = ModelDirectory.open(dir.resolve(m).toString(), spark).orElseThrow();
+            assertEquals(ModelDirectory.Layout.V2, s.layout(), m);
+            assertEquals(ModelDirectory.VERSION, JSON.readTree(dir.resolve(m).resolve(ModelDirectory.SPEC).toFile()).get("version").asInt(), m);
+            try (Stream<Path> files = Files.list(dir.resolve(m).resolve(ModelDirectory.PARAMETERS))) {
+                org.junit.jupiter.api.Assertions.assertTrue(files.anyMatch(f -> f.toString().endsWith(".parquet")), m + ": parquet parameters");
+            }
+            boolean ml = m.startsWith("ml-");
+            assertEquals(ml, Files.isDirectory(dir.resolve(m).resolve(ModelDirectory.METADATA)), m + ": params metadata");
+            assertEquals(!ml, !s.optimiserSlots().isEmpty(), m + ": optimiser state");
+            assertEquals(m.endsWith("-lm"), Files.isRegularFile(dir.resolve(m).resolve(ModelDirectory.VOCABULARY)), m + ": vocabulary");
+        }
+        // the job's optimiser state reads back at the step it was saved at
+        ModelDirectory.Saved job = ModelDirectory.open(dir.resolve("job-classification").toString(), spark).orElseThrow();
+        assertEquals(job.step(), job.readState(spark).step());
+        org.junit.jupiter.api.Assertions.assertTrue(job.step() > 0);
+    }
+
+    /** A model of a newer format version than this build reads is refused by both faces, naming the version. */
+    @Test
+    void aNewerFormatVersionIsRefused(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        spark(); // the ML reader takes the active session
+        Path dir = fixtures("v" + ModelDirectory.VERSION);
+        Path csv = dir.resolve("data/classes.csv");
+        for (String m : List.of("job-classification", "ml-classification")) {
+            Path copy = tmp.resolve(m);
+            copyModel(dir.resolve(m), copy);
+            Path spec = copy.resolve(ModelDirectory.SPEC);
+            String newer = Files.readString(spec).replace("\"version\" : " + ModelDirectory.VERSION, "\"version\" : " + (ModelDirectory.VERSION + 1));
+            org.junit.jupiter.api.Assertions.assertNotEquals(Files.readString(spec), newer);
+            Files.writeString(spec, newer);
+            String want = "version " + (ModelDirectory.VERSION + 1) + "; this version reads up to " + ModelDirectory.VERSION;
+            RuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
+                    () -> MoEClassificationModel.load(copy.toString()));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(want), e.getMessage());
+            Job j = job("evaluate", "job.model=" + copy, "input.format=csv", "input.path=" + csv);
+            org.junit.jupiter.api.Assertions.assertNotEquals(0, j.code(), j.out());
+            org.junit.jupiter.api.Assertions.assertTrue(j.out().contains(want), j.out());
+        }
     }
 
     /** Every number of {@code expected} equals the one at the same place in {@code actual} (within {@link #TOL}). */
@@ -277,7 +331,9 @@ class ModelFormatFixtureTest {
         copyModel(work.resolve("lm/model"), dir.resolve("job-lm"));
         expected.put("job-lm", jobEvaluation(dir.resolve("job-lm")));
 
-        Job cl = job(concat("train", CLASSIFICATION_KEYS, "output.dir=" + work.resolve("cl"), "input.path=" + csv));
+        // relative to the working directory (the repository root under Maven), so the recorded provenance points into the repository
+        Path relativeCsv = Path.of("").toAbsolutePath().relativize(csv.toAbsolutePath());
+        Job cl = job(concat("train", CLASSIFICATION_KEYS, "output.dir=" + work.resolve("cl"), "input.path=" + relativeCsv));
         assertEquals(0, cl.code(), cl.out());
         copyModel(work.resolve("cl/model"), dir.resolve("job-classification"));
         expected.put("job-classification", jobEvaluation(dir.resolve("job-classification"), "input.format=csv", "input.path=" + csv));

@@ -92,7 +92,7 @@ class MoELanguageModelTest {
     void saveLoadGivesIdenticalOutputs(@TempDir Path tmp) throws IOException {
         String path = tmp.resolve("lm").toString();
         model.save(path);
-        assertTrue(Files.isRegularFile(tmp.resolve("lm").resolve("vocabulary")));
+        assertTrue(Files.isRegularFile(tmp.resolve("lm").resolve("vocabulary.txt")));
         MoELanguageModel loaded = MoELanguageModel.load(path);
         assertEquals(model.uid(), loaded.uid());
         assertEquals(model.spec(), loaded.spec());
@@ -124,12 +124,12 @@ class MoELanguageModelTest {
 
     @Test
     void expertTableWrittenInChunksLoadsBack(@TempDir Path tmp) throws IOException {
-        long old = MoEPersistence.expertChunkValues;
-        MoEPersistence.expertChunkValues = 1; // one parquet write per expert
+        long old = org.sparkmoe.app.ParameterTable.expertChunkValues;
+        org.sparkmoe.app.ParameterTable.expertChunkValues = 1; // one parquet write per expert
         try {
             model.save(tmp.resolve("lm").toString());
         } finally {
-            MoEPersistence.expertChunkValues = old;
+            org.sparkmoe.app.ParameterTable.expertChunkValues = old;
         }
         try (var files = Files.list(tmp.resolve("lm").resolve("parameters"))) {
             long parquet = files.filter(p -> p.getFileName().toString().endsWith(".parquet")).count();
