@@ -137,12 +137,15 @@ LAUNCHES="$(grep -c "Asked to launch executor" "$WORK/worker1.log" || true)"
 log "disturbed run done; worker 1 launched $LAUNCHES executors over both runs (3: one replacement)"
 
 # --- 3. same parameters ---
+# the final checkpoint of each run (parameters and optimiser state, the binary checkpoint files; the
+# published model/ holds the same numbers as parquet, whose files are named at random)
+FINAL="checkpoints/$(printf 'step-%09d' "$STEPS")"
 FILES=0
-for f in "$WORK"/undisturbed/model/parameters/step-*/*.bin; do
-    g="$WORK/disturbed/model/parameters/$(basename "$(dirname "$f")")/$(basename "$f")"
-    [ -f "$g" ] || fail "the disturbed run has no $(basename "$(dirname "$f")")/$(basename "$f")"
-    cmp -s "$f" "$g" || fail "$(basename "$f") differs between the undisturbed and the disturbed run"
+for f in "$WORK/undisturbed/$FINAL"/*.bin; do
+    g="$WORK/disturbed/$FINAL/$(basename "$f")"
+    [ -f "$g" ] || fail "the disturbed run has no $FINAL/$(basename "$f")"
+    cmp -s "$f" "$g" || fail "$FINAL/$(basename "$f") differs between the undisturbed and the disturbed run"
     FILES=$((FILES + 1))
 done
-[ "$FILES" -ge 2 ] || fail "no parameter files to compare in $WORK/undisturbed/model/parameters"
+[ "$FILES" -ge 2 ] || fail "no parameter files to compare in $WORK/undisturbed/$FINAL"
 log "PASSED: $FILES parameter files byte-identical after $STEPS steps; wall $((SECONDS - T0)) s"
