@@ -113,4 +113,22 @@ class SettingsTest {
         Map<String, String> d = JobConfig.defaults();
         assertEquals(Settings.jobKeys(), List.copyOf(d.keySet()));
     }
+
+    /** vocabularySize: 0 (the default) is automatic, by data; 1 and 2 leave no room for a word. */
+    @Test
+    void anAutomaticVocabularySizeDependsOnTheData() {
+        assertEquals(0, MoEConfig.builder().build().integer(Settings.VOCABULARY_SIZE));
+        assertEquals(Settings.TEXT_VOCABULARY, Settings.vocabularySize(0, false));
+        assertEquals(Settings.BUILT_IN_VOCABULARY, Settings.vocabularySize(0, true));
+        assertEquals(256, Settings.vocabularySize(256, true));
+        assertEquals(500, Settings.vocabularySize(500, false));
+        MoEConfig.Builder b = MoEConfig.builder().set(Settings.VOCABULARY_SIZE, 2);
+        var ml = org.junit.jupiter.api.Assertions.assertThrows(MoEConfig.InvalidConfigException.class, b::build);
+        assertEquals("param vocabularySize (2) is not allowed: expected " + Settings.VOCABULARY_SIZE.allowed(), ml.getMessage());
+        var job = org.junit.jupiter.api.Assertions.assertThrows(MoEConfig.InvalidConfigException.class,
+                () -> b.face(Setting.Face.JOB).build());
+        assertEquals("config key 'model.vocabularySize' = '2' is not allowed: expected " + Settings.VOCABULARY_SIZE.allowed(),
+                job.getMessage());
+        assertFalse(Settings.VOCABULARY_SIZE.accepts("-1"));
+    }
 }
