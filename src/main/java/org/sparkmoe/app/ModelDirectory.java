@@ -93,12 +93,7 @@ public final class ModelDirectory {
 
     /** Parses and checks spec.json: the format marker and a version this reader reads. */
     private static JsonNode header(String json, String source) throws IOException {
-        JsonNode root;
-        try {
-            root = JSON.readTree(json);
-        } catch (IOException e) {
-            throw new IOException(source + " is not valid JSON: " + e.getMessage(), e);
-        }
+        JsonNode root = CheckpointMeta.readJson(json, source);
         if (root == null || !"spark-moe-model".equals(root.path("format").asText())) {
             throw new IOException(source + " is not a spark-moe model spec (no \"format\": \"spark-moe-model\")");
         }

@@ -86,17 +86,24 @@ public record CheckpointMeta(int formatVersion, long step, long epoch, long step
     }
 
     /**
+     * Parses JSON text (meta.json here, a saved model's spec.json in the application layer); an error
+     * names {@code source}.
+     */
+    public static JsonNode readJson(String json, String source) throws IOException {
+        try {
+            return JSON.readTree(json);
+        } catch (IOException e) {
+            throw new IOException(source + " is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Parses meta.json text; {@code source} names the file in error messages.
      *
      * @throws IOException if the text is not valid meta.json or has a format version this build cannot read
      */
     public static CheckpointMeta parse(String json, String source) throws IOException {
-        JsonNode root;
-        try {
-            root = JSON.readTree(json);
-        } catch (IOException e) {
-            throw new IOException(source + " is not valid JSON: " + e.getMessage(), e);
-        }
+        JsonNode root = readJson(json, source);
         if (root == null || !root.isObject()) {
             throw new IOException(source + " does not hold a JSON object");
         }
