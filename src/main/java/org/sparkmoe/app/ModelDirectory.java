@@ -22,6 +22,7 @@ import org.sparkmoe.core.param.Parameters;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.checkpoint.CheckpointMeta;
 import org.sparkmoe.engine.checkpoint.CheckpointStore;
+import org.sparkmoe.engine.checkpoint.WriteFailedException;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -167,7 +168,7 @@ public final class ModelDirectory {
         /** The parameters on the driver. */
         public ModelParameters readParameters(SparkSession spark) throws IOException {
             if (layout == Layout.V1_JOB) return readCheckpoint(spark.sparkContext().hadoopConfiguration()).params();
-            return ParameterTable.readLocal(parameterTable(), spec.network(), precision, spark);
+            return ParameterTable.reading(parameterTable(), () -> ParameterTable.readLocal(parameterTable(), spec.network(), precision, spark));
         }
 
         /**
@@ -178,8 +179,9 @@ public final class ModelDirectory {
             if (layout == Layout.V1_JOB) return readCheckpoint(spark.sparkContext().hadoopConfiguration());
             ModelParameters params = readParameters(spark);
             if (optimiserSlots.isEmpty()) return TrainingState.fresh(params, new Adam());
-            OptimiserState[] all = ParameterTable.readOptimiser(new Path(dir, OPTIMISER).toString(), spec.network(), precision,
-                    optimiserSlots, spark);
+            String table = new Path(dir, OPTIMISER).toString();
+            OptimiserState[] all = ParameterTable.reading(table,
+                    () -> ParameterTable.readOptimiser(table, spec.network(), precision, optimiserSlots, spark));
             return new TrainingState(params, all[0], Arrays.copyOfRange(all, 1, all.length), step);
         }
 
@@ -267,13 +269,35 @@ public final class ModelDirectory {
             parameters.put("step", Long.toString(state.step()));
             parameters.put("optimiserSlots", String.join(",", state.sharedOptimiser().slots().stream().map(OptimiserState.Slot::name).toList()));
         }
-        ParameterTable.write(new Path(dir, PARAMETERS).toString(), shared, experts, spark);
+        String table = new Path(dir, PARAMETERS).toString();
+        writing(table, () -> ParameterTable.write(table, shared, experts, spark));
         if (state != null) {
-            ParameterTable.writeOptimiser(new Path(dir, OPTIMISER).toString(), state.sharedOptimiser(), state.expertOptimisers(), spark);
+            String optimiser = new Path(dir, OPTIMISER).toString();
+            writing(optimiser, () -> ParameterTable.writeOptimiser(optimiser, state.sharedOptimiser(), state.expertOptimisers(), spark));
         }
         if (vocabulary != null) vocabulary.write(new Path(dir, VOCABULARY));
         // last: a directory without spec.json is not a model to any reader
         Publish.writeText(new Path(dir, SPEC), write(spec, parameters), conf);
+    }
+
+    /**
+     * Runs the write of {@code path}; the filesystem refusing it (a full disk: Hadoop's
+     * {@code FSError} or an {@code IOException}, also inside Spark's task and job failures) becomes a
+     * {@link WriteFailedException} naming {@code path} and the filesystem's reason.
+     */
+    private static void writing(String path, Runnable write) throws IOException {
+        try {
+            write.run();
+        } catch (Exception | org.apache.hadoop.fs.FSError e) {
+            Throwable fs = null;
+            for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+                if (c instanceof IOException || c instanceof org.apache.hadoop.fs.FSError) fs = c; // the innermost: the filesystem's own
+            }
+            if (fs != null) throw WriteFailedException.of(path, fs);
+            if (e instanceof RuntimeException r) throw r;
+            if (e instanceof Error err) throw err;
+            throw new IOException("writing " + path + " failed: " + e.getMessage(), e);
+        }
     }
 
     /** Writes a trained model with its optimiser state, all held on the driver (the job's final state). */

@@ -24,6 +24,7 @@ import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.optim.OptimiserState;
 import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.param.Parameters;
+import org.sparkmoe.engine.checkpoint.CorruptCheckpointException;
 
 /**
  * A model's tensors as a parquet table, the {@code parameters/} (and {@code optimiser/}) of a saved
@@ -231,6 +232,36 @@ public final class ParameterTable {
             states[g] = new OptimiserState(layout, s);
         }
         return states;
+    }
+
+    /** A read of a table. */
+    interface Read<T> {
+        T run() throws Exception;
+    }
+
+    private static final java.util.regex.Pattern PART = java.util.regex.Pattern.compile("\\S+\\.parquet");
+
+    /**
+     * Runs {@code read} of the table at {@code table}; a file that cannot be read (damaged, cut
+     * short) or rows that do not fit the model become a {@link CorruptCheckpointException} naming
+     * the file (as Spark's error names it) and the cause, in one line.
+     */
+    static <T> T reading(String table, Read<T> read) throws CorruptCheckpointException {
+        try {
+            return read.run();
+        } catch (Exception e) {
+            String file = null;
+            for (Throwable c = e; c != null && file == null; c = c.getCause() == c ? null : c.getCause()) {
+                java.util.regex.Matcher m = PART.matcher(String.valueOf(c.getMessage()));
+                if (m.find()) file = m.group();
+            }
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+            String why = root.getClass().getSimpleName() + ": " + String.valueOf(root.getMessage()).lines().findFirst().orElse("");
+            String message = e instanceof IllegalStateException && file == null ? e.getMessage()
+                    : table + ": cannot read " + (file != null ? file : "the table") + " (" + why + ")";
+            throw new CorruptCheckpointException(file != null ? file : table, message, e);
+        }
     }
 
     /** Checks rows of a saved parameter table against the model's layouts; errors name the path, expert and tensor. */

@@ -25,13 +25,14 @@ import org.sparkmoe.core.optim.OptimiserState;
 import org.sparkmoe.core.param.Parameters;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.SparkTestContext;
+import org.sparkmoe.engine.checkpoint.CorruptCheckpointException;
 
 import scala.Tuple2;
 
 /**
  * The one writer of the model layout: what it writes reads back bit for bit (parameters and the
  * optimiser state a retrain warm-starts with, float32 through the table's doubles), whether the
- * experts come from the driver or from the executors, and a damaged table is refused naming what is
+ * experts come from the driver or from the executors, and a damaged table is refused as corrupt, naming what is
  * missing.
  */
 class ModelDirectoryTest {
@@ -96,7 +97,7 @@ class ModelDirectoryTest {
             Files.delete(part);
             Files.deleteIfExists(part.resolveSibling("." + part.getFileName() + ".crc"));
         }
-        IllegalStateException bad = assertThrows(IllegalStateException.class, () -> saved.readState(spark));
+        CorruptCheckpointException bad = assertThrows(CorruptCheckpointException.class, () -> saved.readState(spark));
         assertTrue(bad.getMessage().contains("optimiser table holds") && bad.getMessage().contains(ModelDirectory.OPTIMISER),
                 bad.getMessage());
     }
