@@ -357,7 +357,7 @@ class _MoELanguageModelEstimatorParams(_MoEParams):
     embeddingDim: "Param[int]" = Param(
         Params._dummy(), "embeddingDim", "Language models: token embedding width per context position.", typeConverter=TypeConverters.toInt)
     vocabularySize: "Param[int]" = Param(
-        Params._dummy(), "vocabularySize", "Language models: vocabulary size V including the special tokens <unk> and <eos> (the V-2 most frequent words of the training documents are kept, the rest map to <unk>). The built-in corpus uses exactly V.", typeConverter=TypeConverters.toInt)
+        Params._dummy(), "vocabularySize", "Language models: vocabulary size V including the special tokens <unk> and <eos> (the V-2 most frequent words of the training documents are kept, the rest map to <unk>). The built-in corpus uses exactly V words. 0 is automatic: up to 10000 for text, 64 for the built-in corpus.", typeConverter=TypeConverters.toInt)
     predictionCol: "Param[str]" = Param(
         Params._dummy(), "predictionCol", "Prediction column name; empty = not produced. The language model's defaults to empty; when set it names a string column with the most probable next word after each document.", typeConverter=TypeConverters.toString)
     textCol: "Param[str]" = Param(
@@ -849,10 +849,11 @@ class MoELanguageModelEstimator(
         Language models: tokens of context c (the model predicts token t from tokens t-c..t-1).
     embeddingDim : int, default 16
         Language models: token embedding width per context position.
-    vocabularySize : int, default 64
+    vocabularySize : int, default 0
         Language models: vocabulary size V including the special tokens <unk> and <eos> (the V-2
         most frequent words of the training documents are kept, the rest map to <unk>). The built-in
-        corpus uses exactly V.
+        corpus uses exactly V words. 0 is automatic: up to 10000 for text, 64 for the built-in
+        corpus.
     wImportance : float, default 0.1
         Weight of the importance (balance) loss w_importance (paper eq. 6).
     wLoad : float, default 0.1
@@ -927,7 +928,7 @@ class MoELanguageModelEstimator(
         modelDim: int = 32,
         context: int = 3,
         embeddingDim: int = 16,
-        vocabularySize: int = 64,
+        vocabularySize: int = 0,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
         routing: str = "shuffle",
@@ -954,7 +955,7 @@ class MoELanguageModelEstimator(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoELanguageModelEstimator", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=64, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -971,7 +972,7 @@ class MoELanguageModelEstimator(
         modelDim: int = 32,
         context: int = 3,
         embeddingDim: int = 16,
-        vocabularySize: int = 64,
+        vocabularySize: int = 0,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
         routing: str = "shuffle",
@@ -1017,7 +1018,7 @@ class MoELanguageModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=64, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
 
 
 class MoEPerplexityEvaluator(
