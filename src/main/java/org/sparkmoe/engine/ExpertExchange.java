@@ -35,6 +35,8 @@ public final class ExpertExchange implements AutoCloseable {
     private final ExpertPartitioner partitioner;
     private final ExpertStore store;
     private final StageClock clock;
+    /** This exchange's key in the executors' {@link ExpertPool}. */
+    private final String run = java.util.UUID.randomUUID().toString();
 
     private ExpertExchange(JavaSparkContext sc, MoELayer moe, EngineConfig config, java.util.function.Function<ExpertExchange, ExpertStore> store) {
         org.sparkmoe.engine.serde.SerializerAdvice.check(sc.getConf());
@@ -101,7 +103,7 @@ public final class ExpertExchange implements AutoCloseable {
     }
 
     private ShardedExperts sharded(JavaRDD<ExpertShard> state) {
-        return new ShardedExperts(sc, config.trainer().optimiser(), carrier.numExperts(), config.lineageCheckpointInterval(), state);
+        return new ShardedExperts(sc, config.trainer().optimiser(), carrier.numExperts(), config.lineageCheckpointInterval(), run, state);
     }
 
     private JavaRDD<ExpertShard> distribute(Parameters[] params, OptimiserState[] states) {
@@ -131,7 +133,7 @@ public final class ExpertExchange implements AutoCloseable {
         clock.reset();
         store.beginStep();
         var t = config.trainer();
-        return new Step(new StepContext(carrier, t.precision(), t.seed(), step, null, config.shufflePayload()));
+        return new Step(new StepContext(carrier, t.precision(), t.seed(), step, null, config.shufflePayload(), run));
     }
 
     /** One step's expert stages, built lazily into the caller's job. */
@@ -249,5 +251,6 @@ public final class ExpertExchange implements AutoCloseable {
     @Override
     public void close() {
         store.close();
+        ExpertPool.release(run); // in local mode; elsewhere the executors drop the run's buffers when idle
     }
 }

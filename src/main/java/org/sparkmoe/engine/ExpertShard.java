@@ -11,29 +11,24 @@ import org.sparkmoe.core.linalg.Precision;
 
 /**
  * The experts of one shard with their optimiser state: one element of the expert-state RDD in
- * {@link ExpertPlacement#SHARDED} placement.
+ * {@link ExpertPlacement#SHARDED} placement. Holds the parameters and moments only, which is what
+ * the block store caches.
  *
  * <p>A shard's values never change after it is built: {@link #update} writes the next values into
  * other buffers and returns a new shard, so the RDD of the previous step stays valid for lineage
  * recomputation. To keep that from costing a copy of every parameter and moment each step, the
- * buffers are recycled along the chain of states: the new shard takes the buffers of the state
- * two steps back (dead by then: its RDD was unpersisted, and a recomputation builds fresh objects)
- * as the place its own successor will be written, and the gradient buffers of the step that ran on
- * it. A state that stays readable (a checkpointed one) hands nothing on. None of these buffers are
- * serialised: a copy read from disk or another executor starts a new chain.
+ * buffers come from the executor's {@link ExpertPool}: the update of step t writes into the buffers
+ * of state t - 2 (dead by then: its RDD was unpersisted after step t - 1), where this executor
+ * holds them, and a state that must stay readable (a checkpointed one) is never pooled. The pool is
+ * only a cache: a state read from disk or recomputed elsewhere just allocates.
  */
 public final class ExpertShard implements Serializable {
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
 
     final int shard;
     final int[] experts;
     final Parameters[] params;
     final OptimiserState[] states;
-    /** Where the next update writes (the values of the state two steps back), or null. */
-    private transient Parameters[] spareParams;
-    private transient OptimiserState[] spareStates;
-    /** The gradient buffers a step on this state writes (overwritten, never accumulated across steps). */
-    private transient Parameters[] grads;
 
     ExpertShard(int shard, int[] experts, Parameters[] params, OptimiserState[] states) {
         this.shard = shard;
@@ -61,14 +56,6 @@ public final class ExpertShard implements Serializable {
         return params[indexOf(expert)];
     }
 
-    /** The gradient buffer of {@code expert} for a step run on this state (allocated on first use). */
-    synchronized Parameters gradientBuffer(int expert) {
-        int i = indexOf(expert);
-        if (grads == null) grads = new Parameters[experts.length];
-        if (grads[i] == null) grads[i] = params[i].zerosLike();
-        return grads[i];
-    }
-
     int indexOf(int expert) {
         int i = expert - experts[0];
         if (experts.length == 0 || i < 0 || i >= experts.length || experts[i] != expert) {
@@ -79,16 +66,22 @@ public final class ExpertShard implements Serializable {
 
     /**
      * The next state: the optimiser applied to every expert with its gradient times {@code scale}
-     * (zero for an expert that got no rows), written into recycled buffers where this state has
-     * them. {@code handOn} false keeps this state's own buffers out of the chain (it stays readable).
+     * (zero for an expert that got no rows), written into this executor's pooled buffers of run
+     * {@code run} where it has them. {@code keep}: the next state must stay readable (it will be
+     * checkpointed), so its buffers are not pooled.
      */
-    ExpertShard update(Optimiser optimiser, ExpertGrads grads, double scale, long step, double learningRate, boolean handOn) {
+    ExpertShard update(Optimiser optimiser, ExpertGrads grads, double scale, long step, double learningRate,
+                       String run, boolean keep) {
         Parameters[] g = new Parameters[experts.length];
         if (grads != null) {
             for (int i = 0; i < grads.experts().length; i++) g[indexOf(grads.experts()[i])] = grads.grads()[i];
         }
-        Parameters[] p = spareParams != null ? spareParams : new Parameters[experts.length];
-        OptimiserState[] s = spareStates != null ? spareStates : new OptimiserState[experts.length];
+        StateBuffers spare = ExpertPool.take(run, shard, ExpertPool.Kind.STATE, step, 2);
+        if (spare == null || spare.params.length != experts.length) {
+            spare = new StateBuffers(new Parameters[experts.length], new OptimiserState[experts.length]);
+        }
+        Parameters[] p = spare.params;
+        OptimiserState[] s = spare.states;
         Parameters zeros = null;
         for (int i = 0; i < experts.length; i++) {
             if (p[i] == null) p[i] = params[i].zerosLike();
@@ -100,13 +93,16 @@ public final class ExpertShard implements Serializable {
             }
             optimiser.stepInto(params[i], states[i], gi, scale, p[i], s[i], step, learningRate);
         }
-        ExpertShard next = new ExpertShard(shard, experts, p, s);
-        if (handOn) {
-            next.spareParams = params;
-            next.spareStates = states;
-            next.grads = this.grads;
+        if (keep) {
+            ExpertPool.forget(run, shard, ExpertPool.Kind.STATE, step);
+        } else {
+            ExpertPool.put(run, shard, ExpertPool.Kind.STATE, step, spare);
         }
-        return next;
+        return new ExpertShard(shard, experts, p, s);
+    }
+
+    /** A pooled set of parameter and moment buffers for a shard's experts. */
+    private record StateBuffers(Parameters[] params, OptimiserState[] states) {
     }
 
     public int shard() {

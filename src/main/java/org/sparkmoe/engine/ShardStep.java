@@ -17,6 +17,11 @@ import scala.Tuple2;
  * One expert shard's part of a training step: each of its experts runs once on all the rows every
  * data partition sent it (the paper's cure for the shrinking batch, section 3.1), and keeps its
  * inputs and hidden activations for the backward pass. Lives in a persisted RDD for the step.
+ *
+ * <p>All of the shard's experts share one activation arena (inputs, outputs, hidden activations and
+ * their gradients, one contiguous array each, an expert's rows a slice of it) and one gradient set,
+ * both from the executor's {@link ExpertPool}, so a step allocates per shard, not per expert, and
+ * nothing the size of the activations or the model once the pool is warm.
  */
 final class ShardStep implements java.io.Serializable {
     final int shard;
@@ -27,11 +32,15 @@ final class ShardStep implements java.io.Serializable {
     private final Matrix[] outputs;
     private final ExpertWorkspace[] workspaces;
     private final Parameters[] params;
-    /** Where the backward pass writes each expert's gradient (recycled across steps), or null to allocate. */
+    /** Where the backward pass writes each expert's dL/dy and dL/dx (views into the arena). */
+    private final Matrix[] outputGrads;
+    private final Matrix[] inputGrads;
+    /** Where the backward pass writes each expert's parameter gradient. */
     private final Parameters[] gradBuffers;
 
     private ShardStep(int shard, int[] experts, int[][] sources, int[][] offsets, Matrix[] inputs, Matrix[] outputs,
-                      ExpertWorkspace[] workspaces, Parameters[] params, Parameters[] gradBuffers) {
+                      ExpertWorkspace[] workspaces, Parameters[] params, Matrix[] outputGrads, Matrix[] inputGrads,
+                      Parameters[] gradBuffers) {
         this.shard = shard;
         this.experts = experts;
         this.sources = sources;
@@ -40,31 +49,23 @@ final class ShardStep implements java.io.Serializable {
         this.outputs = outputs;
         this.workspaces = workspaces;
         this.params = params;
+        this.outputGrads = outputGrads;
+        this.inputGrads = inputGrads;
         this.gradBuffers = gradBuffers;
     }
 
     /** Gathers the dispatched blocks by expert (source partitions in order) and runs each expert forward. */
-    static ShardStep forward(StepContext ctx, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> dispatched, IntFunction<Parameters> paramsOf) {
-        return forward(ctx, shard, dispatched, paramsOf, null);
-    }
-
-    /**
-     * As above; {@code gradientBufferOf} (nullable) gives the buffer each expert's gradient is written
-     * into by {@link #backward}, so that a shard allocates no gradients per step.
-     */
     static ShardStep forward(StepContext ctx, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> dispatched,
-                             IntFunction<Parameters> paramsOf, IntFunction<Parameters> gradientBufferOf) {
+                             IntFunction<Parameters> paramsOf) {
         List<List<ShuffleBlock>> byExpert = groupByExpert(dispatched);
         Expert expert = ctx.network().moe().expert();
+        int d = expert.dim();
+        int h = expert.hidden();
         int n = byExpert.size();
         int[] experts = new int[n];
         int[][] sources = new int[n][];
         int[][] offsets = new int[n][];
-        Matrix[] inputs = new Matrix[n];
-        Matrix[] outputs = new Matrix[n];
-        ExpertWorkspace[] ws = new ExpertWorkspace[n];
-        Parameters[] params = new Parameters[n];
-        Parameters[] gradBuffers = new Parameters[n];
+        int[] first = new int[n + 1];
         for (int i = 0; i < n; i++) {
             List<ShuffleBlock> blocks = byExpert.get(i);
             experts[i] = blocks.get(0).expert();
@@ -74,14 +75,62 @@ final class ShardStep implements java.io.Serializable {
                 sources[i][j] = blocks.get(j).partition();
                 offsets[i][j + 1] = offsets[i][j] + blocks.get(j).rows().rows();
             }
-            inputs[i] = concat(blocks, offsets[i][blocks.size()], expert.dim(), ctx);
-            outputs[i] = ctx.precision().zeros(inputs[i].rows(), expert.dim());
-            ws[i] = new ExpertWorkspace(ctx.precision(), expert.hidden());
+            first[i + 1] = first[i] + offsets[i][blocks.size()];
+        }
+        Arena arena = Arena.of(ctx, shard, first[n], d, h);
+        Parameters[] grads = gradientSet(ctx, shard);
+        Matrix[] inputs = new Matrix[n];
+        Matrix[] outputs = new Matrix[n];
+        Matrix[] outputGrads = new Matrix[n];
+        Matrix[] inputGrads = new Matrix[n];
+        ExpertWorkspace[] ws = new ExpertWorkspace[n];
+        Parameters[] params = new Parameters[n];
+        Parameters[] gradBuffers = new Parameters[n];
+        for (int i = 0; i < n; i++) {
+            int m = first[i + 1] - first[i];
+            inputs[i] = arena.x.slice(first[i] * d, m, d);
+            outputs[i] = arena.y.slice(first[i] * d, m, d);
+            outputGrads[i] = arena.dy.slice(first[i] * d, m, d);
+            inputGrads[i] = arena.dx.slice(first[i] * d, m, d);
+            ws[i] = ExpertWorkspace.over(arena.h.slice(first[i] * h, m, h), arena.dh.slice(first[i] * h, m, h));
+            concat(byExpert.get(i), inputs[i], d);
             params[i] = paramsOf.apply(experts[i]);
-            if (gradientBufferOf != null) gradBuffers[i] = gradientBufferOf.apply(experts[i]);
+            if (grads[experts[i]] == null) grads[experts[i]] = params[i].zerosLike();
+            gradBuffers[i] = grads[experts[i]];
             expert.forward(params[i], inputs[i], ws[i], outputs[i]);
         }
-        return new ShardStep(shard, experts, sources, offsets, inputs, outputs, ws, params, gradBuffers);
+        return new ShardStep(shard, experts, sources, offsets, inputs, outputs, ws, params, outputGrads, inputGrads, gradBuffers);
+    }
+
+    /** The shard's gradient buffers for this step, indexed by expert (allocated on an expert's first use). */
+    private static Parameters[] gradientSet(StepContext ctx, int shard) {
+        int n = ctx.network().numExperts();
+        Parameters[] set = ctx.run() == null ? null : ExpertPool.take(ctx.run(), shard, ExpertPool.Kind.GRADIENTS, ctx.step(), 1);
+        if (set == null || set.length != n) {
+            set = new Parameters[n];
+            if (ctx.run() != null) ExpertPool.put(ctx.run(), shard, ExpertPool.Kind.GRADIENTS, ctx.step(), set);
+        }
+        return set;
+    }
+
+    /**
+     * A shard's activation buffers: rows x d inputs, outputs, dL/dy and dL/dx, rows x h hidden
+     * activations and their gradient; every value is written before it is read in a step.
+     */
+    private record Arena(Matrix x, Matrix y, Matrix dy, Matrix dx, Matrix h, Matrix dh) {
+        static Arena of(StepContext ctx, int shard, int rows, int d, int h) {
+            Arena a = ctx.run() == null ? null : ExpertPool.take(ctx.run(), shard, ExpertPool.Kind.ACTIVATIONS, ctx.step(), 1);
+            if (a != null && a.x.rows() >= rows && a.x.cols() == d && a.h.cols() == h && a.x.precision() == ctx.precision()) {
+                return a;
+            }
+            // grow by half again, as Buffers.ensureRows does, so that batch-to-batch variation does not reallocate
+            int have = a == null ? 0 : a.x.rows();
+            int cap = Math.max(rows, Math.max(16, have + (have >> 1)));
+            org.sparkmoe.core.linalg.Precision p = ctx.precision();
+            a = new Arena(p.zeros(cap, d), p.zeros(cap, d), p.zeros(cap, d), p.zeros(cap, d), p.zeros(cap, h), p.zeros(cap, h));
+            if (ctx.run() != null) ExpertPool.put(ctx.run(), shard, ExpertPool.Kind.ACTIVATIONS, ctx.step(), a);
+            return a;
+        }
     }
 
     /** Combine blocks: each expert's outputs, cut back into the blocks they came from, keyed by data partition. */
@@ -134,14 +183,11 @@ final class ShardStep implements java.io.Serializable {
                 }
             }
             int d = expert.dim();
-            Matrix dOut = concat(blocks, inputs[i].rows(), d, ctx);
-            Matrix dIn = ctx.precision().zeros(inputs[i].rows(), d);
-            if (gradBuffers[i] != null) {
-                grads[i] = gradBuffers[i];
-                grads[i].flat().fill(0); // a retried or recomputed task starts again from zero
-            } else {
-                grads[i] = params[i].zerosLike();
-            }
+            Matrix dOut = outputGrads[i];
+            concat(blocks, dOut, d);
+            Matrix dIn = inputGrads[i];
+            grads[i] = gradBuffers[i];
+            grads[i].flat().fill(0); // a retried or recomputed task starts again from zero
             expert.backward(params[i], inputs[i], workspaces[i], dOut, dIn, grads[i]);
             for (int j = 0; j < sources[i].length; j++) {
                 int from = offsets[i][j];
@@ -164,13 +210,13 @@ final class ShardStep implements java.io.Serializable {
         return groups;
     }
 
-    private static Matrix concat(List<ShuffleBlock> blocks, int rows, int d, StepContext ctx) {
-        Matrix m = ctx.precision().zeros(rows, d);
+    /** Copies the blocks' rows one after another into {@code into}. */
+    private static void concat(List<ShuffleBlock> blocks, Matrix into, int d) {
         int at = 0;
         for (ShuffleBlock b : blocks) {
-            m.slice(at * d, b.rows().rows(), d).copyFrom(b.rows());
+            into.slice(at * d, b.rows().rows(), d).copyFrom(b.rows());
             at += b.rows().rows();
         }
-        return m;
+        if (at != into.rows()) throw new IllegalStateException("blocks hold " + at + " rows, expected " + into.rows());
     }
 }

@@ -18,27 +18,30 @@ import org.sparkmoe.core.param.Parameters;
  * an RDD with one {@link ExpertShard} per partition (shard i = partition i, an
  * {@link ExpertPartitioner} layout), and never reach the driver during training. Each step the
  * shards run forward next to their state; the update (the step's second job) zips the state with
- * the gradients into the next state RDD, whose buffers are recycled from two steps back (see
- * {@link ExpertShard}). Every {@code lineageCheckpointInterval} steps the state is checkpointed to
- * cut its lineage; a checkpointed state hands none of its buffers on.
+ * the gradients into the next state RDD, written into the executors' pooled buffers of the state
+ * two steps back ({@link ExpertShard}, {@link ExpertPool}). Every {@code lineageCheckpointInterval}
+ * steps the state is checkpointed to cut its lineage; a checkpointed state is never pooled.
  */
 final class ShardedExperts implements ExpertStore {
     private final JavaSparkContext sc;
     private final Optimiser optimiser;
     private final int numExperts;
     private final int lineageCheckpointInterval;
+    private final String run;
     private JavaRDD<ExpertShard> state;
-    /** Whether {@link #state} was checkpointed, so stays readable and must keep its buffers. */
+    /** Whether {@link #state} was checkpointed (or built outside), so later states' lineage does not reach back past it. */
     private boolean stateKept;
     private final List<Broadcast<?>> lineageBroadcasts = new ArrayList<>();
 
-    ShardedExperts(JavaSparkContext sc, Optimiser optimiser, int numExperts, int lineageCheckpointInterval, JavaRDD<ExpertShard> state) {
+    ShardedExperts(JavaSparkContext sc, Optimiser optimiser, int numExperts, int lineageCheckpointInterval, String run,
+                   JavaRDD<ExpertShard> state) {
         this.sc = sc;
         this.optimiser = optimiser;
         this.numExperts = numExperts;
         this.lineageCheckpointInterval = lineageCheckpointInterval;
+        this.run = run;
         this.state = state.persist(StorageLevel.MEMORY_AND_DISK());
-        this.stateKept = true; // built outside this class: never recycle its buffers
+        this.stateKept = true; // built outside this class: not from the pool
     }
 
     JavaRDD<ExpertShard> state() {
@@ -54,7 +57,7 @@ final class ShardedExperts implements ExpertStore {
         return dispatched.zipPartitions(state, (it, st) -> {
             ExpertShard es = st.next();
             long t0 = System.nanoTime();
-            ShardStep ss = ShardStep.forward(ctx, es.shard, it, es::params, es::gradientBuffer);
+            ShardStep ss = ShardStep.forward(ctx, es.shard, it, es::params);
             clock.experts(t0);
             return Collections.singletonList(ss).iterator();
         });
@@ -71,13 +74,13 @@ final class ShardedExperts implements ExpertStore {
     @Override
     public void update(JavaRDD<ExpertGrads> grads, double scale, long step, double learningRate) {
         Optimiser opt = optimiser;
-        boolean handOn = !stateKept;
+        String r = run;
+        boolean cut = step % lineageCheckpointInterval == 0;
         JavaRDD<ExpertShard> next = state.zipPartitions(grads, (sit, git) -> {
             ExpertShard s = sit.next();
             ExpertGrads g = git.hasNext() ? git.next() : null;
-            return Collections.singletonList(s.update(opt, g, scale, step, learningRate, handOn)).iterator();
+            return Collections.singletonList(s.update(opt, g, scale, step, learningRate, r, cut)).iterator();
         }).persist(StorageLevel.MEMORY_AND_DISK());
-        boolean cut = step % lineageCheckpointInterval == 0;
         if (cut) {
             if (sc.getCheckpointDir().isPresent()) {
                 next.checkpoint();

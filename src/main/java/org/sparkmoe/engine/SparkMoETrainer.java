@@ -68,6 +68,8 @@ public final class SparkMoETrainer implements AutoCloseable {
     private final StepPipeline pipeline;
     private final StageClock clock;
     private final ExpertStore experts;
+    /** This trainer's key in the executors' {@link ExpertPool}. */
+    private final String run = java.util.UUID.randomUUID().toString();
 
     private Parameters shared;
     private OptimiserState sharedOptimiser;
@@ -157,7 +159,7 @@ public final class SparkMoETrainer implements AutoCloseable {
     }
 
     private ShardedExperts sharded(JavaRDD<ExpertShard> state) {
-        return new ShardedExperts(sc, trainer.optimiser(), network.numExperts(), config.lineageCheckpointInterval(), state);
+        return new ShardedExperts(sc, trainer.optimiser(), network.numExperts(), config.lineageCheckpointInterval(), run, state);
     }
 
     private void logStart() {
@@ -219,7 +221,7 @@ public final class SparkMoETrainer implements AutoCloseable {
     public StepReport trainStep() {
         long t = step + 1;
         long start = System.nanoTime();
-        StepContext ctx = new StepContext(network, trainer.precision(), trainer.seed(), t, plan, config.shufflePayload());
+        StepContext ctx = new StepContext(network, trainer.precision(), trainer.seed(), t, plan, config.shufflePayload(), run);
         String group = "spark-moe-step-" + t;
         sc.setJobGroup(group, "spark-moe step " + t, false);
         clock.reset();
@@ -257,8 +259,8 @@ public final class SparkMoETrainer implements AutoCloseable {
         step = t;
 
         Map<String, Double> timings = clock.millis();
-        timings.put("step job", ms(start, tJob));
-        timings.put(StepMetrics.AGGREGATE, 0.0);
+        timings.put(StepMetrics.STEP_JOB, ms(start, tJob));
+        timings.put(StepMetrics.AGGREGATE, total.driverNanos / 1e6);
         timings.put(StepMetrics.OPTIMISER, ms(tJob, end));
         boolean shuffle = config.routing() == RoutingMode.SHUFFLE;
         int minBatch = shuffle ? total.minNonZero(total.rowsPerExpert) : total.minPartitionBatch;
@@ -282,6 +284,8 @@ public final class SparkMoETrainer implements AutoCloseable {
         int maxPartitionBatch;
         long partitionRows;
         int partitionBatches;
+        /** The driver's time summing the collected records. */
+        long driverNanos;
 
         void add(PartitionResult r) {
             if (r.sharedGrad() != null) {
@@ -350,8 +354,11 @@ public final class SparkMoETrainer implements AutoCloseable {
         int count = records.getNumPartitions();
         Aggregate total = new Aggregate();
         if (count <= DIRECT_SUM_LIMIT) {
-            for (PartitionResult r : records.collect()) total.add(r);
+            List<PartitionResult> all = records.collect();
+            long t0 = System.nanoTime();
+            for (PartitionResult r : all) total.add(r);
             if (total.sharedGrad == null) total.sharedGrad = network.sharedLayout().allocate(trainer.precision());
+            total.driverNanos = System.nanoTime() - t0;
             return total;
         }
         int groupSize = (int) Math.ceil(Math.sqrt(count));
@@ -364,8 +371,10 @@ public final class SparkMoETrainer implements AutoCloseable {
                     l.sort(Comparator.comparingInt(PartitionResult::partition));
                     return Collections.singletonList(sumSequential(l)).iterator();
                 }).collect();
+        long t0 = System.nanoTime();
         for (PartitionResult r : partial) total.add(r);
         if (total.sharedGrad == null) total.sharedGrad = network.sharedLayout().allocate(trainer.precision());
+        total.driverNanos = System.nanoTime() - t0;
         return total;
     }
 
@@ -608,5 +617,7 @@ public final class SparkMoETrainer implements AutoCloseable {
     @Override
     public void close() {
         experts.close();
+        // in local mode the driver is the executor; elsewhere the executors drop the run's buffers when idle
+        ExpertPool.release(run);
     }
 }

@@ -9,10 +9,12 @@ import org.apache.spark.util.LongAccumulator;
 import org.sparkmoe.engine.metrics.StepMetrics;
 
 /**
- * Task time per stage of a step. A step is one Spark job, so the driver cannot time its stages;
+ * Task time per phase of a step. A step is one Spark job whose stages overlap (a stage's tasks
+ * start as soon as their shuffle inputs are ready), so the driver sees no wall time per phase;
  * each task adds the nanoseconds it spent in its part of the step to an accumulator instead. The
  * result is task time summed over the tasks (on several cores at once, so it can exceed the step's
- * wall time); recomputed tasks count again. Only for reporting: nothing depends on it.
+ * wall time, reported as {@link StepMetrics#STEP_JOB}); recomputed tasks count again. Only for
+ * reporting: nothing depends on it.
  */
 final class StageClock implements Serializable {
     private static final long serialVersionUID = 1L;

@@ -8,13 +8,14 @@ import org.sparkmoe.core.network.MoENetwork;
 
 /**
  * What every task of one training step needs besides the (broadcast) parameters: the network
- * definition, the step number, the batch plan and the precision. Small; travels in task closures.
+ * definition, the step number, the batch plan, the precision, the shuffle payload format and the
+ * run's id in the executors' {@link ExpertPool} (null: pool nothing). Small; travels in task closures.
  */
-record StepContext(MoENetwork network, Precision precision, long seed, long step, BatchPlan plan, ShufflePayload payload)
-        implements Serializable {
+record StepContext(MoENetwork network, Precision precision, long seed, long step, BatchPlan plan, ShufflePayload payload,
+                   String run) implements Serializable {
 
     StepContext(MoENetwork network, Precision precision, long seed, long step, BatchPlan plan) {
-        this(network, precision, seed, step, plan, ShufflePayload.F32);
+        this(network, precision, seed, step, plan, ShufflePayload.F32, null);
     }
 
     /** A block of rows for the shuffle, in this step's payload format. */

@@ -20,6 +20,21 @@ public final class ExpertWorkspace implements java.io.Serializable {
         this.hiddenSize = hiddenSize;
     }
 
+    /**
+     * A workspace over caller-owned buffers of at least m rows (e.g. views into an expert shard's
+     * activation arena), so that many experts share a few large arrays.
+     */
+    public static ExpertWorkspace over(Matrix hidden, Matrix hiddenGradient) {
+        if (hidden.cols() != hiddenGradient.cols() || hidden.precision() != hiddenGradient.precision()) {
+            throw new IllegalArgumentException("hidden " + hidden.rows() + "x" + hidden.cols() + " and its gradient "
+                    + hiddenGradient.rows() + "x" + hiddenGradient.cols() + " differ in shape or precision");
+        }
+        ExpertWorkspace ws = new ExpertWorkspace(hidden.precision(), hidden.cols());
+        ws.hidden = hidden;
+        ws.hiddenGradient = hiddenGradient;
+        return ws;
+    }
+
     /** The hidden activations of the first m rows (valid between forward and backward). */
     public Matrix hidden(int m) {
         hidden = Buffers.ensureRows(hidden, precision, m, hiddenSize);

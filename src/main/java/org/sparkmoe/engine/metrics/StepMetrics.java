@@ -20,9 +20,17 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * @param examples       examples in the step's global batch
  * @param minExpertBatch smallest number of tokens any expert received this step
  * @param maxExpertBatch largest number of tokens any expert received this step
- * @param timingsMs      wall-clock milliseconds per phase, in insertion order (keys such as
- *                       {@link #GATE}, {@link #DISPATCH}, {@link #EXPERTS}, {@link #COMBINE},
- *                       {@link #AGGREGATE}, {@link #OPTIMISER}; others are allowed)
+ * @param timingsMs      milliseconds per phase, in insertion order (keys such as {@link #GATE},
+ *                       {@link #DISPATCH}, {@link #EXPERTS}, {@link #COMBINE}, {@link #AGGREGATE},
+ *                       {@link #OPTIMISER}, {@link #STEP_JOB}; others are allowed). The Spark
+ *                       engine runs a step as one job whose
+ *                       stages overlap, so its {@link #GATE}, {@link #DISPATCH}, {@link #EXPERTS}
+ *                       and {@link #COMBINE} are <em>task</em> time summed over the step's tasks
+ *                       (tasks run side by side, so these can add up to more than the step; a
+ *                       recomputed task counts again), {@link #STEP_JOB} is the driver's wall time
+ *                       for that job, {@link #AGGREGATE} the driver's wall time summing the
+ *                       collected per-partition records, and {@link #OPTIMISER} the driver's wall
+ *                       time for the update (its second job).
  */
 public record StepMetrics(long step, long examples, double taskLoss, double importanceLoss, double loadLoss,
                           double cvImportance, double cvLoad, double maxOverMeanLoad, long minExpertBatch,
@@ -34,6 +42,8 @@ public record StepMetrics(long step, long examples, double taskLoss, double impo
     public static final String COMBINE = "combine";
     public static final String AGGREGATE = "aggregate";
     public static final String OPTIMISER = "optimiser";
+    /** The Spark engine's step job, wall time on the driver. */
+    public static final String STEP_JOB = "step job";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 

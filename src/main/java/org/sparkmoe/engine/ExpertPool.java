@@ -1,0 +1,107 @@
+package org.sparkmoe.engine;
+
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Per-executor (per-JVM) cache of the large buffers a training run reuses from step to step: the
+ * expert parameters and optimiser moments a {@link ShardedExperts} update writes, the experts'
+ * gradient buffers and the expert shard's activation arena ({@link ShardStep}). They live here and
+ * not in the cached RDD blocks, so the block store holds only what a state is (parameters and
+ * moments), the n = 256 state fits in memory instead of spilling, and a step allocates nothing the
+ * size of the model.
+ *
+ * <p>A cache, never a source of values: every buffer it hands out is overwritten completely before
+ * it is read, so a lost executor (an empty pool), an evicted entry or a recomputation only costs an
+ * allocation, and the results stay bit-identical. Each buffer set is tagged with the generation it
+ * holds (the step whose values are in it) and is handed out for
+ * <ul>
+ * <li>the same generation again (a retried or recomputed task writes the same values into it), or</li>
+ * <li>a later generation, once the tagged one is dead: the driver runs steps one after another and
+ * unpersists a step's RDDs after it, so activations and gradients of step g are dead when step g + 1
+ * runs ({@code minAge} 1), and the expert state of step g is dead once the update of step g + 2 runs
+ * (state g + 1 is read by it; {@code minAge} 2). A recomputation after an executor loss rebuilds
+ * older generations from lineage, and those only ever take still older (dead) sets or allocate.</li>
+ * </ul>
+ * States that must stay readable (checkpointed ones) are never put here. Entries are keyed by a
+ * run id (one per {@link SparkMoETrainer}) and the shard; a run's entries are dropped when the
+ * trainer closes (in local mode, where the driver is the executor) or after
+ * {@value #IDLE_EVICT_MS} ms without use.
+ */
+final class ExpertPool {
+    static final long IDLE_EVICT_MS = 10 * 60_000L;
+    /** Sets kept per (run, shard, kind): the live generations plus one being recycled. */
+    private static final int MAX_PER_KIND = 3;
+
+    private static final Map<Key, Entry> POOL = new HashMap<>();
+
+    /** What a buffer set is for. */
+    enum Kind { STATE, GRADIENTS, ACTIVATIONS }
+
+    private record Key(String run, int shard, Kind kind) {
+    }
+
+    private static final class Entry {
+        final TreeMap<Long, Object> byGeneration = new TreeMap<>();
+        long lastUse;
+    }
+
+    private ExpertPool() {
+    }
+
+    /**
+     * The set tagged {@code generation}, else the newest set at least {@code minAge} generations
+     * older (retagged as {@code generation}), else null: the caller allocates one and
+     * {@link #put}s it.
+     */
+    @SuppressWarnings("unchecked")
+    static synchronized <T> T take(String run, int shard, Kind kind, long generation, int minAge) {
+        long now = System.currentTimeMillis();
+        evictIdle(now);
+        Entry e = POOL.get(new Key(run, shard, kind));
+        if (e == null) return null;
+        e.lastUse = now;
+        Object same = e.byGeneration.get(generation);
+        if (same != null) return (T) same;
+        Map.Entry<Long, Object> older = e.byGeneration.floorEntry(generation - minAge);
+        if (older == null) return null;
+        e.byGeneration.remove(older.getKey());
+        e.byGeneration.put(generation, older.getValue());
+        return (T) older.getValue();
+    }
+
+    /** Registers {@code set} as holding {@code generation} (replacing one so tagged). */
+    static synchronized void put(String run, int shard, Kind kind, long generation, Object set) {
+        long now = System.currentTimeMillis();
+        Entry e = POOL.computeIfAbsent(new Key(run, shard, kind), k -> new Entry());
+        e.lastUse = now;
+        e.byGeneration.put(generation, set);
+        while (e.byGeneration.size() > MAX_PER_KIND) e.byGeneration.pollFirstEntry();
+    }
+
+    /** Forgets the set tagged {@code generation}, if any (it must stay as it is: e.g. a checkpointed state). */
+    static synchronized void forget(String run, int shard, Kind kind, long generation) {
+        Entry e = POOL.get(new Key(run, shard, kind));
+        if (e != null) e.byGeneration.remove(generation);
+    }
+
+    /** Drops every entry of {@code run} held by this JVM. */
+    static synchronized void release(String run) {
+        POOL.keySet().removeIf(k -> k.run.equals(run));
+    }
+
+    /** Number of buffer sets this JVM holds for {@code run} (for tests). */
+    static synchronized int size(String run) {
+        int n = 0;
+        for (Map.Entry<Key, Entry> e : POOL.entrySet()) if (e.getKey().run.equals(run)) n += e.getValue().byGeneration.size();
+        return n;
+    }
+
+    private static void evictIdle(long now) {
+        for (Iterator<Entry> it = POOL.values().iterator(); it.hasNext(); ) {
+            if (now - it.next().lastUse > IDLE_EVICT_MS) it.remove();
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package org.sparkmoe.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The pool's hand-out rules: a set goes to its own generation again, or to one at least minAge later. */
+class ExpertPoolTest {
+    private static final String RUN = "expert-pool-test";
+
+    @AfterEach
+    void clear() {
+        ExpertPool.release(RUN);
+    }
+
+    @Test
+    void stateBuffersSkipTheLiveGeneration() {
+        Object s1 = new Object(), s2 = new Object();
+        ExpertPool.put(RUN, 0, ExpertPool.Kind.STATE, 1, s1);
+        ExpertPool.put(RUN, 0, ExpertPool.Kind.STATE, 2, s2);
+        // the update of step 3 reads state 2 and may write over state 1 only
+        assertSame(s1, ExpertPool.take(RUN, 0, ExpertPool.Kind.STATE, 3, 2));
+        // ... which now holds generation 3: a retry of step 3 gets it again, step 4 gets state 2's
+        assertSame(s1, ExpertPool.take(RUN, 0, ExpertPool.Kind.STATE, 3, 2));
+        assertSame(s2, ExpertPool.take(RUN, 0, ExpertPool.Kind.STATE, 4, 2));
+        // a recomputation of step 2 after an executor loss finds nothing dead enough and allocates
+        assertNull(ExpertPool.take(RUN, 0, ExpertPool.Kind.STATE, 2, 2));
+    }
+
+    @Test
+    void keysSeparateShardsKindsAndRuns() {
+        Object g = new Object();
+        ExpertPool.put(RUN, 1, ExpertPool.Kind.GRADIENTS, 5, g);
+        assertNull(ExpertPool.take(RUN, 0, ExpertPool.Kind.GRADIENTS, 6, 1));
+        assertNull(ExpertPool.take(RUN, 1, ExpertPool.Kind.ACTIVATIONS, 6, 1));
+        assertNull(ExpertPool.take(RUN + "-other", 1, ExpertPool.Kind.GRADIENTS, 6, 1));
+        assertSame(g, ExpertPool.take(RUN, 1, ExpertPool.Kind.GRADIENTS, 6, 1));
+        assertEquals(1, ExpertPool.size(RUN));
+    }
+
+    @Test
+    void forgottenAndReleasedSetsAreNotHandedOut() {
+        Object kept = new Object();
+        ExpertPool.put(RUN, 0, ExpertPool.Kind.STATE, 10, kept);
+        ExpertPool.forget(RUN, 0, ExpertPool.Kind.STATE, 10); // a checkpointed state stays as it is
+        assertNull(ExpertPool.take(RUN, 0, ExpertPool.Kind.STATE, 12, 2));
+        ExpertPool.put(RUN, 0, ExpertPool.Kind.STATE, 11, new Object());
+        ExpertPool.release(RUN);
+        assertEquals(0, ExpertPool.size(RUN));
+        assertNull(ExpertPool.take(RUN, 0, ExpertPool.Kind.STATE, 13, 2));
+    }
+}
