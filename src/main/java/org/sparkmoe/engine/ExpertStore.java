@@ -23,8 +23,17 @@ interface ExpertStore extends AutoCloseable {
     /** Each shard's experts run forward on the rows dispatched to it (partition i = shard i). */
     JavaRDD<ShardStep> forward(StepContext ctx, JavaPairRDD<Integer, ShuffleBlock> dispatched, StageClock clock);
 
-    /** Every expert's parameters on every executor, for local routing. */
-    Broadcast<Parameters[]> broadcastAll();
+    /**
+     * Every expert's parameters for every one of {@code partitions} data partitions, for local
+     * routing, without a job of its own: either a broadcast of the driver's copy, or blocks keyed by
+     * data partition (one {@link ShuffleBlock} per expert, its parameters as the flat vector) that
+     * travel in the step's statistics shuffle.
+     */
+    LocalCopies localCopies(int partitions);
+
+    /** Exactly one of the two is set. */
+    record LocalCopies(Broadcast<Parameters[]> broadcast, JavaPairRDD<Integer, ShuffleBlock> blocks) {
+    }
 
     /**
      * The optimiser applied to every expert with its gradient times {@code scale}: the step's second

@@ -6,6 +6,7 @@ import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.broadcast.Broadcast;
 import org.sparkmoe.core.network.ModelParameters;
@@ -18,7 +19,8 @@ import scala.Tuple2;
  * {@link RoutingMode#LOCAL}: the experts travel to the rows (every partition gets all of them), and
  * each partition runs its whole forward and backward pass locally on its own rows. One Spark job:
  * <pre>
- *   gated partitions --every partition's balance statistics to every partition--&gt;
+ *   gated partitions --every partition's balance statistics to every partition
+ *                     (and, with sharded placement, every shard's experts to every partition)--&gt;
  *   local forward and backward (batch-global balance gradient summed in partition order)
  *       --per-partition expert gradients to their shards--&gt; gradients summed per expert, partitions in order
  * </pre>
@@ -37,15 +39,19 @@ final class LocalPipeline implements StepPipeline {
     @Override
     public Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, Broadcast<Parameters> shared,
                       ExpertStore experts, StageClock clock, List<JavaRDD<?>> persisted) {
-        Broadcast<Parameters[]> all = experts.broadcastAll();
+        ExpertStore.LocalCopies copies = experts.localCopies(partitions);
+        Broadcast<Parameters[]> all = copies.broadcast();
         MoENetwork net = ctx.network();
+        JavaPairRDD<Integer, ShuffleBlock> toPartitions = gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator());
+        if (copies.blocks() != null) toPartitions = toPartitions.union(copies.blocks());
         JavaRDD<Tuple2<PartitionResult, List<ShuffleBlock>>> local = ShufflePipeline.persist(gated.zipPartitions(
-                gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator()).partitionBy(dataPartitioner), (pit, sit) -> {
+                toPartitions.partitionBy(dataPartitioner), (pit, sit) -> {
                     PartitionStep ps = pit.next();
                     long t0 = System.nanoTime();
-                    double[] stats = PartitionStep.globalStats(net, partitions, ShufflePipeline.values(sit), new ArrayList<>());
+                    List<ShuffleBlock> expertBlocks = new ArrayList<>();
+                    double[] stats = PartitionStep.globalStats(net, partitions, ShufflePipeline.values(sit), expertBlocks);
                     double[] statsGradient = net.moe().balance(stats).statsGradient();
-                    Parameters[] params = all.value();
+                    Parameters[] params = all != null ? all.value() : fromBlocks(net, expertBlocks);
                     Parameters[] eg = new Parameters[params.length];
                     int[] counts = ps.expertCounts();
                     for (int e = 0; e < eg.length; e++) if (counts[e] > 0) eg[e] = params[e].zerosLike();
@@ -68,6 +74,21 @@ final class LocalPipeline implements StepPipeline {
                 "spark-moe expert gradients", persisted);
         JavaRDD<PartitionResult> norms = grads.map(g -> PartitionResult.ofShard(partitions, g.shard(), g.sumOfSquares()));
         return new Flow(local.map(Tuple2::_1).union(norms), grads);
+    }
+
+    /** Every expert's parameters from the blocks the shards sent (one per expert). */
+    private static Parameters[] fromBlocks(MoENetwork net, List<ShuffleBlock> blocks) {
+        Parameters[] p = new Parameters[net.numExperts()];
+        for (ShuffleBlock b : blocks) {
+            if (b.expert() < 0 || b.expert() >= p.length || p[b.expert()] != null) {
+                throw new IllegalStateException("unexpected expert block " + b.expert() + " from shard " + b.partition());
+            }
+            p[b.expert()] = Parameters.wrap(net.moe().expert().layout(), b.rows());
+        }
+        for (int e = 0; e < p.length; e++) {
+            if (p[e] == null) throw new IllegalStateException("no parameters arrived for expert " + e);
+        }
+        return p;
     }
 
     /** Per-partition expert gradients summed per expert, partitions in order. */

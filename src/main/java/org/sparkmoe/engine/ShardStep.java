@@ -23,7 +23,7 @@ import scala.Tuple2;
  * both from the executor's {@link ExpertPool}, so a step allocates per shard, not per expert, and
  * nothing the size of the activations or the model once the pool is warm.
  */
-final class ShardStep implements java.io.Serializable {
+final class ShardStep implements java.io.Serializable, org.apache.spark.util.KnownSizeEstimation {
     final int shard;
     private final int[] experts;
     private final int[][] sources;
@@ -131,6 +131,21 @@ final class ShardStep implements java.io.Serializable {
             if (ctx.run() != null) ExpertPool.put(ctx.run(), shard, ExpertPool.Kind.ACTIVATIONS, ctx.step(), a);
             return a;
         }
+    }
+
+    /**
+     * What this step's block holds for the block store: its experts' slices of the activation arena
+     * and their gradient buffers, not the parameters (the cached expert state's) nor the whole arena.
+     */
+    @Override
+    public long estimatedSize() {
+        long b = 256;
+        for (int i = 0; i < experts.length; i++) {
+            b += 16L * (sources[i].length + 1) + StepMemory.bytes(inputs[i]) + StepMemory.bytes(outputs[i])
+                    + StepMemory.bytes(outputGrads[i]) + StepMemory.bytes(inputGrads[i]) + StepMemory.bytes(gradBuffers[i].flat())
+                    + 2 * StepMemory.bytes(inputs[i]) / Math.max(1, inputs[i].cols()) * params[i].get(Expert.B1).cols(); // hidden and its gradient
+        }
+        return b;
     }
 
     /** Combine blocks: each expert's outputs, cut back into the blocks they came from, keyed by data partition. */

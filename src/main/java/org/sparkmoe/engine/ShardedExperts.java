@@ -63,12 +63,19 @@ final class ShardedExperts implements ExpertStore {
         });
     }
 
-    /** Gathers the experts on the driver and broadcasts them (local routing; kept for lineage). */
+    /**
+     * Each shard sends its experts to every data partition through the step's statistics shuffle,
+     * so local routing needs no gather to the driver (which was a job of its own).
+     */
     @Override
-    public Broadcast<Parameters[]> broadcastAll() {
-        Broadcast<Parameters[]> b = sc.broadcast(gather().params());
-        lineageBroadcasts.add(b);
-        return b;
+    public LocalCopies localCopies(int partitions) {
+        return new LocalCopies(null, state.flatMapToPair(s -> {
+            List<scala.Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>(partitions * s.experts.length);
+            for (int q = 0; q < partitions; q++) {
+                for (int i = 0; i < s.experts.length; i++) out.add(new scala.Tuple2<>(q, new ShuffleBlock(s.shard, s.experts[i], s.params[i].flat())));
+            }
+            return out.iterator();
+        }));
     }
 
     @Override

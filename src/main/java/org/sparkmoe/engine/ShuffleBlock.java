@@ -17,7 +17,8 @@ import org.sparkmoe.core.linalg.Matrix;
  * partition alongside the experts' outputs, so that each sums all of them in partition order and
  * the step needs no driver round trip before the backward pass.
  */
-public record ShuffleBlock(int partition, int expert, Matrix rows, boolean bf16) implements Serializable {
+public record ShuffleBlock(int partition, int expert, Matrix rows, boolean bf16)
+        implements Serializable, org.apache.spark.util.KnownSizeEstimation {
     /** The expert field of a statistics block. */
     public static final int STATS = -1;
 
@@ -29,6 +30,15 @@ public record ShuffleBlock(int partition, int expert, Matrix rows, boolean bf16)
     /** Partition {@code partition}'s partial balance statistics, in double whatever the precision. */
     static ShuffleBlock stats(int partition, double[] stats) {
         return new ShuffleBlock(partition, STATS, new DoubleMatrix(stats.clone(), 0, 1, stats.length));
+    }
+
+    /**
+     * Its own rows, not the array they are a view of: a block of a persisted step RDD that slices an
+     * expert shard's pooled arena must not count the whole arena (see {@link ShardStep#estimatedSize}).
+     */
+    @Override
+    public long estimatedSize() {
+        return 64 + StepMemory.bytes(rows);
     }
 
     boolean isStats() {

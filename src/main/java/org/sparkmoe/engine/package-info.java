@@ -10,7 +10,9 @@
  * expert shard running each expert once on its rows from all partitions),
  * {@link org.sparkmoe.engine.ShuffleBlock} (what crosses the shuffle),
  * {@link org.sparkmoe.engine.ExpertPartitioner} and {@link org.sparkmoe.engine.ExpertShard} (where
- * experts live), {@link org.sparkmoe.engine.BatchPlan} (which rows form each step's mini-batch).
+ * experts live), {@link org.sparkmoe.engine.ExpertPool} (each executor's cache of the expert state,
+ * gradient and activation buffers reused across steps), {@link org.sparkmoe.engine.BatchPlan} (which
+ * rows form each step's mini-batch).
  * {@link org.sparkmoe.engine.ExpertExchange} offers the expert half of a shuffle-routed step to step
  * drivers outside this package (the recurrent LM's, {@code engine.sequence}).
  * {@link org.sparkmoe.engine.EngineConfig} holds the settings; the driver loop around the steps
