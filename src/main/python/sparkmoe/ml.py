@@ -67,6 +67,8 @@ class _MoEParams(Params):
         Params._dummy(), "expertShards", "Expert shards (partitions of the expert stage), in [1, number of experts].", typeConverter=TypeConverters.toInt)
     batchSize: "Param[int]" = Param(
         Params._dummy(), "batchSize", "Global mini-batch size B (examples per step over all partitions).", typeConverter=TypeConverters.toInt)
+    shufflePayload: "Param[str]" = Param(
+        Params._dummy(), "shufflePayload", "How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured effect on the loss).", typeConverter=TypeConverters.toString)
     stepSize: "Param[float]" = Param(
         Params._dummy(), "stepSize", "Adam's base learning rate (the peak of the warm-up / inverse-square-root schedule).", typeConverter=TypeConverters.toFloat)
     warmupSteps: "Param[int]" = Param(
@@ -209,6 +211,14 @@ class _MoEParams(Params):
     def setBatchSize(self: P, value: int) -> P:
         """Sets the value of :py:attr:`batchSize`."""
         return self._set(batchSize=value)
+
+    def getShufflePayload(self) -> str:
+        """Gets the value of shufflePayload or its default value."""
+        return self.getOrDefault(self.shufflePayload)
+
+    def setShufflePayload(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`shufflePayload`."""
+        return self._set(shufflePayload=value)
 
     def getStepSize(self) -> float:
         """Gets the value of stepSize or its default value."""
@@ -506,6 +516,10 @@ class MoEClassifier(
         Expert shards (partitions of the expert stage), in [1, number of experts].
     batchSize : int, default 512
         Global mini-batch size B (examples per step over all partitions).
+    shufflePayload : str, default "f32"
+        How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as
+        bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured
+        effect on the loss).
     stepSize : float, default 0.01
         Adam's base learning rate (the peak of the warm-up / inverse-square-root schedule).
     warmupSteps : int, default 20
@@ -561,6 +575,7 @@ class MoEClassifier(
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
+        shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
         clipNorm: float = 1.0,
@@ -579,7 +594,7 @@ class MoEClassifier(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoEClassifier", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -600,6 +615,7 @@ class MoEClassifier(
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
+        shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
         clipNorm: float = 1.0,
@@ -638,7 +654,7 @@ class MoEClassificationModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="")
 
 
 class MoERegressor(
@@ -688,6 +704,10 @@ class MoERegressor(
         Expert shards (partitions of the expert stage), in [1, number of experts].
     batchSize : int, default 512
         Global mini-batch size B (examples per step over all partitions).
+    shufflePayload : str, default "f32"
+        How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as
+        bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured
+        effect on the loss).
     stepSize : float, default 0.01
         Adam's base learning rate (the peak of the warm-up / inverse-square-root schedule).
     warmupSteps : int, default 20
@@ -739,6 +759,7 @@ class MoERegressor(
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
+        shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
         clipNorm: float = 1.0,
@@ -755,7 +776,7 @@ class MoERegressor(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoERegressor", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -776,6 +797,7 @@ class MoERegressor(
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
+        shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
         clipNorm: float = 1.0,
@@ -811,7 +833,7 @@ class MoERegressionModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="")
 
 
 class MoELanguageModelEstimator(
@@ -870,6 +892,10 @@ class MoELanguageModelEstimator(
         Expert shards (partitions of the expert stage), in [1, number of experts].
     batchSize : int, default 512
         Global mini-batch size B (examples per step over all partitions).
+    shufflePayload : str, default "f32"
+        How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as
+        bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured
+        effect on the loss).
     stepSize : float, default 0.01
         Adam's base learning rate (the peak of the warm-up / inverse-square-root schedule).
     warmupSteps : int, default 20
@@ -935,6 +961,7 @@ class MoELanguageModelEstimator(
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
+        shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
         clipNorm: float = 1.0,
@@ -955,7 +982,7 @@ class MoELanguageModelEstimator(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoELanguageModelEstimator", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -979,6 +1006,7 @@ class MoELanguageModelEstimator(
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
+        shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
         clipNorm: float = 1.0,
@@ -1018,7 +1046,7 @@ class MoELanguageModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
 
 
 class MoEPerplexityEvaluator(

@@ -13,6 +13,7 @@ import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.engine.ExpertPlacement;
 import org.sparkmoe.engine.RoutingMode;
+import org.sparkmoe.engine.ShufflePayload;
 
 /**
  * The typed configuration of a training run, whichever face set it: the network's shape, the
@@ -191,6 +192,7 @@ public final class MoEConfig implements Serializable {
     public EngineConfig engineConfig() {
         return EngineConfig.of(string(Settings.ROUTING).equals("local") ? RoutingMode.LOCAL : RoutingMode.SHUFFLE,
                 string(Settings.PLACEMENT).equals("sharded") ? ExpertPlacement.SHARDED : ExpertPlacement.DRIVER,
-                integer(Settings.EXPERT_SHARDS), integer(Settings.BATCH_SIZE), trainerConfig());
+                integer(Settings.EXPERT_SHARDS), integer(Settings.BATCH_SIZE), trainerConfig())
+                .withShufflePayload(string(Settings.SHUFFLE_PAYLOAD).equals("bf16") ? ShufflePayload.BF16 : ShufflePayload.F32);
     }
 }

@@ -275,6 +275,9 @@ public final class Settings {
             "Expert shards (partitions of the expert stage), in [1, number of experts].");
     public static final Setting BATCH_SIZE = both("engine", "batchSize").integer(1).def(512).doc(
             "Global mini-batch size B (examples per step over all partitions).");
+    public static final Setting SHUFFLE_PAYLOAD = both("engine", "shufflePayload").choice("f32", "bf16").def("f32").doc(
+            "How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as bfloat16, half the"
+            + " shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured effect on the loss).");
     public static final Setting PRECISION = job("engine.precision").choice("f32", "f64").def("f32").doc("Arithmetic precision.");
 
     // ================================================================== the optimiser

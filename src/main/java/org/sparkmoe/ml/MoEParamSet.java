@@ -37,6 +37,7 @@ public final class MoEParamSet implements Serializable {
     final Param<String> routing;
     final Param<String> placement;
     final IntParam expertShards;
+    final Param<String> shufflePayload;
     final IntParam batchSize;
     final IntParam maxSteps;
     final DoubleParam stepSize;
@@ -68,6 +69,7 @@ public final class MoEParamSet implements Serializable {
         routing = stringParam(uid, Settings.ROUTING);
         placement = stringParam(uid, Settings.PLACEMENT);
         expertShards = intParam(uid, Settings.EXPERT_SHARDS);
+        shufflePayload = stringParam(uid, Settings.SHUFFLE_PAYLOAD);
         batchSize = intParam(uid, Settings.BATCH_SIZE);
         maxSteps = intParam(uid, Settings.MAX_STEPS);
         stepSize = doubleParam(uid, Settings.STEP_SIZE);
@@ -107,7 +109,7 @@ public final class MoEParamSet implements Serializable {
     /** Sets the declared defaults ({@link Settings}) on {@code owner} (which must already return these params). */
     void applyDefaults(Params owner, boolean classifier) {
         for (Param<?> p : new Param<?>[] {numExperts, k, expertHiddenSize, modelDim, gating, numGroups, expertsPerGroup, kPrimary,
-                kSecondary, wImportance, wLoad, routing, placement, expertShards, batchSize, maxSteps, stepSize, warmupSteps, clipNorm,
+                kSecondary, wImportance, wLoad, routing, placement, expertShards, shufflePayload, batchSize, maxSteps, stepSize, warmupSteps, clipNorm,
                 seed, checkpointInterval, checkpointDir, featuresCol, labelCol, predictionCol, expertsCol, initialModelPath}) {
             setDefault(owner, p);
         }

@@ -134,6 +134,21 @@ public interface MoEParams<T extends MoEParams<T>> extends Params {
         return (T) this;
     }
 
+    /** How float32 rows cross the step's shuffles: "f32" or "bf16" (half the bytes; see {@code Settings.SHUFFLE_PAYLOAD}). */
+    default Param<String> shufflePayload() {
+        return moeParams().shufflePayload;
+    }
+
+    default String getShufflePayload() {
+        return (String) getOrDefault(shufflePayload());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setShufflePayload(String value) {
+        set(shufflePayload(), value);
+        return (T) this;
+    }
+
     default IntParam expertShards() {
         return moeParams().expertShards;
     }
