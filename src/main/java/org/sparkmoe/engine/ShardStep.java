@@ -123,9 +123,10 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
             if (a != null && a.x.rows() >= rows && a.x.cols() == d && a.h.cols() == h && a.x.precision() == ctx.precision()) {
                 return a;
             }
-            // grow by half again, as Buffers.ensureRows does, so that batch-to-batch variation does not reallocate
+            // room for an eighth more rows at first (a shard's row count varies a little from step to step with the
+            // routing), then grow by half again, as Buffers.ensureRows does, so that the pool settles in a step or two
             int have = a == null ? 0 : a.x.rows();
-            int cap = Math.max(rows, Math.max(16, have + (have >> 1)));
+            int cap = Math.max(rows + (rows >> 3), Math.max(16, have + (have >> 1)));
             org.sparkmoe.core.linalg.Precision p = ctx.precision();
             a = new Arena(p.zeros(cap, d), p.zeros(cap, d), p.zeros(cap, d), p.zeros(cap, d), p.zeros(cap, h), p.zeros(cap, h));
             if (ctx.run() != null) ExpertPool.put(ctx.run(), shard, ExpertPool.Kind.ACTIVATIONS, ctx.step(), a);
@@ -134,15 +135,16 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
     }
 
     /**
-     * What this step's block holds for the block store: its experts' slices of the activation arena
-     * and their gradient buffers, not the parameters (the cached expert state's) nor the whole arena.
+     * What this step's block holds for the block store: its experts' slices of the activation arena,
+     * not the parameters (the cached expert state's), the gradients (counted by the step's
+     * {@link ExpertGrads}) nor the whole arena.
      */
     @Override
     public long estimatedSize() {
         long b = 256;
         for (int i = 0; i < experts.length; i++) {
             b += 16L * (sources[i].length + 1) + StepMemory.bytes(inputs[i]) + StepMemory.bytes(outputs[i])
-                    + StepMemory.bytes(outputGrads[i]) + StepMemory.bytes(inputGrads[i]) + StepMemory.bytes(gradBuffers[i].flat())
+                    + StepMemory.bytes(outputGrads[i]) + StepMemory.bytes(inputGrads[i])
                     + 2 * StepMemory.bytes(inputs[i]) / Math.max(1, inputs[i].cols()) * params[i].get(Expert.B1).cols(); // hidden and its gradient
         }
         return b;

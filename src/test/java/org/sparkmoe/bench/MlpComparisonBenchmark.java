@@ -1,0 +1,93 @@
+package org.sparkmoe.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+import org.apache.spark.ml.classification.MultilayerPerceptronClassifier;
+import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.engine.SparkTestContext;
+import org.sparkmoe.ml.MoEClassifier;
+
+/**
+ * Configuration 4 of issue 9: what a Spark user would pick instead. MLlib's
+ * MultilayerPerceptronClassifier 64-256-10 against our classifier (d = 64, n = 16, k = 2, h = 64:
+ * about the same multiply-adds per example) on the same data: {@code rows} examples of 64 features
+ * and 10 classes (4 Gaussian clusters per class, so the classes are not linearly separable), 80% to
+ * train and 20% held out, 4 partitions, local[2]. For each training budget (MLP iterations of its
+ * solver over the whole training set; MoE steps of B examples) it prints the fit's wall time,
+ * training examples per second (MLP: rows x iterations / time; MoE: B x steps / time) and the
+ * held-out accuracy, so that time to a given accuracy can be read off.
+ *
+ * <p>Arguments (key=value, all optional): rows=100000, solver=gd, mlpIters=25,50,100,
+ * mlpStep=0.03, batch=16384, moeSteps=10,20,40, moeStep=0.01, seed=3.
+ */
+public final class MlpComparisonBenchmark {
+
+    public static void main(String[] args) {
+        BenchArgs a = new BenchArgs(args);
+        int rows = a.integer("rows", 100000);
+        String solver = a.string("solver", "gd");
+        int[] mlpIters = a.integers("mlpIters", "25,50,100");
+        double mlpStep = Double.parseDouble(a.string("mlpStep", "0.03"));
+        int batch = a.integer("batch", 16384);
+        int[] moeSteps = a.integers("moeSteps", "10,20,40");
+        double moeStep = Double.parseDouble(a.string("moeStep", "0.01"));
+        long seed = a.integer("seed", 3);
+        int dim = 64, classes = 10;
+
+        SparkSession spark = SparkSession.builder().sparkContext(SparkTestContext.get().sc()).getOrCreate();
+        spark.sparkContext().setLogLevel("WARN");
+        StructType schema = new StructType().add("features", new VectorUDT(), false).add("label", DataTypes.DoubleType, false);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        double[][] centres = new double[classes * 4][dim];
+        for (double[] c : centres) for (int j = 0; j < dim; j++) c[j] = 0.5 * rnd.nextGaussian();
+        List<Row> data = new ArrayList<>(rows);
+        for (int i = 0; i < rows; i++) {
+            int cluster = rnd.nextInt(centres.length);
+            double[] x = new double[dim];
+            for (int j = 0; j < dim; j++) x[j] = centres[cluster][j] + rnd.nextGaussian();
+            data.add(RowFactory.create(Vectors.dense(x), (double) (cluster % classes)));
+        }
+        Dataset<Row>[] split = spark.createDataFrame(data, schema).randomSplit(new double[]{0.8, 0.2}, seed);
+        Dataset<Row> train = split[0].repartition(4).cache();
+        Dataset<Row> test = split[1].repartition(4).cache();
+        long trainRows = train.count();
+        test.count();
+        MulticlassClassificationEvaluator acc = new MulticlassClassificationEvaluator().setMetricName("accuracy");
+        System.out.printf(Locale.ROOT, "%d training rows, %d held out, 64 features, 10 classes, 4 partitions, %s; load average %s%n%n",
+                trainRows, rows - trainRows, SparkTestContext.get().master(), EngineBenchmark.loadAverage());
+        System.out.println("| model | budget | fit s | training examples/s | held-out accuracy | load average |");
+        System.out.println("|---|---|---:|---:|---:|---:|");
+        for (int iters : mlpIters) {
+            MultilayerPerceptronClassifier mlp = new MultilayerPerceptronClassifier().setLayers(new int[]{dim, 256, classes})
+                    .setSolver(solver).setStepSize(mlpStep).setMaxIter(iters).setTol(0).setSeed(seed);
+            long t0 = System.nanoTime();
+            var model = mlp.fit(train);
+            double s = (System.nanoTime() - t0) / 1e9;
+            double accuracy = acc.evaluate(model.transform(test));
+            System.out.printf(Locale.ROOT, "| MLP 64-256-10 (%s) | %d iterations | %.1f | %,.0f | %.4f | %s |%n", solver, iters, s,
+                    trainRows * (double) iters / s, accuracy, EngineBenchmark.loadAverage());
+        }
+        for (int steps : moeSteps) {
+            MoEClassifier moe = new MoEClassifier().setNumExperts(16).setK(2).setModelDim(dim).setExpertHiddenSize(64)
+                    .setBatchSize(batch).setMaxSteps(steps).setStepSize(moeStep).setWarmupSteps(0).setSeed(seed);
+            long t0 = System.nanoTime();
+            var model = moe.fit(train);
+            double s = (System.nanoTime() - t0) / 1e9;
+            double accuracy = acc.evaluate(model.transform(test));
+            System.out.printf(Locale.ROOT, "| MoE d=64 n=16 k=2 h=64 (B=%d) | %d steps | %.1f | %,.0f | %.4f | %s |%n", batch, steps, s,
+                    (double) batch * steps / s, accuracy, EngineBenchmark.loadAverage());
+        }
+        SparkTestContext.get().stop();
+    }
+}
