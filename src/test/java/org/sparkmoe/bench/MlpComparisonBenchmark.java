@@ -71,23 +71,26 @@ public final class MlpComparisonBenchmark {
         for (int iters : mlpIters) {
             MultilayerPerceptronClassifier mlp = new MultilayerPerceptronClassifier().setLayers(new int[]{dim, 256, classes})
                     .setSolver(solver).setStepSize(mlpStep).setMaxIter(iters).setTol(0).setSeed(seed);
-            long t0 = System.nanoTime();
-            var model = mlp.fit(train);
-            double s = (System.nanoTime() - t0) / 1e9;
-            double accuracy = acc.evaluate(model.transform(test));
-            System.out.printf(Locale.ROOT, "| MLP 64-256-10 (%s) | %d iterations | %.1f | %,.0f | %.4f | %s |%n", solver, iters, s,
-                    trainRows * (double) iters / s, accuracy, EngineBenchmark.loadAverage());
+            double[] r = fitAndScore(mlp, train, test, acc);
+            System.out.printf(Locale.ROOT, "| MLP 64-256-10 (%s) | %d iterations | %.1f | %,.0f | %.4f | %s |%n", solver, iters, r[0],
+                    trainRows * (double) iters / r[0], r[1], EngineBenchmark.loadAverage());
         }
         for (int steps : moeSteps) {
             MoEClassifier moe = new MoEClassifier().setNumExperts(16).setK(2).setModelDim(dim).setExpertHiddenSize(64)
                     .setBatchSize(batch).setMaxSteps(steps).setStepSize(moeStep).setWarmupSteps(0).setSeed(seed);
-            long t0 = System.nanoTime();
-            var model = moe.fit(train);
-            double s = (System.nanoTime() - t0) / 1e9;
-            double accuracy = acc.evaluate(model.transform(test));
-            System.out.printf(Locale.ROOT, "| MoE d=64 n=16 k=2 h=64 (B=%d) | %d steps | %.1f | %,.0f | %.4f | %s |%n", batch, steps, s,
-                    (double) batch * steps / s, accuracy, EngineBenchmark.loadAverage());
+            double[] r = fitAndScore(moe, train, test, acc);
+            System.out.printf(Locale.ROOT, "| MoE d=64 n=16 k=2 h=64 (B=%d) | %d steps | %.1f | %,.0f | %.4f | %s |%n", batch, steps, r[0],
+                    (double) batch * steps / r[0], r[1], EngineBenchmark.loadAverage());
         }
         SparkTestContext.get().stop();
+    }
+
+    /** Seconds to fit {@code estimator} on {@code train}, and the model's accuracy on {@code test}. */
+    private static double[] fitAndScore(org.apache.spark.ml.Estimator<? extends org.apache.spark.ml.Model<?>> estimator,
+                                        Dataset<Row> train, Dataset<Row> test, MulticlassClassificationEvaluator acc) {
+        long t0 = System.nanoTime();
+        org.apache.spark.ml.Model<?> model = estimator.fit(train);
+        double s = (System.nanoTime() - t0) / 1e9;
+        return new double[]{s, acc.evaluate(model.transform(test))};
     }
 }
