@@ -78,11 +78,15 @@ final class FeatureCodec implements ScoringCodec {
     }
 
     /** Which output columns a feature model's transform adds (the non-empty column params), and how. */
-    record Outputs(boolean classifier, boolean raw, boolean prob, boolean pred, boolean experts) implements java.io.Serializable {
+    record Outputs(boolean classifier, boolean raw, boolean prob, boolean pred, boolean experts, double[] thresholds)
+            implements java.io.Serializable {
         static Outputs of(MoEParams<?> p, boolean classifier) {
             MoEClassifierParams<?> c = classifier ? (MoEClassifierParams<?>) p : null;
+            // MLlib's thresholds param (classification models): the prediction is the argmax of probability / threshold
+            double[] t = classifier && p.hasParam("thresholds") && p.isDefined(p.getParam("thresholds"))
+                    ? (double[]) p.getOrDefault(p.getParam("thresholds")) : null;
             return new Outputs(classifier, classifier && !c.getRawPredictionCol().isEmpty(), classifier && !c.getProbabilityCol().isEmpty(),
-                    !p.getPredictionCol().isEmpty(), !p.getExpertsCol().isEmpty());
+                    !p.getPredictionCol().isEmpty(), !p.getExpertsCol().isEmpty(), t);
         }
 
         /**
@@ -92,13 +96,14 @@ final class FeatureCodec implements ScoringCodec {
         void append(List<Object> vals, Matrix o, int r, int[] expert, double[] gate, int base, int slots) {
             if (classifier) {
                 double[] pr = Scorer.row(o, r);
+                int arg = thresholds == null ? Scorer.argmax(o, r) : thresholdedArgmax(pr, thresholds);
                 if (raw) {
                     double[] lp = new double[pr.length];
                     for (int c = 0; c < lp.length; c++) lp[c] = Math.log(Math.max(pr[c], Double.MIN_NORMAL));
                     vals.add(new DenseVector(lp));
                 }
                 if (prob) vals.add(new DenseVector(pr));
-                if (pred) vals.add((double) Scorer.argmax(o, r));
+                if (pred) vals.add((double) arg);
             } else if (pred) {
                 vals.add(o.get(r, 0));
             }
@@ -110,6 +115,20 @@ final class FeatureCodec implements ScoringCodec {
                 vals.add(eg.toArray());
             }
         }
+    }
+
+    /** MLlib's rule for {@code thresholds}: the class maximising p / t (the first on ties, like {@link Scorer#argmax}). */
+    static int thresholdedArgmax(double[] p, double[] thresholds) {
+        int arg = 0;
+        double best = Double.NEGATIVE_INFINITY;
+        for (int c = 0; c < p.length; c++) {
+            double scaled = p[c] / thresholds[c];
+            if (scaled > best) {
+                best = scaled;
+                arg = c;
+            }
+        }
+        return arg;
     }
 
     /** Copies row r's features (a Vector of {@code dim} values in column {@code fi}) into row r of {@code x}. */

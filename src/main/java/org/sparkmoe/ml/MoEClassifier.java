@@ -1,33 +1,72 @@
 package org.sparkmoe.ml;
 
+import org.apache.spark.ml.classification.ProbabilisticClassifier;
+import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.ml.util.MLWritable;
+import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.types.StructType;
 import org.sparkmoe.core.network.NetworkSpec;
 
 /**
- * Sparsely-gated mixture-of-experts classifier trained data-parallel on Spark. The label column
- * holds class indices 0..C-1 (the class count is taken from the label's nominal attribute, e.g. set
- * by StringIndexer, or else 1 + the largest label); features is a Vector column.
+ * Sparsely-gated mixture-of-experts classifier (Shazeer et al. 2017) trained data-parallel on
+ * Spark; an MLlib {@link ProbabilisticClassifier} (thresholds, rawPrediction, probability; usable in
+ * {@code OneVsRest}, pipelines and cross-validation). The label column holds class indices 0..C-1
+ * (the class count is taken from the label's nominal attribute, e.g. set by StringIndexer, or else
+ * 1 + the largest label); features is a Vector column.
  *
  * <p>fit() turns the rows into row blocks on the executors (nothing is collected; example ids are
  * the rows' positions from {@code zipWithIndex}, so training is deterministic for a deterministic
  * input order and seed), trains {@code maxSteps} steps with the Spark engine and returns a
- * {@link MoEClassificationModel}. Warm start: {@link #setInitialModelPath} (persisted) or
- * {@link #setInitialModel} (in-memory, not persisted; takes precedence).
+ * {@link MoEClassificationModel} with a {@link MoETrainingSummary}. It runs inside the caller's
+ * job group and stops when that group is cancelled (see {@link Fitting#instrumented}). Warm start:
+ * {@link #setInitialModelPath} (persisted) or {@link #setInitialModel} (in-memory, not persisted;
+ * takes precedence).
  */
-public final class MoEClassifier extends MoEEstimatorBase<MoEClassificationModel, MoEClassifier> implements MoEClassifierParams<MoEClassifier> {
+public final class MoEClassifier extends ProbabilisticClassifier<Vector, MoEClassifier, MoEClassificationModel>
+        implements MoEClassifierParams<MoEClassifier>, MLWritable {
     private static final long serialVersionUID = 1L;
 
+    private final String uid;
+    private final MoEParamSet ps;
+    private InitialModel<MoEClassificationModel> initial = new InitialModel<>();
+
     public MoEClassifier(String uid) {
-        super(uid);
-        moeParams().applyDefaults(this, true);
+        this(PendingUid.hold(uid), true);
+    }
+
+    private MoEClassifier(String uid, boolean pending) {
+        this.uid = uid;
+        PendingUid.release();
+        this.ps = new MoEParamSet(uid);
+        ps.applyDefaults(this, true);
     }
 
     public MoEClassifier() {
         this(Identifiable$.MODULE$.randomUID("moeClassifier"));
+    }
+
+    @Override
+    public String uid() {
+        return PendingUid.resolve(uid);
+    }
+
+    @Override
+    public MoEParamSet moeParams() {
+        return ps;
+    }
+
+    /** Warm start from a fitted model held in memory (not saved with the estimator). */
+    public MoEClassifier setInitialModel(MoEClassificationModel model) {
+        initial.set(model);
+        return this;
+    }
+
+    public MoEClassificationModel getInitialModel() {
+        return initial.get();
     }
 
     @Override
@@ -36,18 +75,31 @@ public final class MoEClassifier extends MoEEstimatorBase<MoEClassificationModel
     }
 
     @Override
-    public MoEClassificationModel fit(Dataset<?> dataset) {
-        transformSchema(dataset.schema());
-        int dim = FeatureBlocks.featureDim(dataset, getFeaturesCol());
-        int classes = FeatureBlocks.numClasses(dataset, getLabelCol());
-        NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.CLASSIFICATION, dim, classes);
-        Fitting.WarmStart warm = warmStart(getInitialModelPath(), MoEClassificationModel::load);
-        Fitting.Trained t = Fitting.train(dataset, this, spec,
-                FeatureBlocks.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, classes), warm);
-        MoEClassificationModel model = new MoEClassificationModel(uid(), t.spec(), t.shared(), t.experts());
-        copyValues(model, ParamMap.empty());
-        model.setParent(this);
-        return model;
+    public MoEClassificationModel train(Dataset<?> dataset) {
+        return Fitting.instrumented(this, dataset, (instr, fit) -> {
+            int dim = FeatureBlocks.featureDim(dataset, getFeaturesCol());
+            int classes = FeatureBlocks.numClasses(dataset, getLabelCol());
+            instr.logNumFeatures(dim);
+            instr.logNumClasses(classes);
+            NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.CLASSIFICATION, dim, classes);
+            Fitting.Trained t = Fitting.train(dataset, this, spec, FeatureBlocks.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, classes),
+                    initial.warmStart(getInitialModelPath(), MoEClassificationModel::load), fit);
+            MoEClassificationModel model = new MoEClassificationModel(uid(), t.network(), new MoETrainingSummary(t.history(), java.util.Map.of()));
+            copyValues(model, ParamMap.empty());
+            return model;
+        });
+    }
+
+    @Override
+    public MoEClassifier copy(ParamMap extra) {
+        MoEClassifier c = defaultCopy(extra);
+        c.initial = initial.copy();
+        return c;
+    }
+
+    @Override
+    public MLWriter write() {
+        return new MoEPersistence.ParamsWriter(this);
     }
 
     public static MLReader<MoEClassifier> read() {
@@ -56,5 +108,10 @@ public final class MoEClassifier extends MoEEstimatorBase<MoEClassificationModel
 
     public static MoEClassifier load(String path) {
         return read().load(path);
+    }
+
+    @Override
+    public String toString() {
+        return Describe.estimator(this);
     }
 }

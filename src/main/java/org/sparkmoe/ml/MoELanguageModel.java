@@ -3,7 +3,11 @@ package org.sparkmoe.ml;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 
+import java.util.Optional;
+
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.ml.Model;
+import org.apache.spark.ml.util.MLWritable;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
@@ -36,11 +40,16 @@ import org.sparkmoe.data.Vocabulary;
  * them. Saved as the other models (see {@link MoEPersistence}) plus {@code vocabulary.txt} (the
  * {@link Vocabulary#save} text file).
  */
-public final class MoELanguageModel extends MoEModelBase<MoELanguageModel> implements MoELanguageModelParams<MoELanguageModel> {
+public final class MoELanguageModel extends Model<MoELanguageModel>
+        implements MoELanguageModelParams<MoELanguageModel>, MoEModel<MoELanguageModel>, MLWritable {
     private static final long serialVersionUID = 1L;
 
+    private final String uid;
+    private final MoEParamSet ps;
     private final LmParamSet lm;
+    private final FittedNetwork network;
     private final Vocabulary vocabulary;
+    private final MoETrainingSummary summary;
 
     /** A model with its experts on the driver. */
     public MoELanguageModel(String uid, NetworkSpec spec, ModelParameters parameters, Vocabulary vocabulary) {
@@ -49,9 +58,17 @@ public final class MoELanguageModel extends MoEModelBase<MoELanguageModel> imple
 
     /** A model with these shared tensors and experts (local or distributed). */
     public MoELanguageModel(String uid, NetworkSpec spec, Parameters shared, ExpertTable experts, Vocabulary vocabulary) {
-        super(uid, checked(spec, vocabulary), shared, experts);
+        this(uid, new FittedNetwork(checked(spec, vocabulary), shared, experts, NetworkSpec.Task.LANGUAGE_MODEL), vocabulary, null);
+    }
+
+    MoELanguageModel(String uid, FittedNetwork network, Vocabulary vocabulary, MoETrainingSummary summary) {
+        this.uid = uid;
+        this.network = network;
         this.vocabulary = vocabulary;
+        this.summary = summary;
+        this.ps = new MoEParamSet(uid);
         this.lm = new LmParamSet(uid);
+        NetworkSpec spec = network.spec();
         moeParams().applyDefaults(this, false);
         setDefault(moeParams().predictionCol, "");
         lm.applyDefaults(this);
@@ -76,8 +93,45 @@ public final class MoELanguageModel extends MoEModelBase<MoELanguageModel> imple
     }
 
     @Override
-    MoELanguageModel withExperts(ExpertTable experts) {
-        return new MoELanguageModel(uid(), spec(), sharedParameters(), experts, vocabulary);
+    public String uid() {
+        return uid;
+    }
+
+    @Override
+    public MoEParamSet moeParams() {
+        return ps;
+    }
+
+    @Override
+    public FittedNetwork network() {
+        return network;
+    }
+
+    @Override
+    public Optional<MoETrainingSummary> trainingSummary() {
+        return Optional.ofNullable(summary);
+    }
+
+    @Override
+    public MoELanguageModel withNetwork(FittedNetwork n) {
+        return copied(new MoELanguageModel(uid, n, vocabulary, summary), ParamMap.empty());
+    }
+
+    @Override
+    public MoELanguageModel copy(ParamMap extra) {
+        return copied(new MoELanguageModel(uid, network, vocabulary, summary), extra);
+    }
+
+    private MoELanguageModel copied(MoELanguageModel m, ParamMap extra) {
+        copyValues(m, extra);
+        if (hasParent()) m.setParent(parent());
+        return m;
+    }
+
+    @Override
+    public Dataset<Row> transform(Dataset<?> dataset) {
+        StructType out = transformSchema(dataset.schema());
+        return network.transform(dataset, out, new LanguageModelCodec(dataset.schema(), this, spec(), vocabulary));
     }
 
     public Vocabulary vocabulary() {
@@ -87,11 +141,6 @@ public final class MoELanguageModel extends MoEModelBase<MoELanguageModel> imple
     @Override
     public StructType transformSchema(StructType schema) {
         return Schemas.outputSchema(schema, this);
-    }
-
-    @Override
-    ScoringCodec codec(StructType schema) {
-        return new LanguageModelCodec(schema, this, spec(), vocabulary);
     }
 
     /** The perplexity of the documents of textCol taken as one corpus: exp(-sum ln p / number of targets). */
@@ -125,5 +174,10 @@ public final class MoELanguageModel extends MoEModelBase<MoELanguageModel> imple
 
     public static MoELanguageModel load(String path) {
         return read().load(path);
+    }
+
+    @Override
+    public String toString() {
+        return Describe.model(this, "vocabularySize=" + vocabulary.size() + ", context=" + spec().context());
     }
 }

@@ -2,7 +2,10 @@ package org.sparkmoe.ml;
 
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.ml.Estimator;
 import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.util.MLWritable;
+import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.sql.Dataset;
@@ -34,14 +37,18 @@ import scala.Tuple2;
  * <p>Warm start: {@link #setInitialModelPath} (persisted) or {@link #setInitialModel} (in memory,
  * takes precedence); the initial model's vocabulary is kept.
  */
-public final class MoELanguageModelEstimator extends MoEEstimatorBase<MoELanguageModel, MoELanguageModelEstimator>
-        implements MoELanguageModelParams<MoELanguageModelEstimator> {
+public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
+        implements MoELanguageModelParams<MoELanguageModelEstimator>, MLWritable {
     private static final long serialVersionUID = 1L;
 
+    private final String uid;
+    private final MoEParamSet ps;
     private final LmParamSet lm;
+    private InitialModel<MoELanguageModel> initial = new InitialModel<>();
 
     public MoELanguageModelEstimator(String uid) {
-        super(uid);
+        this.uid = uid;
+        this.ps = new MoEParamSet(uid);
         this.lm = new LmParamSet(uid);
         moeParams().applyDefaults(this, false);
         setDefault(moeParams().predictionCol, "");
@@ -53,8 +60,45 @@ public final class MoELanguageModelEstimator extends MoEEstimatorBase<MoELanguag
     }
 
     @Override
+    public String uid() {
+        return uid;
+    }
+
+    @Override
+    public MoEParamSet moeParams() {
+        return ps;
+    }
+
+    @Override
     public LmParamSet lmParams() {
         return lm;
+    }
+
+    /** Warm start from a fitted model held in memory (not saved with the estimator). */
+    public MoELanguageModelEstimator setInitialModel(MoELanguageModel model) {
+        initial.set(model);
+        return this;
+    }
+
+    public MoELanguageModel getInitialModel() {
+        return initial.get();
+    }
+
+    @Override
+    public MoELanguageModelEstimator copy(ParamMap extra) {
+        MoELanguageModelEstimator c = defaultCopy(extra);
+        c.initial = initial.copy();
+        return c;
+    }
+
+    @Override
+    public MLWriter write() {
+        return new MoEPersistence.ParamsWriter(this);
+    }
+
+    @Override
+    public String toString() {
+        return Describe.estimator(this) + ", vocabularySize=" + getVocabularySize() + ", context=" + getContext();
     }
 
     @Override
@@ -65,6 +109,10 @@ public final class MoELanguageModelEstimator extends MoEEstimatorBase<MoELanguag
     @Override
     public MoELanguageModel fit(Dataset<?> dataset) {
         transformSchema(dataset.schema());
+        return Fitting.instrumented(this, dataset, (instr, fit) -> train(dataset, fit, instr));
+    }
+
+    private MoELanguageModel train(Dataset<?> dataset, Fitting.FitContext fit, org.apache.spark.ml.util.Instrumentation instr) {
         MoELanguageModel init = getInitialModel();
         String where = init == null ? null : "initialModel " + init.uid();
         if (init == null && !getInitialModelPath().isEmpty()) {
@@ -90,10 +138,12 @@ public final class MoELanguageModelEstimator extends MoEEstimatorBase<MoELanguag
             if (examples.totalExamples() == 0) {
                 throw new IllegalArgumentException("cannot fit on documents without tokens (column '" + col + "')");
             }
+            instr.logNamedValue("vocabularySize", vocabulary.size());
+            instr.logNumExamples(examples.totalExamples());
             NetworkSpec spec = ParamsConfig.spec(this, vocabulary.size());
             Fitting.WarmStart warm = init == null ? Fitting.WarmStart.NONE : Fitting.WarmStart.of(init, where);
-            Fitting.Trained t = Fitting.train(dataset, this, spec, examples.blocks(LanguageModelData.Part.ALL), warm);
-            MoELanguageModel model = new MoELanguageModel(uid(), t.spec(), t.shared(), t.experts(), vocabulary);
+            Fitting.Trained t = Fitting.train(dataset, this, spec, examples.blocks(LanguageModelData.Part.ALL), warm, fit);
+            MoELanguageModel model = new MoELanguageModel(uid(), t.network(), vocabulary, new MoETrainingSummary(t.history(), java.util.Map.of()));
             copyValues(model, ParamMap.empty());
             model.setParent(this);
             return model;

@@ -1,32 +1,69 @@
 package org.sparkmoe.ml;
 
+import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.regression.Regressor;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.ml.util.MLWritable;
+import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.types.StructType;
 import org.sparkmoe.core.network.NetworkSpec;
 
 /**
  * Sparsely-gated mixture-of-experts regressor (one real-valued target, squared error) trained
- * data-parallel on Spark. The label column is numeric; features is a Vector column.
+ * data-parallel on Spark; an MLlib {@link Regressor}. The label column is numeric; features is a
+ * Vector column.
  *
  * <p>fit() turns the rows into row blocks on the executors (nothing is collected; example ids are
  * the rows' positions from {@code zipWithIndex}, so training is deterministic for a deterministic
  * input order and seed), trains {@code maxSteps} steps with the Spark engine and returns a
- * {@link MoERegressionModel}. Warm start: {@link #setInitialModelPath} (persisted) or
- * {@link #setInitialModel} (in-memory, not persisted; takes precedence).
+ * {@link MoERegressionModel} with a {@link MoETrainingSummary}. It runs inside the caller's job
+ * group and stops when that group is cancelled (see {@link Fitting#instrumented}). Warm start:
+ * {@link #setInitialModelPath} (persisted) or {@link #setInitialModel} (in-memory, not persisted;
+ * takes precedence).
  */
-public final class MoERegressor extends MoEEstimatorBase<MoERegressionModel, MoERegressor> implements MoEParams<MoERegressor> {
+public final class MoERegressor extends Regressor<Vector, MoERegressor, MoERegressionModel> implements MoEParams<MoERegressor>, MLWritable {
     private static final long serialVersionUID = 1L;
 
+    private final String uid;
+    private final MoEParamSet ps;
+    private InitialModel<MoERegressionModel> initial = new InitialModel<>();
+
     public MoERegressor(String uid) {
-        super(uid);
-        moeParams().applyDefaults(this, false);
+        this(PendingUid.hold(uid), true);
+    }
+
+    private MoERegressor(String uid, boolean pending) {
+        this.uid = uid;
+        PendingUid.release();
+        this.ps = new MoEParamSet(uid);
+        ps.applyDefaults(this, false);
     }
 
     public MoERegressor() {
         this(Identifiable$.MODULE$.randomUID("moeRegressor"));
+    }
+
+    @Override
+    public String uid() {
+        return PendingUid.resolve(uid);
+    }
+
+    @Override
+    public MoEParamSet moeParams() {
+        return ps;
+    }
+
+    /** Warm start from a fitted model held in memory (not saved with the estimator). */
+    public MoERegressor setInitialModel(MoERegressionModel model) {
+        initial.set(model);
+        return this;
+    }
+
+    public MoERegressionModel getInitialModel() {
+        return initial.get();
     }
 
     @Override
@@ -35,17 +72,29 @@ public final class MoERegressor extends MoEEstimatorBase<MoERegressionModel, MoE
     }
 
     @Override
-    public MoERegressionModel fit(Dataset<?> dataset) {
-        transformSchema(dataset.schema());
-        int dim = FeatureBlocks.featureDim(dataset, getFeaturesCol());
-        NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.REGRESSION, dim, 1);
-        Fitting.WarmStart warm = warmStart(getInitialModelPath(), MoERegressionModel::load);
-        Fitting.Trained t = Fitting.train(dataset, this, spec,
-                FeatureBlocks.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, 0), warm);
-        MoERegressionModel model = new MoERegressionModel(uid(), t.spec(), t.shared(), t.experts());
-        copyValues(model, ParamMap.empty());
-        model.setParent(this);
-        return model;
+    public MoERegressionModel train(Dataset<?> dataset) {
+        return Fitting.instrumented(this, dataset, (instr, fit) -> {
+            int dim = FeatureBlocks.featureDim(dataset, getFeaturesCol());
+            instr.logNumFeatures(dim);
+            NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.REGRESSION, dim, 1);
+            Fitting.Trained t = Fitting.train(dataset, this, spec, FeatureBlocks.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, 0),
+                    initial.warmStart(getInitialModelPath(), MoERegressionModel::load), fit);
+            MoERegressionModel model = new MoERegressionModel(uid(), t.network(), new MoETrainingSummary(t.history(), java.util.Map.of()));
+            copyValues(model, ParamMap.empty());
+            return model;
+        });
+    }
+
+    @Override
+    public MoERegressor copy(ParamMap extra) {
+        MoERegressor c = defaultCopy(extra);
+        c.initial = initial.copy();
+        return c;
+    }
+
+    @Override
+    public MLWriter write() {
+        return new MoEPersistence.ParamsWriter(this);
     }
 
     public static MLReader<MoERegressor> read() {
@@ -54,5 +103,10 @@ public final class MoERegressor extends MoEEstimatorBase<MoERegressionModel, MoE
 
     public static MoERegressor load(String path) {
         return read().load(path);
+    }
+
+    @Override
+    public String toString() {
+        return Describe.estimator(this);
     }
 }
