@@ -368,6 +368,9 @@ public final class Settings {
     public static final Setting EXPERTS_COL = param("expertsCol").doc(
             "Column with each row's chosen experts and their gate values (array<struct<expert:int,gate:double>>); empty = not"
             + " produced.");
+    public static final Setting VALIDATION_INDICATOR_COL = param("validationIndicatorCol").doc(
+            "Boolean column marking held-out rows (true): fit trains on the other rows and puts the fitted model's metrics on"
+            + " these in its training summary; empty = train on every row.");
     public static final Setting TEXT_COL = param("textCol").allowed("not empty").def("text").doc(
             "Column of documents (string; null = empty document).");
     public static final Setting LOG_LIKELIHOOD_COL = param("logLikelihoodCol").def("logLikelihood").doc(

@@ -10,7 +10,8 @@
  *       {@code NetworkSpec}, {@code EngineConfig} and {@code TrainerConfig};</li>
  *   <li>{@link org.sparkmoe.app.TrainingLoop}: the one driver loop (resume, warm start,
  *       checkpoints, metrics) with {@link org.sparkmoe.app.RunListeners} (progress, divergence,
- *       balance history);</li>
+ *       balance history) and {@link org.sparkmoe.app.TrainingHistory} (each step's losses and
+ *       balance columns: the estimators' training summaries);</li>
  *   <li>{@link org.sparkmoe.app.ModelDirectory} and {@link org.sparkmoe.app.ParameterTable}: the one
  *       saved-model layout both faces write and read (format 2; format 1's two layouts are still
  *       read), with a format version that is checked;</li>

@@ -78,19 +78,13 @@ public final class MoEClassificationModel extends ProbabilisticClassificationMod
     }
 
     @Override
-    public MoEClassificationModel withNetwork(FittedNetwork n) {
-        return copied(new MoEClassificationModel(uid(), n, summary), ParamMap.empty());
+    public MoEClassificationModel create(FittedNetwork n, MoETrainingSummary s) {
+        return new MoEClassificationModel(uid(), n, s);
     }
 
     @Override
     public MoEClassificationModel copy(ParamMap extra) {
-        return copied(new MoEClassificationModel(uid(), network, summary), extra);
-    }
-
-    private MoEClassificationModel copied(MoEClassificationModel m, ParamMap extra) {
-        copyValues(m, extra);
-        if (hasParent()) m.setParent(parent());
-        return m;
+        return copied(create(network, summary), extra);
     }
 
     @Override

@@ -1,5 +1,7 @@
 package org.sparkmoe.ml;
 
+import java.util.Map;
+
 import org.apache.spark.ml.classification.ProbabilisticClassifier;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.param.ParamMap;
@@ -77,16 +79,17 @@ public final class MoEClassifier extends ProbabilisticClassifier<Vector, MoEClas
     @Override
     public MoEClassificationModel train(Dataset<?> dataset) {
         return Fitting.instrumented(this, dataset, (instr, fit) -> {
+            Dataset<?>[] parts = HeldOut.split(dataset, getValidationIndicatorCol());
             int dim = FeatureBlocks.featureDim(dataset, getFeaturesCol());
             int classes = FeatureBlocks.numClasses(dataset, getLabelCol());
             instr.logNumFeatures(dim);
             instr.logNumClasses(classes);
             NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.CLASSIFICATION, dim, classes);
-            Fitting.Trained t = Fitting.train(dataset, this, spec, FeatureBlocks.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, classes),
+            Fitting.Trained t = Fitting.train(dataset, this, spec, FeatureBlocks.blocks(parts[0], getFeaturesCol(), getLabelCol(), dim, classes),
                     initial.warmStart(getInitialModelPath(), MoEClassificationModel::load), fit);
-            MoEClassificationModel model = new MoEClassificationModel(uid(), t.network(), new MoETrainingSummary(t.history(), java.util.Map.of()));
-            copyValues(model, ParamMap.empty());
-            return model;
+            Map<String, Double> validation = parts[1] == null ? Map.of()
+                    : HeldOut.classification(copyValues(new MoEClassificationModel(uid(), t.network(), null), ParamMap.empty()), parts[1], instr);
+            return copyValues(new MoEClassificationModel(uid(), t.network(), new MoETrainingSummary(t.history(), validation)), ParamMap.empty());
         });
     }
 

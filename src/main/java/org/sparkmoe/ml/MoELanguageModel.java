@@ -113,19 +113,13 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
     }
 
     @Override
-    public MoELanguageModel withNetwork(FittedNetwork n) {
-        return copied(new MoELanguageModel(uid, n, vocabulary, summary), ParamMap.empty());
+    public MoELanguageModel create(FittedNetwork n, MoETrainingSummary s) {
+        return new MoELanguageModel(uid, n, vocabulary, s);
     }
 
     @Override
     public MoELanguageModel copy(ParamMap extra) {
-        return copied(new MoELanguageModel(uid, network, vocabulary, summary), extra);
-    }
-
-    private MoELanguageModel copied(MoELanguageModel m, ParamMap extra) {
-        copyValues(m, extra);
-        if (hasParent()) m.setParent(parent());
-        return m;
+        return copied(create(network, summary), extra);
     }
 
     @Override

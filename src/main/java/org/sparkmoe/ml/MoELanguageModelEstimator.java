@@ -120,7 +120,8 @@ public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
             where = getInitialModelPath();
         }
         String col = getTextCol();
-        JavaRDD<String> texts = dataset.select(functions.col(col)).toJavaRDD()
+        Dataset<?>[] parts = HeldOut.split(dataset, getValidationIndicatorCol());
+        JavaRDD<String> texts = parts[0].select(functions.col(col)).toJavaRDD()
                 .map(r -> r.isNullAt(0) ? "" : r.getString(0))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
@@ -143,7 +144,9 @@ public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
             NetworkSpec spec = ParamsConfig.spec(this, vocabulary.size());
             Fitting.WarmStart warm = init == null ? Fitting.WarmStart.NONE : Fitting.WarmStart.of(init, where);
             Fitting.Trained t = Fitting.train(dataset, this, spec, examples.blocks(LanguageModelData.Part.ALL), warm, fit);
-            MoELanguageModel model = new MoELanguageModel(uid(), t.network(), vocabulary, new MoETrainingSummary(t.history(), java.util.Map.of()));
+            java.util.Map<String, Double> validation = parts[1] == null ? java.util.Map.of()
+                    : HeldOut.languageModel(copyValues(new MoELanguageModel(uid(), t.network(), vocabulary, null), ParamMap.empty()), parts[1], instr);
+            MoELanguageModel model = new MoELanguageModel(uid(), t.network(), vocabulary, new MoETrainingSummary(t.history(), validation));
             copyValues(model, ParamMap.empty());
             model.setParent(this);
             return model;

@@ -19,8 +19,22 @@ public interface MoEModel<M extends MoEModel<M>> extends MoEPersistence.Weights 
     /** The network and its parameters (package internals). */
     FittedNetwork network();
 
-    /** A model of this class with {@code network}, this one's uid, params and parent. */
-    M withNetwork(FittedNetwork network);
+    /** A new model of this class with this one's uid, {@code network} and {@code summary}; no params set. */
+    M create(FittedNetwork network, MoETrainingSummary summary);
+
+    /** A model of this class with {@code network}, this one's uid, summary, params and parent. */
+    default M withNetwork(FittedNetwork network) {
+        return copied(create(network, trainingSummary().orElse(null)), org.apache.spark.ml.param.ParamMap.empty());
+    }
+
+    /** {@code m} with this model's params (overridden by {@code extra}) and parent: what each model's {@code copy} returns. */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    default M copied(M m, org.apache.spark.ml.param.ParamMap extra) {
+        org.apache.spark.ml.Model self = (org.apache.spark.ml.Model) this;
+        self.copyValues((org.apache.spark.ml.Model) m, extra);
+        if (self.hasParent()) ((org.apache.spark.ml.Model) m).setParent(self.parent());
+        return m;
+    }
 
     /** The training summary of the fit that produced this model, if there was one in this JVM. */
     java.util.Optional<MoETrainingSummary> trainingSummary();

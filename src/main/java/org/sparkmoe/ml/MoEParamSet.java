@@ -53,6 +53,7 @@ public final class MoEParamSet implements Serializable {
     final Param<String> rawPredictionCol;
     final Param<String> expertsCol;
     final Param<String> initialModelPath;
+    final Param<String> validationIndicatorCol;
 
     MoEParamSet(String uid) {
         numExperts = intParam(uid, Settings.NUM_EXPERTS);
@@ -85,6 +86,7 @@ public final class MoEParamSet implements Serializable {
         rawPredictionCol = stringParam(uid, Settings.RAW_PREDICTION_COL);
         expertsCol = stringParam(uid, Settings.EXPERTS_COL);
         initialModelPath = stringParam(uid, Settings.INITIAL_MODEL_PATH);
+        validationIndicatorCol = stringParam(uid, Settings.VALIDATION_INDICATOR_COL);
     }
 
     /** A param's validator: the setting's rule (serializable, as params are serialized with their stages). */
@@ -110,7 +112,7 @@ public final class MoEParamSet implements Serializable {
     void applyDefaults(Params owner, boolean classifier) {
         for (Param<?> p : new Param<?>[] {numExperts, k, expertHiddenSize, modelDim, gating, numGroups, expertsPerGroup, kPrimary,
                 kSecondary, wImportance, wLoad, routing, placement, expertShards, shufflePayload, batchSize, maxSteps, stepSize, warmupSteps, clipNorm,
-                seed, checkpointInterval, checkpointDir, featuresCol, labelCol, predictionCol, expertsCol, initialModelPath}) {
+                seed, checkpointInterval, checkpointDir, featuresCol, labelCol, predictionCol, expertsCol, initialModelPath, validationIndicatorCol}) {
             setDefault(owner, p);
         }
         if (classifier) {

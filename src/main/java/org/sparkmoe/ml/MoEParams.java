@@ -414,4 +414,18 @@ public interface MoEParams<T extends MoEParams<T>> extends Params {
         set(initialModelPath(), value);
         return (T) this;
     }
+
+    default Param<String> validationIndicatorCol() {
+        return moeParams().validationIndicatorCol;
+    }
+
+    default String getValidationIndicatorCol() {
+        return (String) getOrDefault(validationIndicatorCol());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setValidationIndicatorCol(String value) {
+        set(validationIndicatorCol(), value);
+        return (T) this;
+    }
 }

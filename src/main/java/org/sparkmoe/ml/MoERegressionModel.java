@@ -74,19 +74,13 @@ public final class MoERegressionModel extends RegressionModel<Vector, MoERegress
     }
 
     @Override
-    public MoERegressionModel withNetwork(FittedNetwork n) {
-        return copied(new MoERegressionModel(uid(), n, summary), ParamMap.empty());
+    public MoERegressionModel create(FittedNetwork n, MoETrainingSummary s) {
+        return new MoERegressionModel(uid(), n, s);
     }
 
     @Override
     public MoERegressionModel copy(ParamMap extra) {
-        return copied(new MoERegressionModel(uid(), network, summary), extra);
-    }
-
-    private MoERegressionModel copied(MoERegressionModel m, ParamMap extra) {
-        copyValues(m, extra);
-        if (hasParent()) m.setParent(parent());
-        return m;
+        return copied(create(network, summary), extra);
     }
 
     @Override

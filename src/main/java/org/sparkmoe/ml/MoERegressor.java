@@ -1,5 +1,7 @@
 package org.sparkmoe.ml;
 
+import java.util.Map;
+
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.regression.Regressor;
@@ -74,14 +76,15 @@ public final class MoERegressor extends Regressor<Vector, MoERegressor, MoERegre
     @Override
     public MoERegressionModel train(Dataset<?> dataset) {
         return Fitting.instrumented(this, dataset, (instr, fit) -> {
+            Dataset<?>[] parts = HeldOut.split(dataset, getValidationIndicatorCol());
             int dim = FeatureBlocks.featureDim(dataset, getFeaturesCol());
             instr.logNumFeatures(dim);
             NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.REGRESSION, dim, 1);
-            Fitting.Trained t = Fitting.train(dataset, this, spec, FeatureBlocks.blocks(dataset, getFeaturesCol(), getLabelCol(), dim, 0),
+            Fitting.Trained t = Fitting.train(dataset, this, spec, FeatureBlocks.blocks(parts[0], getFeaturesCol(), getLabelCol(), dim, 0),
                     initial.warmStart(getInitialModelPath(), MoERegressionModel::load), fit);
-            MoERegressionModel model = new MoERegressionModel(uid(), t.network(), new MoETrainingSummary(t.history(), java.util.Map.of()));
-            copyValues(model, ParamMap.empty());
-            return model;
+            Map<String, Double> validation = parts[1] == null ? Map.of()
+                    : HeldOut.regression(copyValues(new MoERegressionModel(uid(), t.network(), null), ParamMap.empty()), parts[1], instr);
+            return copyValues(new MoERegressionModel(uid(), t.network(), new MoETrainingSummary(t.history(), validation)), ParamMap.empty());
         });
     }
 

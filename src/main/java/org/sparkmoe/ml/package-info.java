@@ -1,11 +1,16 @@
 /**
- * The Spark ML face of spark-moe: estimators ({@link org.sparkmoe.ml.MoEClassifier},
- * {@link org.sparkmoe.ml.MoERegressor}, {@link org.sparkmoe.ml.MoELanguageModelEstimator}), their
- * models ({@link org.sparkmoe.ml.MoEClassificationModel}, {@link org.sparkmoe.ml.MoERegressionModel},
- * {@link org.sparkmoe.ml.MoELanguageModel}), the {@link org.sparkmoe.ml.MoEPerplexityEvaluator},
+ * The Spark ML face of spark-moe: estimators ({@link org.sparkmoe.ml.MoEClassifier}, an MLlib
+ * ProbabilisticClassifier; {@link org.sparkmoe.ml.MoERegressor}, a Regressor;
+ * {@link org.sparkmoe.ml.MoELanguageModelEstimator}), their models
+ * ({@link org.sparkmoe.ml.MoEClassificationModel}, {@link org.sparkmoe.ml.MoERegressionModel},
+ * {@link org.sparkmoe.ml.MoELanguageModel}; what they share is {@link org.sparkmoe.ml.MoEModel}
+ * over a FittedNetwork), their {@link org.sparkmoe.ml.MoETrainingSummary} (from the training
+ * loop's history listener; held-out metrics by HeldOut), the {@link org.sparkmoe.ml.MoEPerplexityEvaluator},
  * params ({@link org.sparkmoe.ml.MoEParams}, their names, docs and defaults from the declared
  * settings of {@code org.sparkmoe.app.Settings}; ParamsConfig maps them to the typed configuration),
- * schema checks (Schemas), fitting through the application layer's loop (FeatureBlocks, Fitting),
+ * schema checks (Schemas), fitting through the application layer's loop (FeatureBlocks; Fitting, which
+ * also nests fit in the caller's job group, stops it on cancellation and logs through MLlib's
+ * Instrumentation),
  * scoring (FeatureCodec, LanguageModelCodec, BroadcastScoring), ML persistence
  * ({@link org.sparkmoe.ml.MoEPersistence}: Spark's params metadata beside the one model layout of
  * the application layer, which the job writes too) and where a

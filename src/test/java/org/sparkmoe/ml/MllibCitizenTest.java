@@ -60,6 +60,8 @@ class MllibCitizenTest {
         assertEquals(6, c.getNumExperts());
         assertEquals("MoEClassifier: uid=moeClassifier_test, gating=noisyTopK, numExperts=6, k=2, d=" + c.getModelDim() + ", h="
                 + c.getExpertHiddenSize() + ", maxSteps=" + c.getMaxSteps(), c.toString());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> classifier(1).setValidationIndicatorCol("x0").fit(trainC));
+        assertTrue(e.getMessage().contains("'x0'") && e.getMessage().contains("validationIndicatorCol"), e.getMessage());
     }
 
     @Test
@@ -126,11 +128,19 @@ class MllibCitizenTest {
         double acc = new MulticlassClassificationEvaluator().setMetricName("accuracy").evaluate(scored);
         assertTrue(acc > 0.45, "one-vs-rest accuracy " + acc);
 
-        Dataset<Row> binary = trainC.withColumn("label", functions.when(functions.col("label").equalTo(1.0), 1.0).otherwise(0.0));
-        MoEClassificationModel m = classifier(40).fit(binary);
+        Dataset<Row> binary = trainC.withColumn("label", functions.when(functions.col("label").equalTo(1.0), 1.0).otherwise(0.0))
+                .withColumn("heldOut", functions.col("x3").gt(0.6));
+        MoEClassificationModel m = classifier(40).setValidationIndicatorCol("heldOut").fit(binary);
         Dataset<Row> test = testC.withColumn("label", functions.when(functions.col("label").equalTo(1.0), 1.0).otherwise(0.0));
         double auc = new BinaryClassificationEvaluator().evaluate(m.transform(test));
         assertTrue(auc > 0.7, "area under ROC " + auc);
+        // the summary's held-out metrics are the model's on exactly the marked rows
+        java.util.Map<String, Double> val = m.summary().validationMetrics();
+        assertEquals(java.util.Set.of("logLoss", "accuracy", "f1"), val.keySet());
+        double heldOutAcc = new MulticlassClassificationEvaluator().setMetricName("accuracy")
+                .evaluate(m.transform(binary.where(functions.col("heldOut"))));
+        assertEquals(heldOutAcc, val.get("accuracy"), 1e-12);
+        assertTrue(val.get("logLoss") > 0 && val.get("logLoss") < Math.log(2), val.toString());
     }
 
     @Test
@@ -146,6 +156,7 @@ class MllibCitizenTest {
         assertTrue(new RegressionEvaluator().evaluate(scored) > 0);
         assertEquals(30, model.summary().totalIterations());
         assertEquals(30, model.summary().cvLoad().length);
+        assertTrue(model.summary().validationMetrics().isEmpty());
     }
 
     static void assertArrayEquals(double[] expected, double[] actual, double tol) {

@@ -54,6 +54,29 @@ class MoELanguageModelTest {
     }
 
     @Test
+    void summaryToStringAndJobGroupAsTheOtherEstimators() {
+        assertTrue(model.hasSummary());
+        MoETrainingSummary sum = model.summary();
+        assertEquals(50, sum.totalIterations());
+        assertEquals(50, sum.cvImportance().length);
+        assertTrue(sum.taskLoss()[49] < sum.taskLoss()[0], "task loss " + sum.taskLoss()[0] + " -> " + sum.taskLoss()[49]);
+        String s = model.toString();
+        for (String part : List.of("uid=" + model.uid(), "numExperts=4", "k=2", "d=16", "h=16", "vocabularySize=42", "context=2")) {
+            assertTrue(s.contains(part), s);
+        }
+        assertTrue(estimator().toString().contains("vocabularySize=100"), estimator().toString());
+        org.apache.spark.SparkContext sc = MlTestData.spark().sparkContext();
+        sc.setJobGroup("lm-paragraph", "lm", false);
+        try {
+            estimator().setMaxSteps(1).fit(train);
+            assertEquals("lm-paragraph", sc.getLocalProperty(Fitting.JOB_GROUP));
+            assertEquals("lm", sc.getLocalProperty(Fitting.JOB_DESCRIPTION));
+        } finally {
+            sc.clearJobGroup();
+        }
+    }
+
+    @Test
     void heldOutPerplexityFarBelowUniformAndPerDocumentColumns() {
         Vocabulary v = model.vocabulary();
         assertEquals(42, v.size(), "40 corpus words + <unk> + <eos>");

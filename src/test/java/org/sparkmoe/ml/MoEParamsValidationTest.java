@@ -29,7 +29,9 @@ class MoEParamsValidationTest {
         assertMessage(assertThrows(IllegalArgumentException.class, () -> c.setPlacement("gpu")), "placement");
         assertMessage(assertThrows(IllegalArgumentException.class, () -> c.setWLoad(-1)), "wLoad");
         assertMessage(assertThrows(IllegalArgumentException.class, () -> c.setStepSize(0)), "stepSize");
-        assertMessage(assertThrows(IllegalArgumentException.class, () -> c.setFeaturesCol("")), "featuresCol");
+        // featuresCol is MLlib's own param (any string); an empty one is refused by the schema check, naming it
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> new MoEClassifier().setFeaturesCol("").transformSchema(SCHEMA)),
+                "featuresCol");
     }
 
     @Test
