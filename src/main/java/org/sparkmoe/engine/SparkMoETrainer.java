@@ -217,13 +217,42 @@ public final class SparkMoETrainer implements AutoCloseable {
         return lastGradient;
     }
 
+    /**
+     * The job group and description of a step's (or a checkpoint's) jobs. The caller's job group (a
+     * notebook paragraph, an estimator's fit) stays in force, so cancelling it cancels the step, and
+     * our description is nested after the caller's; without a caller's group ours is used
+     * ({@code spark-moe-step-<t>}, {@code spark-moe-checkpoint-<t>}). {@link #restore} puts the
+     * caller's back.
+     */
+    private record JobLabel(JavaSparkContext sc, String ownGroup, String ownDescription, String group, String description,
+                            String interrupt) {
+        JobLabel(JavaSparkContext sc, String ownGroup, String ownDescription) {
+            this(sc, ownGroup, ownDescription, sc.getLocalProperty("spark.jobGroup.id"), sc.getLocalProperty("spark.job.description"),
+                    sc.getLocalProperty("spark.job.interruptOnCancel"));
+        }
+
+        JobLabel set(String what) {
+            if (group == null) {
+                sc.setJobGroup(ownGroup, ownDescription + what, false);
+            } else {
+                sc.setJobGroup(group, (description == null ? "" : description + " > ") + ownDescription + what, Boolean.parseBoolean(interrupt));
+            }
+            return this;
+        }
+
+        void restore() {
+            sc.setLocalProperty("spark.jobGroup.id", group);
+            sc.setLocalProperty("spark.job.description", description);
+            sc.setLocalProperty("spark.job.interruptOnCancel", interrupt);
+        }
+    }
+
     /** One training step: the step's job, then the update (see the class comment). */
     public StepReport trainStep() {
         long t = step + 1;
         long start = System.nanoTime();
         StepContext ctx = new StepContext(network, trainer.precision(), trainer.seed(), t, plan, config.shufflePayload(), run);
-        String group = "spark-moe-step-" + t;
-        sc.setJobGroup(group, "spark-moe step " + t, false);
+        JobLabel label = new JobLabel(sc, "spark-moe-step-" + t, "spark-moe step " + t).set("");
         clock.reset();
         experts.beginStep();
         Broadcast<Parameters> sharedB = sc.broadcast(shared);
@@ -245,7 +274,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         BalanceResult balance = network.moe().balance(total.stats);
 
         // job 2: the update
-        sc.setJobGroup(group, "spark-moe step " + t + ": update", false);
+        label.set(": update");
         double lr = trainer.schedule().rate(t);
         if (config.keepGradients()) lastGradient = gradientOf(total.sharedGrad, flow.expertGrads().collect());
         double scale = trainer.clipNorm() > 0 ? GradientClipping.scaleFor(trainer.clipNorm(), sumSq) : 1.0;
@@ -255,7 +284,7 @@ public final class SparkMoETrainer implements AutoCloseable {
 
         for (JavaRDD<?> r : persisted) r.unpersist(false);
         experts.endStep(List.of(sharedB));
-        sc.clearJobGroup();
+        label.restore();
         step = t;
 
         Map<String, Double> timings = clock.millis();
@@ -455,7 +484,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         CheckpointMeta meta = CheckpointMeta.of(done, done / plan.stepsPerEpoch(), done % plan.stepsPerEpoch(),
                 trainer.precision(), network.numExperts(), config.expertShards(), network.sharedLayout(),
                 network.moe().expert().layout(), provenance);
-        sc.setJobGroup("spark-moe-checkpoint-" + done, "spark-moe checkpoint at step " + done, false);
+        JobLabel label = new JobLabel(sc, "spark-moe-checkpoint-" + done, "spark-moe checkpoint at step " + done).set("");
         try {
             if (experts instanceof DriverExperts de) {
                 store.save(new TrainingState(new ModelParameters(shared, de.params()), sharedOptimiser, de.states(), done), meta);
@@ -482,7 +511,7 @@ public final class SparkMoETrainer implements AutoCloseable {
             }
             return meta;
         } finally {
-            sc.clearJobGroup();
+            label.restore();
         }
     }
 

@@ -139,7 +139,7 @@ final class Fitting {
         public void stepped(StepReport r) {
             lastStep = r.step();
             if (cancelled != null) throw cancellation(null);
-            label(r.step() + 1, -1);
+            if (r.step() < target) label(r.step() + 1, -1);
         }
 
         @Override
@@ -203,7 +203,7 @@ final class Fitting {
             TrainingLoop.Result run;
             try {
                 run = TrainingLoop.run(sc, net, config, data, options, start, List.of(history, fit));
-            } catch (RuntimeException e) {
+            } catch (Exception e) { // SparkException (checked, undeclared by Scala) included; rethrown as it is unless cancelled
                 if (e instanceof java.util.concurrent.CancellationException || !fit.wasCancelled(e)) throw e;
                 throw fit.cancellation(e);
             }

@@ -77,7 +77,8 @@ class FitJobGroupTest {
             assertEquals("paragraph-1", j[0]);
             assertTrue(j[1].startsWith("my paragraph > MoEClassifier "), j[1]);
         }
-        assertTrue(jobs.stream().anyMatch(j -> j[1].endsWith(" step 3/3")), "a job labelled with its step");
+        // the engine nests its step label inside ours
+        assertTrue(jobs.stream().anyMatch(j -> j[1].contains(" fit step 3/3 > spark-moe step 3")), "a job labelled with its step");
 
         // without a caller's group: ours, and none afterwards
         classifier(1).fit(train);
@@ -104,14 +105,25 @@ class FitJobGroupTest {
             assertTrue(paragraph.isAlive(), "fit ended before it was cancelled: " + failure.get());
             Thread.sleep(100);
         }
-        // Zeppelin's cancel button; a cancel that lands between a step's jobs (driver-side work, no job of
-        // the group active) cancels nothing in Spark, so it is repeated as a user would
-        for (int i = 0; i < 20 && paragraph.isAlive(); i++) {
-            sc().cancelJobGroup("paragraph-2");
-            paragraph.join(5_000);
+        // Zeppelin's cancel button, pressed while a job of the paragraph runs (Spark cancels only the jobs
+        // active at that moment: a cancel between a step's jobs, during driver-side work, cancels nothing)
+        java.util.Set<String> groups = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        java.util.concurrent.atomic.AtomicBoolean pressed = new java.util.concurrent.atomic.AtomicBoolean();
+        SparkListener cancelButton = new SparkListener() {
+            @Override
+            public void onJobStart(SparkListenerJobStart e) {
+                String g = e.properties().getProperty(Fitting.JOB_GROUP);
+                groups.add(String.valueOf(g));
+                if ("paragraph-2".equals(g) && pressed.compareAndSet(false, true)) sc().cancelJobGroup("paragraph-2");
+            }
+        };
+        sc().addSparkListener(cancelButton);
+        try {
+            paragraph.join(180_000);
+        } finally {
+            sc().removeSparkListener(cancelButton);
         }
-        paragraph.join(120_000);
-        assertFalse(paragraph.isAlive());
+        assertFalse(paragraph.isAlive(), "fit still running; job groups seen: " + groups);
         assertInstanceOf(CancellationException.class, failure.get(), String.valueOf(failure.get()));
         assertTrue(failure.get().getMessage().contains("paragraph-2") && failure.get().getMessage().contains("resumes"), failure.get().getMessage());
         long at = store.latest().orElseThrow().step();
