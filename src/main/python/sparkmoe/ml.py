@@ -24,8 +24,10 @@ import sys
 from typing import Any, List, Optional, TypeVar
 
 from pyspark import keyword_only
+from pyspark.ml.classification import _JavaProbabilisticClassificationModel, _JavaProbabilisticClassifier
 from pyspark.ml.evaluation import JavaEvaluator
 from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.regression import _JavaRegressionModel, _JavaRegressor
 from pyspark.ml.wrapper import JavaEstimator, JavaModel
 from sparkmoe._base import JAVA_PACKAGE, _ClassificationModelMethods, _FeatureModelMethods, _LanguageModelMethods, _MoEJavaStage, _MoEModelMethods
 
@@ -85,12 +87,10 @@ class _MoEParams(Params):
         Params._dummy(), "checkpointInterval", "Steps between checkpoints (a checkpoint is also written at the end).", typeConverter=TypeConverters.toInt)
     initialModelPath: "Param[str]" = Param(
         Params._dummy(), "initialModelPath", "Path of a saved model of the same shape to start training from (warm start); empty = fresh initialisation. The job's retrain command warm-starts from the model retrain.root/LATEST names.", typeConverter=TypeConverters.toString)
-    featuresCol: "Param[str]" = Param(
-        Params._dummy(), "featuresCol", "Features column name (Vector).", typeConverter=TypeConverters.toString)
-    labelCol: "Param[str]" = Param(
-        Params._dummy(), "labelCol", "Label column name (numeric).", typeConverter=TypeConverters.toString)
     expertsCol: "Param[str]" = Param(
         Params._dummy(), "expertsCol", "Column with each row's chosen experts and their gate values (array<struct<expert:int,gate:double>>); empty = not produced.", typeConverter=TypeConverters.toString)
+    validationIndicatorCol: "Param[str]" = Param(
+        Params._dummy(), "validationIndicatorCol", "Boolean column marking held-out rows (true): fit trains on the other rows and puts the fitted model's metrics on these in its training summary; empty = train on every row.", typeConverter=TypeConverters.toString)
 
     def getGating(self) -> str:
         """Gets the value of gating or its default value."""
@@ -284,22 +284,6 @@ class _MoEParams(Params):
         """Sets the value of :py:attr:`initialModelPath`."""
         return self._set(initialModelPath=value)
 
-    def getFeaturesCol(self) -> str:
-        """Gets the value of featuresCol or its default value."""
-        return self.getOrDefault(self.featuresCol)
-
-    def setFeaturesCol(self: P, value: str) -> P:
-        """Sets the value of :py:attr:`featuresCol`."""
-        return self._set(featuresCol=value)
-
-    def getLabelCol(self) -> str:
-        """Gets the value of labelCol or its default value."""
-        return self.getOrDefault(self.labelCol)
-
-    def setLabelCol(self: P, value: str) -> P:
-        """Sets the value of :py:attr:`labelCol`."""
-        return self._set(labelCol=value)
-
     def getExpertsCol(self) -> str:
         """Gets the value of expertsCol or its default value."""
         return self.getOrDefault(self.expertsCol)
@@ -308,55 +292,25 @@ class _MoEParams(Params):
         """Sets the value of :py:attr:`expertsCol`."""
         return self._set(expertsCol=value)
 
+    def getValidationIndicatorCol(self) -> str:
+        """Gets the value of validationIndicatorCol or its default value."""
+        return self.getOrDefault(self.validationIndicatorCol)
+
+    def setValidationIndicatorCol(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`validationIndicatorCol`."""
+        return self._set(validationIndicatorCol=value)
+
 
 class _MoEClassifierParams(_MoEParams):
     """Params of MoEClassifier and MoEClassificationModel."""
 
-    predictionCol: "Param[str]" = Param(
-        Params._dummy(), "predictionCol", "Prediction column name; empty = not produced. The language model's defaults to empty; when set it names a string column with the most probable next word after each document.", typeConverter=TypeConverters.toString)
-    probabilityCol: "Param[str]" = Param(
-        Params._dummy(), "probabilityCol", "Class probability column name (Vector); empty = not produced.", typeConverter=TypeConverters.toString)
-    rawPredictionCol: "Param[str]" = Param(
-        Params._dummy(), "rawPredictionCol", "Raw prediction column name (Vector of log-probabilities); empty = not produced.", typeConverter=TypeConverters.toString)
-
-    def getPredictionCol(self) -> str:
-        """Gets the value of predictionCol or its default value."""
-        return self.getOrDefault(self.predictionCol)
-
-    def setPredictionCol(self: P, value: str) -> P:
-        """Sets the value of :py:attr:`predictionCol`."""
-        return self._set(predictionCol=value)
-
-    def getProbabilityCol(self) -> str:
-        """Gets the value of probabilityCol or its default value."""
-        return self.getOrDefault(self.probabilityCol)
-
-    def setProbabilityCol(self: P, value: str) -> P:
-        """Sets the value of :py:attr:`probabilityCol`."""
-        return self._set(probabilityCol=value)
-
-    def getRawPredictionCol(self) -> str:
-        """Gets the value of rawPredictionCol or its default value."""
-        return self.getOrDefault(self.rawPredictionCol)
-
-    def setRawPredictionCol(self: P, value: str) -> P:
-        """Sets the value of :py:attr:`rawPredictionCol`."""
-        return self._set(rawPredictionCol=value)
+    pass
 
 
 class _MoERegressorParams(_MoEParams):
     """Params of MoERegressor and MoERegressionModel."""
 
-    predictionCol: "Param[str]" = Param(
-        Params._dummy(), "predictionCol", "Prediction column name; empty = not produced. The language model's defaults to empty; when set it names a string column with the most probable next word after each document.", typeConverter=TypeConverters.toString)
-
-    def getPredictionCol(self) -> str:
-        """Gets the value of predictionCol or its default value."""
-        return self.getOrDefault(self.predictionCol)
-
-    def setPredictionCol(self: P, value: str) -> P:
-        """Sets the value of :py:attr:`predictionCol`."""
-        return self._set(predictionCol=value)
+    pass
 
 
 class _MoELanguageModelEstimatorParams(_MoEParams):
@@ -368,6 +322,10 @@ class _MoELanguageModelEstimatorParams(_MoEParams):
         Params._dummy(), "embeddingDim", "Language models: token embedding width per context position.", typeConverter=TypeConverters.toInt)
     vocabularySize: "Param[int]" = Param(
         Params._dummy(), "vocabularySize", "Language models: vocabulary size V including the special tokens <unk> and <eos> (the V-2 most frequent words of the training documents are kept, the rest map to <unk>). The built-in corpus uses exactly V words. 0 is automatic: up to 10000 for text, 64 for the built-in corpus.", typeConverter=TypeConverters.toInt)
+    featuresCol: "Param[str]" = Param(
+        Params._dummy(), "featuresCol", "Features column name (Vector).", typeConverter=TypeConverters.toString)
+    labelCol: "Param[str]" = Param(
+        Params._dummy(), "labelCol", "Label column name (numeric).", typeConverter=TypeConverters.toString)
     predictionCol: "Param[str]" = Param(
         Params._dummy(), "predictionCol", "Prediction column name; empty = not produced. The language model's defaults to empty; when set it names a string column with the most probable next word after each document.", typeConverter=TypeConverters.toString)
     textCol: "Param[str]" = Param(
@@ -402,6 +360,22 @@ class _MoELanguageModelEstimatorParams(_MoEParams):
     def setVocabularySize(self: P, value: int) -> P:
         """Sets the value of :py:attr:`vocabularySize`."""
         return self._set(vocabularySize=value)
+
+    def getFeaturesCol(self) -> str:
+        """Gets the value of featuresCol or its default value."""
+        return self.getOrDefault(self.featuresCol)
+
+    def setFeaturesCol(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`featuresCol`."""
+        return self._set(featuresCol=value)
+
+    def getLabelCol(self) -> str:
+        """Gets the value of labelCol or its default value."""
+        return self.getOrDefault(self.labelCol)
+
+    def setLabelCol(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`labelCol`."""
+        return self._set(labelCol=value)
 
     def getPredictionCol(self) -> str:
         """Gets the value of predictionCol or its default value."""
@@ -470,7 +444,7 @@ class _MoEPerplexityEvaluatorParams(Params):
 
 
 class MoEClassifier(
-    JavaEstimator["MoEClassificationModel"],
+    _JavaProbabilisticClassifier["MoEClassificationModel"],
     _MoEClassifierParams,
     _MoEJavaStage,
 ):
@@ -542,19 +516,28 @@ class MoEClassifier(
         initialisation. The job's retrain command warm-starts from the model retrain.root/LATEST
         names.
     featuresCol : str, default "features"
-        Features column name (Vector).
+        features column name
     labelCol : str, default "label"
-        Label column name (numeric).
+        label column name
     predictionCol : str, default "prediction"
-        Prediction column name; empty = not produced. The language model's defaults to empty; when
-        set it names a string column with the most probable next word after each document.
+        prediction column name
     probabilityCol : str, default "probability"
-        Class probability column name (Vector); empty = not produced.
+        Column name for predicted class conditional probabilities. Note: Not all models output
+        well-calibrated probability estimates! These probabilities should be treated as confidences,
+        not precise probabilities
     rawPredictionCol : str, default "rawPrediction"
-        Raw prediction column name (Vector of log-probabilities); empty = not produced.
+        raw prediction (a.k.a. confidence) column name
     expertsCol : str, default ""
         Column with each row's chosen experts and their gate values
         (array<struct<expert:int,gate:double>>); empty = not produced.
+    validationIndicatorCol : str, default ""
+        Boolean column marking held-out rows (true): fit trains on the other rows and puts the
+        fitted model's metrics on these in its training summary; empty = train on every row.
+    thresholds : List[float], no default
+        Thresholds in multi-class classification to adjust the probability of predicting each class.
+        Array must have length equal to the number of classes, with values > 0 excepting that at
+        most one value may be 0. The class with largest value p/t is predicted, where p is the
+        original probability of that class and t is the class's threshold
     """
 
     @keyword_only
@@ -590,11 +573,13 @@ class MoEClassifier(
         probabilityCol: str = "probability",
         rawPredictionCol: str = "rawPrediction",
         expertsCol: str = "",
+        validationIndicatorCol: str = "",
+        thresholds: Optional[List[float]] = None,
     ) -> None:
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoEClassifier", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -630,6 +615,8 @@ class MoEClassifier(
         probabilityCol: str = "probability",
         rawPredictionCol: str = "rawPrediction",
         expertsCol: str = "",
+        validationIndicatorCol: str = "",
+        thresholds: Optional[List[float]] = None,
     ) -> "MoEClassifier":
         """Sets params by name (keyword arguments only; the defaults in the signature are the Java ones)."""
         return self._set(**self._input_kwargs)
@@ -639,7 +626,7 @@ class MoEClassifier(
 
 
 class MoEClassificationModel(
-    JavaModel,
+    _JavaProbabilisticClassificationModel,
     _MoEClassifierParams,
     _MoEModelMethods,
     _FeatureModelMethods,
@@ -654,11 +641,15 @@ class MoEClassificationModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="")
+
+    def setLabelCol(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`labelCol`."""
+        return self._set(labelCol=value)
 
 
 class MoERegressor(
-    JavaEstimator["MoERegressionModel"],
+    _JavaRegressor["MoERegressionModel"],
     _MoERegressorParams,
     _MoEJavaStage,
 ):
@@ -730,15 +721,17 @@ class MoERegressor(
         initialisation. The job's retrain command warm-starts from the model retrain.root/LATEST
         names.
     featuresCol : str, default "features"
-        Features column name (Vector).
+        features column name
     labelCol : str, default "label"
-        Label column name (numeric).
+        label column name
     predictionCol : str, default "prediction"
-        Prediction column name; empty = not produced. The language model's defaults to empty; when
-        set it names a string column with the most probable next word after each document.
+        prediction column name
     expertsCol : str, default ""
         Column with each row's chosen experts and their gate values
         (array<struct<expert:int,gate:double>>); empty = not produced.
+    validationIndicatorCol : str, default ""
+        Boolean column marking held-out rows (true): fit trains on the other rows and puts the
+        fitted model's metrics on these in its training summary; empty = train on every row.
     """
 
     @keyword_only
@@ -772,11 +765,12 @@ class MoERegressor(
         labelCol: str = "label",
         predictionCol: str = "prediction",
         expertsCol: str = "",
+        validationIndicatorCol: str = "",
     ) -> None:
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoERegressor", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -810,6 +804,7 @@ class MoERegressor(
         labelCol: str = "label",
         predictionCol: str = "prediction",
         expertsCol: str = "",
+        validationIndicatorCol: str = "",
     ) -> "MoERegressor":
         """Sets params by name (keyword arguments only; the defaults in the signature are the Java ones)."""
         return self._set(**self._input_kwargs)
@@ -819,7 +814,7 @@ class MoERegressor(
 
 
 class MoERegressionModel(
-    JavaModel,
+    _JavaRegressionModel,
     _MoERegressorParams,
     _MoEModelMethods,
     _FeatureModelMethods,
@@ -833,7 +828,11 @@ class MoERegressionModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="")
+
+    def setLabelCol(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`labelCol`."""
+        return self._set(labelCol=value)
 
 
 class MoELanguageModelEstimator(
@@ -927,6 +926,9 @@ class MoELanguageModelEstimator(
     expertsCol : str, default ""
         Column with each row's chosen experts and their gate values
         (array<struct<expert:int,gate:double>>); empty = not produced.
+    validationIndicatorCol : str, default ""
+        Boolean column marking held-out rows (true): fit trains on the other rows and puts the
+        fitted model's metrics on these in its training summary; empty = train on every row.
     textCol : str, default "text"
         Column of documents (string; null = empty document).
     logLikelihoodCol : str, default "logLikelihood"
@@ -974,6 +976,7 @@ class MoELanguageModelEstimator(
         labelCol: str = "label",
         predictionCol: str = "",
         expertsCol: str = "",
+        validationIndicatorCol: str = "",
         textCol: str = "text",
         logLikelihoodCol: str = "logLikelihood",
         perplexityCol: str = "perplexity",
@@ -982,7 +985,7 @@ class MoELanguageModelEstimator(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoELanguageModelEstimator", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -1019,6 +1022,7 @@ class MoELanguageModelEstimator(
         labelCol: str = "label",
         predictionCol: str = "",
         expertsCol: str = "",
+        validationIndicatorCol: str = "",
         textCol: str = "text",
         logLikelihoodCol: str = "logLikelihood",
         perplexityCol: str = "perplexity",
@@ -1046,7 +1050,7 @@ class MoELanguageModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
 
 
 class MoEPerplexityEvaluator(
