@@ -127,6 +127,13 @@ public final class MoEConfig implements Serializable {
      * vocabulary size of 0 (automatic) or at least 3.
      */
     public void validate(Setting.Face face) {
+        String lm = string(Settings.LM_MODEL);
+        if (!lm.equals("window") && string(Settings.ROUTING).equals("local")) {
+            throw new InvalidConfigException(face.subject(Settings.ROUTING, get(Settings.ROUTING)) + " is not supported with "
+                    + face.name(Settings.LM_MODEL) + " = " + lm + ": the recurrent model routes every timestep's rows through the"
+                    + " shuffle (use engine.routing=shuffle)");
+        }
+        if (lm.equals("lstm") || lm.equals("moe-1-wide")) return; // the model.* MoE keys do not shape these baselines' layer
         switch (gating()) {
             case HIERARCHICAL -> {
                 atMost(face, Settings.K_PRIMARY, Settings.NUM_GROUPS);
@@ -187,6 +194,11 @@ public final class MoEConfig implements Serializable {
         LearningRateSchedule schedule = warmup > 0 ? LearningRateSchedule.warmupInverseSqrt(rate, warmup)
                 : LearningRateSchedule.constant(rate);
         return new TrainerConfig(new Adam(), schedule, number(Settings.CLIP_NORM), longValue(Settings.SEED), precision());
+    }
+
+    /** The recurrent language model's kind ({@code lm.model}): window (not recurrent), lstm, moe-1-wide or lstm-moe. */
+    public String languageModel() {
+        return string(Settings.LM_MODEL);
     }
 
     public EngineConfig engineConfig() {

@@ -108,10 +108,52 @@ public final class TrainingLoop {
         CheckpointStore store = options.checkpointDir() == null ? null
                 : new CheckpointStore(options.checkpointDir(), sc.hadoopConfiguration(), options.keepCheckpoints());
         SparkMoETrainer trainer = start(sc, network, config, data, store, warm);
+        Steps steps = new Steps() {
+            @Override
+            public long stepsTaken() {
+                return trainer.stepsTaken();
+            }
+
+            @Override
+            public StepReport trainStep() {
+                return trainer.trainStep();
+            }
+
+            @Override
+            public void checkpoint(CheckpointStore s, Map<String, String> provenance) throws IOException {
+                trainer.checkpoint(s, provenance);
+            }
+        };
+        try {
+            return new Result(trainer, drive(steps, store, options, listeners, sc.hadoopConfiguration()));
+        } catch (IOException | RuntimeException e) {
+            trainer.close();
+            throw e;
+        }
+    }
+
+    /** What {@link #drive} runs: a trainer of either engine (the feed-forward one, or the recurrent LM's sequence engine). */
+    public interface Steps {
+        long stepsTaken();
+
+        StepReport trainStep();
+
+        void checkpoint(CheckpointStore store, Map<String, String> provenance) throws IOException;
+    }
+
+    /**
+     * The loop itself, for any trainer: steps up to the target, one metrics line per step, a
+     * checkpoint every interval and at the end, the listeners told. The caller closes the trainer.
+     *
+     * @param store where checkpoints go (null = none)
+     * @return what each step of this run reported
+     */
+    public static List<StepReport> drive(Steps trainer, CheckpointStore store, Options options, List<? extends Listener> listeners,
+                                         org.apache.hadoop.conf.Configuration conf) throws IOException {
         List<StepReport> reports = new ArrayList<>();
         MetricsLog metrics = null;
         try {
-            metrics = options.metricsPath() == null ? null : new MetricsLog(options.metricsPath(), sc.hadoopConfiguration());
+            metrics = options.metricsPath() == null ? null : new MetricsLog(options.metricsPath(), conf);
             long first = trainer.stepsTaken();
             for (Listener l : listeners) l.started(first, options.steps());
             long lastCheckpoint = first;
@@ -132,13 +174,10 @@ public final class TrainingLoop {
                 for (Listener l : listeners) l.checkpointed(trainer.stepsTaken());
             }
             for (Listener l : listeners) l.finished(trainer.stepsTaken());
-        } catch (IOException | RuntimeException e) {
-            trainer.close();
-            throw e;
         } finally {
             if (metrics != null) metrics.close();
         }
-        return new Result(trainer, reports);
+        return reports;
     }
 
     private static SparkMoETrainer start(JavaSparkContext sc, MoENetwork network, EngineConfig config, JavaRDD<RowBlock> data,

@@ -19,6 +19,10 @@ public record StepReport(long step, int examples, double taskLoss, BalanceResult
 
     /** The line written to metrics.jsonl. */
     public org.sparkmoe.engine.metrics.StepMetrics toMetrics() {
+        if (balance == null) { // a network without an MoE layer (the recurrent LSTM-LSTM baseline): no balance columns
+            return new org.sparkmoe.engine.metrics.StepMetrics(step, examples, taskLoss, 0, 0, Double.NaN, Double.NaN, Double.NaN,
+                    minExpertBatch, maxExpertBatch, examplesPerSecond(), timingsMillis);
+        }
         return new org.sparkmoe.engine.metrics.StepMetrics(step, examples, taskLoss, balance.importanceLoss(), balance.loadLoss(),
                 balance.cvImportance(), balance.cvLoad(), balance.maxOverMeanLoad(), minExpertBatch, maxExpertBatch,
                 examplesPerSecond(), timingsMillis);

@@ -130,6 +130,15 @@ abstract class Command {
     /** job.model: a job model directory (or a train output.dir), or a model saved by the ML API. */
     Loaded loadModel(JobConfig cfg) throws IOException {
         String m = cfg.required("job.model", "(the model directory or a train output.dir)");
+        Optional<Path> dir = ModelDirectory.locate(m, hadoop);
+        if (dir.isPresent()) {
+            ModelDirectory.Spec spec = ModelDirectory.readSpec(dir.get(), hadoop);
+            if (RecurrentLm.isRecurrent(spec)) {
+                throw new JobConfig.ConfigException("config key 'job.model': " + dir.get() + " holds a recurrent language model (lm.model = "
+                        + RecurrentLm.kind(spec) + " in " + ModelDirectory.SPEC + "); of the job's commands only train and evaluate take one"
+                        + " (score, inspect, retrain and warm starts do not)");
+            }
+        }
         Optional<ModelDirectory.Loaded> l = ModelDirectory.load(m, hadoop, SparkSession.builder().getOrCreate());
         if (l.isEmpty()) throw new JobData.InputException("config key 'job.model': no model at " + m + " (no " + ModelDirectory.SPEC + ")");
         return new Loaded(l.get().dir(), l.get().spec(), l.get().state());

@@ -209,11 +209,21 @@ public final class JobConfig implements Serializable {
             if (!ok) throw new ConfigException("config key '" + e.getKey() + "' has invalid value '" + v + "': expected " + s.allowed());
             b.set(s, v);
         }
+        String lm = values.getOrDefault(Settings.LM_MODEL.jobKey(), "window");
+        if (!lm.equals("window") && !"lm".equals(values.get(Settings.TASK.jobKey()))) {
+            throw new ConfigException("config key 'lm.model' = '" + lm + "' applies to task=lm only (task is "
+                    + values.get(Settings.TASK.jobKey()) + ")");
+        }
         try {
             return b.build();
         } catch (MoEConfig.InvalidConfigException e) {
             throw new ConfigException(e.getMessage());
         }
+    }
+
+    /** task=lm with a recurrent model ({@code lm.model} other than window). */
+    public boolean recurrent() {
+        return task() == TaskKind.LM && !typed.languageModel().equals("window");
     }
 
     // ------------------------------------------------------------------------------ access

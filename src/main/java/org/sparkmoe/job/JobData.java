@@ -140,18 +140,8 @@ final class JobData {
 
     private static JobData textCorpus(JavaSparkContext sc, JobConfig cfg, ModelDirectory.Spec model, org.apache.hadoop.fs.Path modelDir,
                                       String key, String input, int partitions, double fraction, JobData like) throws org.apache.spark.SparkException {
-        org.apache.spark.api.java.JavaPairRDD<String, String> docs = switch (cfg.string("input.format")) {
-            case "text" -> org.sparkmoe.data.TextSource.textFiles(sc, input, cfg.bool("input.documentPerFile")
-                    ? org.sparkmoe.data.TextSource.DocumentMode.FILE : org.sparkmoe.data.TextSource.DocumentMode.LINE, partitions);
-            case "parquet" -> org.sparkmoe.data.TextSource.parquet(spark(), input, cfg.string("input.textColumn"));
-            case "csv" -> org.sparkmoe.data.TextSource.csv(spark(), input, cfg.string("input.textColumn"), cfg.bool("input.header"));
-            default -> throw new JobConfig.ConfigException("config key 'input.format' = '" + cfg.string("input.format")
-                    + "' cannot hold text for task=lm (use text, parquet or csv)");
-        };
-        if (cfg.bool("input.stripTags")) docs = docs.mapValues(JobData::stripTags);
-        docs = docs.persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
-        org.sparkmoe.data.Tokenizer tok = new org.sparkmoe.data.Tokenizer(cfg.bool("input.lowercase"),
-                cfg.bool("input.keepPunctuation") ? org.sparkmoe.data.Tokenizer.Punctuation.SPLIT : org.sparkmoe.data.Tokenizer.Punctuation.DROP);
+        org.apache.spark.api.java.JavaPairRDD<String, String> docs = textDocuments(sc, cfg, input, partitions);
+        org.sparkmoe.data.Tokenizer tok = tokenizer(cfg);
         org.sparkmoe.data.Vocabulary vocab;
         int c;
         if (like != null) {
@@ -200,6 +190,27 @@ final class JobData {
         }
         d.outOfVocabulary.values().removeIf(r -> Double.isNaN(r));
         return d;
+    }
+
+    /** The documents of a text input (id, text) in the configured format, tags stripped when asked; persisted. */
+    static org.apache.spark.api.java.JavaPairRDD<String, String> textDocuments(JavaSparkContext sc, JobConfig cfg, String input,
+                                                                              int partitions) {
+        org.apache.spark.api.java.JavaPairRDD<String, String> docs = switch (cfg.string("input.format")) {
+            case "text" -> org.sparkmoe.data.TextSource.textFiles(sc, input, cfg.bool("input.documentPerFile")
+                    ? org.sparkmoe.data.TextSource.DocumentMode.FILE : org.sparkmoe.data.TextSource.DocumentMode.LINE, partitions);
+            case "parquet" -> org.sparkmoe.data.TextSource.parquet(spark(), input, cfg.string("input.textColumn"));
+            case "csv" -> org.sparkmoe.data.TextSource.csv(spark(), input, cfg.string("input.textColumn"), cfg.bool("input.header"));
+            default -> throw new JobConfig.ConfigException("config key 'input.format' = '" + cfg.string("input.format")
+                    + "' cannot hold text for task=lm (use text, parquet or csv)");
+        };
+        if (cfg.bool("input.stripTags")) docs = docs.mapValues(JobData::stripTags);
+        return docs.persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
+    }
+
+    /** The job's tokenizer (input.lowercase, input.keepPunctuation). */
+    static org.sparkmoe.data.Tokenizer tokenizer(JobConfig cfg) {
+        return new org.sparkmoe.data.Tokenizer(cfg.bool("input.lowercase"),
+                cfg.bool("input.keepPunctuation") ? org.sparkmoe.data.Tokenizer.Punctuation.SPLIT : org.sparkmoe.data.Tokenizer.Punctuation.DROP);
     }
 
     private static final java.util.regex.Pattern TAG = java.util.regex.Pattern.compile("(\\S)/[^\\s/]+(?=\\s|$)");

@@ -24,6 +24,10 @@ class RetrainCommand extends TrainCommand {
 
     @Override
     int run(JobConfig cfg) throws IOException {
+        if (cfg.recurrent()) {
+            throw new JobConfig.ConfigException("config key 'lm.model' = '" + cfg.string("lm.model") + "': retrain does not support the"
+                    + " recurrent language model (train and evaluate do)");
+        }
         Path root = new Path(cfg.required("retrain.root", "for retrain (the publish root)"));
         String date = cfg.required("retrain.date", "for retrain (the run date)");
         boolean force = cfg.bool("retrain.force");

@@ -22,6 +22,9 @@ import org.sparkmoe.engine.StepReport;
 import org.sparkmoe.engine.checkpoint.CheckpointStore;
 import org.sparkmoe.engine.metrics.MetricsLog;
 import org.sparkmoe.engine.metrics.StepMetrics;
+import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
+import org.sparkmoe.engine.sequence.SequenceLayout;
+import org.sparkmoe.engine.sequence.SparkSequenceTrainer;
 
 /** {@code train}: trains on the configured data, writes output.dir (checkpoints, metrics, summary) and publishes output.dir/model. */
 class TrainCommand extends Command {
@@ -37,6 +40,7 @@ class TrainCommand extends Command {
     int run(JobConfig cfg) throws IOException {
         Path output = new Path(cfg.required("output.dir", "for train (the run's output directory)"));
         try (RunLock lock = lock(output, "output.dir", "train")) {
+            if (cfg.recurrent()) return trainRecurrent(cfg, output);
             JobData data = JobData.load(sc, cfg, null);
             for (String w : data.warnings) out.println("warning: " + w);
             ModelDirectory.Spec spec = spec(cfg, data, null);
@@ -53,6 +57,10 @@ class TrainCommand extends Command {
 
     ModelDirectory.Spec spec(JobConfig cfg, JobData data, ModelDirectory.Spec previous) {
         NetworkSpec net = cfg.networkSpec(data.vocabulary, data.inputDim, data.outputs);
+        return new ModelDirectory.Spec(net, data.metadata, provenance(cfg, previous));
+    }
+
+    private static Map<String, String> provenance(JobConfig cfg, ModelDirectory.Spec previous) {
         Map<String, String> prov = new LinkedHashMap<>();
         prov.put("createdBy", "spark-moe MoEJob");
         prov.put("input.path", cfg.string("input.path"));
@@ -63,7 +71,7 @@ class TrainCommand extends Command {
         prov.put("engine.batchSize", cfg.string("engine.batchSize"));
         prov.put("engine.precision", cfg.string("engine.precision"));
         if (previous != null && previous.provenance().containsKey("version")) prov.put("warmStartFrom", previous.provenance().get("version"));
-        return new ModelDirectory.Spec(net, data.metadata, prov);
+        return prov;
     }
 
     /**
@@ -84,9 +92,12 @@ class TrainCommand extends Command {
         for (Path p : specs) {
             if (!fs.exists(p)) continue;
             ModelDirectory.Spec old = ModelDirectory.Spec.parse(Publish.readText(p, hadoop), p.toString());
-            if (!old.network().equals(spec.network())) {
+            String shape = RecurrentLm.shapeDifference(old, spec);
+            if (!old.network().equals(spec.network()) || !shape.isEmpty()) {
+                String diff = difference(old.network(), spec.network());
                 throw new JobConfig.ConfigException("output path " + output + " already holds a different model (" + p + "): "
-                        + difference(old.network(), spec.network()) + "; choose another output.dir or delete it");
+                        + (diff.isEmpty() ? shape : shape.isEmpty() ? diff : diff + ", " + shape)
+                        + "; choose another output.dir or delete it");
             }
         }
     }
@@ -211,18 +222,142 @@ class TrainCommand extends Command {
         return new Trained(spec, modelTmp, summary, eval);
     }
 
-    private Map<String, Object> summary(JobConfig cfg, ModelDirectory.Spec spec, MoENetwork network, JobData data,
-                                        TrainingState state, List<StepMetrics> all, List<StepReport> reports,
-                                        Evaluator.Result eval, double trainSeconds) {
-        Map<String, Object> s = new LinkedHashMap<>();
-        NetworkSpec ns = spec.network();
-        s.put("task", cfg.string("task"));
-        s.put("steps", state.step());
-        s.put("stepsThisRun", reports.size());
-        StepMetrics last = all.isEmpty() ? null : all.get(all.size() - 1);
-        s.put("finalTrainLoss", last == null ? Double.NaN : last.taskLoss());
-        s.put("heldout", eval.toMap(ns.task()));
-        // the paper's balance columns, averaged over the last (up to) 10 training steps
+    /**
+     * train for a recurrent language model ({@code lm.model} lstm, moe-1-wide or lstm-moe): the
+     * sequence engine ({@link SparkSequenceTrainer}) driven by the job's loop ({@link TrainingLoop#drive}:
+     * checkpoints in output.dir/checkpoints with the LSTM state and stream positions, resume, metrics,
+     * progress), then held-out perplexity, and the model published at output.dir/model.
+     */
+    private int trainRecurrent(JobConfig cfg, Path output) throws IOException {
+        long wallStart = System.nanoTime();
+        RecurrentLm.Documents docs = RecurrentLm.load(sc, cfg, null);
+        int v = docs.vocabulary().size();
+        Map<String, String> meta = new LinkedHashMap<>(docs.metadata());
+        meta.putAll(RecurrentLm.shape(cfg));
+        ModelDirectory.Spec spec = new ModelDirectory.Spec(cfg.networkSpec(v, 0, v), meta, provenance(cfg, null));
+        checkSameModel(output, spec);
+        RecurrentLanguageModel model = RecurrentLm.model(spec);
+        int s = cfg.integer("lm.streams"), t = cfg.integer("lm.seqLength");
+        if (docs.trainCount() < s) {
+            throw new JobData.InputException("config key 'lm.streams' = " + s + " needs at least " + s + " training documents; the data"
+                    + " has " + docs.trainCount() + " (lower lm.streams or give more documents)");
+        }
+        int partitions = cfg.integer("input.partitions") > 0 ? cfg.integer("input.partitions") : sc.defaultParallelism();
+        SequenceLayout layout = new SequenceLayout(s, t, org.sparkmoe.data.Vocabulary.EOS_ID, 0, docs.trainCount(),
+                Math.max(1, Math.min(partitions, s)));
+        EngineConfig ec = RecurrentLm.engineConfig(cfg, model, s * t);
+        long target = cfg.longValue("optim.maxSteps");
+        Path metricsPath = new Path(output, ModelDirectory.METRICS);
+        CheckpointStore store = new CheckpointStore(new Path(output, "checkpoints").toString(), hadoop, cfg.integer("checkpoint.keep"));
+        TrainingLoop.Options options = new TrainingLoop.Options(target, store.dir(), cfg.integer("checkpoint.interval"),
+                cfg.integer("checkpoint.keep"), metricsPath.toString(), spec.provenance());
+        RunListeners.BalanceHistory balance = new RunListeners.BalanceHistory(new Path(output, "expert-load.csv"), hadoop);
+        sc.setJobGroup("spark-moe-train", "spark-moe train: recurrent lm (" + RecurrentLm.kind(spec) + "), " + model.numExperts()
+                + " experts, " + target + " steps", false);
+        boolean[] started = {false};
+        Path sparkCheckpoints = defaultSparkCheckpoints(output);
+        List<StepReport> reports;
+        TrainingState finalState;
+        SparkSequenceTrainer.Evaluation eval;
+        try (SparkSequenceTrainer trainer = SparkSequenceTrainer.resume(sc, model, ec, docs.train(), layout, store)) {
+            TrainingLoop.Steps steps = new TrainingLoop.Steps() {
+                @Override
+                public long stepsTaken() {
+                    return trainer.stepsTaken();
+                }
+
+                @Override
+                public StepReport trainStep() {
+                    return trainer.trainStep();
+                }
+
+                @Override
+                public void checkpoint(CheckpointStore st, Map<String, String> provenance) throws IOException {
+                    trainer.checkpoint(st, provenance);
+                }
+            };
+            try {
+                reports = TrainingLoop.drive(steps, store, options, List.of(recordSpec(output, spec, started),
+                        RunListeners.progress(out, cfg.integer("progress.interval")),
+                        RunListeners.failOnDivergence("lower optim.stepSize or set optim.clipNorm"), balance), hadoop);
+            } catch (java.io.UncheckedIOException e) {
+                throw e.getCause();
+            }
+            sc.setJobGroup("spark-moe-evaluate", "spark-moe: held-out perplexity", false);
+            eval = trainer.evaluate(docs.heldout(), s);
+            finalState = trainer.snapshot();
+        } finally {
+            if (sparkCheckpoints != null) {
+                sc.sc().setCheckpointDir(null);
+                sparkCheckpoints.getFileSystem(hadoop).delete(sparkCheckpoints, true);
+            }
+        }
+        List<StepMetrics> all = MetricsLog.read(metricsPath.toString(), hadoop);
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("task", "lm");
+        summary.put("lm.model", RecurrentLm.kind(spec));
+        summary.put("steps", finalState.step());
+        summary.put("stepsThisRun", reports.size());
+        summary.put("finalTrainLoss", all.isEmpty() ? Double.NaN : all.get(all.size() - 1).taskLoss());
+        summary.put("heldout", recurrentEvaluation(eval));
+        balanceColumns(summary, all);
+        long tokens = 0;
+        double secs = 0;
+        for (StepReport r : reports) {
+            tokens += r.examples();
+            secs += r.seconds();
+        }
+        summary.put("tokensPerSecond", secs > 0 ? tokens / secs : Double.NaN);
+        long shared = model.sharedLayout().size();
+        long expert = model.moe() == null ? 0 : model.moe().expert().layout().size();
+        int active = model.moe() == null ? 0 : RecurrentLm.kind(spec).equals("moe-1-wide") ? 1 : spec.network().activeExperts();
+        summary.put("parametersTotal", shared + expert * model.numExperts());
+        summary.put("parametersActivePerToken", shared + expert * active);
+        summary.put("forwardFlopsPerToken", model.forwardFlopsPerToken(active));
+        summary.put("experts", model.numExperts());
+        summary.put("activeExperts", active);
+        summary.put("wallSeconds", (System.nanoTime() - wallStart) / 1e9);
+
+        Path modelTmp = Publish.tempSibling(new Path(output, "model"), hadoop);
+        try {
+            Publish.writeText(new Path(modelTmp, ModelDirectory.SPEC), spec.toJson(), hadoop);
+            RecurrentLm.writeParameters(modelTmp, spec, model, finalState, ec.expertShards(), hadoop);
+            Path vocab = new Path(modelTmp, ModelDirectory.VOCABULARY);
+            writing(vocab, () -> docs.vocabulary().save(vocab.toString(), hadoop));
+            Publish.writeText(new Path(modelTmp, ModelDirectory.SUMMARY), json(summary), hadoop);
+            FileSystem fs = modelTmp.getFileSystem(hadoop);
+            Path metricsCopy = new Path(modelTmp, ModelDirectory.METRICS);
+            writing(metricsCopy, () -> org.apache.hadoop.fs.FileUtil.copy(fs, metricsPath, fs, metricsCopy, false, hadoop));
+            if (cfg.bool("charts.enabled")) {
+                Path charts = new Path(modelTmp, ModelDirectory.CHARTS);
+                fs.mkdirs(charts);
+                Path loss = new Path(charts, Charts.LOSS), load = new Path(charts, Charts.EXPERT_LOAD);
+                writing(loss, () -> Charts.loss(all, Double.NaN, loss, hadoop));
+                if (model.numExperts() > 1) writing(load, () -> Charts.expertLoad(balance.rows(), model.numExperts(), load, hadoop));
+            }
+        } catch (IOException | RuntimeException | org.apache.hadoop.fs.FSError e) {
+            modelTmp.getFileSystem(hadoop).delete(modelTmp, true);
+            throw e;
+        }
+        Path published = new Path(output, "model");
+        Publish.publish(modelTmp, published, hadoop);
+        Publish.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(summary), hadoop);
+        out.println("model published at " + published);
+        out.println("summary: " + json(summary));
+        return MoEJob.OK;
+    }
+
+    /** Held-out perplexity of a recurrent model, as evaluate and the summary report it. */
+    static Map<String, Object> recurrentEvaluation(SparkSequenceTrainer.Evaluation e) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("tokens", e.tokens());
+        m.put("logLoss", e.tokens() == 0 ? Double.NaN : e.lossSum() / e.tokens());
+        m.put("perplexity", e.perplexity());
+        return m;
+    }
+
+    /** The paper's balance columns (table 6), averaged over the last (up to) 10 training steps. */
+    private static void balanceColumns(Map<String, Object> s, List<StepMetrics> all) {
         int from = Math.max(0, all.size() - 10);
         double cvi = 0, cvl = 0, mm = 0;
         int cnt = 0;
@@ -236,6 +371,20 @@ class TrainCommand extends Command {
         s.put("cvLoad", cnt == 0 ? Double.NaN : cvl / cnt);
         s.put("maxOverMeanLoad", cnt == 0 ? Double.NaN : mm / cnt);
         s.put("balanceColumnsOver", "mean of the last " + cnt + " training steps");
+    }
+
+    private Map<String, Object> summary(JobConfig cfg, ModelDirectory.Spec spec, MoENetwork network, JobData data,
+                                        TrainingState state, List<StepMetrics> all, List<StepReport> reports,
+                                        Evaluator.Result eval, double trainSeconds) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        NetworkSpec ns = spec.network();
+        s.put("task", cfg.string("task"));
+        s.put("steps", state.step());
+        s.put("stepsThisRun", reports.size());
+        StepMetrics last = all.isEmpty() ? null : all.get(all.size() - 1);
+        s.put("finalTrainLoss", last == null ? Double.NaN : last.taskLoss());
+        s.put("heldout", eval.toMap(ns.task()));
+        balanceColumns(s, all);
         double maxShare = 0;
         for (double v : eval.expertShare()) maxShare = Math.max(maxShare, v);
         s.put("heldoutTop1MaxOverMeanShare", maxShare * eval.expertShare().length);

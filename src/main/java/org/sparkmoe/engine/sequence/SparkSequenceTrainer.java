@@ -310,12 +310,18 @@ public final class SparkSequenceTrainer implements AutoCloseable {
      */
     public Evaluation evaluate(JavaPairRDD<Long, int[]> documents, int sequences) {
         if (sequences <= 0) throw new IllegalArgumentException("sequences must be positive, got " + sequences);
-        TrainingState now = snapshot();
-        Broadcast<ModelParameters> params = sc.broadcast(now.params());
-        RecurrentLanguageModel m = model;
-        Precision precision = trainer.precision();
-        int steps = layout.steps(), end = layout.endToken();
         sc.setJobGroup("spark-moe-evaluate-" + step, "spark-moe sequence evaluation at step " + step, false);
+        return evaluate(sc, model, snapshot().params(), trainer.precision(), layout.steps(), layout.endToken(), documents, sequences);
+    }
+
+    /**
+     * As {@link #evaluate(JavaPairRDD, int)} for saved parameters (a published model): windows of
+     * {@code steps} tokens, {@code endToken} the end-of-document id. Clears the job group when done.
+     */
+    public static Evaluation evaluate(JavaSparkContext sc, RecurrentLanguageModel m, ModelParameters parameters, Precision precision,
+                                      int steps, int end, JavaPairRDD<Long, int[]> documents, int sequences) {
+        if (sequences <= 0) throw new IllegalArgumentException("sequences must be positive, got " + sequences);
+        Broadcast<ModelParameters> params = sc.broadcast(parameters);
         try {
             List<Evaluation> parts = documents.mapPartitions(it -> {
                 List<int[]> docs = new ArrayList<>();
