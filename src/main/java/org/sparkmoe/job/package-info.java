@@ -6,7 +6,8 @@
  * {@link org.sparkmoe.job.JobConfig} (the job's keys over the declared settings of
  * {@code org.sparkmoe.app.Settings}; reference text in {@code conf/moe-job.properties}),
  * {@link org.sparkmoe.job.JobData} (training and held-out data), {@link org.sparkmoe.job.Evaluator}
- * (held-out evaluation and scoring) and {@link org.sparkmoe.job.Charts}. The model directory, the
+ * (held-out evaluation and scoring), {@link org.sparkmoe.job.RecurrentLm} (the recurrent language
+ * model's documents, model and parameters, {@code lm.model}) and {@link org.sparkmoe.job.Charts}. The model directory, the
  * driver loop and publishing by rename are the application layer's.
  *
  * <p>Layer: a face, at the top. May depend on {@code org.sparkmoe.core.*}, {@code org.sparkmoe.engine}
