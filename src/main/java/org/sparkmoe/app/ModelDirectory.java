@@ -208,6 +208,11 @@ public final class ModelDirectory {
             if (!fs.exists(specFile)) continue;
             JsonNode root = header(Publish.readText(specFile, conf), specFile.toString());
             Spec spec = spec(root, specFile.toString());
+            String lm = spec.data().getOrDefault("lm.model", "window");
+            if (!lm.equals("window")) { // the job's recurrent LM: its parameters/ are in the recurrent model's layout (org.sparkmoe.job)
+                throw new IOException(dir + " holds a recurrent language model (lm.model = " + lm + " in " + SPEC
+                        + "); only the job's train and evaluate read it");
+            }
             if (root.path("version").asInt(1) < 2) return Optional.of(new Saved(dir, Layout.V1_JOB, spec, null, 0, List.of()));
             Map<String, String> t = map(root.get("parameters"));
             String slots = t.getOrDefault("optimiserSlots", "");

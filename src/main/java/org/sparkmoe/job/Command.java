@@ -130,7 +130,7 @@ abstract class Command {
     /** job.model: a job model directory (or a train output.dir), or a model saved by the ML API. */
     Loaded loadModel(JobConfig cfg) throws IOException {
         String m = cfg.required("job.model", "(the model directory or a train output.dir)");
-        Optional<Path> dir = ModelDirectory.locate(m, hadoop);
+        Optional<Path> dir = RecurrentLm.locate(m, hadoop);
         if (dir.isPresent()) {
             ModelDirectory.Spec spec = ModelDirectory.readSpec(dir.get(), hadoop);
             if (RecurrentLm.isRecurrent(spec)) {

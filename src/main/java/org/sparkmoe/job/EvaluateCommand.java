@@ -20,7 +20,7 @@ class EvaluateCommand extends Command {
 
     @Override
     int run(JobConfig cfg) throws IOException {
-        java.util.Optional<Path> dir = ModelDirectory.locate(cfg.required("job.model", "(the model directory or a train output.dir)"), hadoop);
+        java.util.Optional<Path> dir = RecurrentLm.locate(cfg.required("job.model", "(the model directory or a train output.dir)"), hadoop);
         if (dir.isPresent()) {
             ModelDirectory.Spec spec = ModelDirectory.readSpec(dir.get(), hadoop);
             if (RecurrentLm.isRecurrent(spec)) return evaluateRecurrent(cfg, dir.get(), spec);

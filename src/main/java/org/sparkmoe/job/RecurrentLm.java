@@ -36,8 +36,10 @@ import scala.Tuple2;
  * {@code network} holds the model.* settings (V, d = modelDim, the MoE's gating, experts, k, h,
  * balance weights; the window-only fields are unused), its {@code data} the recurrent keys
  * ({@code lm.model}, {@code lm.seqLength}, {@code lm.streams}, {@code lm.dropout}), and
- * {@code parameters/} one checkpoint in the recurrent model's layouts. Readers that build the window
- * network from the spec must check {@link #isRecurrent(ModelDirectory.Spec)} first.
+ * {@code parameters/} one {@link CheckpointStore} checkpoint in the recurrent model's layouts (as the
+ * window model's format 1; not format 2's parquet table, whose rows follow the window network).
+ * {@link ModelDirectory#open} refuses such a directory; the job's readers check
+ * {@link #isRecurrent(ModelDirectory.Spec)} first.
  */
 final class RecurrentLm {
     /** The keys recorded in spec.json's data that, with the network, fix the model's shape. */
@@ -45,6 +47,14 @@ final class RecurrentLm {
             Settings.LM_STREAMS.jobKey(), Settings.LM_DROPOUT.jobKey());
 
     private RecurrentLm() {
+    }
+
+    /** The model directory at {@code path} (a model directory, or a train output.dir holding one in model/); empty when neither has spec.json. */
+    static java.util.Optional<Path> locate(String path, Configuration conf) throws IOException {
+        Path p = new Path(path);
+        org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(conf);
+        for (Path dir : new Path[] {p, new Path(p, "model")}) if (fs.exists(new Path(dir, ModelDirectory.SPEC))) return java.util.Optional.of(dir);
+        return java.util.Optional.empty();
     }
 
     static boolean isRecurrent(ModelDirectory.Spec spec) {
@@ -131,7 +141,7 @@ final class RecurrentLm {
     }
 
     private static Documents builtIn(JavaSparkContext sc, JobConfig cfg, Vocabulary saved, int partitions) {
-        int v = saved != null ? saved.size() : cfg.integer("model.vocabularySize");
+        int v = saved != null ? saved.size() : Settings.vocabularySize(cfg.integer("model.vocabularySize"), true);
         MarkovMixtureCorpus corpus = JobData.corpus(cfg, v);
         long n = cfg.longValue("synthetic.documents");
         double fraction = cfg.number("heldout.fraction");
@@ -179,7 +189,8 @@ final class RecurrentLm {
             train = docs.filter(x -> !split.isHeldOut(x._1()));
             held = docs.filter(x -> split.isHeldOut(x._1()));
         }
-        Vocabulary vocab = saved != null ? saved : Vocabulary.build(train.values(), JobData.tokenizer(cfg), cfg.integer("model.vocabularySize"));
+        Vocabulary vocab = saved != null ? saved : Vocabulary.build(train.values(), JobData.tokenizer(cfg),
+                Settings.vocabularySize(cfg.integer("model.vocabularySize"), false));
         if (vocab.size() < JobConfig.MIN_VOCABULARY) {
             throw new JobData.InputException("input " + input + " (config key 'input.path') gives a vocabulary of " + vocab.size()
                     + " ids: no words besides <unk> and <eos>");
