@@ -108,22 +108,7 @@ public final class TrainingLoop {
         CheckpointStore store = options.checkpointDir() == null ? null
                 : new CheckpointStore(options.checkpointDir(), sc.hadoopConfiguration(), options.keepCheckpoints());
         SparkMoETrainer trainer = start(sc, network, config, data, store, warm);
-        Steps steps = new Steps() {
-            @Override
-            public long stepsTaken() {
-                return trainer.stepsTaken();
-            }
-
-            @Override
-            public StepReport trainStep() {
-                return trainer.trainStep();
-            }
-
-            @Override
-            public void checkpoint(CheckpointStore s, Map<String, String> provenance) throws IOException {
-                trainer.checkpoint(s, provenance);
-            }
-        };
+        Steps steps = Steps.of(trainer::stepsTaken, trainer::trainStep, trainer::checkpoint);
         try {
             return new Result(trainer, drive(steps, store, options, listeners, sc.hadoopConfiguration()));
         } catch (IOException | RuntimeException e) {
@@ -139,6 +124,32 @@ public final class TrainingLoop {
         StepReport trainStep();
 
         void checkpoint(CheckpointStore store, Map<String, String> provenance) throws IOException;
+
+        /** A trainer's checkpoint method (whatever it returns). */
+        interface Checkpoint {
+            Object write(CheckpointStore store, Map<String, String> provenance) throws IOException;
+        }
+
+        /** The steps of a trainer given by its methods. */
+        static Steps of(java.util.function.LongSupplier stepsTaken, java.util.function.Supplier<StepReport> trainStep,
+                        Checkpoint checkpoint) {
+            return new Steps() {
+                @Override
+                public long stepsTaken() {
+                    return stepsTaken.getAsLong();
+                }
+
+                @Override
+                public StepReport trainStep() {
+                    return trainStep.get();
+                }
+
+                @Override
+                public void checkpoint(CheckpointStore store, Map<String, String> provenance) throws IOException {
+                    checkpoint.write(store, provenance);
+                }
+            };
+        }
     }
 
     /**

@@ -83,11 +83,7 @@ final class JobData {
         String input = cfg.string("input.path");
         int partitions = cfg.integer("input.partitions") > 0 ? cfg.integer("input.partitions") : sc.defaultParallelism();
         double fraction = cfg.number("heldout.fraction");
-        String heldoutPath = cfg.string("heldout.path");
-        if (!heldoutPath.isEmpty() && input.isEmpty()) {
-            throw new JobConfig.ConfigException("config key 'heldout.path' = '" + heldoutPath + "' needs input.path (the built-in "
-                    + "data has its own held-out split)");
-        }
+        String heldoutPath = heldoutPath(cfg);
         if (!input.isEmpty() && !heldoutPath.isEmpty()) {
             JobData main = readInput(sc, cfg, model, modelDir, "input.path", input, partitions, 0.0, null);
             JobData held = readInput(sc, cfg, model, modelDir, "heldout.path", heldoutPath, partitions, 0.0, main);
@@ -108,6 +104,16 @@ final class JobData {
             case CLASSIFICATION -> throw new InputException("config key 'input.path' must be set for task=classification "
                     + "(there is no built-in classification data)");
         };
+    }
+
+    /** heldout.path, which needs input.path (the built-in data has its own held-out split). */
+    static String heldoutPath(JobConfig cfg) {
+        String heldoutPath = cfg.string("heldout.path");
+        if (!heldoutPath.isEmpty() && cfg.string("input.path").isEmpty()) {
+            throw new JobConfig.ConfigException("config key 'heldout.path' = '" + heldoutPath + "' needs input.path (the built-in "
+                    + "data has its own held-out split)");
+        }
+        return heldoutPath;
     }
 
     /** Reads {@code input} (named by config key {@code key}); {@code like}: reuse its vocabulary / feature and class counts. */

@@ -131,13 +131,8 @@ final class RecurrentLm {
     static Documents load(JavaSparkContext sc, JobConfig cfg, Vocabulary vocabulary) {
         int partitions = cfg.integer("input.partitions") > 0 ? cfg.integer("input.partitions") : sc.defaultParallelism();
         String input = cfg.string("input.path");
-        String heldoutPath = cfg.string("heldout.path");
-        if (!heldoutPath.isEmpty() && input.isEmpty()) {
-            throw new JobConfig.ConfigException("config key 'heldout.path' = '" + heldoutPath + "' needs input.path (the built-in "
-                    + "data has its own held-out split)");
-        }
-        Documents d = input.isEmpty() ? builtIn(sc, cfg, vocabulary, partitions) : text(sc, cfg, vocabulary, input, heldoutPath, partitions);
-        return d;
+        String heldoutPath = JobData.heldoutPath(cfg);
+        return input.isEmpty() ? builtIn(sc, cfg, vocabulary, partitions) : text(sc, cfg, vocabulary, input, heldoutPath, partitions);
     }
 
     private static Documents builtIn(JavaSparkContext sc, JobConfig cfg, Vocabulary saved, int partitions) {

@@ -203,18 +203,8 @@ class TrainCommand extends Command {
             ModelDirectory.write(modelTmp, spec, finalState,
                     data.vocab == null ? null : p -> writing(p, () -> data.vocab.save(p.toString(), hadoop)),
                     org.apache.spark.sql.SparkSession.builder().getOrCreate());
-            Publish.writeText(new Path(modelTmp, ModelDirectory.SUMMARY), json(summary), hadoop);
-            FileSystem fs = modelTmp.getFileSystem(hadoop);
-            Path metricsCopy = new Path(modelTmp, ModelDirectory.METRICS);
-            writing(metricsCopy, () -> org.apache.hadoop.fs.FileUtil.copy(fs, metricsPath, fs, metricsCopy, false, hadoop));
-            if (cfg.bool("charts.enabled")) {
-                Path charts = new Path(modelTmp, ModelDirectory.CHARTS);
-                fs.mkdirs(charts);
-                double floor = data.corpus == null ? Double.NaN : data.corpus.exampleFloorNats();
-                Path loss = new Path(charts, Charts.LOSS), load = new Path(charts, Charts.EXPERT_LOAD);
-                writing(loss, () -> Charts.loss(all, floor, loss, hadoop));
-                writing(load, () -> Charts.expertLoad(balance.rows(), network.numExperts(), load, hadoop));
-            }
+            writeRunFiles(cfg, modelTmp, summary, metricsPath, all, data.corpus == null ? Double.NaN : data.corpus.exampleFloorNats(),
+                    balance, network.numExperts());
         } catch (IOException | RuntimeException | org.apache.hadoop.fs.FSError e) {
             modelTmp.getFileSystem(hadoop).delete(modelTmp, true);
             throw e;
@@ -260,22 +250,7 @@ class TrainCommand extends Command {
         TrainingState finalState;
         SparkSequenceTrainer.Evaluation eval;
         try (SparkSequenceTrainer trainer = SparkSequenceTrainer.resume(sc, model, ec, docs.train(), layout, store)) {
-            TrainingLoop.Steps steps = new TrainingLoop.Steps() {
-                @Override
-                public long stepsTaken() {
-                    return trainer.stepsTaken();
-                }
-
-                @Override
-                public StepReport trainStep() {
-                    return trainer.trainStep();
-                }
-
-                @Override
-                public void checkpoint(CheckpointStore st, Map<String, String> provenance) throws IOException {
-                    trainer.checkpoint(st, provenance);
-                }
-            };
+            TrainingLoop.Steps steps = TrainingLoop.Steps.of(trainer::stepsTaken, trainer::trainStep, trainer::checkpoint);
             try {
                 reports = TrainingLoop.drive(steps, store, options, List.of(recordSpec(output, spec, started),
                         RunListeners.progress(out, cfg.integer("progress.interval")),
@@ -301,13 +276,7 @@ class TrainCommand extends Command {
         summary.put("finalTrainLoss", all.isEmpty() ? Double.NaN : all.get(all.size() - 1).taskLoss());
         summary.put("heldout", recurrentEvaluation(eval));
         balanceColumns(summary, all);
-        long tokens = 0;
-        double secs = 0;
-        for (StepReport r : reports) {
-            tokens += r.examples();
-            secs += r.seconds();
-        }
-        summary.put("tokensPerSecond", secs > 0 ? tokens / secs : Double.NaN);
+        summary.put("tokensPerSecond", tokensPerSecond(reports));
         long shared = model.sharedLayout().size();
         long expert = model.moe() == null ? 0 : model.moe().expert().layout().size();
         int active = model.moe() == null ? 0 : RecurrentLm.kind(spec).equals("moe-1-wide") ? 1 : spec.network().activeExperts();
@@ -324,17 +293,7 @@ class TrainCommand extends Command {
             RecurrentLm.writeParameters(modelTmp, spec, model, finalState, ec.expertShards(), hadoop);
             Path vocab = new Path(modelTmp, ModelDirectory.VOCABULARY);
             writing(vocab, () -> docs.vocabulary().save(vocab.toString(), hadoop));
-            Publish.writeText(new Path(modelTmp, ModelDirectory.SUMMARY), json(summary), hadoop);
-            FileSystem fs = modelTmp.getFileSystem(hadoop);
-            Path metricsCopy = new Path(modelTmp, ModelDirectory.METRICS);
-            writing(metricsCopy, () -> org.apache.hadoop.fs.FileUtil.copy(fs, metricsPath, fs, metricsCopy, false, hadoop));
-            if (cfg.bool("charts.enabled")) {
-                Path charts = new Path(modelTmp, ModelDirectory.CHARTS);
-                fs.mkdirs(charts);
-                Path loss = new Path(charts, Charts.LOSS), load = new Path(charts, Charts.EXPERT_LOAD);
-                writing(loss, () -> Charts.loss(all, Double.NaN, loss, hadoop));
-                if (model.numExperts() > 1) writing(load, () -> Charts.expertLoad(balance.rows(), model.numExperts(), load, hadoop));
-            }
+            writeRunFiles(cfg, modelTmp, summary, metricsPath, all, Double.NaN, balance, model.numExperts());
         } catch (IOException | RuntimeException | org.apache.hadoop.fs.FSError e) {
             modelTmp.getFileSystem(hadoop).delete(modelTmp, true);
             throw e;
@@ -354,6 +313,36 @@ class TrainCommand extends Command {
         m.put("logLoss", e.tokens() == 0 ? Double.NaN : e.lossSum() / e.tokens());
         m.put("perplexity", e.perplexity());
         return m;
+    }
+
+    /**
+     * The run's files in the model being built: summary.json, a copy of metrics.jsonl and (charts.enabled)
+     * the loss chart ({@code floorNats}: the corpus's floor, NaN = none) and, with experts, the expert-load chart.
+     */
+    private void writeRunFiles(JobConfig cfg, Path modelTmp, Map<String, Object> summary, Path metricsPath, List<StepMetrics> all,
+                               double floorNats, RunListeners.BalanceHistory balance, int experts) throws IOException {
+        Publish.writeText(new Path(modelTmp, ModelDirectory.SUMMARY), json(summary), hadoop);
+        FileSystem fs = modelTmp.getFileSystem(hadoop);
+        Path metricsCopy = new Path(modelTmp, ModelDirectory.METRICS);
+        writing(metricsCopy, () -> org.apache.hadoop.fs.FileUtil.copy(fs, metricsPath, fs, metricsCopy, false, hadoop));
+        if (cfg.bool("charts.enabled")) {
+            Path charts = new Path(modelTmp, ModelDirectory.CHARTS);
+            fs.mkdirs(charts);
+            Path loss = new Path(charts, Charts.LOSS), load = new Path(charts, Charts.EXPERT_LOAD);
+            writing(loss, () -> Charts.loss(all, floorNats, loss, hadoop));
+            if (experts > 0) writing(load, () -> Charts.expertLoad(balance.rows(), experts, load, hadoop));
+        }
+    }
+
+    /** Training tokens (examples) per second of step time over this run's steps. */
+    private static double tokensPerSecond(List<StepReport> reports) {
+        long examples = 0;
+        double secs = 0;
+        for (StepReport r : reports) {
+            examples += r.examples();
+            secs += r.seconds();
+        }
+        return secs > 0 ? examples / secs : Double.NaN;
     }
 
     /** The paper's balance columns (table 6), averaged over the last (up to) 10 training steps. */
@@ -388,13 +377,7 @@ class TrainCommand extends Command {
         double maxShare = 0;
         for (double v : eval.expertShare()) maxShare = Math.max(maxShare, v);
         s.put("heldoutTop1MaxOverMeanShare", maxShare * eval.expertShare().length);
-        long examples = 0;
-        double secs = 0;
-        for (StepReport r : reports) {
-            examples += r.examples();
-            secs += r.seconds();
-        }
-        s.put("tokensPerSecond", secs > 0 ? examples / secs : Double.NaN);
+        s.put("tokensPerSecond", tokensPerSecond(reports));
         s.put("trainSeconds", trainSeconds);
         long shared = network.sharedLayout().size();
         long expert = network.moe().expert().layout().size();
