@@ -102,13 +102,14 @@ final class RecurrentLm {
 
     /**
      * The engine config of a recurrent run: SHUFFLE routing (the only one the sequence engine has),
-     * the expert shards within the model's experts, a batch of S*T tokens (not engine.batchSize).
+     * the expert shards within the model's experts, a batch of S*T tokens (not engine.batchSize), the
+     * configured shuffle payload.
      */
     static EngineConfig engineConfig(JobConfig cfg, RecurrentLanguageModel model, int tokensPerStep) {
         EngineConfig ec = cfg.engineConfig();
         int shards = Math.max(1, Math.min(ec.expertShards(), Math.max(1, model.numExperts())));
         ExpertPlacement placement = model.numExperts() == 0 ? ExpertPlacement.DRIVER : ec.placement();
-        return EngineConfig.of(RoutingMode.SHUFFLE, placement, shards, tokensPerStep, ec.trainer());
+        return EngineConfig.of(RoutingMode.SHUFFLE, placement, shards, tokensPerStep, ec.trainer()).withShufflePayload(ec.shufflePayload());
     }
 
     // ------------------------------------------------------------------ documents
