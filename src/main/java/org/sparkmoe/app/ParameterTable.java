@@ -292,7 +292,17 @@ public final class ParameterTable {
                         + v.size() + " values), the model needs " + entry.rows() + "x" + entry.cols());
             }
             Matrix m = target.get(tensor);
-            for (int i = 0, rr = 0; rr < rows; rr++) for (int c = 0; c < cols; c++) m.set(rr, c, v.get(i++));
+            for (int i = 0, rr = 0; rr < rows; rr++) {
+                for (int c = 0; c < cols; c++) {
+                    double x = v.get(i++);
+                    // a model that holds NaN or infinity scores garbage without failing: refuse it at the file
+                    if (!Double.isFinite(x)) {
+                        throw new IllegalStateException(path + ": tensor '" + tensor + "' of " + group + " holds a non-finite value (" + x
+                                + ") at row " + rr + ", column " + c);
+                    }
+                    m.set(rr, c, x);
+                }
+            }
         }
 
         public void complete(ParameterLayout layout, long seen, String what) {

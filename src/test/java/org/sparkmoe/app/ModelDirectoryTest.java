@@ -121,4 +121,19 @@ class ModelDirectoryTest {
         assertSame(p.shared(), back.params().shared(), "shared");
         for (int e = 0; e < p.experts().length; e++) assertSame(p.experts()[e], back.params().experts()[e], "expert " + e);
     }
+
+    @Test
+    void nonFiniteParametersAreRefusedNamingTheTableAndTensor(@TempDir Path tmp) throws Exception {
+        SparkSession spark = spark();
+        MoENetwork net = SPEC.build();
+        TrainingState s = state(net, 5);
+        s.params().experts()[1].flat().set(0, 3, Double.NaN);
+        ModelDirectory.Spec spec = new ModelDirectory.Spec(SPEC, Map.of(), Map.of());
+        Path dir = tmp.resolve("nan");
+        ModelDirectory.write(new org.apache.hadoop.fs.Path(dir.toString()), spec, s, null, spark);
+        ModelDirectory.Saved saved = ModelDirectory.open(dir.toString(), spark).orElseThrow();
+        CorruptCheckpointException bad = assertThrows(CorruptCheckpointException.class, () -> saved.readParameters(spark));
+        assertTrue(bad.getMessage().contains(ModelDirectory.PARAMETERS) && bad.getMessage().contains("of expert 1")
+                && bad.getMessage().contains("non-finite value (NaN)"), bad.getMessage());
+    }
 }
