@@ -45,7 +45,10 @@ public final class MlpComparisonBenchmark {
         long seed = a.integer("seed", 3);
         int dim = 64, classes = 10;
 
-        SparkSession spark = SparkSession.builder().sparkContext(SparkTestContext.get().sc()).getOrCreate();
+        // a user's session as shipped (conf/): Kryo with our registrator, registration not required, since
+        // MLlib's MLP ships breeze vectors that no registrator lists
+        SparkSession spark = SparkSession.builder()
+                .config(SparkTestContext.conf("local[2]").set("spark.kryo.registrationRequired", "false")).getOrCreate();
         spark.sparkContext().setLogLevel("WARN");
         StructType schema = new StructType().add("features", new VectorUDT(), false).add("label", DataTypes.DoubleType, false);
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -65,7 +68,7 @@ public final class MlpComparisonBenchmark {
         test.count();
         MulticlassClassificationEvaluator acc = new MulticlassClassificationEvaluator().setMetricName("accuracy");
         System.out.printf(Locale.ROOT, "%d training rows, %d held out, 64 features, 10 classes, 4 partitions, %s; load average %s%n%n",
-                trainRows, rows - trainRows, SparkTestContext.get().master(), EngineBenchmark.loadAverage());
+                trainRows, rows - trainRows, spark.sparkContext().master(), EngineBenchmark.loadAverage());
         System.out.println("| model | budget | fit s | training examples/s | held-out accuracy | load average |");
         System.out.println("|---|---|---:|---:|---:|---:|");
         for (int iters : mlpIters) {
@@ -82,7 +85,7 @@ public final class MlpComparisonBenchmark {
             System.out.printf(Locale.ROOT, "| MoE d=64 n=16 k=2 h=64 (B=%d) | %d steps | %.1f | %,.0f | %.4f | %s |%n", batch, steps, r[0],
                     (double) batch * steps / r[0], r[1], EngineBenchmark.loadAverage());
         }
-        SparkTestContext.get().stop();
+        spark.stop();
     }
 
     /** Seconds to fit {@code estimator} on {@code train}, and the model's accuracy on {@code test}. */
