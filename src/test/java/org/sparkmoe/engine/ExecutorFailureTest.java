@@ -16,6 +16,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -78,7 +79,7 @@ class ExecutorFailureTest {
         SparkTestContext.awaitExecutors(SparkTestContext.CLUSTER_EXECUTORS, 120_000);
         Run undisturbed = train(placement, false);
 
-        Failures failures = new Failures();
+        Failures failures = new Failures(sc, "spark-moe combine", "spark-moe step " + KILL_STEP, ARMED);
         sc.sc().addSparkListener(failures);
         Run disturbed;
         try {
@@ -94,7 +95,7 @@ class ExecutorFailureTest {
         assertFalse(victim.isAlive());
         assertTrue(failures.removedExecutors.contains(failures.killedId.get()),
                 () -> "executor " + failures.killedId.get() + " not reported lost; removed: " + failures.removedExecutors);
-        assertFalse(executorIds().contains(failures.killedId.get()));
+        assertFalse(executorIds(sc).contains(failures.killedId.get()));
         System.out.printf("%s: killed executor %s (pid %d) at step %d's combine stage; %d failed tasks, %d failed stage attempts, "
                         + "undisturbed %.1f s, disturbed %.1f s%n", placement, failures.killedId.get(), victim.pid(), KILL_STEP,
                 failures.failedTasks.get(), failures.failedStages.get(), undisturbed.seconds, disturbed.seconds);
@@ -127,35 +128,45 @@ class ExecutorFailureTest {
         try (SparkMoETrainer engine = new SparkMoETrainer(sc,
                 net, ec, sc.parallelize(DistributedStepEquivalenceTest.regressionBlocks(3), 3))) {
             for (int s = 0; s < STEPS; s++) {
-                if (kill && s + 1 == KILL_STEP) armKill();
+                if (kill && s + 1 == KILL_STEP) ARMED.set(true);
                 losses[s] = engine.trainStep().taskLoss();
             }
             return new Run(losses, engine.snapshot().params(), (System.nanoTime() - start) / 1e9);
         }
     }
 
-    private static volatile boolean armed;
+    private static final AtomicBoolean ARMED = new AtomicBoolean();
 
-    private static void armKill() {
-        armed = true;
-    }
-
-    /** Kills an executor when step {@value #KILL_STEP}'s combine stage is submitted; counts what failed. */
-    private static final class Failures extends SparkListener {
+    /**
+     * Once {@code armed}, kills an executor (SIGKILL) when a stage holding the RDD named {@code stage}
+     * is submitted by a job described {@code description} (a step's combine stage) of {@code sc};
+     * counts what failed.
+     */
+    static final class Failures extends SparkListener {
+        private final JavaSparkContext sc;
+        private final String stage;
+        private final String description;
+        private final AtomicBoolean armed;
         final AtomicReference<ProcessHandle> killed = new AtomicReference<>();
         final AtomicReference<String> killedId = new AtomicReference<>();
         final Set<String> removedExecutors = ConcurrentHashMap.newKeySet();
         final AtomicInteger failedTasks = new AtomicInteger();
         final AtomicInteger failedStages = new AtomicInteger();
 
+        Failures(JavaSparkContext sc, String stage, String description, AtomicBoolean armed) {
+            this.sc = sc;
+            this.stage = stage;
+            this.description = description;
+            this.armed = armed;
+        }
+
         @Override
         public void onStageSubmitted(SparkListenerStageSubmitted submitted) {
-            String description = submitted.properties() == null ? null : submitted.properties().getProperty("spark.job.description");
-            boolean combine = scala.jdk.javaapi.CollectionConverters.asJava(submitted.stageInfo().rddInfos()).stream()
-                    .anyMatch(r -> "spark-moe combine".equals(r.name()));
-            if (armed && combine && ("spark-moe step " + KILL_STEP).equals(description)) {
-                armed = false;
-                String id = executorIds().stream().sorted().findFirst().orElseThrow();
+            String job = submitted.properties() == null ? null : submitted.properties().getProperty("spark.job.description");
+            boolean holds = scala.jdk.javaapi.CollectionConverters.asJava(submitted.stageInfo().rddInfos()).stream()
+                    .anyMatch(r -> stage.equals(r.name()));
+            if (holds && description.equals(job) && armed.compareAndSet(true, false)) {
+                String id = executorIds(sc).stream().sorted().findFirst().orElseThrow();
                 ProcessHandle p = executorProcess(id);
                 killedId.set(id);
                 killed.set(p);
@@ -179,7 +190,7 @@ class ExecutorFailureTest {
         }
     }
 
-    private static List<String> executorIds() {
+    private static List<String> executorIds(JavaSparkContext sc) {
         return scala.jdk.javaapi.CollectionConverters.asJava(sc.sc().getExecutorIds());
     }
 

@@ -5,11 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.scheduler.SparkListener;
-import org.apache.spark.scheduler.SparkListenerStageSubmitted;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -32,7 +30,7 @@ import org.sparkmoe.engine.sequence.SparkSequenceTrainer;
 class SequenceExecutorFailureTest {
     private static final int STEPS = 5, KILL_STEP = 3;
     private static JavaSparkContext sc;
-    private static volatile boolean armed;
+    private static final AtomicBoolean ARMED = new AtomicBoolean();
 
     @BeforeAll
     static void startCluster() {
@@ -49,23 +47,8 @@ class SequenceExecutorFailureTest {
     void sequenceTrainingSurvivesAnExecutorKilledMidStep(ExpertPlacement placement) throws Exception {
         SparkTestContext.awaitExecutors(SparkTestContext.CLUSTER_EXECUTORS, 120_000);
         Object[] undisturbed = train(placement, false);
-        AtomicReference<ProcessHandle> killed = new AtomicReference<>();
-        SparkListener killer = new SparkListener() {
-            @Override
-            public void onStageSubmitted(SparkListenerStageSubmitted submitted) {
-                String description = submitted.properties() == null ? null : submitted.properties().getProperty("spark.job.description");
-                boolean combine = scala.jdk.javaapi.CollectionConverters.asJava(submitted.stageInfo().rddInfos()).stream()
-                        .anyMatch(r -> "spark-moe sequence combine".equals(r.name()));
-                if (armed && combine && ("spark-moe sequence step " + KILL_STEP).equals(description)) {
-                    armed = false;
-                    String id = scala.jdk.javaapi.CollectionConverters.asJava(sc.sc().getExecutorIds()).stream().sorted().findFirst()
-                            .orElseThrow();
-                    ProcessHandle p = ExecutorFailureTest.executorProcess(id);
-                    killed.set(p);
-                    p.destroyForcibly();
-                }
-            }
-        };
+        ExecutorFailureTest.Failures killer = new ExecutorFailureTest.Failures(sc, "spark-moe sequence combine",
+                "spark-moe sequence step " + KILL_STEP, ARMED);
         sc.sc().addSparkListener(killer);
         Object[] disturbed;
         try {
@@ -73,8 +56,8 @@ class SequenceExecutorFailureTest {
         } finally {
             sc.sc().removeSparkListener(killer);
         }
-        assertNotNull(killed.get(), "no executor was killed");
-        killed.get().onExit().get(30, TimeUnit.SECONDS);
+        assertNotNull(killer.killed.get(), "no executor was killed");
+        killer.killed.get().onExit().get(30, TimeUnit.SECONDS);
         double[] l0 = (double[]) undisturbed[0], l1 = (double[]) disturbed[0];
         for (int s = 0; s < STEPS; s++) assertEquals(l0[s], l1[s], 1e-12 * Math.abs(l0[s]), "loss of step " + (s + 1));
         TrainingState a = (TrainingState) undisturbed[1], b = (TrainingState) disturbed[1];
@@ -94,7 +77,7 @@ class SequenceExecutorFailureTest {
         try (SparkSequenceTrainer t = new SparkSequenceTrainer(sc, model, ec,
                 org.sparkmoe.engine.sequence.SparkSequenceEquivalenceTestAccess.documents(sc, 12), layout)) {
             for (int s = 0; s < STEPS; s++) {
-                if (kill && s + 1 == KILL_STEP) armed = true;
+                if (kill && s + 1 == KILL_STEP) ARMED.set(true);
                 losses[s] = t.trainStep().taskLoss();
             }
             return new Object[]{losses, t.snapshot()};
