@@ -1,11 +1,14 @@
 package org.sparkmoe.engine;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.Stream;
 
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -28,6 +31,8 @@ public final class SparkTestContext {
     private static JavaSparkContext sc;
     private static boolean cluster;
     private static boolean hookInstalled;
+    /** The temporary directories of the running context (checkpoints, a cluster's Spark home), deleted when it stops. */
+    private static final List<Path> tempDirs = new ArrayList<>();
 
     private SparkTestContext() {
     }
@@ -82,7 +87,17 @@ public final class SparkTestContext {
                     System.clearProperty("spark.test.home");
                 }
                 cluster = false;
+                tempDirs.forEach(SparkTestContext::deleteTree);
+                tempDirs.clear();
             }
+        }
+    }
+
+    private static void deleteTree(Path root) {
+        try (Stream<Path> s = Files.walk(root)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | UncheckedIOException e) {
+            // best effort: a leftover temp directory is not a test failure
         }
     }
 
@@ -119,7 +134,9 @@ public final class SparkTestContext {
 
     private static Path tempDir(String prefix) {
         try {
-            return Files.createTempDirectory(prefix);
+            Path dir = Files.createTempDirectory(prefix);
+            tempDirs.add(dir);
+            return dir;
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
