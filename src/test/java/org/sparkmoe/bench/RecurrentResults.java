@@ -46,7 +46,8 @@ import scala.Tuple2;
  *
  * <p>Arguments (key=value): input (required, a path/glob), V=10000, d=64, h=128, k=2,
  * experts=4,32, S=32, T=20, tokens=200000, evalEvery=tokens/4, heldout=0.1, splitSeed=2017,
- * dropout=0.1, lr=0.01, warmup=100, w=0.1, partitions=2, master=local[2], seed=1, out=(none).
+ * dropout=0.1, lr=0.01, warmup=100, w=0.1, partitions=2, master=local[2], seed=1, out=(none), and rows (default
+ * {@code lstm,wide,moe-N...,moe-LARGEST-w0}: the rows to train, so that they can be split across processes).
  * Run with {@code jobs/recurrent-results.sh}.
  */
 public final class RecurrentResults {
@@ -100,18 +101,26 @@ public final class RecurrentResults {
             List<Row> rows = new ArrayList<>();
             SequenceLayout layout = new SequenceLayout(s, t, Vocabulary.EOS_ID, 0, trainCount, partitions);
             TrainerConfig cfg = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(lr, warmup), 1.0, seed, Precision.F32);
-            rows.add(run(sc, "LSTM-LSTM", RecurrentLanguageModel.lstmOnly(v, d, dropout), 0, cfg, layout, trainDocs, testDocs, tokens, evalEvery, s));
-            rows.add(run(sc, "MoE-1-Wide (h=" + k * h + ")", RecurrentLanguageModel.moeOneWide(v, d, k * h, dropout), 1, cfg, layout,
-                    trainDocs, testDocs, tokens, evalEvery, s));
-            for (int n : experts) {
-                rows.add(run(sc, "MoE-" + n + " (k=" + k + ", h=" + h + ", w=" + w + ")", RecurrentLanguageModel.withMoE(v, d,
-                        NoisyTopKGating.noisyTopK(d, n, k), h, new BalanceWeights(w, w), dropout), k, cfg, layout, trainDocs, testDocs,
-                        tokens, evalEvery, s));
+            List<String> wanted = List.of(a.string("rows", defaultRows(experts)).split(","));
+            for (String row : wanted) {
+                String key = row.trim();
+                if (key.equals("lstm")) {
+                    rows.add(run(sc, "LSTM-LSTM", RecurrentLanguageModel.lstmOnly(v, d, dropout), 0, cfg, layout, trainDocs, testDocs,
+                            tokens, evalEvery, s));
+                } else if (key.equals("wide")) {
+                    rows.add(run(sc, "MoE-1-Wide (h=" + k * h + ")", RecurrentLanguageModel.moeOneWide(v, d, k * h, dropout), 1, cfg,
+                            layout, trainDocs, testDocs, tokens, evalEvery, s));
+                } else if (key.matches("moe-[0-9]+(-w0)?")) {
+                    boolean noBalance = key.endsWith("-w0");
+                    int n = Integer.parseInt(key.substring(4, noBalance ? key.length() - 3 : key.length()));
+                    rows.add(run(sc, "MoE-" + n + " (k=" + k + ", h=" + h + ", w=" + (noBalance ? "0" : w) + ")",
+                            RecurrentLanguageModel.withMoE(v, d, NoisyTopKGating.noisyTopK(d, n, k), h,
+                                    noBalance ? BalanceWeights.NONE : new BalanceWeights(w, w), dropout), k, cfg, layout, trainDocs,
+                            testDocs, tokens, evalEvery, s));
+                } else {
+                    throw new IllegalArgumentException("rows: unknown row '" + key + "'; expected lstm, wide, moe-N or moe-N-w0");
+                }
             }
-            int largest = experts[experts.length - 1];
-            rows.add(run(sc, "MoE-" + largest + " (k=" + k + ", h=" + h + ", w=0)", RecurrentLanguageModel.withMoE(v, d,
-                    NoisyTopKGating.noisyTopK(d, largest, k), h, BalanceWeights.NONE, dropout), k, cfg, layout, trainDocs, testDocs,
-                    tokens, evalEvery, s));
 
             StringBuilder md = new StringBuilder(header).append("\n\n");
             md.append("| model | held-out perplexity | params total / active per token | fwd MACs/token | tokens/s (train) |"
@@ -133,6 +142,13 @@ public final class RecurrentResults {
             String out = a.string("out", null);
             if (out != null) Files.writeString(Path.of(out), md.toString());
         }
+    }
+
+    /** LSTM-LSTM, MoE-1-Wide, MoE-n for each n, and the largest MoE again with w = 0 (table 6). */
+    private static String defaultRows(int[] experts) {
+        StringBuilder b = new StringBuilder("lstm,wide");
+        for (int n : experts) b.append(",moe-").append(n);
+        return b.append(",moe-").append(experts[experts.length - 1]).append("-w0").toString();
     }
 
     private static String num(double x) {
