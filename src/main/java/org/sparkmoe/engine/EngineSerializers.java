@@ -99,13 +99,14 @@ public final class EngineSerializers {
             writeInts(out, c.labels());
             out.writeInt(c.targetDim(), true);
             writeFloats(out, c.targets());
+            writeFloats(out, c.weights());
         }
 
         @Override
         public RowBlock read(Kryo kryo, Input in, Class<RowBlock> type) {
             readVersion(in, RowBlock.class);
             return RowBlock.fromColumns(new RowBlock.Columns(readLongs(in), in.readInt(true), readInts(in), in.readInt(true),
-                    readFloats(in), readInts(in), in.readInt(true), readFloats(in)));
+                    readFloats(in), readInts(in), in.readInt(true), readFloats(in), readFloats(in)));
         }
     }
 
@@ -162,6 +163,7 @@ public final class EngineSerializers {
             kryo.writeObjectOrNull(out, r.sharedGrad(), Parameters.class);
             out.writeDouble(r.lossSum());
             out.writeInt(r.examples(), true);
+            out.writeDouble(r.weightSum());
             kryo.writeObjectOrNull(out, r.stats(), double[].class);
             kryo.writeObjectOrNull(out, r.expertCounts(), int[].class);
             out.writeDouble(r.expertSumOfSquares());
@@ -174,9 +176,10 @@ public final class EngineSerializers {
             Parameters g = kryo.readObjectOrNull(in, Parameters.class);
             double loss = in.readDouble();
             int examples = in.readInt(true);
+            double weightSum = in.readDouble();
             double[] stats = kryo.readObjectOrNull(in, double[].class);
             int[] counts = kryo.readObjectOrNull(in, int[].class);
-            return new PartitionResult(p, g, loss, examples, stats, counts, in.readDouble());
+            return new PartitionResult(p, g, loss, examples, weightSum, stats, counts, in.readDouble());
         }
     }
 

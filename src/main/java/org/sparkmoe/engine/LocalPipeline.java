@@ -49,8 +49,8 @@ final class LocalPipeline implements StepPipeline {
                     PartitionStep ps = pit.next();
                     long t0 = System.nanoTime();
                     List<ShuffleBlock> expertBlocks = new ArrayList<>();
-                    double[] stats = PartitionStep.globalStats(net, partitions, ShufflePipeline.values(sit), expertBlocks);
-                    double[] statsGradient = net.moe().balance(stats).statsGradient();
+                    PartitionStep.GlobalStats stats = PartitionStep.globalStats(net, partitions, ShufflePipeline.values(sit), expertBlocks);
+                    double[] statsGradient = net.moe().balance(stats.balance()).statsGradient();
                     Parameters[] params = all != null ? all.value() : fromBlocks(net, expertBlocks);
                     Parameters[] eg = new Parameters[params.length];
                     int[] counts = ps.expertCounts();
@@ -59,13 +59,13 @@ final class LocalPipeline implements StepPipeline {
                     double loss = 0;
                     if (ps.batch.size() > 0) {
                         loss = net.forwardBackwardPart(new ModelParameters(shared.value(), params), ps.batch, ctx.noise(),
-                                net.newWorkspace(ctx.precision()), grad, ctx.lossScale(), statsGradient);
+                                net.newWorkspace(ctx.precision()), grad, stats.lossScale(), statsGradient);
                     }
                     List<ShuffleBlock> blocks = new ArrayList<>();
                     for (int e = 0; e < eg.length; e++) if (eg[e] != null) blocks.add(new ShuffleBlock(ps.partition, e, eg[e].flat()));
                     clock.experts(t0);
                     return Collections.singletonList(new Tuple2<>(new PartitionResult(ps.partition, grad.shared(), loss,
-                            ps.batch.size(), ps.stats, counts, 0), blocks)).iterator();
+                            ps.batch.size(), ps.weightSum(), ps.stats, counts, 0), blocks)).iterator();
                 }), "spark-moe local forward and backward", persisted);
         JavaRDD<ExpertGrads> grads = ShufflePipeline.persist(local
                 .flatMapToPair(r -> r._2().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())

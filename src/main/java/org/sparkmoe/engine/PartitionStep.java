@@ -11,6 +11,7 @@ import org.sparkmoe.core.layer.Routing;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.MoENetwork;
+import org.sparkmoe.core.network.OutputHead;
 import org.sparkmoe.core.param.Parameters;
 
 /**
@@ -85,6 +86,11 @@ final class PartitionStep implements java.io.Serializable {
         return new PartitionStep(partition, batch, x, gate, routing, stats);
     }
 
+    /** This partition's share of the task loss's normaliser: its rows' weight sum (its row count without weights). */
+    double weightSum() {
+        return batch.weightSum();
+    }
+
     /** Expert batch sizes contributed by this partition. */
     int[] expertCounts() {
         int[] c = new int[routing.numExperts()];
@@ -93,23 +99,36 @@ final class PartitionStep implements java.io.Serializable {
     }
 
     /**
-     * This partition's balance statistics for every data partition (itself included): each sums
-     * all of them in partition order, so every partition derives the same batch-global balance
-     * gradient without a driver round trip.
+     * This partition's balance statistics and weight sum for every data partition (itself
+     * included): each sums all of them in partition order, so every partition derives the same
+     * batch-global balance gradient and task-loss normaliser without a driver round trip.
      */
     List<scala.Tuple2<Integer, ShuffleBlock>> statsForAll(int partitions) {
         List<scala.Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>(partitions);
-        ShuffleBlock b = ShuffleBlock.stats(partition, stats);
+        double[] withNormaliser = java.util.Arrays.copyOf(stats, stats.length + 1);
+        withNormaliser[stats.length] = weightSum();
+        ShuffleBlock b = ShuffleBlock.stats(partition, withNormaliser);
         for (int q = 0; q < partitions; q++) out.add(new scala.Tuple2<>(q, b));
         return out;
     }
 
     /**
-     * The batch-global balance statistics from the statistics blocks of all {@code partitions} data
+     * A step's batch-global statistics: the balance statistics (Importance and Load sums) and the
+     * task loss's normaliser, the weight sum of the whole batch (its size without weights).
+     */
+    record GlobalStats(double[] balance, double weightSum) {
+        /** The head's loss scale for this batch ({@link OutputHead#lossScale}). */
+        double lossScale() {
+            return OutputHead.lossScale(weightSum);
+        }
+    }
+
+    /**
+     * The batch-global statistics from the statistics blocks of all {@code partitions} data
      * partitions (summed in partition order, so bit-identical everywhere); the other blocks are
      * added to {@code rest}.
      */
-    static double[] globalStats(MoENetwork net, int partitions, Iterator<ShuffleBlock> blocks, List<ShuffleBlock> rest) {
+    static GlobalStats globalStats(MoENetwork net, int partitions, Iterator<ShuffleBlock> blocks, List<ShuffleBlock> rest) {
         ShuffleBlock[] byPartition = new ShuffleBlock[partitions];
         while (blocks.hasNext()) {
             ShuffleBlock b = blocks.next();
@@ -121,12 +140,13 @@ final class PartitionStep implements java.io.Serializable {
                 byPartition[b.partition()] = b;
             }
         }
-        double[] sum = new double[net.moe().gating().statsSize()];
+        int size = net.moe().gating().statsSize();
+        double[] sum = new double[size + 1];
         for (int p = 0; p < partitions; p++) {
             if (byPartition[p] == null) throw new IllegalStateException("no balance statistics arrived from partition " + p);
             byPartition[p].addStatsTo(sum);
         }
-        return sum;
+        return new GlobalStats(java.util.Arrays.copyOf(sum, size), sum[size]);
     }
 
     /** Dispatch: this partition's rows for each expert it routes to, in routing order. */
@@ -159,16 +179,17 @@ final class PartitionStep implements java.io.Serializable {
      */
     Combined combine(StepContext ctx, Parameters shared, int partitions, Iterator<ShuffleBlock> outputsAndStats) {
         List<ShuffleBlock> outputs = new ArrayList<>();
-        double[] global = globalStats(ctx.network(), partitions, outputsAndStats, outputs);
-        return combine(ctx, shared, ctx.network().moe().balance(global).statsGradient(), outputs.iterator());
+        GlobalStats global = globalStats(ctx.network(), partitions, outputsAndStats, outputs);
+        return combine(ctx, shared, ctx.network().moe().balance(global.balance()).statsGradient(), global.lossScale(), outputs.iterator());
     }
 
     /**
      * Combine and the local backward work: y = sum_e g * E_e(x) (+ x), head loss and dL/dy, dL/dG
      * per slot, the gating backward pass with the batch-global balance gradient, and the blocks of
-     * gate-weighted dL/dy for each expert.
+     * gate-weighted dL/dy for each expert. {@code lossScale} is 1 / the whole batch's weight sum.
      */
-    synchronized Combined combine(StepContext ctx, Parameters shared, double[] statsGradient, Iterator<ShuffleBlock> outputs) {
+    synchronized Combined combine(StepContext ctx, Parameters shared, double[] statsGradient, double lossScale,
+                                  Iterator<ShuffleBlock> outputs) {
         MoENetwork net = ctx.network();
         List<ShuffleBlock> blocks = new ArrayList<>();
         outputs.forEachRemaining(blocks::add);
@@ -189,7 +210,7 @@ final class PartitionStep implements java.io.Serializable {
         }
         if (net.moe().residual()) y.axpy(1, x);
         Matrix dY = x.precision().zeros(m, d);
-        double lossSum = net.head().lossAndGradient(shared, y, batch, ctx.lossScale(), dY, grad);
+        double lossSum = net.head().lossAndGradient(shared, y, batch, lossScale, dY, grad);
         double[] dGate = gate.gateGradient();
         int slots = gate.slots();
         java.util.Arrays.fill(dGate, 0, m * slots, 0.0);
@@ -251,7 +272,7 @@ final class PartitionStep implements java.io.Serializable {
                 }
                 ctx.network().input().backward(shared, ps.batch, dx, grad);
             }
-            return new PartitionResult(ps.partition, grad, lossSum, ps.batch.size(), ps.stats, ps.expertCounts(), 0);
+            return new PartitionResult(ps.partition, grad, lossSum, ps.batch.size(), ps.weightSum(), ps.stats, ps.expertCounts(), 0);
         }
     }
 }

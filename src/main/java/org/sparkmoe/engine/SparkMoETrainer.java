@@ -296,7 +296,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         int maxBatch = shuffle ? total.max(total.rowsPerExpert) : total.maxPartitionBatch;
         double mean = shuffle ? total.meanNonZero(total.rowsPerExpert)
                 : total.partitionBatches == 0 ? 0 : (double) total.partitionRows / total.partitionBatches;
-        return new StepReport(t, total.examples, total.lossSum / config.batchSize(), balance, total.rowsPerExpert,
+        return new StepReport(t, total.examples, total.weightSum > 0 ? total.lossSum / total.weightSum : 0, balance, total.rowsPerExpert,
                 minBatch, maxBatch, mean, norm, lr, (end - start) / 1e9, timings);
     }
 
@@ -305,6 +305,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         Parameters sharedGrad;
         double lossSum;
         int examples;
+        double weightSum;
         final double[] stats = new double[network.moe().gating().statsSize()];
         final int[] rowsPerExpert = new int[network.numExperts()];
         double expertSumOfSquares;
@@ -323,6 +324,7 @@ public final class SparkMoETrainer implements AutoCloseable {
             }
             lossSum += r.lossSum();
             examples += r.examples();
+            weightSum += r.weightSum();
             if (r.stats() != null) for (int i = 0; i < stats.length; i++) stats[i] += r.stats()[i];
             if (r.expertCounts() != null) {
                 for (int e = 0; e < rowsPerExpert.length; e++) {
@@ -340,7 +342,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         }
 
         void add(Aggregate a) {
-            add(new PartitionResult(0, a.sharedGrad, a.lossSum, a.examples, a.stats, null, a.expertSumOfSquares));
+            add(new PartitionResult(0, a.sharedGrad, a.lossSum, a.examples, a.weightSum, a.stats, null, a.expertSumOfSquares));
             for (int e = 0; e < rowsPerExpert.length; e++) rowsPerExpert[e] += a.rowsPerExpert[e];
             minPartitionBatch = Math.min(minPartitionBatch, a.minPartitionBatch);
             maxPartitionBatch = Math.max(maxPartitionBatch, a.maxPartitionBatch);
@@ -412,6 +414,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         Parameters sum = null;
         double loss = 0;
         int examples = 0;
+        double weightSum = 0;
         int first = Integer.MAX_VALUE;
         double[] stats = null;
         int[] counts = null;
@@ -431,10 +434,11 @@ public final class SparkMoETrainer implements AutoCloseable {
             }
             loss += r.lossSum();
             examples += r.examples();
+            weightSum += r.weightSum();
             sq += r.expertSumOfSquares();
             first = Math.min(first, r.partition());
         }
-        return new PartitionResult(first, sum, loss, examples, stats, counts, sq);
+        return new PartitionResult(first, sum, loss, examples, weightSum, stats, counts, sq);
     }
 
     private ModelParameters gradientOf(Parameters sharedGrad, List<ExpertGrads> shardGrads) {

@@ -26,8 +26,4 @@ record StepContext(MoENetwork network, Precision precision, long seed, long step
     GateNoise noise() {
         return GateNoise.training(seed, step);
     }
-
-    double lossScale() {
-        return 1.0 / plan.batchSize();
-    }
 }

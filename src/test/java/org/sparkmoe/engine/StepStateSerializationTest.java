@@ -51,8 +51,9 @@ class StepStateSerializationTest {
         assertBlocksEqual(values(outputs), values(ssCopy.outputBlocks()));
 
         double[] statsGradient = net.moe().balance(ps.stats).statsGradient();
-        PartitionStep.Combined combined = ps.combine(ctx, params.shared(), statsGradient, values(outputs).iterator());
-        PartitionStep.Combined combinedCopy = roundTrip(kryo, psCopy.combine(ctx, params.shared(), statsGradient,
+        double lossScale = 1.0 / ps.weightSum();
+        PartitionStep.Combined combined = ps.combine(ctx, params.shared(), statsGradient, lossScale, values(outputs).iterator());
+        PartitionStep.Combined combinedCopy = roundTrip(kryo, psCopy.combine(ctx, params.shared(), statsGradient, lossScale,
                 values(outputs).iterator()));
         assertEquals(combined.lossSum, combinedCopy.lossSum);
         assertMatrixEqual(combined.sharedGrad.flat(), combinedCopy.sharedGrad.flat());

@@ -8,6 +8,11 @@ import org.sparkmoe.core.linalg.Matrix;
  * targets are either class ids (classification, next token) or dense rows (regression).
  * {@code exampleIds} are global ids: the gating noise of an example is a function of its id, so
  * it does not depend on how the data is partitioned.
+ *
+ * <p>Optional per-example weights (MLlib's {@code weightCol}): finite and {@code >= 0}, float32;
+ * absent means every weight is 1 (no array is allocated). They weight the task loss only: the
+ * objective's task term is {@code sum_i w_i L_i / sum_i w_i} ({@link #weightSum()} is the
+ * normaliser), and the balance losses stay unweighted (see {@link MoENetwork}).
  */
 public final class Batch implements java.io.Serializable {
     private final int size;
@@ -17,8 +22,14 @@ public final class Batch implements java.io.Serializable {
     private final Matrix features;
     private final int[] labels;
     private final Matrix targets;
+    private final float[] weights;
 
     private Batch(int size, long[] exampleIds, int[] tokens, int context, Matrix features, int[] labels, Matrix targets) {
+        this(size, exampleIds, tokens, context, features, labels, targets, null);
+    }
+
+    private Batch(int size, long[] exampleIds, int[] tokens, int context, Matrix features, int[] labels, Matrix targets,
+                  float[] weights) {
         if (exampleIds.length < size) {
             throw new IllegalArgumentException("exampleIds has " + exampleIds.length + " entries for " + size + " examples");
         }
@@ -34,6 +45,7 @@ public final class Batch implements java.io.Serializable {
         if (targets != null && targets.rows() < size) {
             throw new IllegalArgumentException("targets " + targets + " has fewer rows than " + size);
         }
+        if (weights != null) checkWeights(weights, size);
         this.size = size;
         this.exampleIds = exampleIds;
         this.tokens = tokens;
@@ -41,6 +53,28 @@ public final class Batch implements java.io.Serializable {
         this.features = features == null ? null : features.topRows(size);
         this.labels = labels;
         this.targets = targets == null ? null : targets.topRows(size);
+        this.weights = weights;
+    }
+
+    /**
+     * Checks that the first {@code size} entries of {@code weights} are usable example weights
+     * (finite, {@code >= 0}); the message names the first bad row.
+     */
+    public static void checkWeights(float[] weights, int size) {
+        if (weights.length < size) {
+            throw new IllegalArgumentException("weights has " + weights.length + " entries for " + size + " examples");
+        }
+        for (int r = 0; r < size; r++) {
+            float w = weights[r];
+            if (!(w >= 0) || w == Float.POSITIVE_INFINITY) {
+                throw new IllegalArgumentException("weight " + w + " at row " + r + " must be finite and >= 0");
+            }
+        }
+    }
+
+    /** These examples with per-example {@code weights} (null: all 1); the arrays are shared, not copied. */
+    public Batch withWeights(float[] weights) {
+        return new Batch(size, exampleIds, tokens, context, features, labels, targets, weights);
     }
 
     /** No examples (e.g. a data partition that contributes no rows to a step). */
@@ -95,6 +129,27 @@ public final class Batch implements java.io.Serializable {
         return targets;
     }
 
+    /** Per-example weights (the first {@link #size()} entries); null when every weight is 1. */
+    public float[] weights() {
+        return weights;
+    }
+
+    /** Example r's weight (1 without weights). */
+    public double weight(int r) {
+        return weights == null ? 1 : weights[r];
+    }
+
+    /**
+     * The normaliser of the weighted task loss: the sum of the weights in row order (in double), or
+     * the example count without weights.
+     */
+    public double weightSum() {
+        if (weights == null) return size;
+        double sum = 0;
+        for (int r = 0; r < size; r++) sum += weights[r];
+        return sum;
+    }
+
     /** Examples [from, from + n) of this batch (features and targets are views, id arrays copies). */
     public Batch slice(int from, int n) {
         if (from < 0 || n < 0 || from + n > size) {
@@ -105,6 +160,7 @@ public final class Batch implements java.io.Serializable {
                 tokens == null ? null : java.util.Arrays.copyOfRange(tokens, from * context, (from + n) * context), context,
                 features == null ? null : features.slice(from * features.cols(), n, features.cols()),
                 labels == null ? null : java.util.Arrays.copyOfRange(labels, from, from + n),
-                targets == null ? null : targets.slice(from * targets.cols(), n, targets.cols()));
+                targets == null ? null : targets.slice(from * targets.cols(), n, targets.cols()),
+                weights == null ? null : java.util.Arrays.copyOfRange(weights, from, from + n));
     }
 }

@@ -21,6 +21,17 @@ import org.sparkmoe.core.param.Parameters;
  * experts is shared (dense) parameters. The objective of a batch of B examples is
  * {@code mean task loss + L_importance + L_load} (paper eq. 6, 7, 11 added to the task loss).
  * Immutable and serialisable; per-pass buffers live in a {@link Workspace}.
+ *
+ * <p><b>Example weights</b> ({@link Batch#weights()}, MLlib's {@code weightCol}) act on the task loss
+ * only: its mean becomes {@code sum_i w_i L_i / sum_i w_i}, so a row of weight 2 counts as that row
+ * twice and a row of weight 0 adds nothing to it. The balance losses of section 4 and appendix A are
+ * deliberately <em>not</em> weighted: Importance (eq. 6) and Load (eq. 8-10) measure how the batch's
+ * rows are spread over the experts, and every routed row costs its experts the same compute and
+ * memory whatever its weight (a zero-weight row is still gated and dispatched), which is what
+ * section 4 balances ("balanced loading" for memory and performance on distributed hardware).
+ * Weighting them would also let a skewed weight column push the gate towards an imbalance the
+ * hardware pays for. So with balance losses on, weight 0 equals removing a row for the task loss
+ * and its gradients, not for the balance terms.
  */
 public final class MoENetwork implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -115,9 +126,10 @@ public final class MoENetwork implements Serializable {
         }
         double[] stats = gateStatistics(params, batch, noise, ws);
         BalanceResult balance = moe.balance(stats);
+        double normaliser = batch.weightSum();
         // x and the gates of gateStatistics are still in ws: run the rest without gating again
-        double lossSum = backwardFromGates(params, batch, ws, grad, 1.0 / m, balance.statsGradient());
-        return new StepResult(m, lossSum, balance, expertBatchSizes(ws));
+        double lossSum = backwardFromGates(params, batch, ws, grad, OutputHead.lossScale(normaliser), balance.statsGradient());
+        return new StepResult(m, normaliser, lossSum, balance, expertBatchSizes(ws));
     }
 
     /** The additive balance statistics of a batch (input layer and gate forward only). */
@@ -131,9 +143,10 @@ public final class MoENetwork implements Serializable {
 
     /**
      * Forward and backward over one part of a larger batch, given the balance-loss gradient of the
-     * whole batch ({@code statsGradient}) and {@code lossScale = 1/B} for the whole batch size B:
+     * whole batch ({@code statsGradient}) and {@code lossScale = 1/W} for the whole batch's weight
+     * sum W (its size B without weights; {@link OutputHead#lossScale}):
      * accumulates this part's share of the gradient into {@code grad}; returns the part's unscaled
-     * task-loss sum. Parts' gradients add up to the whole batch's.
+     * weighted task-loss sum. Parts' gradients add up to the whole batch's.
      */
     public double forwardBackwardPart(ModelParameters params, Batch batch, GateNoise noise, Workspace ws,
                                       ModelParameters grad, double lossScale, double[] statsGradient) {
@@ -166,7 +179,7 @@ public final class MoENetwork implements Serializable {
         Matrix dY = ws.dY(m);
         // lossScale 0: the head's gradients into a scratch group are all zero and discarded
         double lossSum = head.lossAndGradient(params.shared(), y, batch, 0, dY, ws.scratchGrad(params.shared()));
-        return new StepResult(m, lossSum, moe.balance(stats), expertBatchSizes(ws));
+        return new StepResult(m, batch.weightSum(), lossSum, moe.balance(stats), expertBatchSizes(ws));
     }
 
     /** Predictions (class probabilities or values) for a batch; no noise. */
@@ -193,10 +206,14 @@ public final class MoENetwork implements Serializable {
         return sizes;
     }
 
-    /** The objective's parts for one batch. */
-    public record StepResult(int examples, double taskLossSum, BalanceResult balance, int[] expertBatchSizes) {
+    /**
+     * The objective's parts for one batch: {@code weightSum} is the task loss's normaliser (the
+     * example count without weights), {@code taskLossSum} the weighted sum {@code sum_i w_i L_i}.
+     */
+    public record StepResult(int examples, double weightSum, double taskLossSum, BalanceResult balance, int[] expertBatchSizes) {
+        /** {@code sum_i w_i L_i / sum_i w_i} (0 when every weight is 0). */
         public double meanTaskLoss() {
-            return taskLossSum / examples;
+            return weightSum > 0 ? taskLossSum / weightSum : 0;
         }
 
         /** mean task loss + L_importance + L_load: what the gradient is of. */

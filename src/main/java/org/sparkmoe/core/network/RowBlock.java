@@ -23,9 +23,10 @@ public final class RowBlock implements Serializable {
     private final int[] labels;
     private final int targetDim;
     private final float[] targets;
+    private final float[] weights;
 
     private RowBlock(int size, long[] ids, int context, int[] tokens, int featureDim, float[] features, int[] labels,
-                     int targetDim, float[] targets) {
+                     int targetDim, float[] targets, float[] weights) {
         if (ids.length != size) {
             throw new IllegalArgumentException("row block of " + size + " rows has " + ids.length + " ids");
         }
@@ -41,6 +42,10 @@ public final class RowBlock implements Serializable {
         if (targets != null && targets.length != size * targetDim) {
             throw new IllegalArgumentException("row block of " + size + " rows x " + targetDim + " targets has " + targets.length + " values");
         }
+        if (weights != null && weights.length != size) {
+            throw new IllegalArgumentException("row block of " + size + " rows has " + weights.length + " weights");
+        }
+        if (weights != null) Batch.checkWeights(weights, size);
         this.size = size;
         this.ids = ids;
         this.context = context;
@@ -50,25 +55,41 @@ public final class RowBlock implements Serializable {
         this.labels = labels;
         this.targetDim = targetDim;
         this.targets = targets;
+        this.weights = weights;
+    }
+
+    /** These rows with example weights (one per row, finite, {@code >= 0}; null: all 1); arrays shared. */
+    public RowBlock withWeights(float[] weights) {
+        return new RowBlock(size, ids, context, tokens, featureDim, features, labels, targetDim, targets, weights);
+    }
+
+    /** The example weights, or null when every weight is 1. */
+    public float[] weights() {
+        return weights;
     }
 
     /** Language-model rows: contexts and next tokens. */
     public static RowBlock ofTokens(long[] ids, int context, int[] tokens, int[] labels) {
-        return new RowBlock(ids.length, ids, context, tokens, 0, null, labels, 0, null);
+        return new RowBlock(ids.length, ids, context, tokens, 0, null, labels, 0, null, null);
     }
 
     /** Feature rows with class labels. */
     public static RowBlock ofFeatures(long[] ids, int featureDim, float[] features, int[] labels) {
-        return new RowBlock(ids.length, ids, 0, null, featureDim, features, labels, 0, null);
+        return new RowBlock(ids.length, ids, 0, null, featureDim, features, labels, 0, null, null);
     }
 
     /** Feature rows with real-valued targets. */
     public static RowBlock ofFeatures(long[] ids, int featureDim, float[] features, int targetDim, float[] targets) {
-        return new RowBlock(ids.length, ids, 0, null, featureDim, features, null, targetDim, targets);
+        return new RowBlock(ids.length, ids, 0, null, featureDim, features, null, targetDim, targets, null);
     }
 
-    /** The rows of a core {@link Batch} (features and targets rounded to float). */
+    /** The rows of a core {@link Batch} (features and targets rounded to float), with its weights. */
     public static RowBlock of(Batch b) {
+        RowBlock r = ofUnweighted(b);
+        return b.weights() == null ? r : r.withWeights(java.util.Arrays.copyOf(b.weights(), b.size()));
+    }
+
+    private static RowBlock ofUnweighted(Batch b) {
         int m = b.size();
         long[] ids = java.util.Arrays.copyOf(b.exampleIds(), m);
         if (b.tokens() != null) {
@@ -94,18 +115,18 @@ public final class RowBlock implements Serializable {
 
     /** The raw columns (shared arrays, not copies): for the engine's serializers. */
     public record Columns(long[] ids, int context, int[] tokens, int featureDim, float[] features, int[] labels, int targetDim,
-                   float[] targets) {
+                   float[] targets, float[] weights) {
     }
 
     /** This block's columns, sharing its arrays. */
     public Columns columns() {
-        return new Columns(ids, context, tokens, featureDim, features, labels, targetDim, targets);
+        return new Columns(ids, context, tokens, featureDim, features, labels, targetDim, targets, weights);
     }
 
     /** A block over the given columns (no copy). */
     public static RowBlock fromColumns(Columns c) {
         return new RowBlock(c.ids().length, c.ids(), c.context(), c.tokens(), c.featureDim(), c.features(), c.labels(),
-                c.targetDim(), c.targets());
+                c.targetDim(), c.targets(), c.weights());
     }
 
     public long id(int row) {
@@ -120,6 +141,19 @@ public final class RowBlock implements Serializable {
         if (count == 0) {
             return Batch.empty();
         }
+        Batch b = selectUnweighted(blocks, block, rows, from, count, precision);
+        boolean weighted = false;
+        for (int r = 0; r < count && !weighted; r++) weighted = blocks[block[from + r]].weights != null;
+        if (!weighted) return b;
+        float[] w = new float[count];
+        for (int r = 0; r < count; r++) {
+            float[] bw = blocks[block[from + r]].weights;
+            w[r] = bw == null ? 1f : bw[rows[from + r]];
+        }
+        return b.withWeights(w);
+    }
+
+    private static Batch selectUnweighted(RowBlock[] blocks, int[] block, int[] rows, int from, int count, Precision precision) {
         RowBlock first = blocks[block[from]];
         long[] ids = new long[count];
         for (int r = 0; r < count; r++) ids[r] = blocks[block[from + r]].ids[rows[from + r]];

@@ -11,7 +11,7 @@ import org.sparkmoe.core.param.Parameters;
 /**
  * Softmax classification head (docs/DESIGN.md section 5; the next-token softmax of the paper's language
  * models): logits {@code z = y W + b} ({@code d -> C}), {@code p = softmax(z)}, per-example loss
- * {@code -log p[label]}. Tensors {@value #WEIGHT} ({@code d x C}) and {@value #BIAS}
+ * {@code -log p[label]}, times the example's weight when the batch has weights. Tensors {@value #WEIGHT} ({@code d x C}) and {@value #BIAS}
  * ({@code 1 x C}).
  *
  * <p>The log-softmax subtracts the row maximum and is evaluated in double precision whatever the
@@ -72,17 +72,20 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
         Scratch s = scratch.get();
         Matrix z = logits(p, y, labels, s);
         double[] row = s.row;
+        float[] weights = batch.weights();
         double loss = 0;
         for (int r = 0; r < m; r++) {
             z.getRow(r, row);
             double logZ = logSumExp(row);
             int label = labels[r];
-            loss += logZ - row[label];
-            // dL/dz = softmax(z) - onehot(label), times lossScale, written over the logits.
+            double w = weights == null ? 1 : weights[r];
+            loss += w * (logZ - row[label]);
+            double scale = lossScale * w;
+            // dL/dz = w * (softmax(z) - onehot(label)), times lossScale, written over the logits.
             for (int c = 0; c < classes; c++) {
                 double g = Math.exp(row[c] - logZ);
                 if (c == label) g -= 1;
-                z.set(r, c, lossScale * g);
+                z.set(r, c, scale * g);
             }
         }
         linear.backward(p, y, z, grad, dY);

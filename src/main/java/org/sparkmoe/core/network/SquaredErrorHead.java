@@ -10,7 +10,7 @@ import org.sparkmoe.core.param.Parameters;
 
 /**
  * Linear regression head (docs/DESIGN.md section 5): {@code yhat = y W + b} ({@code d -> o}), per-example
- * loss {@code 0.5 * ||yhat - t||^2}. Tensors {@value #WEIGHT} ({@code d x o}) and {@value #BIAS}
+ * loss {@code 0.5 * ||yhat - t||^2}, times the example's weight when the batch has weights. Tensors {@value #WEIGHT} ({@code d x o}) and {@value #BIAS}
  * ({@code 1 x o}). Targets in another precision than the parameters are converted first.
  */
 public final class SquaredErrorHead implements OutputHead, Serializable {
@@ -77,8 +77,21 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
             tc.copyFrom(t);
             e.axpy(-1, tc);
         }
-        double loss = 0.5 * e.sumOfSquares();
-        e.scale(lossScale); // dL/dyhat = lossScale * (yhat - t)
+        float[] weights = batch.weights();
+        double loss;
+        if (weights == null) {
+            loss = 0.5 * e.sumOfSquares();
+            e.scale(lossScale); // dL/dyhat = lossScale * (yhat - t)
+        } else {
+            double[] rowScale = s.rowScale = Buffers.ensure(s.rowScale, m);
+            double sum = 0;
+            for (int r = 0; r < m; r++) {
+                sum += weights[r] * e.dotRows(r, e, r);
+                rowScale[r] = lossScale * weights[r];
+            }
+            loss = 0.5 * sum;
+            e.scaleRows(rowScale, 0); // dL/dyhat_r = lossScale * w_r * (yhat_r - t_r)
+        }
         linear.backward(p, y, e, grad, dY);
         return loss;
     }
@@ -97,6 +110,7 @@ public final class SquaredErrorHead implements OutputHead, Serializable {
     private static final class Scratch {
         Matrix residual;
         Matrix targets;
+        double[] rowScale;
     }
 
     @Override

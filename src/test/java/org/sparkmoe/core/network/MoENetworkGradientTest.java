@@ -68,6 +68,31 @@ class MoENetworkGradientTest {
         check("softmax-classification", net, Batch.ofFeatures(m, ids(m), features, labels), 5);
     }
 
+    /** Non-uniform example weights (a zero, fractions, a large one): the weighted task loss's gradient, every tensor. */
+    @Test
+    void weightedClassificationAndRegression() {
+        int d = 5, dIn = 3, m = 12;
+        SplittableRandom r = new SplittableRandom(6);
+        float[] w = new float[m];
+        for (int i = 0; i < m; i++) w[i] = (float) (0.25 + 2.5 * r.nextDouble());
+        w[3] = 0;
+        w[7] = 6;
+        Matrix features = F64.zeros(m, dIn);
+        for (int i = 0; i < features.size(); i++) features.setFlat(i, r.nextGaussian());
+        int[] labels = new int[m];
+        for (int i = 0; i < m; i++) labels[i] = r.nextInt(4);
+        MoENetwork classifier = new MoENetwork(new DenseProjection(dIn, d),
+                new MoELayer(NoisyTopKGating.noisyTopK(d, 4, 2), new Expert(d, 3), false, new BalanceWeights(0.3, 0.2)),
+                new SoftmaxCrossEntropyHead(d, 4));
+        check("weighted-classification", classifier, Batch.ofFeatures(m, ids(m), features, labels).withWeights(w), 6);
+        Matrix targets = F64.zeros(m, 2);
+        for (int i = 0; i < targets.size(); i++) targets.setFlat(i, r.nextGaussian());
+        MoENetwork regressor = new MoENetwork(new DenseProjection(dIn, d),
+                new MoELayer(NoisyTopKGating.noisyTopK(d, 4, 2), new Expert(d, 3), true, new BalanceWeights(0.3, 0.2)),
+                new SquaredErrorHead(d, 2));
+        check("weighted-regression", regressor, Batch.ofFeatures(m, ids(m), features, targets).withWeights(w), 7);
+    }
+
     private static long[] ids(int m) {
         long[] ids = new long[m];
         for (int i = 0; i < m; i++) ids[i] = 31L * i + 7;
