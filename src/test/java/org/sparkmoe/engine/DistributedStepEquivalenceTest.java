@@ -78,6 +78,38 @@ class DistributedStepEquivalenceTest {
         assertStepsMatchReference(sc, true, data, 2, placement, routing);
     }
 
+    /**
+     * Example weights (zeros among them): every partition's weight sum travels with its balance
+     * statistics, and the batch's sum, not its size, normalises the task loss, as in the reference.
+     */
+    @ParameterizedTest(name = "{0} partitions, {1}, {2}")
+    @MethodSource("weightedConfigurations")
+    void weightedStepsMatchTheReference(int partitions, ExpertPlacement placement, RoutingMode routing) {
+        JavaSparkContext sc = SparkTestContext.get();
+        assertStepsMatchReference(sc, true, sc.parallelize(weighted(regressionBlocks(partitions)), partitions), 2, placement, routing, 3, 1);
+    }
+
+    static Stream<Arguments> weightedConfigurations() {
+        List<Arguments> out = new ArrayList<>();
+        for (int partitions : new int[]{1, 3}) {
+            placementsAndRoutings().forEach(a -> out.add(Arguments.of(partitions, a.get()[0], a.get()[1])));
+        }
+        return out.stream();
+    }
+
+    /** The blocks with weights in [0, 3), every fifth row 0. */
+    static List<RowBlock> weighted(List<RowBlock> blocks) {
+        SplittableRandom r = new SplittableRandom(8);
+        List<RowBlock> out = new ArrayList<>();
+        int row = 0;
+        for (RowBlock b : blocks) {
+            float[] w = new float[b.size()];
+            for (int i = 0; i < w.length; i++, row++) w[i] = row % 5 == 0 ? 0f : (float) (3 * r.nextDouble());
+            out.add(b.withWeights(w));
+        }
+        return out;
+    }
+
     static Stream<Arguments> placementsAndRoutings() {
         List<Arguments> out = new ArrayList<>();
         for (ExpertPlacement placement : ExpertPlacement.values()) {
