@@ -193,6 +193,9 @@ public final class Settings {
     public static final Setting INPUT_FEATURE_COLUMNS = job("input.featureColumns").allowed("column names, comma-separated").doc(
             "Feature tasks: the feature columns, comma-separated (numeric columns), or one vector column (parquet). Empty = every"
             + " column except the label.");
+    public static final Setting INPUT_WEIGHT_COLUMN = job("input.weightColumn").allowed("a column name").doc(
+            "Feature tasks: a numeric column of example weights in a parquet or CSV table (finite, >= 0; the task loss is"
+            + " sum w*L / sum w, as the ML API's weightCol); empty = every row weighs 1.");
     public static final Setting INPUT_HEADER = job("input.header").bool().def(true).doc("CSV: the first line is a header.");
     public static final Setting INPUT_NUM_FEATURES = job("input.numFeatures").integer(0).def(0).doc(
             "Feature tasks: the number of features (libsvm: required when the files do not reach the last index; 0 = infer).");
@@ -389,6 +392,10 @@ public final class Settings {
     public static final Setting VALIDATION_INDICATOR_COL = param("validationIndicatorCol").doc(
             "Boolean column marking held-out rows (true): fit trains on the other rows and puts the fitted model's metrics on"
             + " these in its training summary; empty = train on every row.");
+    public static final Setting WEIGHT_COL = param("weightCol").doc(
+            "Classifier and regressor: column of example weights (numeric, finite, >= 0; MLlib's weightCol). The task loss is"
+            + " sum w*L / sum w: weight 2 counts a row twice, weight 0 not at all; the balance losses count rows unweighted. Held-out"
+            + " metrics are weighted too. Empty = every row weighs 1.");
     public static final Setting TEXT_COL = param("textCol").allowed("not empty").def("text").doc(
             "Column of documents (string; null = empty document).");
     public static final Setting LOG_LIKELIHOOD_COL = param("logLikelihoodCol").def("logLikelihood").doc(

@@ -48,13 +48,34 @@ final class FeatureBlocks {
     }
 
     /**
-     * The features and labels as row blocks, built on the executors (nothing is collected). Example ids
-     * are the rows' positions from {@code zipWithIndex} over the input's partitions, so they (and with them
-     * batch order and gating noise) are deterministic for a deterministic input ordering.
+     * The features, labels and (with a non-empty {@code weightCol}) example weights as row blocks, built
+     * on the executors (nothing is collected). Example ids are the rows' positions from
+     * {@code zipWithIndex} over the input's partitions, so they (and with them batch order and gating
+     * noise) are deterministic for a deterministic input ordering; a bad row is named by that position.
      */
-    static JavaRDD<RowBlock> blocks(Dataset<?> ds, String featuresCol, String labelCol, int dim, int classes) {
-        JavaRDD<Row> rows = ds.select(functions.col(featuresCol), functions.col(labelCol).cast("double")).toJavaRDD();
-        return rows.zipWithIndex().mapPartitions(it -> new BlockIterator(it, dim, classes, featuresCol, labelCol), true);
+    static JavaRDD<RowBlock> blocks(Dataset<?> ds, String featuresCol, String labelCol, String weightCol, int dim, int classes) {
+        boolean weighted = !weightCol.isEmpty();
+        JavaRDD<Row> rows = (weighted
+                ? ds.select(functions.col(featuresCol), functions.col(labelCol).cast("double"), functions.col(weightCol).cast("double"))
+                : ds.select(functions.col(featuresCol), functions.col(labelCol).cast("double"))).toJavaRDD();
+        return rows.zipWithIndex().mapPartitions(it -> new BlockIterator(it, dim, classes, featuresCol, labelCol, weightCol), true);
+    }
+
+    /**
+     * The sum of the example weights of {@code blocks} (builds them: a bad weight fails here, naming
+     * its row); throws unless it is positive, since a zero total weight leaves nothing to fit.
+     */
+    static void requirePositiveWeight(JavaRDD<RowBlock> blocks, String weightCol) {
+        double total = blocks.map(b -> {
+            float[] w = b.weights();
+            double sum = 0;
+            if (w != null) for (float x : w) sum += x;
+            return sum;
+        }).fold(0.0, Double::sum);
+        if (!(total > 0)) {
+            throw new IllegalArgumentException("column '" + weightCol + "' (param weightCol): the training rows' weights sum to " + total
+                    + "; at least one row needs a positive weight");
+        }
     }
 
     /** Groups rows into blocks of up to {@link #BLOCK}; classes 0 means regression. */
@@ -64,13 +85,15 @@ final class FeatureBlocks {
         private final int classes;
         private final String featuresCol;
         private final String labelCol;
+        private final String weightCol;
 
-        BlockIterator(Iterator<Tuple2<Row, Long>> in, int dim, int classes, String featuresCol, String labelCol) {
+        BlockIterator(Iterator<Tuple2<Row, Long>> in, int dim, int classes, String featuresCol, String labelCol, String weightCol) {
             this.in = in;
             this.dim = dim;
             this.classes = classes;
             this.featuresCol = featuresCol;
             this.labelCol = labelCol;
+            this.weightCol = weightCol;
         }
 
         @Override
@@ -85,6 +108,7 @@ final class FeatureBlocks {
             float[] f = new float[BLOCK * dim];
             int[] labels = classes > 0 ? new int[BLOCK] : null;
             float[] targets = classes > 0 ? null : new float[BLOCK];
+            float[] weights = weightCol.isEmpty() ? null : new float[BLOCK];
             int n = 0;
             while (n < BLOCK && in.hasNext()) {
                 Tuple2<Row, Long> t = in.next();
@@ -112,15 +136,30 @@ final class FeatureBlocks {
                     if (!Double.isFinite(y)) throw new IllegalArgumentException("row " + t._2() + ": column '" + labelCol + "' is " + y);
                     targets[n] = (float) y;
                 }
+                if (weights != null) weights[n] = weight(r, t._2());
                 ids[n++] = t._2();
             }
+            RowBlock b;
             if (n < BLOCK) {
                 ids = Arrays.copyOf(ids, n);
                 float[] ff = Arrays.copyOf(f, n * dim);
-                return classes > 0 ? RowBlock.ofFeatures(ids, dim, ff, Arrays.copyOf(labels, n))
+                b = classes > 0 ? RowBlock.ofFeatures(ids, dim, ff, Arrays.copyOf(labels, n))
                         : RowBlock.ofFeatures(ids, dim, ff, 1, Arrays.copyOf(targets, n));
+            } else {
+                b = classes > 0 ? RowBlock.ofFeatures(ids, dim, f, labels) : RowBlock.ofFeatures(ids, dim, f, 1, targets);
             }
-            return classes > 0 ? RowBlock.ofFeatures(ids, dim, f, labels) : RowBlock.ofFeatures(ids, dim, f, 1, targets);
+            return weights == null ? b : b.withWeights(n < BLOCK ? Arrays.copyOf(weights, n) : weights);
+        }
+
+        /** Row {@code row}'s weight (column 2), checked: finite and >= 0 also as a float. */
+        private float weight(Row r, long row) {
+            if (r.isNullAt(2)) throw new IllegalArgumentException("row " + row + ": column '" + weightCol + "' (param weightCol) is null");
+            double w = r.getDouble(2);
+            if (!(w >= 0) || Float.isInfinite((float) w)) {
+                throw new IllegalArgumentException("row " + row + ": column '" + weightCol + "' (param weightCol) must be a finite weight >= 0"
+                        + " (at most " + Float.MAX_VALUE + "), got " + w);
+            }
+            return (float) w;
         }
     }
 }

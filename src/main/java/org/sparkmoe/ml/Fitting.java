@@ -190,6 +190,7 @@ final class Fitting {
         String dir = p.getCheckpointDir();
         SparkMoETrainer trainer = null;
         try {
+            if (p instanceof MoESupervisedParams<?> s && !s.getWeightCol().isEmpty()) FeatureBlocks.requirePositiveWeight(data, s.getWeightCol());
             TrainingLoop.WarmStart start = null;
             if (warm.shared() != null) {
                 checkWarmStart(net, warm);

@@ -16,7 +16,8 @@ import org.apache.spark.sql.types.BooleanType;
 /**
  * The validation set of a fit ({@code validationIndicatorCol}, as MLlib's GBTs name it): the rows
  * marked true are held out of training, and the fitted model's metrics on them go into the training
- * summary (and MLlib's instrumentation log).
+ * summary (and MLlib's instrumentation log). With {@code weightCol} set, the metrics are weighted by
+ * the held-out rows' weights (MLlib's evaluators' {@code weightCol}), as the training loss is.
  */
 final class HeldOut {
     private HeldOut() {
@@ -33,7 +34,7 @@ final class HeldOut {
                 ds.where(functions.coalesce(functions.col(col), functions.lit(false)))};
     }
 
-    /** A classifier's log loss, accuracy and weighted F1 on the held-out rows. */
+    /** A classifier's log loss, accuracy and weighted F1 on the held-out rows (example-weighted with weightCol). */
     static Map<String, Double> classification(MoEClassificationModel model, Dataset<?> heldOut, Instrumentation instr) {
         MoEClassificationModel m = model.copy(ParamMap.empty()).setPredictionCol("__moe_prediction").setProbabilityCol("__moe_probability")
                 .setRawPredictionCol("").setExpertsCol("");
@@ -41,6 +42,7 @@ final class HeldOut {
         try {
             MulticlassClassificationEvaluator e = new MulticlassClassificationEvaluator().setLabelCol(model.getLabelCol())
                     .setPredictionCol("__moe_prediction").setProbabilityCol("__moe_probability");
+            if (!model.getWeightCol().isEmpty()) e.setWeightCol(model.getWeightCol());
             Map<String, Double> out = new LinkedHashMap<>();
             for (String metric : new String[] {"logLoss", "accuracy", "f1"}) out.put(metric, e.setMetricName(metric).evaluate(scored));
             return logged(out, instr);
@@ -49,11 +51,12 @@ final class HeldOut {
         }
     }
 
-    /** A regressor's RMSE, MAE and R^2 on the held-out rows. */
+    /** A regressor's RMSE, MAE and R^2 on the held-out rows (example-weighted with weightCol). */
     static Map<String, Double> regression(MoERegressionModel model, Dataset<?> heldOut, Instrumentation instr) {
         Dataset<Row> scored = model.copy(ParamMap.empty()).setPredictionCol("__moe_prediction").setExpertsCol("").transform(heldOut).cache();
         try {
             RegressionEvaluator e = new RegressionEvaluator().setLabelCol(model.getLabelCol()).setPredictionCol("__moe_prediction");
+            if (!model.getWeightCol().isEmpty()) e.setWeightCol(model.getWeightCol());
             Map<String, Double> out = new LinkedHashMap<>();
             for (String metric : new String[] {"rmse", "mae", "r2"}) out.put(metric, e.setMetricName(metric).evaluate(scored));
             return logged(out, instr);

@@ -85,7 +85,7 @@ public final class MoEClassifier extends ProbabilisticClassifier<Vector, MoEClas
             instr.logNumFeatures(dim);
             instr.logNumClasses(classes);
             NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.CLASSIFICATION, dim, classes);
-            Fitting.Trained t = Fitting.train(dataset, this, spec, FeatureBlocks.blocks(parts[0], getFeaturesCol(), getLabelCol(), dim, classes),
+            Fitting.Trained t = Fitting.train(dataset, this, spec, FeatureBlocks.blocks(parts[0], getFeaturesCol(), getLabelCol(), getWeightCol(), dim, classes),
                     initial.warmStart(getInitialModelPath(), MoEClassificationModel::load), fit);
             Map<String, Double> validation = parts[1] == null ? Map.of()
                     : HeldOut.classification(copyValues(new MoEClassificationModel(uid(), t.network(), null), ParamMap.empty()), parts[1], instr);

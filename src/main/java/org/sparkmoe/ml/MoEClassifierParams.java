@@ -3,7 +3,7 @@ package org.sparkmoe.ml;
 import org.apache.spark.ml.param.Param;
 
 /** The classifier's extra output columns (class probabilities and log-probabilities). */
-public interface MoEClassifierParams<T extends MoEClassifierParams<T>> extends MoEParams<T> {
+public interface MoEClassifierParams<T extends MoEClassifierParams<T>> extends MoESupervisedParams<T> {
 
     default Param<String> probabilityCol() {
         return moeParams().probabilityCol;

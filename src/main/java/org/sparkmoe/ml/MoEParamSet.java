@@ -54,6 +54,7 @@ public final class MoEParamSet implements Serializable {
     final Param<String> expertsCol;
     final Param<String> initialModelPath;
     final Param<String> validationIndicatorCol;
+    final Param<String> weightCol;
 
     MoEParamSet(String uid) {
         numExperts = intParam(uid, Settings.NUM_EXPERTS);
@@ -87,6 +88,7 @@ public final class MoEParamSet implements Serializable {
         expertsCol = stringParam(uid, Settings.EXPERTS_COL);
         initialModelPath = stringParam(uid, Settings.INITIAL_MODEL_PATH);
         validationIndicatorCol = stringParam(uid, Settings.VALIDATION_INDICATOR_COL);
+        weightCol = stringParam(uid, Settings.WEIGHT_COL);
     }
 
     /** A param's validator: the setting's rule (serializable, as params are serialized with their stages). */
@@ -108,13 +110,18 @@ public final class MoEParamSet implements Serializable {
         return new Param<>(uid, s.name(), s.doc(Setting.Face.ML), ok);
     }
 
-    /** Sets the declared defaults ({@link Settings}) on {@code owner} (which must already return these params). */
+    /**
+     * Sets the declared defaults ({@link Settings}) on {@code owner} (which must already return these
+     * params): the classifier's columns when {@code classifier}, and weightCol for any
+     * {@link MoESupervisedParams} owner.
+     */
     void applyDefaults(Params owner, boolean classifier) {
         for (Param<?> p : new Param<?>[] {numExperts, k, expertHiddenSize, modelDim, gating, numGroups, expertsPerGroup, kPrimary,
                 kSecondary, wImportance, wLoad, routing, placement, expertShards, shufflePayload, batchSize, maxSteps, stepSize, warmupSteps, clipNorm,
                 seed, checkpointInterval, checkpointDir, featuresCol, labelCol, predictionCol, expertsCol, initialModelPath, validationIndicatorCol}) {
             setDefault(owner, p);
         }
+        if (owner instanceof MoESupervisedParams<?>) setDefault(owner, weightCol);
         if (classifier) {
             setDefault(owner, probabilityCol);
             setDefault(owner, rawPredictionCol);

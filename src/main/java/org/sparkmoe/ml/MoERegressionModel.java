@@ -22,7 +22,7 @@ import org.sparkmoe.core.param.Parameters;
  * vector on the driver with the same network.
  */
 public final class MoERegressionModel extends RegressionModel<Vector, MoERegressionModel>
-        implements MoEParams<MoERegressionModel>, MoEModel<MoERegressionModel>, MLWritable {
+        implements MoESupervisedParams<MoERegressionModel>, MoEModel<MoERegressionModel>, MLWritable {
     private static final long serialVersionUID = 1L;
 
     private final String uid;

@@ -26,7 +26,7 @@ import org.sparkmoe.core.network.NetworkSpec;
  * {@link #setInitialModelPath} (persisted) or {@link #setInitialModel} (in-memory, not persisted;
  * takes precedence).
  */
-public final class MoERegressor extends Regressor<Vector, MoERegressor, MoERegressionModel> implements MoEParams<MoERegressor>, MLWritable {
+public final class MoERegressor extends Regressor<Vector, MoERegressor, MoERegressionModel> implements MoESupervisedParams<MoERegressor>, MLWritable {
     private static final long serialVersionUID = 1L;
 
     private final String uid;
@@ -80,7 +80,7 @@ public final class MoERegressor extends Regressor<Vector, MoERegressor, MoERegre
             int dim = FeatureBlocks.featureDim(dataset, getFeaturesCol());
             instr.logNumFeatures(dim);
             NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.REGRESSION, dim, 1);
-            Fitting.Trained t = Fitting.train(dataset, this, spec, FeatureBlocks.blocks(parts[0], getFeaturesCol(), getLabelCol(), dim, 0),
+            Fitting.Trained t = Fitting.train(dataset, this, spec, FeatureBlocks.blocks(parts[0], getFeaturesCol(), getLabelCol(), getWeightCol(), dim, 0),
                     initial.warmStart(getInitialModelPath(), MoERegressionModel::load), fit);
             Map<String, Double> validation = parts[1] == null ? Map.of()
                     : HeldOut.regression(copyValues(new MoERegressionModel(uid(), t.network(), null), ParamMap.empty()), parts[1], instr);

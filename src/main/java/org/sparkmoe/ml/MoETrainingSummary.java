@@ -46,7 +46,7 @@ public final class MoETrainingSummary implements java.io.Serializable {
         return history.objective();
     }
 
-    /** Per step: the task loss (mean cross-entropy or half squared error) on that step's batch. */
+    /** Per step: the task loss (mean cross-entropy or half squared error, weighted by weightCol when set) on that step's batch. */
     public double[] taskLoss() {
         return history.taskLoss();
     }
@@ -76,7 +76,8 @@ public final class MoETrainingSummary implements java.io.Serializable {
 
     /**
      * The fitted model's metrics on the held-out rows (classifier: logLoss, accuracy, f1; regressor:
-     * rmse, mae, r2; language model: perplexity); empty without a validation set.
+     * rmse, mae, r2; language model: perplexity); empty without a validation set. With weightCol set they
+     * are weighted by the held-out rows' weights, as {@link #taskLoss()} is by the training rows'.
      */
     public Map<String, Double> validationMetrics() {
         return validation;

@@ -110,6 +110,7 @@ final class Schemas {
     /** The estimator's schema check: the model's plus a numeric label. */
     static StructType fitSchema(StructType schema, MoEParams<?> p, boolean classifier) {
         requireNumericColumn(schema, "labelCol", p.getLabelCol());
+        if (p instanceof MoESupervisedParams<?> s && !s.getWeightCol().isEmpty()) requireNumericColumn(schema, "weightCol", s.getWeightCol());
         return outputSchema(schema, p, classifier ? -1 : 0);
     }
 
