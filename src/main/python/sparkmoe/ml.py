@@ -304,13 +304,31 @@ class _MoEParams(Params):
 class _MoEClassifierParams(_MoEParams):
     """Params of MoEClassifier and MoEClassificationModel."""
 
-    pass
+    weightCol: "Param[str]" = Param(
+        Params._dummy(), "weightCol", "Classifier and regressor: column of example weights (numeric, finite, >= 0; MLlib's weightCol). The task loss is sum w*L / sum w: weight 2 counts a row twice, weight 0 not at all; the balance losses count rows unweighted. Held-out metrics are weighted too. Empty = every row weighs 1.", typeConverter=TypeConverters.toString)
+
+    def getWeightCol(self) -> str:
+        """Gets the value of weightCol or its default value."""
+        return self.getOrDefault(self.weightCol)
+
+    def setWeightCol(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`weightCol`."""
+        return self._set(weightCol=value)
 
 
 class _MoERegressorParams(_MoEParams):
     """Params of MoERegressor and MoERegressionModel."""
 
-    pass
+    weightCol: "Param[str]" = Param(
+        Params._dummy(), "weightCol", "Classifier and regressor: column of example weights (numeric, finite, >= 0; MLlib's weightCol). The task loss is sum w*L / sum w: weight 2 counts a row twice, weight 0 not at all; the balance losses count rows unweighted. Held-out metrics are weighted too. Empty = every row weighs 1.", typeConverter=TypeConverters.toString)
+
+    def getWeightCol(self) -> str:
+        """Gets the value of weightCol or its default value."""
+        return self.getOrDefault(self.weightCol)
+
+    def setWeightCol(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`weightCol`."""
+        return self._set(weightCol=value)
 
 
 class _MoELanguageModelEstimatorParams(_MoEParams):
@@ -533,6 +551,11 @@ class MoEClassifier(
     validationIndicatorCol : str, default ""
         Boolean column marking held-out rows (true): fit trains on the other rows and puts the
         fitted model's metrics on these in its training summary; empty = train on every row.
+    weightCol : str, default ""
+        Classifier and regressor: column of example weights (numeric, finite, >= 0; MLlib's
+        weightCol). The task loss is sum w*L / sum w: weight 2 counts a row twice, weight 0 not at
+        all; the balance losses count rows unweighted. Held-out metrics are weighted too. Empty =
+        every row weighs 1.
     thresholds : List[float], no default
         Thresholds in multi-class classification to adjust the probability of predicting each class.
         Array must have length equal to the number of classes, with values > 0 excepting that at
@@ -574,12 +597,13 @@ class MoEClassifier(
         rawPredictionCol: str = "rawPrediction",
         expertsCol: str = "",
         validationIndicatorCol: str = "",
+        weightCol: str = "",
         thresholds: Optional[List[float]] = None,
     ) -> None:
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoEClassifier", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -616,6 +640,7 @@ class MoEClassifier(
         rawPredictionCol: str = "rawPrediction",
         expertsCol: str = "",
         validationIndicatorCol: str = "",
+        weightCol: str = "",
         thresholds: Optional[List[float]] = None,
     ) -> "MoEClassifier":
         """Sets params by name (keyword arguments only; the defaults in the signature are the Java ones)."""
@@ -641,7 +666,7 @@ class MoEClassificationModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
 
     def setLabelCol(self: P, value: str) -> P:
         """Sets the value of :py:attr:`labelCol`."""
@@ -732,6 +757,11 @@ class MoERegressor(
     validationIndicatorCol : str, default ""
         Boolean column marking held-out rows (true): fit trains on the other rows and puts the
         fitted model's metrics on these in its training summary; empty = train on every row.
+    weightCol : str, default ""
+        Classifier and regressor: column of example weights (numeric, finite, >= 0; MLlib's
+        weightCol). The task loss is sum w*L / sum w: weight 2 counts a row twice, weight 0 not at
+        all; the balance losses count rows unweighted. Held-out metrics are weighted too. Empty =
+        every row weighs 1.
     """
 
     @keyword_only
@@ -766,11 +796,12 @@ class MoERegressor(
         predictionCol: str = "prediction",
         expertsCol: str = "",
         validationIndicatorCol: str = "",
+        weightCol: str = "",
     ) -> None:
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoERegressor", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -805,6 +836,7 @@ class MoERegressor(
         predictionCol: str = "prediction",
         expertsCol: str = "",
         validationIndicatorCol: str = "",
+        weightCol: str = "",
     ) -> "MoERegressor":
         """Sets params by name (keyword arguments only; the defaults in the signature are the Java ones)."""
         return self._set(**self._input_kwargs)
@@ -828,7 +860,7 @@ class MoERegressionModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
 
     def setLabelCol(self: P, value: str) -> P:
         """Sets the value of :py:attr:`labelCol`."""

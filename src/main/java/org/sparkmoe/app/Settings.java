@@ -193,7 +193,7 @@ public final class Settings {
     public static final Setting INPUT_FEATURE_COLUMNS = job("input.featureColumns").allowed("column names, comma-separated").doc(
             "Feature tasks: the feature columns, comma-separated (numeric columns), or one vector column (parquet). Empty = every"
             + " column except the label.");
-    public static final Setting INPUT_WEIGHT_COLUMN = job("input.weightColumn").allowed("a column name").doc(
+    public static final Setting INPUT_WEIGHT_COLUMN = job("input.weightColumn").allowed("a column name, or empty").doc(
             "Feature tasks: a numeric column of example weights in a parquet or CSV table (finite, >= 0; the task loss is"
             + " sum w*L / sum w, as the ML API's weightCol); empty = every row weighs 1.");
     public static final Setting INPUT_HEADER = job("input.header").bool().def(true).doc("CSV: the first line is a header.");
