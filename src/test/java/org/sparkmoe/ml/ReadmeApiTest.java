@@ -13,9 +13,11 @@ import java.util.SplittableRandom;
 import org.apache.spark.ml.evaluation.BinaryClassificationEvaluator;
 import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
 import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparkmoe.engine.SparkTestContext;
@@ -50,6 +52,8 @@ class ReadmeApiTest {
             System.out.println(model);          // MoEClassificationModel: uid=..., numExperts=8, k=2, d=16, h=16, ...
             MoETrainingSummary summary = model.summary();
             double[] cvLoad = summary.cvLoad(); // per step; also taskLoss, importanceLoss, loadLoss, maxOverMeanLoad
+            Dataset<Row> weighted = split[0].withColumn("w", functions.when(functions.col("label").equalTo(1), 2.0).otherwise(1.0));
+            MoEClassificationModel byWeight = moe.copy(ParamMap.empty()).setWeightCol("w").fit(weighted); // label-1 rows count twice
 
             Dataset<Row> scored = model.transform(split[1]);  // rawPrediction, probability, prediction
             double auc = new BinaryClassificationEvaluator().evaluate(scored);
@@ -60,6 +64,9 @@ class ReadmeApiTest {
             MoEClassificationModel loaded = MoEClassificationModel.load(modelPath);
             // README-API-END
             assertEquals(60, cvLoad.length);
+            // twice the weight on label 1 moves the predicted probability of label 1 up
+            assertTrue(meanP1(byWeight.transform(split[1])) > meanP1(scored) + 0.01,
+                    "weighted " + meanP1(byWeight.transform(split[1])) + ", unweighted " + meanP1(scored));
             assertTrue(auc > 0.8, "auc " + auc);
             assertTrue(accuracy > 0.7, "accuracy " + accuracy);
             assertTrue(p1 > 0 && p1 < 1);
@@ -73,6 +80,11 @@ class ReadmeApiTest {
             System.clearProperty("spark.driver.bindAddress");
             System.clearProperty("spark.ui.enabled");
         }
+    }
+
+    private static double meanP1(Dataset<Row> scored) {
+        return scored.select("probability").collectAsList().stream()
+                .mapToDouble(r -> ((org.apache.spark.ml.linalg.Vector) r.get(0)).apply(1)).average().orElseThrow();
     }
 
     @Test
