@@ -195,7 +195,8 @@ public final class Settings {
             + " column except the label.");
     public static final Setting INPUT_WEIGHT_COLUMN = job("input.weightColumn").allowed("a column name, or empty").doc(
             "Feature tasks: a numeric column of example weights in a parquet or CSV table (finite, >= 0; the task loss is"
-            + " sum w*L / sum w, as the ML API's weightCol); empty = every row weighs 1.");
+            + " sum w*L / sum w, as the ML API's weightCol; not a feature). The held-out metrics of the job stay unweighted. Empty"
+            + " = every row weighs 1.");
     public static final Setting INPUT_HEADER = job("input.header").bool().def(true).doc("CSV: the first line is a header.");
     public static final Setting INPUT_NUM_FEATURES = job("input.numFeatures").integer(0).def(0).doc(
             "Feature tasks: the number of features (libsvm: required when the files do not reach the last index; 0 = infer).");

@@ -77,6 +77,7 @@ final class FeatureBlockBuilder {
             float[] f = new float[blockSize * dim];
             int[] labels = classification ? new int[blockSize] : null;
             float[] targets = classification ? null : new float[blockSize * targetDim];
+            float[] weights = p.weightColumn == null ? null : new float[blockSize];
             int n = 0;
             int fi = p.fileIndex();
             int si = p.startIndex();
@@ -100,6 +101,7 @@ final class FeatureBlockBuilder {
                     p.features(r, f, n * dim, dim);
                     if (classification) labels[n] = p.label(r);
                     else p.targets(r, targets, n * targetDim);
+                    if (weights != null) weights[n] = p.weight(r);
                 } catch (FeatureRowParser.RowProblem e) {
                     throw new IllegalStateException("feature input changed since it was validated: file " + rf
                             + ", example id " + id + ", column '" + e.column + "': " + e.getMessage());
@@ -112,8 +114,10 @@ final class FeatureBlockBuilder {
                 f = Arrays.copyOf(f, n * dim);
                 if (classification) labels = Arrays.copyOf(labels, n);
                 else targets = Arrays.copyOf(targets, n * targetDim);
+                if (weights != null) weights = Arrays.copyOf(weights, n);
             }
-            return classification ? RowBlock.ofFeatures(ids, dim, f, labels) : RowBlock.ofFeatures(ids, dim, f, targetDim, targets);
+            RowBlock b = classification ? RowBlock.ofFeatures(ids, dim, f, labels) : RowBlock.ofFeatures(ids, dim, f, targetDim, targets);
+            return weights == null ? b : b.withWeights(weights);
         }
     }
 }

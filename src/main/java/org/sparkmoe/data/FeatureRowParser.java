@@ -10,9 +10,10 @@ import org.apache.spark.sql.Row;
 import org.sparkmoe.core.network.NetworkSpec.Task;
 
 /**
- * Turns one projected input row (feature columns, then label/target columns, then file path and
- * split start) into validated float features and a class id or float targets. Runs on the executors;
- * a bad value raises {@link RowProblem} naming the column.
+ * Turns one projected input row (feature columns, then label/target columns, then the weight column
+ * if there is one, then file path and split start) into validated float features, a class id or
+ * float targets, and an example weight. Runs on the executors; a bad value raises
+ * {@link RowProblem} naming the column.
  */
 final class FeatureRowParser implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -25,8 +26,12 @@ final class FeatureRowParser implements Serializable {
     final String[] featureColumns;
     final String[] targetColumns;
     final int numClasses;
+    /** The example-weight column, or null: every row weighs 1. */
+    final String weightColumn;
 
-    FeatureRowParser(Task task, Mode mode, boolean libsvm, String[] featureColumns, String[] targetColumns, int numClasses) {
+    FeatureRowParser(Task task, Mode mode, boolean libsvm, String[] featureColumns, String[] targetColumns, int numClasses,
+                     String weightColumn) {
+        this.weightColumn = weightColumn;
         this.task = task;
         this.mode = mode;
         this.libsvm = libsvm;
@@ -37,7 +42,7 @@ final class FeatureRowParser implements Serializable {
 
     /** Position of the file path in a projected row. */
     int fileIndex() {
-        return featureColumns.length + targetColumns.length;
+        return featureColumns.length + targetColumns.length + (weightColumn == null ? 0 : 1);
     }
 
     /** Position of the split (block) start in a projected row. */
@@ -167,6 +172,15 @@ final class FeatureRowParser implements Serializable {
             if (Float.isInfinite(f)) throw new RowProblem(col, "target " + v + " is outside the float range");
             if (out != null) out[off + t] = f;
         }
+    }
+
+    /** The validated example weight of a row (finite, {@code >= 0}, within the float range); needs a weight column. */
+    float weight(Row r) throws RowProblem {
+        double v = number(r.get(featureColumns.length + targetColumns.length), weightColumn, "weight");
+        if (!(v >= 0) || Double.isInfinite(v)) throw new RowProblem(weightColumn, "weight is " + v + " (weights must be finite and >= 0)");
+        float f = (float) v;
+        if (Float.isInfinite(f)) throw new RowProblem(weightColumn, "weight " + v + " is outside the float range");
+        return f;
     }
 
     /** A numeric value: a number, or (CSV) text holding one. */

@@ -56,6 +56,7 @@ public final class FeatureSource {
     private String[] targetColumns;
     private String vectorColumn;
     private String[] featureColumns;
+    private String weightColumn;
     private int numFeatures;
     private int numClasses;
     private int blockSize = 4096;
@@ -139,6 +140,15 @@ public final class FeatureSource {
         return this;
     }
 
+    /**
+     * A numeric column of example weights (finite, {@code >= 0}; parquet and CSV), excluded from the
+     * default feature columns; null or empty: every row weighs 1.
+     */
+    public FeatureSource weightColumn(String column) {
+        this.weightColumn = column == null || column.isEmpty() ? null : column;
+        return this;
+    }
+
     /** The class count (labels must be below it). Default: the largest label + 1. */
     public FeatureSource numClasses(int c) {
         if (c <= 0) throw new IllegalArgumentException("numClasses must be positive, got " + c);
@@ -185,6 +195,14 @@ public final class FeatureSource {
                 : (targetColumns != null ? targetColumns : new String[] {labelColumn});
         for (String t : targets) requireColumn(schema, t, input);
         for (String t : targets) requireNumeric(schema, t, input, "label/target");
+        if (weightColumn != null) {
+            if (format == Format.LIBSVM) {
+                throw new FeatureDataException("feature input " + input + ": libsvm has no weight column ('" + weightColumn
+                        + "'); use parquet or CSV", null, -1, weightColumn, null);
+            }
+            requireColumn(schema, weightColumn, input);
+            requireNumeric(schema, weightColumn, input, "weight");
+        }
 
         FeatureRowParser.Mode mode;
         String[] feats;
@@ -205,7 +223,7 @@ public final class FeatureSource {
             List<String> all = new ArrayList<>();
             List<String> ts = Arrays.asList(targets);
             for (StructField f : schema.fields()) {
-                if (ts.contains(f.name())) continue;
+                if (ts.contains(f.name()) || f.name().equals(weightColumn)) continue;
                 if (format == Format.CSV || f.dataType() instanceof NumericType) all.add(f.name());
             }
             if (all.isEmpty()) {
@@ -227,13 +245,14 @@ public final class FeatureSource {
         List<Column> cols = new ArrayList<>();
         for (String c : feats) cols.add(functions.col(quote(c)));
         for (String c : targets) cols.add(functions.col(quote(c)));
+        if (weightColumn != null) cols.add(functions.col(quote(weightColumn)));
         cols.add(functions.col("_metadata.file_path"));
         cols.add(functions.col("_metadata.file_block_start"));
         JavaRDD<Row> rows = df.select(cols.toArray(new Column[0])).javaRDD();
 
         boolean libsvm = format == Format.LIBSVM;
         FeatureRowParser parser = new FeatureRowParser(task, mode, libsvm, feats,
-                targets, task == Task.CLASSIFICATION ? numClasses : 0);
+                targets, task == Task.CLASSIFICATION ? numClasses : 0, weightColumn);
         // The executors check sizes when the size is known in advance (libsvm: only indices beyond it).
         int known = mode == FeatureRowParser.Mode.COLUMNS ? feats.length : (numFeatures > 0 ? numFeatures : -1);
         FeatureSurvey survey;

@@ -118,6 +118,7 @@ final class FeatureSurvey {
                 cur.maxDim = Math.max(cur.maxDim, dim);
                 if (classification) cur.maxLabel = Math.max(cur.maxLabel, p.label(r));
                 else p.targets(r, null, 0);
+                if (p.weightColumn != null) p.weight(r);
             } catch (FeatureRowParser.RowProblem e) {
                 cur.errRow = row;
                 cur.errColumn = e.column;

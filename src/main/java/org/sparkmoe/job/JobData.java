@@ -240,6 +240,7 @@ final class JobData {
         org.sparkmoe.data.FeatureSource src = org.sparkmoe.data.FeatureSource.of(fmt, paths.toArray(new String[0])).blockSize(BLOCK_ROWS);
         String label = cfg.string("input.labelColumn");
         src = cfg.task() == JobConfig.TaskKind.CLASSIFICATION ? src.classification(label) : src.regression(label);
+        src = src.weightColumn(cfg.string("input.weightColumn"));
         List<String> cols = cfg.list("input.featureColumns");
         if (cols.size() == 1 && fmt != org.sparkmoe.data.FeatureSource.Format.CSV) src = src.vectorColumn(cols.get(0));
         else if (!cols.isEmpty()) src = src.featureColumns(cols.toArray(new String[0]));

@@ -340,6 +340,26 @@ class FeatureSourceTest {
         }
     }
 
+    /** The job's input.weightColumn: weights ride in the row blocks, the column is no feature, bad weights name file, row and column. */
+    @Test
+    void csvWeightColumn() throws IOException {
+        String f = write("w.csv", "x,y,w,label\n1,2,0.5,0\n3,4,2,1\n5,6,0,1\n");
+        FeatureTable t = FeatureSource.csv(f).weightColumn("w").read(spark());
+        assertEquals(2, t.numFeatures(), "the weight column is not a feature");
+        List<RowBlock> blocks = t.blocks().collect();
+        List<Float> weights = new ArrayList<>();
+        for (RowBlock b : blocks) for (float w : b.weights()) weights.add(w);
+        assertEquals(List.of(0.5f, 2f, 0f), weights);
+        assertEquals(null, FeatureSource.csv(f).read(spark()).blocks().first().weights());
+
+        for (String bad : new String[] {"-1", "NaN", "Infinity", "", "1e39"}) {
+            String g = write("bad-w" + Math.abs(bad.hashCode()) + ".csv", "x,y,w,label\n1,2,1,0\n3,4," + bad + ",1\n");
+            FeatureDataException e = fails(FeatureSource.csv(g).weightColumn("w"));
+            assertNames(e, "bad-w", 1, "w");
+        }
+        assertTrue(fails(FeatureSource.csv(f).weightColumn("weight")).getMessage().contains("no column 'weight'"));
+    }
+
     @Test
     void csvHandWrittenBadValues() throws IOException {
         String f = write("bad.csv", "x,y,label\n1,2,0\n3,4,1\n5,abc,1\n7,8,0\n");
