@@ -40,7 +40,8 @@ class CheckpointResumeTest {
         MoENetwork net = DistributedStepEquivalenceTest.regressionNetwork();
         TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 2), 1.0, 7, Precision.F64);
         EngineConfig ec = EngineConfig.of(RoutingMode.SHUFFLE, placement, 3, 16, tc);
-        JavaRDD<RowBlock> data = sc.parallelize(DistributedStepEquivalenceTest.regressionBlocks(3), 3);
+        // weighted rows: the loss normaliser (their weight sum) is recomputed identically after a resume
+        JavaRDD<RowBlock> data = sc.parallelize(DistributedStepEquivalenceTest.weighted(DistributedStepEquivalenceTest.regressionBlocks(3)), 3);
 
         TrainingState uninterrupted;
         try (SparkMoETrainer t = new SparkMoETrainer(sc, net, ec, data)) {

@@ -123,10 +123,11 @@ class ExecutorFailureTest {
         // sharded expert state is checkpointed every 4 steps (reliable checkpoint, SparkTestContext sets the
         // dir), so the kill in step 3 forces recomputation through the lineage of steps 1-3
         EngineConfig ec = new EngineConfig(RoutingMode.SHUFFLE, placement, 2, 24, tc, 4, false);
+        // weighted rows: the loss normaliser (their weight sum) must also be recomputed identically
         double[] losses = new double[STEPS];
         long start = System.nanoTime();
         try (SparkMoETrainer engine = new SparkMoETrainer(sc,
-                net, ec, sc.parallelize(DistributedStepEquivalenceTest.regressionBlocks(3), 3))) {
+                net, ec, sc.parallelize(DistributedStepEquivalenceTest.weighted(DistributedStepEquivalenceTest.regressionBlocks(3)), 3))) {
             for (int s = 0; s < STEPS; s++) {
                 if (kill && s + 1 == KILL_STEP) ARMED.set(true);
                 losses[s] = engine.trainStep().taskLoss();
