@@ -78,6 +78,9 @@ class WeightColTest {
         double[] pU = column(unweighted.transform(test), "probability", true);
         // float32 training: the two runs differ only by summation order
         double tol = 2e-4;
+        System.out.printf("weight 2 vs duplicated: task loss %.2e, probabilities %.2e; unweighted vs duplicated: %.2e, %.2e%n",
+                maxRelativeDifference(lossW, lossD), maxRelativeDifference(pW, pD), maxRelativeDifference(lossU, lossD),
+                maxRelativeDifference(pU, pD));
         assertTrue(maxRelativeDifference(lossW, lossD) < tol, "task loss per step: weighted " + java.util.Arrays.toString(lossW)
                 + ", duplicated " + java.util.Arrays.toString(lossD));
         assertTrue(maxRelativeDifference(pW, pD) < tol, "probabilities differ by " + maxRelativeDifference(pW, pD));
@@ -100,6 +103,8 @@ class WeightColTest {
         double[] yR = column(removed.transform(test), "prediction", false);
         double[] yU = column(unweighted.transform(test), "prediction", false);
         double tol = 2e-4;
+        System.out.printf("weight 0 vs removed: predictions %.2e; unweighted vs removed: %.2e%n", maxRelativeDifference(yW, yR),
+                maxRelativeDifference(yU, yR));
         assertTrue(maxRelativeDifference(weighted.trainingSummary().orElseThrow().taskLoss(),
                 removed.trainingSummary().orElseThrow().taskLoss()) < tol, "task loss per step");
         assertTrue(maxRelativeDifference(yW, yR) < tol, "predictions differ by " + maxRelativeDifference(yW, yR));
