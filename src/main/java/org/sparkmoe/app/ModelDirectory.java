@@ -19,6 +19,7 @@ import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.optim.Adam;
 import org.sparkmoe.core.optim.OptimiserState;
 import org.sparkmoe.core.param.Parameters;
+import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.checkpoint.CheckpointMeta;
 import org.sparkmoe.engine.checkpoint.CheckpointStore;
@@ -35,7 +36,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  *
  * <pre>
  * spec.json        {"format":"spark-moe-model","version":2,"network":{NetworkSpec.toMap()},"data":{...},"provenance":{...},
- *                   "parameters":{"precision":"F32","step":"N","optimiserSlots":"m,v"}}
+ *                   "parameters":{"precision":"F32","step":"N","optimiserSlots":"m,v"},
+ *                   "recurrent":{RecurrentSpec.toMap()}: a recurrent language model only}
  * parameters/      parquet, one row per tensor ({@link ParameterTable}); experts written by the driver or by the executors holding them
  * optimiser/       parquet, the optimiser state in the same table form (the job writes it: a retrain warm-starts with it)
  * vocabulary.txt   language models: one token per line, line i = id i (&lt;unk&gt;, &lt;eos&gt;, words...)
@@ -49,6 +51,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * (spec.json version 1, {@code parameters/} a {@link CheckpointStore} checkpoint) and the ML save
  * ({@code metadata/}, {@code spec/}, {@code parameters/}, {@code vocabulary}). The version is read:
  * a newer version than {@link #VERSION} is an error.
+ *
+ * <p>A recurrent language model (paper section 5.1) has the same layout: spec.json's
+ * {@code "recurrent"} object ({@link RecurrentSpec}: kind, dropout, T, S) with V, d and the MoE in
+ * {@code "network"}; its table holds the embedding, both LSTMs' tensors, the gate and the softmax
+ * as shared tensors, and its experts (none for the LSTM-LSTM baseline). {@link #open} refuses it and
+ * {@link #openRecurrent} reads it; {@link #write} writes both kinds. Its spec.json before this layout
+ * (no {@code "parameters"} object, the kind in {@code data}'s {@code lm.*} keys, {@code parameters/} a
+ * checkpoint) is still read, as {@link Layout#V1_JOB}.
  *
  * <p>A model is built in a temporary sibling directory and published by a rename ({@link Publish}),
  * so the path holds either the old or the new model, never half of one.
@@ -80,11 +90,36 @@ public final class ModelDirectory {
         V2
     }
 
-    /** What spec.json holds about the model (the network, the data it was trained on, provenance). */
-    public record Spec(NetworkSpec network, Map<String, String> data, Map<String, String> provenance) {
+    /**
+     * What spec.json holds about the model: the network, the data it was trained on, provenance, and
+     * for a recurrent language model its {@link RecurrentSpec} (null: the feed-forward
+     * {@link MoENetwork} of {@code network}).
+     */
+    public record Spec(NetworkSpec network, Map<String, String> data, Map<String, String> provenance, RecurrentSpec recurrent) {
+        /** A feed-forward model's spec. */
+        public Spec(NetworkSpec network, Map<String, String> data, Map<String, String> provenance) {
+            this(network, data, provenance, null);
+        }
+
         /** The spec as JSON (also the job's {@code run-spec.json}). */
         public String toJson() {
             return write(this, null);
+        }
+
+        /** Whether this is a recurrent language model ({@link #recurrent()} is set). */
+        public boolean isRecurrent() {
+            return recurrent != null;
+        }
+
+        /** The recurrent language model of this spec; an error for a feed-forward model. */
+        public RecurrentLanguageModel recurrentModel() {
+            if (recurrent == null) throw new IllegalStateException("the model is not a recurrent language model");
+            return recurrent.model(network);
+        }
+
+        /** The tensors of the model's parameter table (the recurrent model's or the feed-forward network's). */
+        public ParameterTable.Shape shape() {
+            return recurrent == null ? ParameterTable.Shape.of(network) : RecurrentSpec.shape(recurrentModel());
         }
 
         public static Spec parse(String json, String source) throws IOException {
@@ -108,7 +143,11 @@ public final class ModelDirectory {
 
     private static Spec spec(JsonNode root, String source) throws IOException {
         try {
-            return new Spec(NetworkSpec.fromMap(map(root.get("network"))), map(root.get("data")), map(root.get("provenance")));
+            Map<String, String> data = map(root.get("data"));
+            RecurrentSpec recurrent = root.has("recurrent") ? RecurrentSpec.fromMap(map(root.get("recurrent"))) : RecurrentSpec.fromJobData(data);
+            Spec spec = new Spec(NetworkSpec.fromMap(map(root.get("network"))), data, map(root.get("provenance")), recurrent);
+            if (recurrent != null) spec.recurrentModel(); // V, d and the MoE must make a model
+            return spec;
         } catch (IllegalArgumentException e) {
             throw new IOException(source + ": " + e.getMessage(), e);
         }
@@ -124,6 +163,10 @@ public final class ModelDirectory {
         spec.data().forEach(d::put);
         ObjectNode p = root.putObject("provenance");
         spec.provenance().forEach(p::put);
+        if (spec.recurrent() != null) {
+            ObjectNode r = root.putObject("recurrent");
+            spec.recurrent().toMap().forEach(r::put);
+        }
         if (parameters != null) {
             ObjectNode t = root.putObject("parameters");
             parameters.forEach(t::put);
@@ -149,9 +192,11 @@ public final class ModelDirectory {
     // ------------------------------------------------------------------ reading
 
     /**
-     * A saved model found by {@link #open}: where it is, its layout, spec and (not for
-     * {@link Layout#V1_JOB}, whose checkpoint says it) the precision of its parameters, the training
-     * step and the optimiser slots saved with it (none: no optimiser state).
+     * A saved model found by {@link #open} or {@link #openRecurrent}: where it is, its layout, spec and
+     * (not for {@link Layout#V1_JOB}, whose checkpoint says it) the precision of its parameters, the
+     * training step and the optimiser slots saved with it (none: no optimiser state). For a recurrent
+     * model the parameters are {@link RecurrentLanguageModel#sharedLayout()} and one group per expert
+     * (none for {@code lstm}).
      */
     public record Saved(Path dir, Layout layout, Spec spec, Precision precision, long step, List<String> optimiserSlots) {
         /** The parquet parameter table ({@link ParameterTable}); null for {@link Layout#V1_JOB}. */
@@ -168,7 +213,7 @@ public final class ModelDirectory {
         /** The parameters on the driver. */
         public ModelParameters readParameters(SparkSession spark) throws IOException {
             if (layout == Layout.V1_JOB) return readCheckpoint(spark.sparkContext().hadoopConfiguration()).params();
-            return ParameterTable.reading(parameterTable(), () -> ParameterTable.readLocal(parameterTable(), spec.network(), precision, spark));
+            return ParameterTable.reading(parameterTable(), () -> ParameterTable.readLocal(parameterTable(), spec.shape(), precision, spark));
         }
 
         /**
@@ -181,7 +226,7 @@ public final class ModelDirectory {
             if (optimiserSlots.isEmpty()) return TrainingState.fresh(params, new Adam());
             String table = new Path(dir, OPTIMISER).toString();
             OptimiserState[] all = ParameterTable.reading(table,
-                    () -> ParameterTable.readOptimiser(table, spec.network(), precision, optimiserSlots, spark));
+                    () -> ParameterTable.readOptimiser(table, spec.shape(), precision, optimiserSlots, spark));
             return new TrainingState(params, all[0], Arrays.copyOfRange(all, 1, all.length), step);
         }
 
@@ -189,17 +234,43 @@ public final class ModelDirectory {
             CheckpointStore store = new CheckpointStore(new Path(dir, PARAMETERS).toString(), conf, 1);
             Optional<CheckpointMeta> latest = store.latest();
             if (latest.isEmpty()) throw new IOException("model " + dir + " has no parameters (" + PARAMETERS + "/ is empty or incomplete)");
-            MoENetwork net = spec.network().build();
-            return store.loadTrainingState(latest.get().step(), net.sharedLayout(), net.moe().expert().layout());
+            ParameterTable.Shape shape = spec.shape();
+            return store.loadTrainingState(latest.get().step(), shape.shared(), shape.expert());
         }
     }
 
     /**
-     * The model at {@code path} in any layout: a model directory, a train output.dir holding one in
-     * {@code model/}, or a format-1 ML save; empty when there is none. A newer format version than
-     * this one reads is an error.
+     * The feed-forward model at {@code path} in any layout: a model directory, a train output.dir
+     * holding one in {@code model/}, or a format-1 ML save; empty when there is none. A newer format
+     * version than this one reads is an error, and so is a recurrent language model (read with
+     * {@link #openRecurrent}): a reader of the feed-forward network must not take one for its own.
      */
     public static Optional<Saved> open(String path, SparkSession spark) throws IOException {
+        Optional<Saved> s = find(path, spark);
+        if (s.isPresent() && s.get().spec().isRecurrent()) {
+            throw new IOException(s.get().dir() + " holds a recurrent language model (\"recurrent\": " + s.get().spec().recurrent().kind()
+                    + " in " + SPEC + "), not a feed-forward MoE network; read it as a recurrent language model");
+        }
+        return s;
+    }
+
+    /**
+     * The recurrent language model at {@code path} (a model directory or a train output.dir holding
+     * one in {@code model/}); empty when there is none. A feed-forward model there is an error.
+     * Read its parameters with {@link Saved#readParameters} or {@link Saved#readState}, its vocabulary
+     * from {@link #vocabularyFile}, and build the model with {@link Spec#recurrentModel()}.
+     */
+    public static Optional<Saved> openRecurrent(String path, SparkSession spark) throws IOException {
+        Optional<Saved> s = find(path, spark);
+        if (s.isPresent() && !s.get().spec().isRecurrent()) {
+            throw new IOException(s.get().dir() + " holds a feed-forward MoE model (" + s.get().spec().network().task()
+                    + "), not a recurrent language model");
+        }
+        return s;
+    }
+
+    /** The model at {@code path} of either kind ({@link Spec#isRecurrent()} says which); empty when there is none. */
+    public static Optional<Saved> find(String path, SparkSession spark) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Path p = new Path(path);
         FileSystem fs = p.getFileSystem(conf);
@@ -208,12 +279,10 @@ public final class ModelDirectory {
             if (!fs.exists(specFile)) continue;
             JsonNode root = header(Publish.readText(specFile, conf), specFile.toString());
             Spec spec = spec(root, specFile.toString());
-            String lm = spec.data().getOrDefault("lm.model", "window");
-            if (!lm.equals("window")) { // the job's recurrent LM: its parameters/ are in the recurrent model's layout (org.sparkmoe.job)
-                throw new IOException(dir + " holds a recurrent language model (lm.model = " + lm + " in " + SPEC
-                        + "); only the job's train and evaluate read it");
+            // format 1, and the recurrent models the job wrote before their format 2 (no "parameters" object): parameters/ is a checkpoint
+            if (root.path("version").asInt(1) < 2 || spec.isRecurrent() && !root.has("parameters")) {
+                return Optional.of(new Saved(dir, Layout.V1_JOB, spec, null, 0, List.of()));
             }
-            if (root.path("version").asInt(1) < 2) return Optional.of(new Saved(dir, Layout.V1_JOB, spec, null, 0, List.of()));
             Map<String, String> t = map(root.get("parameters"));
             String slots = t.getOrDefault("optimiserSlots", "");
             return Optional.of(new Saved(dir, Layout.V2, spec, Precision.valueOf(t.getOrDefault("precision", "F32")),
@@ -250,7 +319,7 @@ public final class ModelDirectory {
     /** The parameters and optimiser state of the model directory {@code dir} (whose spec is {@code spec}), on the driver. */
     public static TrainingState readState(Path dir, Spec spec, Configuration conf) throws IOException {
         SparkSession spark = SparkSession.builder().getOrCreate();
-        Saved s = open(dir.toString(), spark).orElseThrow(() -> new IOException("no model at " + dir));
+        Saved s = find(dir.toString(), spark).orElseThrow(() -> new IOException("no model at " + dir));
         if (!s.spec().network().equals(spec.network())) throw new IOException("the model at " + dir + " is not the one of the given spec");
         return s.readState(spark);
     }

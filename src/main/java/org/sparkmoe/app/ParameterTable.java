@@ -163,11 +163,24 @@ public final class ParameterTable {
 
     /** The whole network of the table at {@code table} on the driver, expert rows streamed a partition at a time. */
     public static ModelParameters readLocal(String table, NetworkSpec spec, Precision precision, SparkSession spark) {
-        MoENetwork net = spec.build();
-        int n = net.numExperts();
-        ParameterLayout expertLayout = net.moe().expert().layout();
+        return readLocal(table, Shape.of(spec), precision, spark);
+    }
+
+    /** The tensors a parameter table holds: the shared ones, each expert's, and how many experts. */
+    public record Shape(ParameterLayout shared, ParameterLayout expert, int experts) {
+        /** The shape of the feed-forward network of {@code spec}. */
+        public static Shape of(NetworkSpec spec) {
+            MoENetwork net = spec.build();
+            return new Shape(net.sharedLayout(), net.moe().expert().layout(), net.numExperts());
+        }
+    }
+
+    /** The whole model of shape {@code shape} from the table at {@code table} on the driver, expert rows streamed a partition at a time. */
+    public static ModelParameters readLocal(String table, Shape shape, Precision precision, SparkSession spark) {
+        int n = shape.experts();
+        ParameterLayout expertLayout = shape.expert();
         Dataset<Row> rows = spark.read().parquet(table);
-        Check check = new Check(table, n, net.sharedLayout(), expertLayout);
+        Check check = new Check(table, n, shape.shared(), expertLayout);
         Parameters shared = readShared(rows, check, precision);
         Parameters[] experts = new Parameters[n];
         for (int e = 0; e < n; e++) experts[e] = expertLayout.allocate(precision);
@@ -196,13 +209,12 @@ public final class ParameterTable {
      * The optimiser states of the table at {@code table}, slots {@code slots} (in that order) of the
      * shared parameters and of each expert, on the driver.
      */
-    static OptimiserState[] readOptimiser(String table, NetworkSpec spec, Precision precision, List<String> slots, SparkSession spark) {
-        MoENetwork net = spec.build();
-        int n = net.numExperts();
-        Check check = new Check(table, n, net.sharedLayout(), net.moe().expert().layout());
+    static OptimiserState[] readOptimiser(String table, Shape shape, Precision precision, List<String> slots, SparkSession spark) {
+        int n = shape.experts();
+        Check check = new Check(table, n, shape.shared(), shape.expert());
         List<Map<String, Parameters>> groups = new ArrayList<>();
         for (int g = 0; g <= n; g++) {
-            ParameterLayout layout = g == 0 ? net.sharedLayout() : net.moe().expert().layout();
+            ParameterLayout layout = g == 0 ? shape.shared() : shape.expert();
             Map<String, Parameters> m = new HashMap<>();
             for (String s : slots) m.put(s, layout.allocate(precision));
             groups.add(m);
@@ -221,7 +233,7 @@ public final class ParameterTable {
         }
         OptimiserState[] states = new OptimiserState[n + 1];
         for (int g = 0; g <= n; g++) {
-            ParameterLayout layout = g == 0 ? net.sharedLayout() : net.moe().expert().layout();
+            ParameterLayout layout = g == 0 ? shape.shared() : shape.expert();
             long want = (long) layout.entries().size() * slots.size();
             if (seen[g] != want) {
                 throw new IllegalStateException(table + ": optimiser table holds " + seen[g] + " of " + want + " tensors of "
