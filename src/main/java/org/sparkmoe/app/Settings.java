@@ -274,7 +274,7 @@ public final class Settings {
             + " -> MoE -> LSTM -> softmax, width d = {modelDim}, the MoE from the model.* keys applied to every timestep);"
             + " lstm = the same network without the MoE (LSTM-LSTM baseline of table 7); moe-1-wide = one always-on expert of"
             + " hidden k*{expertHiddenSize} (MoE-1-Wide baseline). The recurrent models train with SHUFFLE routing and evaluate"
-            + " held-out perplexity; score is not offered for them.");
+            + " held-out perplexity; score writes every position's next-token probabilities (top score.topK words).");
     public static final Setting LM_SEQ_LENGTH = job("lm.seqLength").integer(1).def(20).doc(
             "Recurrent lm: T, tokens per window of truncated back-propagation through time (the LSTM state is carried across"
             + " windows of a document).");
@@ -335,6 +335,9 @@ public final class Settings {
             "Draw PNG charts (loss curve, expert load over time) into the model's charts/.");
     public static final Setting SCORE_EXPERTS = job("score.experts").bool().def(false).doc(
             "score: also write, per row, the chosen experts and their gate values.");
+    public static final Setting SCORE_TOP_K = job("score.topK").integer(1).def(5).doc(
+            "score of a recurrent language model (lm.model other than window): the most probable next words written per"
+            + " position (topWords, topProbabilities).");
     public static final Setting INITIAL_MODEL_PATH = param("initialModelPath").doc(
             "Path of a saved model of the same shape to start training from (warm start); empty = fresh initialisation. The"
             + " job's retrain command warm-starts from the model retrain.root/LATEST names.");

@@ -14,9 +14,11 @@
  *       balance columns: the estimators' training summaries);</li>
  *   <li>{@link org.sparkmoe.app.ModelDirectory} and {@link org.sparkmoe.app.ParameterTable}: the one
  *       saved-model layout both faces write and read (format 2; format 1's two layouts are still
- *       read), with a format version that is checked;</li>
+ *       read), with a format version that is checked; {@link org.sparkmoe.app.RecurrentSpec}: what
+ *       it records of a recurrent language model;</li>
  *   <li>{@link org.sparkmoe.app.Scorer}: the one scoring pass of the job's evaluate and score and
- *       the ML models' transform;</li>
+ *       the ML models' transform; {@link org.sparkmoe.app.RecurrentScorer}: the recurrent language
+ *       model's (each document once, the LSTM state carried through it);</li>
  *   <li>{@link org.sparkmoe.app.Publish}: publishing a result by rename;</li>
  *   <li>{@link org.sparkmoe.app.RunLock}: the lock of a directory a run writes into (a train
  *       output.dir, a retrain root), with stale-lock detection.</li>

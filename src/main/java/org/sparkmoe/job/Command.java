@@ -127,21 +127,32 @@ abstract class Command {
     record Loaded(Path dir, ModelDirectory.Spec spec, TrainingState state) {
     }
 
-    /** job.model: a job model directory (or a train output.dir), or a model saved by the ML API. */
+    /** job.model: a job model directory (or a train output.dir), or a model saved by the ML API; a feed-forward model. */
     Loaded loadModel(JobConfig cfg) throws IOException {
         String m = cfg.required("job.model", "(the model directory or a train output.dir)");
-        Optional<Path> dir = RecurrentLm.locate(m, hadoop);
-        if (dir.isPresent()) {
-            ModelDirectory.Spec spec = ModelDirectory.readSpec(dir.get(), hadoop);
-            if (RecurrentLm.isRecurrent(spec)) {
-                throw new JobConfig.ConfigException("config key 'job.model': " + dir.get() + " holds a recurrent language model (lm.model = "
-                        + RecurrentLm.kind(spec) + " in " + ModelDirectory.SPEC + "); of the job's commands only train and evaluate take one"
-                        + " (score, inspect, retrain and warm starts do not)");
-            }
-        }
         Optional<ModelDirectory.Loaded> l = ModelDirectory.load(m, hadoop, SparkSession.builder().getOrCreate());
         if (l.isEmpty()) throw new JobData.InputException("config key 'job.model': no model at " + m + " (no " + ModelDirectory.SPEC + ")");
         return new Loaded(l.get().dir(), l.get().spec(), l.get().state());
+    }
+
+    /** job.model's recurrent language model, read back; empty when job.model is a feed-forward model. */
+    Optional<RecurrentLm.Saved> recurrentModel(JobConfig cfg) throws IOException {
+        String m = cfg.required("job.model", "(the model directory or a train output.dir)");
+        Optional<ModelDirectory.Saved> s = ModelDirectory.find(m, SparkSession.builder().getOrCreate());
+        if (s.isEmpty() || !s.get().spec().isRecurrent()) return Optional.empty();
+        return Optional.of(RecurrentLm.read(s.get(), hadoop));
+    }
+
+    /**
+     * The documents evaluate and score read for a saved recurrent model, as its held-out side: every
+     * document of heldout.path when set, else of input.path when set, else the held-out split of the
+     * built-in data the model was trained on; the model's vocabulary.
+     */
+    RecurrentLm.Documents recurrentData(JobConfig cfg, RecurrentLm.Saved model) {
+        JobConfig c = forModel(cfg, model.spec());
+        String path = !c.string("heldout.path").isEmpty() ? c.string("heldout.path") : c.string("input.path");
+        if (!path.isEmpty()) c = c.with(Map.of("input.path", path, "heldout.path", path));
+        return RecurrentLm.load(sc, c, model.vocabulary());
     }
 
     /** The data configuration for a saved model: its task, and the built-in data it was trained on unless an input is given. */

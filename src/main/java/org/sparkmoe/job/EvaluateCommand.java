@@ -8,6 +8,7 @@ import java.util.Map;
 import org.apache.hadoop.fs.Path;
 import org.sparkmoe.app.ModelDirectory;
 import org.sparkmoe.app.Publish;
+import org.sparkmoe.app.RecurrentSpec;
 import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.sequence.SparkSequenceTrainer;
@@ -20,11 +21,8 @@ class EvaluateCommand extends Command {
 
     @Override
     int run(JobConfig cfg) throws IOException {
-        java.util.Optional<Path> dir = RecurrentLm.locate(cfg.required("job.model", "(the model directory or a train output.dir)"), hadoop);
-        if (dir.isPresent()) {
-            ModelDirectory.Spec spec = ModelDirectory.readSpec(dir.get(), hadoop);
-            if (RecurrentLm.isRecurrent(spec)) return evaluateRecurrent(cfg, dir.get(), spec);
-        }
+        java.util.Optional<RecurrentLm.Saved> recurrent = recurrentModel(cfg);
+        if (recurrent.isPresent()) return evaluateRecurrent(cfg, recurrent.get());
         Loaded model = loadModel(cfg);
         JobData data = dataFor(cfg, model);
         for (String w : data.warnings) out.println("warning: " + w);
@@ -54,28 +52,20 @@ class EvaluateCommand extends Command {
 
     /**
      * Held-out perplexity of a recurrent language model (paper section 5.1): every held-out document
-     * read once from a zero LSTM state in windows of the model's T tokens, on the executors
+     * read once from a zero LSTM state, the state carried through the whole document, in windows of
+     * the model's T tokens, on the executors
      * ({@link SparkSequenceTrainer#evaluate(org.apache.spark.api.java.JavaSparkContext, RecurrentLanguageModel,
      * org.sparkmoe.core.network.ModelParameters, org.sparkmoe.core.linalg.Precision, int, int,
      * org.apache.spark.api.java.JavaPairRDD, int)}); the data side is as for the window model.
      */
-    private int evaluateRecurrent(JobConfig cfg, Path dir, ModelDirectory.Spec spec) throws IOException {
-        JobConfig c = forModel(cfg, spec);
-        String path = !c.string("heldout.path").isEmpty() ? c.string("heldout.path") : c.string("input.path");
-        if (!path.isEmpty()) c = c.with(Map.of("input.path", path, "heldout.path", path));
-        org.sparkmoe.data.Vocabulary vocab;
-        try {
-            vocab = org.sparkmoe.data.Vocabulary.load(ModelDirectory.vocabularyFile(dir, hadoop).toString(), hadoop);
-        } catch (IOException e) {
-            throw new JobData.InputException("cannot read the model's vocabulary in " + dir + ": " + e.getMessage(), e);
-        }
-        RecurrentLm.Documents docs = RecurrentLm.load(sc, c, vocab);
-        RecurrentLanguageModel model = RecurrentLm.model(spec);
-        TrainingState state = RecurrentLm.readParameters(dir, model, hadoop);
-        int s = Integer.parseInt(spec.data().get("lm.streams")), t = Integer.parseInt(spec.data().get("lm.seqLength"));
+    private int evaluateRecurrent(JobConfig cfg, RecurrentLm.Saved model) throws IOException {
+        RecurrentLm.Documents docs = recurrentData(cfg, model);
+        Path dir = model.dir();
+        TrainingState state = model.state();
+        RecurrentSpec r = model.spec().recurrent();
         sc.setJobGroup("spark-moe-evaluate", "spark-moe: held-out perplexity of " + dir, false);
-        SparkSequenceTrainer.Evaluation e = SparkSequenceTrainer.evaluate(sc, model, state.params(), state.params().shared().precision(),
-                t, org.sparkmoe.data.Vocabulary.EOS_ID, docs.heldout(), s);
+        SparkSequenceTrainer.Evaluation e = SparkSequenceTrainer.evaluate(sc, model.model(), state.params(),
+                state.params().shared().precision(), r.seqLength(), org.sparkmoe.data.Vocabulary.EOS_ID, docs.heldout(), r.streams());
         if (e.tokens() == 0) {
             throw new JobData.InputException("evaluating the model " + dir + ": there is no held-out data (" + docs.metadata()
                     .getOrDefault("heldout.path", docs.metadata().getOrDefault("input.path", "the built-in held-out split")) + ")");
@@ -86,7 +76,7 @@ class EvaluateCommand extends Command {
         }
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("model", dir.toString());
-        m.put("lm.model", RecurrentLm.kind(spec));
+        m.put("lm.model", r.kind());
         m.putAll(TrainCommand.recurrentEvaluation(e));
         return report(cfg, m);
     }

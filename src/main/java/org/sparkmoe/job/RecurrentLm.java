@@ -10,11 +10,10 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.app.ModelDirectory;
+import org.sparkmoe.app.RecurrentSpec;
 import org.sparkmoe.app.Settings;
-import org.sparkmoe.core.gating.BalanceWeights;
-import org.sparkmoe.core.network.NetworkSpec;
-import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
 import org.sparkmoe.core.synthetic.MarkovMixtureCorpus;
 import org.sparkmoe.core.train.TrainingState;
@@ -23,81 +22,82 @@ import org.sparkmoe.data.Vocabulary;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.engine.ExpertPlacement;
 import org.sparkmoe.engine.RoutingMode;
-import org.sparkmoe.engine.checkpoint.CheckpointMeta;
-import org.sparkmoe.engine.checkpoint.CheckpointStore;
 
 import scala.Tuple2;
 
 /**
  * The job's side of the recurrent language model (paper section 5.1; {@code lm.model} = lstm,
- * moe-1-wide or lstm-moe): its documents, the model a spec describes, and its model directory.
+ * moe-1-wide or lstm-moe): its documents, its spec, and a saved one read back.
  *
- * <p>A recurrent model directory has the job's layout ({@link ModelDirectory}): spec.json's
- * {@code network} holds the model.* settings (V, d = modelDim, the MoE's gating, experts, k, h,
- * balance weights; the window-only fields are unused), its {@code data} the recurrent keys
- * ({@code lm.model}, {@code lm.seqLength}, {@code lm.streams}, {@code lm.dropout}), and
- * {@code parameters/} one {@link CheckpointStore} checkpoint in the recurrent model's layouts (as the
- * window model's format 1; not format 2's parquet table, whose rows follow the window network).
- * {@link ModelDirectory#open} refuses such a directory; the job's readers check
- * {@link #isRecurrent(ModelDirectory.Spec)} first.
+ * <p>A recurrent model directory is the one model layout ({@link ModelDirectory}, format 2):
+ * spec.json's {@code network} holds the model.* settings (V, d = modelDim, the MoE's gating,
+ * experts, k, h, balance weights; the window-only fields are unused), its {@code recurrent} object
+ * the {@link RecurrentSpec} ({@code lm.model}, {@code lm.dropout}, {@code lm.seqLength},
+ * {@code lm.streams}), {@code parameters/} and {@code optimiser/} the parquet tables.
  */
 final class RecurrentLm {
-    /** The keys recorded in spec.json's data that, with the network, fix the model's shape. */
-    static final List<String> SHAPE_KEYS = List.of(Settings.LM_MODEL.jobKey(), Settings.LM_SEQ_LENGTH.jobKey(),
-            Settings.LM_STREAMS.jobKey(), Settings.LM_DROPOUT.jobKey());
-
     private RecurrentLm() {
     }
 
-    /** The model directory at {@code path} (a model directory, or a train output.dir holding one in model/); empty when neither has spec.json. */
-    static java.util.Optional<Path> locate(String path, Configuration conf) throws IOException {
-        Path p = new Path(path);
-        org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(conf);
-        for (Path dir : new Path[] {p, new Path(p, "model")}) if (fs.exists(new Path(dir, ModelDirectory.SPEC))) return java.util.Optional.of(dir);
-        return java.util.Optional.empty();
-    }
-
-    static boolean isRecurrent(ModelDirectory.Spec spec) {
-        String kind = spec.data().get(Settings.LM_MODEL.jobKey());
-        return kind != null && !kind.equals("window");
-    }
-
-    /** The model kind a spec records (window when it records none). */
+    /** The model kind a spec records (window when it is not recurrent). */
     static String kind(ModelDirectory.Spec spec) {
-        return spec.data().getOrDefault(Settings.LM_MODEL.jobKey(), "window");
+        return spec.isRecurrent() ? spec.recurrent().kind() : "window";
     }
 
-    /** The model a recurrent spec describes. */
-    static RecurrentLanguageModel model(ModelDirectory.Spec spec) {
-        NetworkSpec net = spec.network();
-        double dropout = Double.parseDouble(spec.data().get(Settings.LM_DROPOUT.jobKey()));
-        int v = net.vocabulary(), d = net.modelDim();
-        return switch (kind(spec)) {
-            case "lstm" -> RecurrentLanguageModel.lstmOnly(v, d, dropout);
-            // table 7's baseline: the MoE rows' compute per token in one always-on expert
-            case "moe-1-wide" -> RecurrentLanguageModel.moeOneWide(v, d, net.activeExperts() * net.expertHidden(), dropout);
-            case "lstm-moe" -> RecurrentLanguageModel.withMoE(v, d, net.build().moe().gating(), net.expertHidden(),
-                    new BalanceWeights(net.wImportance(), net.wLoad()), dropout);
-            default -> throw new IllegalArgumentException("spec.json records lm.model = " + kind(spec) + ", not a recurrent model");
-        };
+    /** The recurrent model the configuration describes. */
+    static RecurrentSpec recurrentSpec(JobConfig cfg) {
+        return new RecurrentSpec(cfg.string(Settings.LM_MODEL.jobKey()), cfg.number(Settings.LM_DROPOUT.jobKey()),
+                cfg.integer(Settings.LM_SEQ_LENGTH.jobKey()), cfg.integer(Settings.LM_STREAMS.jobKey()));
     }
 
-    /** The recurrent keys of the configuration, as spec.json's data records them. */
-    static Map<String, String> shape(JobConfig cfg) {
+    /** The job keys of a spec's recurrent fields (lm.model = window when it is not recurrent). */
+    private static Map<String, String> jobKeys(ModelDirectory.Spec spec) {
         Map<String, String> m = new LinkedHashMap<>();
-        for (String k : SHAPE_KEYS) m.put(k, cfg.string(k));
+        RecurrentSpec r = spec.recurrent();
+        m.put(Settings.LM_MODEL.jobKey(), r == null ? "window" : r.kind());
+        m.put(Settings.LM_SEQ_LENGTH.jobKey(), r == null ? "" : Integer.toString(r.seqLength()));
+        m.put(Settings.LM_STREAMS.jobKey(), r == null ? "" : Integer.toString(r.streams()));
+        m.put(Settings.LM_DROPOUT.jobKey(), r == null ? "" : Double.toString(r.dropout()));
         return m;
     }
 
-    /** Where two specs' recurrent keys differ ("" when they agree). */
+    /** Where two specs' recurrent fields differ, by job key ("" when they agree). */
     static String shapeDifference(ModelDirectory.Spec there, ModelDirectory.Spec now) {
         List<String> d = new ArrayList<>();
-        for (String k : SHAPE_KEYS) {
-            String a = there.data().getOrDefault(k, k.equals(Settings.LM_MODEL.jobKey()) ? "window" : "");
-            String b = now.data().getOrDefault(k, k.equals(Settings.LM_MODEL.jobKey()) ? "window" : "");
-            if (!a.equals(b)) d.add(k + " " + a + " there, " + b + " now");
-        }
+        Map<String, String> a = jobKeys(there), b = jobKeys(now);
+        for (String k : a.keySet()) if (!a.get(k).equals(b.get(k))) d.add(k + " " + a.get(k) + " there, " + b.get(k) + " now");
         return String.join(", ", d);
+    }
+
+    /** A saved recurrent model read back: where it is, its spec, the model, its parameters (with optimiser state) and vocabulary. */
+    record Saved(Path dir, ModelDirectory.Spec spec, RecurrentLanguageModel model, TrainingState state, Vocabulary vocabulary) {
+    }
+
+    /** Reads the recurrent model {@code saved} (parameters, optimiser state, vocabulary). */
+    static Saved read(ModelDirectory.Saved saved, Configuration conf) throws IOException {
+        ModelDirectory.Spec spec = saved.spec();
+        Vocabulary vocab = vocabulary(saved.dir(), spec, conf);
+        return new Saved(saved.dir(), spec, spec.recurrentModel(), saved.readState(SparkSession.builder().getOrCreate()), vocab);
+    }
+
+    /** The vocabulary of the recurrent model directory {@code dir} (spec {@code spec}), checked against its V. */
+    static Vocabulary vocabulary(Path dir, ModelDirectory.Spec spec, Configuration conf) {
+        Vocabulary vocab;
+        try {
+            vocab = Vocabulary.load(ModelDirectory.vocabularyFile(dir, conf).toString(), conf);
+        } catch (IOException e) {
+            throw new JobData.InputException("cannot read the model's vocabulary in " + dir + ": " + e.getMessage(), e);
+        }
+        if (vocab.size() != spec.network().vocabulary()) {
+            throw new JobData.InputException("the model " + dir + " has a vocabulary of " + vocab.size() + " words in "
+                    + ModelDirectory.VOCABULARY + " but V = " + spec.network().vocabulary() + " in " + ModelDirectory.SPEC);
+        }
+        return vocab;
+    }
+
+    /** Experts active per token: 0, 1 (moe-1-wide) or k. */
+    static int activeExperts(ModelDirectory.Spec spec) {
+        return spec.recurrent().activeExperts(spec.network());
     }
 
     /**
@@ -208,30 +208,5 @@ final class RecurrentLm {
     private static JavaPairRDD<Long, int[]> indexed(JavaPairRDD<String, String> docs, LanguageModelData lm, int partitions) {
         return docs.sortByKey(true, partitions).values().map(lm::encode).filter(x -> x.length > 0).zipWithIndex()
                 .mapToPair(x -> new Tuple2<>(x._2(), x._1())).cache();
-    }
-
-    // ------------------------------------------------------------------ the model directory's parameters
-
-    private static ParameterLayout expertLayout(RecurrentLanguageModel model) {
-        return model.moe() == null ? ParameterLayout.builder().build() : model.moe().expert().layout();
-    }
-
-    /** Writes the parameters into {@code dir}/parameters (one checkpoint in the recurrent model's layouts). */
-    static void writeParameters(Path dir, ModelDirectory.Spec spec, RecurrentLanguageModel model, TrainingState state, int expertShards,
-                                Configuration conf) throws IOException {
-        CheckpointStore store = new CheckpointStore(new Path(dir, ModelDirectory.PARAMETERS).toString(), conf, 1);
-        int shards = model.numExperts() == 0 ? 0 : Math.max(1, Math.min(expertShards, model.numExperts()));
-        store.save(state, CheckpointMeta.of(state.step(), 0, 0, state.params().shared().precision(), model.numExperts(), shards,
-                model.sharedLayout(), expertLayout(model), spec.provenance()));
-    }
-
-    /** The parameters of a recurrent model directory. */
-    static TrainingState readParameters(Path dir, RecurrentLanguageModel model, Configuration conf) throws IOException {
-        CheckpointStore store = new CheckpointStore(new Path(dir, ModelDirectory.PARAMETERS).toString(), conf, 1);
-        java.util.Optional<CheckpointMeta> latest = store.latest();
-        if (latest.isEmpty()) {
-            throw new IOException("model " + dir + " has no parameters (" + ModelDirectory.PARAMETERS + "/ is empty or incomplete)");
-        }
-        return store.loadTrainingState(latest.get().step(), model.sharedLayout(), expertLayout(model));
     }
 }

@@ -15,7 +15,9 @@ import org.sparkmoe.core.train.TrainingState;
 
 /**
  * {@code retrain}: warm-starts from the model retrain.root/LATEST names, trains on the run date's data, evaluates,
- * and publishes retrain.root/v-DATE and moves LATEST only when the evaluation bar is met.
+ * and publishes retrain.root/v-DATE and moves LATEST only when the evaluation bar is met. The recurrent language model
+ * ({@code lm.model} other than window) warm-starts the same way: its parameters, optimiser state and step, its vocabulary,
+ * fresh document streams from a zero LSTM state.
  */
 class RetrainCommand extends TrainCommand {
     RetrainCommand(JavaSparkContext sc, PrintStream out) {
@@ -24,10 +26,6 @@ class RetrainCommand extends TrainCommand {
 
     @Override
     int run(JobConfig cfg) throws IOException {
-        if (cfg.recurrent()) {
-            throw new JobConfig.ConfigException("config key 'lm.model' = '" + cfg.string("lm.model") + "': retrain does not support the"
-                    + " recurrent language model (train and evaluate do)");
-        }
         Path root = new Path(cfg.required("retrain.root", "for retrain (the publish root)"));
         String date = cfg.required("retrain.date", "for retrain (the run date)");
         boolean force = cfg.bool("retrain.force");
@@ -68,25 +66,41 @@ class RetrainCommand extends TrainCommand {
         if (!from.isEmpty()) {
             Path prev = new Path(root, from);
             prevSpec = ModelDirectory.readSpec(prev, hadoop);
+            if (prevSpec.isRecurrent() != cfg.recurrent()) {
+                throw new JobConfig.ConfigException("the configured model differs from the published " + from + ": lm.model "
+                        + RecurrentLm.kind(prevSpec) + " there, " + cfg.string("lm.model") + " now (a warm start needs the same network)");
+            }
             warm = ModelDirectory.readState(prev, prevSpec, hadoop);
             out.println("warm start from " + prev + " (step " + warm.step() + ")");
         } else {
             out.println("no earlier version under " + root + ": cold start");
         }
-        JobData data = JobData.load(sc, cfg, prevSpec, from.isEmpty() ? null : new Path(root, from));
-        for (String w : data.warnings) out.println("warning: " + w);
-        ModelDirectory.Spec spec = spec(cfg, data, prevSpec);
+        JobData data = null;
+        RecurrentLm.Documents docs = null;
+        ModelDirectory.Spec spec;
+        if (cfg.recurrent()) {
+            // the published model's words keep their ids: its embedding and softmax rows go on meaning the same words
+            docs = RecurrentLm.load(sc, cfg, from.isEmpty() ? null : RecurrentLm.vocabulary(new Path(root, from), prevSpec, hadoop));
+            spec = recurrentSpec(cfg, docs, prevSpec);
+        } else {
+            data = JobData.load(sc, cfg, prevSpec, from.isEmpty() ? null : new Path(root, from));
+            for (String w : data.warnings) out.println("warning: " + w);
+            spec = spec(cfg, data, prevSpec);
+        }
         Map<String, String> prov = new LinkedHashMap<>(spec.provenance());
         prov.put("version", version);
         if (!from.isEmpty()) prov.put("warmStartFrom", from);
-        spec = new ModelDirectory.Spec(spec.network(), spec.data(), prov);
-        if (prevSpec != null && !prevSpec.network().equals(spec.network())) {
-            throw new JobConfig.ConfigException("the configured model differs from the published " + from + ": "
-                    + difference(prevSpec.network(), spec.network()) + " (a warm start needs the same network)");
+        spec = new ModelDirectory.Spec(spec.network(), spec.data(), prov, spec.recurrent());
+        if (prevSpec != null) {
+            String diff = difference(prevSpec.network(), spec.network()), shape = RecurrentLm.shapeDifference(prevSpec, spec);
+            if (!diff.isEmpty() || !shape.isEmpty()) {
+                throw new JobConfig.ConfigException("the configured model differs from the published " + from + ": "
+                        + (diff.isEmpty() ? shape : shape.isEmpty() ? diff : diff + ", " + shape) + " (a warm start needs the same network)");
+            }
         }
         Path work = Publish.tempSibling(new Path(root, "_run-" + version), hadoop);
         try {
-            Trained t = trainAndBuild(cfg, data, spec, work, warm);
+            Trained t = data != null ? trainAndBuild(cfg, data, spec, work, warm) : trainRecurrentAndBuild(cfg, docs, spec, work, warm);
             String failure = bar(cfg, spec.network().task(), t.eval());
             if (failure != null) {
                 out.println("rejected: " + failure + "; nothing published (LATEST still '" + current + "')");

@@ -219,15 +219,35 @@ class TrainCommand extends Command {
      * progress), then held-out perplexity, and the model published at output.dir/model.
      */
     private int trainRecurrent(JobConfig cfg, Path output) throws IOException {
-        long wallStart = System.nanoTime();
         RecurrentLm.Documents docs = RecurrentLm.load(sc, cfg, null);
-        int v = docs.vocabulary().size();
-        Map<String, String> meta = new LinkedHashMap<>(docs.metadata());
-        meta.putAll(RecurrentLm.shape(cfg));
-        ModelDirectory.Spec spec = new ModelDirectory.Spec(cfg.networkSpec(v, 0, v), meta, provenance(cfg, null));
+        ModelDirectory.Spec spec = recurrentSpec(cfg, docs, null);
         checkSameModel(output, spec);
-        RecurrentLanguageModel model = RecurrentLm.model(spec);
-        int s = cfg.integer("lm.streams"), t = cfg.integer("lm.seqLength");
+        Trained t = trainRecurrentAndBuild(cfg, docs, spec, output, null);
+        Path published = new Path(output, "model");
+        Publish.publish(t.modelTmp(), published, hadoop);
+        Publish.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(t.summary()), hadoop);
+        out.println("model published at " + published);
+        out.println("summary: " + json(t.summary()));
+        return MoEJob.OK;
+    }
+
+    /** The spec of a recurrent run on {@code docs} ({@code previous}: the model it warm-starts from, or null). */
+    ModelDirectory.Spec recurrentSpec(JobConfig cfg, RecurrentLm.Documents docs, ModelDirectory.Spec previous) {
+        int v = docs.vocabulary().size();
+        return new ModelDirectory.Spec(cfg.networkSpec(v, 0, v), docs.metadata(), provenance(cfg, previous), RecurrentLm.recurrentSpec(cfg));
+    }
+
+    /**
+     * Trains a recurrent language model in {@code runDir} (checkpoints, metrics; resumes from the
+     * latest checkpoint there, LSTM state and stream positions included), from {@code warm} (a
+     * published model: optim.maxSteps more steps, fresh streams) when there is no checkpoint yet,
+     * evaluates held-out perplexity and builds the model in a temp sibling of runDir/model.
+     */
+    Trained trainRecurrentAndBuild(JobConfig cfg, RecurrentLm.Documents docs, ModelDirectory.Spec spec, Path runDir, TrainingState warm)
+            throws IOException {
+        long wallStart = System.nanoTime();
+        RecurrentLanguageModel model = spec.recurrentModel();
+        int s = spec.recurrent().streams(), t = spec.recurrent().seqLength();
         if (docs.trainCount() < s) {
             throw new JobData.InputException("config key 'lm.streams' = " + s + " needs at least " + s + " training documents; the data"
                     + " has " + docs.trainCount() + " (lower lm.streams or give more documents)");
@@ -236,23 +256,25 @@ class TrainCommand extends Command {
         SequenceLayout layout = new SequenceLayout(s, t, org.sparkmoe.data.Vocabulary.EOS_ID, 0, docs.trainCount(),
                 Math.max(1, Math.min(partitions, s)));
         EngineConfig ec = RecurrentLm.engineConfig(cfg, model, s * t);
-        long target = cfg.longValue("optim.maxSteps");
-        Path metricsPath = new Path(output, ModelDirectory.METRICS);
-        CheckpointStore store = new CheckpointStore(new Path(output, "checkpoints").toString(), hadoop, cfg.integer("checkpoint.keep"));
+        long target = cfg.longValue("optim.maxSteps") + (warm == null ? 0 : warm.step());
+        Path metricsPath = new Path(runDir, ModelDirectory.METRICS);
+        CheckpointStore store = new CheckpointStore(new Path(runDir, "checkpoints").toString(), hadoop, cfg.integer("checkpoint.keep"));
         TrainingLoop.Options options = new TrainingLoop.Options(target, store.dir(), cfg.integer("checkpoint.interval"),
                 cfg.integer("checkpoint.keep"), metricsPath.toString(), spec.provenance());
-        RunListeners.BalanceHistory balance = new RunListeners.BalanceHistory(new Path(output, "expert-load.csv"), hadoop);
+        RunListeners.BalanceHistory balance = new RunListeners.BalanceHistory(new Path(runDir, "expert-load.csv"), hadoop);
         sc.setJobGroup("spark-moe-train", "spark-moe train: recurrent lm (" + RecurrentLm.kind(spec) + "), " + model.numExperts()
                 + " experts, " + target + " steps", false);
         boolean[] started = {false};
-        Path sparkCheckpoints = defaultSparkCheckpoints(output);
+        Path sparkCheckpoints = defaultSparkCheckpoints(runDir);
         List<StepReport> reports;
         TrainingState finalState;
         SparkSequenceTrainer.Evaluation eval;
-        try (SparkSequenceTrainer trainer = SparkSequenceTrainer.resume(sc, model, ec, docs.train(), layout, store)) {
+        try (SparkSequenceTrainer trainer = warm != null && store.latest().isEmpty()
+                ? SparkSequenceTrainer.warmStart(sc, model, ec, docs.train(), layout, warm)
+                : SparkSequenceTrainer.resume(sc, model, ec, docs.train(), layout, store)) {
             TrainingLoop.Steps steps = TrainingLoop.Steps.of(trainer::stepsTaken, trainer::trainStep, trainer::checkpoint);
             try {
-                reports = TrainingLoop.drive(steps, store, options, List.of(recordSpec(output, spec, started),
+                reports = TrainingLoop.drive(steps, store, options, List.of(recordSpec(runDir, spec, started),
                         RunListeners.progress(out, cfg.integer("progress.interval")),
                         RunListeners.failOnDivergence("lower optim.stepSize or set optim.clipNorm"), balance), hadoop);
             } catch (java.io.UncheckedIOException e) {
@@ -277,33 +299,37 @@ class TrainCommand extends Command {
         summary.put("heldout", recurrentEvaluation(eval));
         balanceColumns(summary, all);
         summary.put("tokensPerSecond", tokensPerSecond(reports));
-        long shared = model.sharedLayout().size();
-        long expert = model.moe() == null ? 0 : model.moe().expert().layout().size();
-        int active = model.moe() == null ? 0 : RecurrentLm.kind(spec).equals("moe-1-wide") ? 1 : spec.network().activeExperts();
-        summary.put("parametersTotal", shared + expert * model.numExperts());
-        summary.put("parametersActivePerToken", shared + expert * active);
-        summary.put("forwardFlopsPerToken", model.forwardFlopsPerToken(active));
-        summary.put("experts", model.numExperts());
-        summary.put("activeExperts", active);
+        summary.putAll(recurrentSize(spec, model));
         summary.put("wallSeconds", (System.nanoTime() - wallStart) / 1e9);
 
-        Path modelTmp = Publish.tempSibling(new Path(output, "model"), hadoop);
+        Path modelTmp = Publish.tempSibling(new Path(runDir, "model"), hadoop);
         try {
-            Publish.writeText(new Path(modelTmp, ModelDirectory.SPEC), spec.toJson(), hadoop);
-            RecurrentLm.writeParameters(modelTmp, spec, model, finalState, ec.expertShards(), hadoop);
-            Path vocab = new Path(modelTmp, ModelDirectory.VOCABULARY);
-            writing(vocab, () -> docs.vocabulary().save(vocab.toString(), hadoop));
+            ModelDirectory.write(modelTmp, spec, finalState, p -> writing(p, () -> docs.vocabulary().save(p.toString(), hadoop)),
+                    org.apache.spark.sql.SparkSession.builder().getOrCreate());
             writeRunFiles(cfg, modelTmp, summary, metricsPath, all, Double.NaN, balance, model.numExperts());
         } catch (IOException | RuntimeException | org.apache.hadoop.fs.FSError e) {
             modelTmp.getFileSystem(hadoop).delete(modelTmp, true);
             throw e;
         }
-        Path published = new Path(output, "model");
-        Publish.publish(modelTmp, published, hadoop);
-        Publish.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(summary), hadoop);
-        out.println("model published at " + published);
-        out.println("summary: " + json(summary));
-        return MoEJob.OK;
+        double logLoss = eval.tokens() == 0 ? Double.NaN : eval.lossSum() / eval.tokens();
+        return new Trained(spec, modelTmp, summary,
+                new Evaluator.Result(eval.tokens(), logLoss, eval.perplexity(), Double.NaN, Double.NaN, new double[0], Double.NaN));
+    }
+
+    /** A recurrent model's size: parameters in total and active per token, FLOPs per token, experts (train's summary, inspect). */
+    static Map<String, Object> recurrentSize(ModelDirectory.Spec spec, RecurrentLanguageModel model) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        long shared = model.sharedLayout().size();
+        long expert = model.moe() == null ? 0 : model.moe().expert().layout().size();
+        int active = RecurrentLm.activeExperts(spec);
+        m.put("parametersTotal", shared + expert * model.numExperts());
+        m.put("parametersActivePerToken", shared + expert * active);
+        m.put("parametersShared", shared);
+        m.put("parametersPerExpert", expert);
+        m.put("forwardFlopsPerToken", model.forwardFlopsPerToken(active));
+        m.put("experts", model.numExperts());
+        m.put("activeExperts", active);
+        return m;
     }
 
     /** Held-out perplexity of a recurrent model, as evaluate and the summary report it. */

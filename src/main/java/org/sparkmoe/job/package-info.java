@@ -7,7 +7,7 @@
  * {@code org.sparkmoe.app.Settings}; reference text in {@code conf/moe-job.properties}),
  * {@link org.sparkmoe.job.JobData} (training and held-out data), {@link org.sparkmoe.job.Evaluator}
  * (held-out evaluation and scoring), {@link org.sparkmoe.job.RecurrentLm} (the recurrent language
- * model's documents, model and parameters, {@code lm.model}) and {@link org.sparkmoe.job.Charts}. The model directory, the
+ * model's documents, its spec from the job's keys, a saved one read back; {@code lm.model}) and {@link org.sparkmoe.job.Charts}. The model directory, the
  * driver loop and publishing by rename are the application layer's.
  *
  * <p>Layer: a face, at the top. May depend on {@code org.sparkmoe.core.*}, {@code org.sparkmoe.engine}

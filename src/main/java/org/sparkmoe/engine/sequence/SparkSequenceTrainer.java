@@ -409,6 +409,19 @@ public final class SparkSequenceTrainer implements AutoCloseable {
     }
 
     /**
+     * A warm start: a trainer from {@code start} (a saved model's parameters, optimiser state and step)
+     * on new documents, every stream at its first document with a zero LSTM state.
+     */
+    public static SparkSequenceTrainer warmStart(JavaSparkContext sc, RecurrentLanguageModel model, EngineConfig config,
+                                                 JavaPairRDD<Long, int[]> documents, SequenceLayout layout, TrainingState start) {
+        if (!start.params().shared().layout().equals(model.sharedLayout()) || start.params().experts().length != model.numExperts()) {
+            throw new IllegalArgumentException("the warm-start parameters (" + start.params().experts().length + " experts) do not fit the"
+                    + " model (" + model.numExperts() + " experts)");
+        }
+        return new SparkSequenceTrainer(sc, model, config, documents, layout, start, null, null);
+    }
+
+    /**
      * A trainer that continues from the latest checkpoint in {@code store} (parameters, optimiser state,
      * step and every sequence's position and LSTM state), or starts fresh when there is none. The
      * checkpoint must match the model, precision and layout (S and P).
