@@ -45,14 +45,18 @@ class TrainCommand extends Command {
             for (String w : data.warnings) out.println("warning: " + w);
             ModelDirectory.Spec spec = spec(cfg, data, null);
             checkSameModel(output, spec);
-            Trained t = trainAndBuild(cfg, data, spec, output, null);
-            Path model = new Path(output, "model");
-            Publish.publish(t.modelTmp(), model, hadoop);
-            Publish.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(t.summary()), hadoop);
-            out.println("model published at " + model);
-            out.println("summary: " + json(t.summary()));
-            return MoEJob.OK;
+            return publish(trainAndBuild(cfg, data, spec, output, null), output);
         }
+    }
+
+    /** Publishes a run's model at output.dir/model and its summary at output.dir/summary.json. */
+    private int publish(Trained t, Path output) throws IOException {
+        Path model = new Path(output, "model");
+        Publish.publish(t.modelTmp(), model, hadoop);
+        Publish.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(t.summary()), hadoop);
+        out.println("model published at " + model);
+        out.println("summary: " + json(t.summary()));
+        return MoEJob.OK;
     }
 
     ModelDirectory.Spec spec(JobConfig cfg, JobData data, ModelDirectory.Spec previous) {
@@ -222,13 +226,7 @@ class TrainCommand extends Command {
         RecurrentLm.Documents docs = RecurrentLm.load(sc, cfg, null);
         ModelDirectory.Spec spec = recurrentSpec(cfg, docs, null);
         checkSameModel(output, spec);
-        Trained t = trainRecurrentAndBuild(cfg, docs, spec, output, null);
-        Path published = new Path(output, "model");
-        Publish.publish(t.modelTmp(), published, hadoop);
-        Publish.replaceFile(new Path(output, ModelDirectory.SUMMARY), json(t.summary()), hadoop);
-        out.println("model published at " + published);
-        out.println("summary: " + json(t.summary()));
-        return MoEJob.OK;
+        return publish(trainRecurrentAndBuild(cfg, docs, spec, output, null), output);
     }
 
     /** The spec of a recurrent run on {@code docs} ({@code previous}: the model it warm-starts from, or null). */

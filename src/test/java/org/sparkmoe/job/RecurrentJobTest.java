@@ -70,6 +70,7 @@ class RecurrentJobTest {
         assertEquals(s.get("heldout").get("tokens").asLong(), e.get("tokens").asLong());
 
         // resume to step 6 from the step-4 checkpoint (LSTM state and stream positions included) = 6 steps in one run
+        assertTrue(Files.isRegularFile(out.resolve("checkpoints/step-000000004/sequences.bin")), "the checkpoint holds the LSTM state");
         MoEJobTest.Run more = job("train", with("optim.maxSteps=6"), "output.dir=" + out);
         assertEquals(0, more.code(), more.out());
         assertTrue(more.out().contains("resuming at step 4"), more.out());
