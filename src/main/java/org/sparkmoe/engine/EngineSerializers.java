@@ -111,24 +111,39 @@ public final class EngineSerializers {
     }
 
     /**
-     * Partition, expert, then the rows (only a view's own elements travel): float32 rows of a
-     * {@code bf16} block as bfloat16 (2 bytes each, contiguous), any other matrix as itself.
+     * Partition, the segments (expert, rows), then the rows of all parts one after another (only a
+     * view's own elements travel, without a copy): float32 rows of a {@code bf16} block as bfloat16
+     * (2 bytes each), any other rows in their precision. Read back as one compact matrix.
      */
     public static final class ShuffleBlockSerializer extends Serializer<ShuffleBlock> {
+        private static final int F32 = 0;
+        private static final int F64 = 1;
+
         @Override
         public void write(Kryo kryo, Output out, ShuffleBlock b) {
             writeVersion(out);
             out.writeInt(b.partition(), true);
-            out.writeInt(b.expert(), true);
-            if (b.bf16() && b.rows() instanceof org.sparkmoe.core.linalg.FloatMatrix f) {
-                out.writeBoolean(true);
-                out.writeInt(f.rows(), true);
-                out.writeInt(f.cols(), true);
-                float[] d = f.data();
-                for (int i = f.offset(), e = f.offset() + f.size(); i < e; i++) out.writeShort(toBf16(d[i]));
-            } else {
-                out.writeBoolean(false);
-                kryo.writeClassAndObject(out, b.rows());
+            int segments = b.segments();
+            out.writeInt(segments, true);
+            for (int i = 0; i < segments; i++) {
+                out.writeInt(b.segmentExpert(i), false);
+                out.writeInt(b.segmentRows(i), true);
+            }
+            Matrix[] parts = b.parts();
+            boolean f32 = true;
+            for (Matrix m : parts) f32 &= m instanceof org.sparkmoe.core.linalg.FloatMatrix;
+            boolean half = b.bf16() && f32;
+            out.writeBoolean(half);
+            out.writeByte(f32 ? F32 : F64);
+            out.writeInt(parts[0].cols(), true);
+            for (Matrix m : parts) {
+                if (half) {
+                    org.sparkmoe.core.linalg.FloatMatrix f = (org.sparkmoe.core.linalg.FloatMatrix) m;
+                    float[] d = f.data();
+                    for (int i = f.offset(), e = f.offset() + f.size(); i < e; i++) out.writeShort(toBf16(d[i]));
+                } else {
+                    org.sparkmoe.engine.serde.MoESerializers.writeElements(out, m);
+                }
             }
         }
 
@@ -136,15 +151,30 @@ public final class EngineSerializers {
         public ShuffleBlock read(Kryo kryo, Input in, Class<ShuffleBlock> type) {
             readVersion(in, ShuffleBlock.class);
             int p = in.readInt(true);
-            int e = in.readInt(true);
-            if (in.readBoolean()) {
-                int rows = in.readInt(true);
-                int cols = in.readInt(true);
-                float[] d = new float[rows * cols];
-                for (int i = 0; i < d.length; i++) d[i] = Float.intBitsToFloat((in.readShort() & 0xffff) << 16);
-                return new ShuffleBlock(p, e, new org.sparkmoe.core.linalg.FloatMatrix(d, 0, rows, cols), true);
+            int segments = in.readInt(true);
+            int[] experts = new int[segments];
+            int[] counts = new int[segments];
+            long rows = 0;
+            for (int i = 0; i < segments; i++) {
+                experts[i] = in.readInt(false);
+                counts[i] = in.readInt(true);
+                rows += counts[i];
             }
-            return new ShuffleBlock(p, e, (Matrix) kryo.readClassAndObject(in));
+            boolean half = in.readBoolean();
+            int precision = in.readByte();
+            int cols = in.readInt(true);
+            int n = Math.toIntExact(rows * cols);
+            Matrix m;
+            if (half) {
+                float[] d = new float[n];
+                for (int i = 0; i < n; i++) d[i] = Float.intBitsToFloat((in.readShort() & 0xffff) << 16);
+                m = new org.sparkmoe.core.linalg.FloatMatrix(d, 0, (int) rows, cols);
+            } else if (precision == F32) {
+                m = new org.sparkmoe.core.linalg.FloatMatrix(in.readFloats(n), 0, (int) rows, cols);
+            } else {
+                m = new org.sparkmoe.core.linalg.DoubleMatrix(in.readDoubles(n), 0, (int) rows, cols);
+            }
+            return new ShuffleBlock(p, experts, counts, new Matrix[]{m}, half);
         }
     }
 

@@ -14,6 +14,8 @@ import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.OutputHead;
 import org.sparkmoe.core.param.Parameters;
 
+import scala.Tuple2;
+
 /**
  * One data partition's part of a training step (docs/DESIGN.md section 7): its slice of the mini-batch,
  * the input layer and gate forward, and everything it keeps until the backward pass. Lives in a
@@ -149,27 +151,40 @@ final class PartitionStep implements java.io.Serializable {
         return new GlobalStats(java.util.Arrays.copyOf(sum, size), sum[size]);
     }
 
-    /** Dispatch: this partition's rows for each expert it routes to, in routing order. */
-    List<ShuffleBlock> dispatch() {
-        return dispatch(false);
-    }
-
-    /** {@link #dispatch()} in the step's shuffle payload format. */
-    List<ShuffleBlock> dispatch(StepContext ctx) {
-        return dispatch(ctx.payload() == ShufflePayload.BF16);
-    }
-
-    private List<ShuffleBlock> dispatch(boolean bf16) {
-        List<ShuffleBlock> out = new ArrayList<>();
+    /**
+     * Dispatch: one block per expert shard this partition routes rows to, keyed by the shard's first
+     * expert there ({@code shards} sends it to the shard), holding the rows of each of the shard's
+     * experts one after another in routing order. The routing sorts entries by expert and a shard's
+     * experts are a contiguous range, so a shard's rows are one contiguous range of entries.
+     */
+    List<Tuple2<Integer, ShuffleBlock>> dispatch(ExpertPartitioner shards, boolean bf16) {
+        List<Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>(shards.numPartitions());
         int d = x.cols();
-        for (int e = 0; e < routing.numExperts(); e++) {
-            int c = routing.count(e);
-            if (c == 0) continue;
-            Matrix rows = x.precision().zeros(c, d);
-            rows.gatherRows(x, routing.rows(), routing.start(e), c);
-            out.add(new ShuffleBlock(partition, e, rows, bf16));
+        for (int s = 0; s < shards.numPartitions(); s++) {
+            int e0 = shards.firstExpert(s);
+            int e1 = shards.firstExpert(s + 1);
+            int from = routing.start(e0);
+            int total = routing.start(e1) - from;
+            if (total == 0) continue;
+            int segments = 0;
+            for (int e = e0; e < e1; e++) if (routing.count(e) > 0) segments++;
+            int[] experts = new int[segments];
+            int[] counts = new int[segments];
+            for (int e = e0, i = 0; e < e1; e++) {
+                if (routing.count(e) == 0) continue;
+                experts[i] = e;
+                counts[i++] = routing.count(e);
+            }
+            Matrix rows = x.precision().zeros(total, d);
+            rows.gatherRows(x, routing.rows(), from, total);
+            out.add(new Tuple2<>(experts[0], new ShuffleBlock(partition, experts, counts, new Matrix[]{rows}, bf16)));
         }
         return out;
+    }
+
+    /** {@link #dispatch(ExpertPartitioner, boolean)} in the step's shuffle payload format. */
+    List<Tuple2<Integer, ShuffleBlock>> dispatch(StepContext ctx, ExpertPartitioner shards) {
+        return dispatch(shards, ctx.payload() == ShufflePayload.BF16);
     }
 
     /**
@@ -193,7 +208,7 @@ final class PartitionStep implements java.io.Serializable {
         MoENetwork net = ctx.network();
         List<ShuffleBlock> blocks = new ArrayList<>();
         outputs.forEachRemaining(blocks::add);
-        blocks.sort(Comparator.comparingInt(ShuffleBlock::expert));
+        blocks.sort(Comparator.comparingInt(ShuffleBlock::firstExpert));
         int m = batch.size();
         int d = x.cols();
         Parameters grad = shared.zerosLike();
@@ -202,11 +217,15 @@ final class PartitionStep implements java.io.Serializable {
         if (m == 0) {
             return new Combined(this, grad, 0, dxPartial, backward);
         }
+        checkCovers(blocks);
         Matrix y = x.precision().zeros(m, d);
         for (ShuffleBlock b : blocks) {
-            int e = b.expert();
-            checkBlock(b, routing.count(e));
-            y.scatterAddRows(b.rows(), routing.rows(), routing.start(e), routing.count(e), routing.gates());
+            Matrix rows = b.rows();
+            for (int i = 0, off = 0; i < b.segments(); off += b.segmentRows(i), i++) {
+                int e = b.segmentExpert(i);
+                y.scatterAddRows(rows.slice(off * d, routing.count(e), d), routing.rows(), routing.start(e), routing.count(e),
+                        routing.gates());
+            }
         }
         if (net.moe().residual()) y.axpy(1, x);
         Matrix dY = x.precision().zeros(m, d);
@@ -215,28 +234,49 @@ final class PartitionStep implements java.io.Serializable {
         int slots = gate.slots();
         java.util.Arrays.fill(dGate, 0, m * slots, 0.0);
         for (ShuffleBlock b : blocks) {
-            int e = b.expert();
-            int s = routing.start(e);
-            int c = routing.count(e);
-            for (int q = 0; q < c; q++) {
-                int row = routing.rows()[s + q];
-                dGate[row * slots + routing.slots()[s + q]] = dY.dotRows(row, b.rows(), q);
+            Matrix rows = b.rows();
+            int from = routing.start(b.firstExpert());
+            int total = b.totalRows();
+            for (int q = 0; q < total; q++) {
+                int row = routing.rows()[from + q];
+                dGate[row * slots + routing.slots()[from + q]] = dY.dotRows(row, rows, q);
             }
-            Matrix dOut = x.precision().zeros(c, d);
-            dOut.gatherRows(dY, routing.rows(), s, c);
-            dOut.scaleRows(routing.gates(), s);
-            backward.add(ctx.block(partition, e, dOut));
+            // the same entries in the same order go back to the shard: one block with the same segments
+            Matrix dOut = x.precision().zeros(total, d);
+            dOut.gatherRows(dY, routing.rows(), from, total);
+            dOut.scaleRows(routing.gates(), from);
+            backward.add(ctx.block(partition, b, dOut));
         }
         net.moe().gating().backward(shared, x, gate, statsGradient, grad, dxPartial);
         if (net.moe().residual()) dxPartial.axpy(1, dY);
         return new Combined(this, grad, lossSum, dxPartial, backward);
     }
 
-    private void checkBlock(ShuffleBlock b, int expected) {
-        if (b.partition() != partition || b.rows().rows() != expected) {
-            throw new IllegalStateException("block for partition " + b.partition() + ", expert " + b.expert() + " with "
-                    + b.rows().rows() + " rows arrived at partition " + partition + " which routed " + expected
-                    + " rows there");
+    /**
+     * The blocks from the expert shards (sorted by first expert) cover every routing entry exactly
+     * once, each block one contiguous range of entries: its segments are, in order, experts with as
+     * many rows as this partition routed to them.
+     */
+    private void checkCovers(List<ShuffleBlock> blocks) {
+        int next = 0;
+        for (ShuffleBlock b : blocks) {
+            if (b.partition() != partition) {
+                throw new IllegalStateException("block for partition " + b.partition() + " arrived at partition " + partition);
+            }
+            for (int i = 0; i < b.segments(); i++) {
+                int e = b.segmentExpert(i);
+                int routed = e < 0 || e >= routing.numExperts() ? 0 : routing.count(e);
+                if (routed == 0 || routing.start(e) != next || b.segmentRows(i) != routed) {
+                    throw new IllegalStateException("block for partition " + partition + ", expert " + e + " with "
+                            + b.segmentRows(i) + " rows arrived at partition " + partition + " which routed " + routed
+                            + " rows there");
+                }
+                next += routed;
+            }
+        }
+        if (next != routing.entries()) {
+            throw new IllegalStateException("partition " + partition + " routed " + routing.entries() + " rows but got "
+                    + next + " back from the experts");
         }
     }
 
@@ -264,11 +304,10 @@ final class PartitionStep implements java.io.Serializable {
                 Matrix dx = dxPartial.copy();
                 List<ShuffleBlock> blocks = new ArrayList<>();
                 inputGradients.forEachRemaining(blocks::add);
-                blocks.sort(Comparator.comparingInt(ShuffleBlock::expert));
+                blocks.sort(Comparator.comparingInt(ShuffleBlock::firstExpert));
+                ps.checkCovers(blocks);
                 for (ShuffleBlock b : blocks) {
-                    int e = b.expert();
-                    ps.checkBlock(b, ps.routing.count(e));
-                    dx.scatterAddRows(b.rows(), ps.routing.rows(), ps.routing.start(e), ps.routing.count(e), null);
+                    dx.scatterAddRows(b.rows(), ps.routing.rows(), ps.routing.start(b.firstExpert()), b.totalRows(), null);
                 }
                 ctx.network().input().backward(shared, ps.batch, dx, grad);
             }

@@ -25,81 +25,114 @@ import scala.Tuple2;
  */
 final class ShardStep implements java.io.Serializable, org.apache.spark.util.KnownSizeEstimation {
     final int shard;
+    /** The shard's experts that got rows this step, ascending. */
     private final int[] experts;
-    private final int[][] sources;
-    private final int[][] offsets;
-    private final Matrix[] inputs;
-    private final Matrix[] outputs;
-    private final ExpertWorkspace[] workspaces;
+    /** Arena rows of expert i: [first[i], first[i + 1]). */
+    private final int[] first;
+    /** The blocks that came in, by (partition, first expert): each one's partition and segments. */
+    private final int[] sources;
+    private final int[][] segExperts;
+    private final int[][] segCounts;
+    /** Arena row of each segment of each block (an expert's rows are its segments in block order). */
+    private final int[][] segAt;
+    /** This step's rows of the shard's arena: inputs, outputs, dL/dy, dL/dx (rows x d), hidden and its gradient (rows x h). */
+    private final Matrix x, y, dy, dx, h, dh;
     private final Parameters[] params;
-    /** Where the backward pass writes each expert's dL/dy and dL/dx (views into the arena). */
-    private final Matrix[] outputGrads;
-    private final Matrix[] inputGrads;
     /** Where the backward pass writes each expert's parameter gradient. */
     private final Parameters[] gradBuffers;
 
-    private ShardStep(int shard, int[] experts, int[][] sources, int[][] offsets, Matrix[] inputs, Matrix[] outputs,
-                      ExpertWorkspace[] workspaces, Parameters[] params, Matrix[] outputGrads, Matrix[] inputGrads,
-                      Parameters[] gradBuffers) {
+    private ShardStep(int shard, int[] experts, int[] first, int[] sources, int[][] segExperts, int[][] segCounts,
+                      int[][] segAt, Arena arena, Parameters[] params, Parameters[] gradBuffers) {
         this.shard = shard;
         this.experts = experts;
+        this.first = first;
         this.sources = sources;
-        this.offsets = offsets;
-        this.inputs = inputs;
-        this.outputs = outputs;
-        this.workspaces = workspaces;
+        this.segExperts = segExperts;
+        this.segCounts = segCounts;
+        this.segAt = segAt;
+        int rows = first[experts.length];
+        this.x = arena.x.topRows(rows);
+        this.y = arena.y.topRows(rows);
+        this.dy = arena.dy.topRows(rows);
+        this.dx = arena.dx.topRows(rows);
+        this.h = arena.h.topRows(rows);
+        this.dh = arena.dh.topRows(rows);
         this.params = params;
-        this.outputGrads = outputGrads;
-        this.inputGrads = inputGrads;
         this.gradBuffers = gradBuffers;
     }
 
-    /** Gathers the dispatched blocks by expert (source partitions in order) and runs each expert forward. */
+    /**
+     * Gathers the dispatched blocks (each one data partition's rows for one or more of this shard's
+     * experts) into the arena, expert after expert, an expert's rows in block order (partition, then
+     * first expert), and runs each expert forward on its rows.
+     */
     static ShardStep forward(StepContext ctx, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> dispatched,
                              IntFunction<Parameters> paramsOf) {
-        List<List<ShuffleBlock>> byExpert = groupByExpert(dispatched);
+        List<ShuffleBlock> blocks = sorted(dispatched);
         Expert expert = ctx.network().moe().expert();
         int d = expert.dim();
-        int h = expert.hidden();
-        int n = byExpert.size();
-        int[] experts = new int[n];
-        int[][] sources = new int[n][];
-        int[][] offsets = new int[n][];
-        int[] first = new int[n + 1];
-        for (int i = 0; i < n; i++) {
-            List<ShuffleBlock> blocks = byExpert.get(i);
-            experts[i] = blocks.get(0).expert();
-            sources[i] = new int[blocks.size()];
-            offsets[i] = new int[blocks.size() + 1];
-            for (int j = 0; j < blocks.size(); j++) {
-                sources[i][j] = blocks.get(j).partition();
-                offsets[i][j + 1] = offsets[i][j] + blocks.get(j).rows().rows();
-            }
-            first[i + 1] = first[i] + offsets[i][blocks.size()];
+        int hid = expert.hidden();
+        // the experts present, ascending, and each one's rows
+        int numExperts = ctx.network().numExperts();
+        int[] rowsOf = new int[numExperts];
+        for (ShuffleBlock b : blocks) {
+            for (int s = 0; s < b.segments(); s++) rowsOf[b.segmentExpert(s)] += b.segmentRows(s);
         }
-        Arena arena = Arena.of(ctx, shard, first[n], d, h);
+        int n = 0;
+        for (int e = 0; e < numExperts; e++) if (rowsOf[e] > 0) n++;
+        int[] experts = new int[n];
+        int[] first = new int[n + 1];
+        int[] at = rowsOf; // reused: the next free arena row of each expert
+        for (int e = 0, i = 0; e < numExperts; e++) {
+            if (rowsOf[e] == 0) continue;
+            experts[i] = e;
+            first[i + 1] = first[i] + rowsOf[e];
+            at[e] = first[i];
+            i++;
+        }
+        Arena arena = Arena.of(ctx, shard, first[n], d, hid);
+        int[] sources = new int[blocks.size()];
+        int[][] segExperts = new int[blocks.size()][];
+        int[][] segCounts = new int[blocks.size()][];
+        int[][] segAt = new int[blocks.size()][];
+        for (int j = 0; j < blocks.size(); j++) {
+            ShuffleBlock b = blocks.get(j);
+            sources[j] = b.partition();
+            segExperts[j] = b.segmentExperts();
+            segCounts[j] = b.segmentCounts();
+            segAt[j] = new int[b.segments()];
+            Matrix rows = b.rows();
+            for (int s = 0, off = 0; s < b.segments(); off += b.segmentRows(s), s++) {
+                int e = b.segmentExpert(s);
+                int c = b.segmentRows(s);
+                segAt[j][s] = at[e];
+                arena.x.slice(at[e] * d, c, d).copyFrom(rows.slice(off * d, c, d));
+                at[e] += c;
+            }
+        }
         Parameters[] grads = gradientSet(ctx, shard);
-        Matrix[] inputs = new Matrix[n];
-        Matrix[] outputs = new Matrix[n];
-        Matrix[] outputGrads = new Matrix[n];
-        Matrix[] inputGrads = new Matrix[n];
-        ExpertWorkspace[] ws = new ExpertWorkspace[n];
         Parameters[] params = new Parameters[n];
         Parameters[] gradBuffers = new Parameters[n];
         for (int i = 0; i < n; i++) {
-            int m = first[i + 1] - first[i];
-            inputs[i] = arena.x.slice(first[i] * d, m, d);
-            outputs[i] = arena.y.slice(first[i] * d, m, d);
-            outputGrads[i] = arena.dy.slice(first[i] * d, m, d);
-            inputGrads[i] = arena.dx.slice(first[i] * d, m, d);
-            ws[i] = ExpertWorkspace.over(arena.h.slice(first[i] * h, m, h), arena.dh.slice(first[i] * h, m, h));
-            concat(byExpert.get(i), inputs[i], d);
             params[i] = paramsOf.apply(experts[i]);
             if (grads[experts[i]] == null) grads[experts[i]] = params[i].zerosLike();
             gradBuffers[i] = grads[experts[i]];
-            expert.forward(params[i], inputs[i], ws[i], outputs[i]);
         }
-        return new ShardStep(shard, experts, sources, offsets, inputs, outputs, ws, params, outputGrads, inputGrads, gradBuffers);
+        ShardStep ss = new ShardStep(shard, experts, first, sources, segExperts, segCounts, segAt, arena, params, gradBuffers);
+        for (int i = 0; i < n; i++) {
+            expert.forward(params[i], ss.rowsOf(ss.x, i), ss.workspace(i), ss.rowsOf(ss.y, i));
+        }
+        return ss;
+    }
+
+    /** Expert i's rows of one of the arena's matrices. */
+    private Matrix rowsOf(Matrix m, int i) {
+        int c = m.cols();
+        return m.slice(first[i] * c, first[i + 1] - first[i], c);
+    }
+
+    private ExpertWorkspace workspace(int i) {
+        return ExpertWorkspace.over(rowsOf(h, i), rowsOf(dh, i));
     }
 
     /** The shard's gradient buffers for this step, indexed by expert (allocated on an expert's first use). */
@@ -135,36 +168,39 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
     }
 
     /**
-     * What this step's block holds for the block store: its experts' slices of the activation arena,
-     * not the parameters (the cached expert state's), the gradients (counted by the step's
+     * What this step's block holds for the block store: its rows of the activation arena, not the
+     * parameters (the cached expert state's), the gradients (counted by the step's
      * {@link ExpertGrads}) nor the whole arena.
      */
     @Override
     public long estimatedSize() {
-        long b = 256;
-        for (int i = 0; i < experts.length; i++) {
-            b += 16L * (sources[i].length + 1) + StepMemory.bytes(inputs[i]) + StepMemory.bytes(outputs[i])
-                    + StepMemory.bytes(outputGrads[i]) + StepMemory.bytes(inputGrads[i])
-                    + 2 * StepMemory.bytes(inputs[i]) / Math.max(1, inputs[i].cols()) * params[i].get(Expert.B1).cols(); // hidden and its gradient
-        }
-        return b;
+        long b = 256 + 16L * experts.length;
+        for (int[] segs : segExperts) b += 16 + 12L * segs.length;
+        return b + StepMemory.bytes(x) + StepMemory.bytes(y) + StepMemory.bytes(dy) + StepMemory.bytes(dx)
+                + StepMemory.bytes(h) + StepMemory.bytes(dh);
     }
 
-    /** Combine blocks: each expert's outputs, cut back into the blocks they came from, keyed by data partition. */
+    /** Combine blocks: the experts' outputs, cut back into the blocks they came from, keyed by data partition. */
     List<Tuple2<Integer, ShuffleBlock>> outputBlocks() {
         return outputBlocks(false);
     }
 
     /** {@link #outputBlocks()}, as bfloat16 on the wire when {@code bf16}. */
     List<Tuple2<Integer, ShuffleBlock>> outputBlocks(boolean bf16) {
-        List<Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>();
-        for (int i = 0; i < experts.length; i++) {
-            int d = outputs[i].cols();
-            for (int j = 0; j < sources[i].length; j++) {
-                int from = offsets[i][j];
-                Matrix rows = outputs[i].slice(from * d, offsets[i][j + 1] - from, d);
-                out.add(new Tuple2<>(sources[i][j], new ShuffleBlock(sources[i][j], experts[i], rows, bf16)));
-            }
+        return cutBack(y, bf16);
+    }
+
+    /**
+     * One block per block that came in (same partition, same segments), its rows views of
+     * {@code m}: the serializer writes the views one after another, so nothing is copied here.
+     */
+    private List<Tuple2<Integer, ShuffleBlock>> cutBack(Matrix m, boolean bf16) {
+        int d = m.cols();
+        List<Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>(sources.length);
+        for (int j = 0; j < sources.length; j++) {
+            Matrix[] parts = new Matrix[segAt[j].length];
+            for (int s = 0; s < parts.length; s++) parts[s] = m.slice(segAt[j][s] * d, segCounts[j][s], d);
+            out.add(new Tuple2<>(sources[j], new ShuffleBlock(sources[j], segExperts[j], segCounts[j], parts, bf16)));
         }
         return out;
     }
@@ -172,68 +208,50 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
     /** Expert rows processed per expert this step: the expert batch sizes. */
     int[][] batchSizes() {
         int[][] r = new int[experts.length][];
-        for (int i = 0; i < experts.length; i++) r[i] = new int[]{experts[i], inputs[i].rows()};
+        for (int i = 0; i < experts.length; i++) r[i] = new int[]{experts[i], first[i + 1] - first[i]};
         return r;
     }
 
     /**
-     * Expert backward: the gate-weighted dL/dy blocks (one per source block, any order) give the
+     * Expert backward: the gate-weighted dL/dy blocks (one per forward block, any order) give the
      * expert parameter gradients and dL/dx blocks back to the data partitions.
      */
     synchronized Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>> backward(StepContext ctx, Iterator<Tuple2<Integer, ShuffleBlock>> gradients) {
-        List<List<ShuffleBlock>> byExpert = groupByExpert(gradients);
+        List<ShuffleBlock> blocks = sorted(gradients);
         Expert expert = ctx.network().moe().expert();
-        if (byExpert.size() != experts.length) {
-            throw new IllegalStateException("shard " + shard + " ran " + experts.length + " experts forward but got gradients for "
-                    + byExpert.size());
+        int d = expert.dim();
+        if (blocks.size() != sources.length) {
+            throw new IllegalStateException("shard " + shard + " got " + sources.length + " blocks forward but "
+                    + blocks.size() + " gradient blocks");
+        }
+        for (int j = 0; j < sources.length; j++) {
+            ShuffleBlock b = blocks.get(j);
+            if (b.partition() != sources[j] || !java.util.Arrays.equals(b.segmentExperts(), segExperts[j])
+                    || !java.util.Arrays.equals(b.segmentCounts(), segCounts[j])) {
+                throw new IllegalStateException("gradient block (partition " + b.partition() + ", experts from " + b.firstExpert()
+                        + ") does not match the forward dispatch on shard " + shard);
+            }
+            Matrix rows = b.rows();
+            for (int s = 0, off = 0; s < b.segments(); off += b.segmentRows(s), s++) {
+                int c = b.segmentRows(s);
+                dy.slice(segAt[j][s] * d, c, d).copyFrom(rows.slice(off * d, c, d));
+            }
         }
         Parameters[] grads = new Parameters[experts.length];
-        List<Tuple2<Integer, ShuffleBlock>> back = new ArrayList<>();
         for (int i = 0; i < experts.length; i++) {
-            List<ShuffleBlock> blocks = byExpert.get(i);
-            for (int j = 0; j < blocks.size(); j++) {
-                ShuffleBlock b = blocks.get(j);
-                if (b.expert() != experts[i] || j >= sources[i].length || b.partition() != sources[i][j]
-                        || b.rows().rows() != offsets[i][j + 1] - offsets[i][j]) {
-                    throw new IllegalStateException("gradient block (partition " + b.partition() + ", expert " + b.expert()
-                            + ") does not match the forward dispatch on shard " + shard);
-                }
-            }
-            int d = expert.dim();
-            Matrix dOut = outputGrads[i];
-            concat(blocks, dOut, d);
-            Matrix dIn = inputGrads[i];
             grads[i] = gradBuffers[i];
             grads[i].flat().fill(0); // a retried or recomputed task starts again from zero
-            expert.backward(params[i], inputs[i], workspaces[i], dOut, dIn, grads[i]);
-            for (int j = 0; j < sources[i].length; j++) {
-                int from = offsets[i][j];
-                Matrix rows = dIn.slice(from * d, offsets[i][j + 1] - from, d);
-                back.add(new Tuple2<>(sources[i][j], ctx.block(sources[i][j], experts[i], rows)));
-            }
+            expert.backward(params[i], rowsOf(x, i), workspace(i), rowsOf(dy, i), rowsOf(dx, i), grads[i]);
         }
-        return new Tuple2<>(new ExpertGrads(shard, experts.clone(), grads), back);
+        boolean bf16 = ctx.payload() == ShufflePayload.BF16;
+        return new Tuple2<>(new ExpertGrads(shard, experts.clone(), grads), cutBack(dx, bf16));
     }
 
-    private static List<List<ShuffleBlock>> groupByExpert(Iterator<Tuple2<Integer, ShuffleBlock>> it) {
+    /** The blocks' values by (partition, first expert): a fixed order whatever the shuffle's. */
+    private static List<ShuffleBlock> sorted(Iterator<Tuple2<Integer, ShuffleBlock>> it) {
         List<ShuffleBlock> all = new ArrayList<>();
         it.forEachRemaining(t -> all.add(t._2()));
-        all.sort(Comparator.comparingInt(ShuffleBlock::expert).thenComparingInt(ShuffleBlock::partition));
-        List<List<ShuffleBlock>> groups = new ArrayList<>();
-        for (ShuffleBlock b : all) {
-            if (groups.isEmpty() || groups.get(groups.size() - 1).get(0).expert() != b.expert()) groups.add(new ArrayList<>());
-            groups.get(groups.size() - 1).add(b);
-        }
-        return groups;
-    }
-
-    /** Copies the blocks' rows one after another into {@code into}. */
-    private static void concat(List<ShuffleBlock> blocks, Matrix into, int d) {
-        int at = 0;
-        for (ShuffleBlock b : blocks) {
-            into.slice(at * d, b.rows().rows(), d).copyFrom(b.rows());
-            at += b.rows().rows();
-        }
-        if (at != into.rows()) throw new IllegalStateException("blocks hold " + at + " rows, expected " + into.rows());
+        all.sort(Comparator.comparingInt(ShuffleBlock::partition).thenComparingInt(ShuffleBlock::firstExpert));
+        return all;
     }
 }

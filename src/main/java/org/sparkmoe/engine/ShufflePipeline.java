@@ -17,7 +17,7 @@ import scala.Tuple2;
  * rows from all partitions (the paper's cure for the shrinking batch, section 3.1). One Spark job,
  * stages chained by four shuffles:
  * <pre>
- *   gated partitions --dispatch (rows by expert -&gt; shard)--&gt; experts forward
+ *   gated partitions --dispatch (one block per expert shard: its experts' rows, one segment each)--&gt; experts forward
  *       --outputs to their partitions, plus every partition's balance statistics to every partition--&gt;
  *   combine: y, loss, dL/dy, gating backward with the batch-global balance gradient
  *       --gate-weighted dL/dy to the experts--&gt; experts backward (parameter gradients stay on the shard)
@@ -37,11 +37,12 @@ final class ShufflePipeline implements StepPipeline {
     @Override
     public Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, Broadcast<Parameters> shared,
                       ExpertStore experts, StageClock clock, List<JavaRDD<?>> persisted) {
+        ExpertPartitioner shardsOf = expertPartitioner; // the closure must not capture this pipeline
         JavaPairRDD<Integer, ShuffleBlock> dispatched = gated.flatMapToPair(ps -> {
             long t0 = System.nanoTime();
-            List<ShuffleBlock> blocks = ps.dispatch(ctx);
+            List<Tuple2<Integer, ShuffleBlock>> blocks = ps.dispatch(ctx, shardsOf);
             clock.dispatch(t0);
-            return blocks.stream().map(b -> new Tuple2<>(b.expert(), b)).iterator();
+            return blocks.iterator();
         }).partitionBy(expertPartitioner);
 
         JavaRDD<ShardStep> shards = persist(experts.forward(ctx, dispatched, clock),
@@ -59,7 +60,7 @@ final class ShufflePipeline implements StepPipeline {
         }), "spark-moe combine", persisted);
 
         JavaPairRDD<Integer, ShuffleBlock> backward = combined
-                .flatMapToPair(c -> c.backward.stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
+                .flatMapToPair(c -> c.backward.stream().map(b -> new Tuple2<>(b.firstExpert(), b)).iterator())
                 .partitionBy(expertPartitioner);
         JavaRDD<Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>>> shardBack = persist(shards.zipPartitions(backward, (sit, bit) -> {
             long t0 = System.nanoTime();

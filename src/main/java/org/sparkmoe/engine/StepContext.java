@@ -23,6 +23,12 @@ record StepContext(MoENetwork network, Precision precision, long seed, long step
         return new ShuffleBlock(partition, expert, rows, payload == ShufflePayload.BF16);
     }
 
+    /** A block of rows with the segments of {@code like} (the block they answer), in this step's payload format. */
+    ShuffleBlock block(int partition, ShuffleBlock like, org.sparkmoe.core.linalg.Matrix rows) {
+        return new ShuffleBlock(partition, like.segmentExperts(), like.segmentCounts(),
+                new org.sparkmoe.core.linalg.Matrix[]{rows}, payload == ShufflePayload.BF16);
+    }
+
     GateNoise noise() {
         return GateNoise.training(seed, step);
     }

@@ -28,6 +28,20 @@ public final class MoESerializers {
     private MoESerializers() {
     }
 
+    /**
+     * Only the elements of {@code m} (a view's own, no shape, no copy of the array behind it), for
+     * serializers that write several views as one run of rows; read back with {@code Input.readFloats}
+     * or {@code readDoubles}.
+     */
+    public static void writeElements(Output out, org.sparkmoe.core.linalg.Matrix m) {
+        if (m instanceof FloatMatrix f) {
+            Wire.writeFloats(out, f.data(), f.offset(), f.size());
+        } else {
+            DoubleMatrix d = (DoubleMatrix) m;
+            Wire.writeDoubles(out, d.data(), d.offset(), d.size());
+        }
+    }
+
     /** rows, cols and only the view's own elements; reads back a fresh compact matrix. */
     public static final class FloatMatrixSerializer extends Serializer<FloatMatrix> {
         @Override

@@ -6,6 +6,8 @@ import java.util.List;
 import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
+import com.esotericsoftware.kryo.io.UnsafeOutput;
+import com.esotericsoftware.kryo.util.UnsafeUtil;
 
 import org.sparkmoe.core.linalg.DoubleMatrix;
 import org.sparkmoe.core.linalg.FloatMatrix;
@@ -31,6 +33,8 @@ final class Wire {
      * once would double its memory.
      */
     private static final int CHUNK = 1 << 14;
+    private static final ThreadLocal<float[]> FLOAT_CHUNK = ThreadLocal.withInitial(() -> new float[CHUNK]);
+    private static final ThreadLocal<double[]> DOUBLE_CHUNK = ThreadLocal.withInitial(() -> new double[CHUNK]);
 
     private static final int PRECISION_F32 = 0;
     private static final int PRECISION_F64 = 1;
@@ -94,17 +98,30 @@ final class Wire {
                 : new DoubleMatrix(in.readDoubles(n), 0, rows, cols);
     }
 
+    /**
+     * A view's elements without copying them: straight from the array into Kryo's buffer when the
+     * output is Spark's unsafe Kryo output (native byte order, as {@code UnsafeInput.readFloats}
+     * reads it), else through a per-thread chunk. A fresh chunk per call was the shuffle's largest
+     * allocation with many experts (one per block of an expert shard's arena views).
+     */
     static void writeFloats(Output out, float[] a, int off, int n) {
         if (off == 0 && n == a.length) {
             out.writeFloats(a);
             return;
         }
-        float[] buf = new float[Math.min(n, CHUNK)];
-        for (int i = 0; i < n; i += buf.length) {
-            int m = Math.min(buf.length, n - i);
-            if (m != buf.length) buf = new float[m];
-            System.arraycopy(a, off + i, buf, 0, m);
-            out.writeFloats(buf);
+        if (out instanceof UnsafeOutput u) {
+            u.writeBytes(a, UnsafeUtil.floatArrayBaseOffset + 4L * off, 4L * n);
+            return;
+        }
+        float[] buf = FLOAT_CHUNK.get();
+        for (int i = 0; i < n; i += CHUNK) {
+            int m = Math.min(CHUNK, n - i);
+            if (m != CHUNK) {
+                for (int j = 0; j < m; j++) out.writeFloat(a[off + i + j]);
+            } else {
+                System.arraycopy(a, off + i, buf, 0, m);
+                out.writeFloats(buf);
+            }
         }
     }
 
@@ -113,12 +130,19 @@ final class Wire {
             out.writeDoubles(a);
             return;
         }
-        double[] buf = new double[Math.min(n, CHUNK)];
-        for (int i = 0; i < n; i += buf.length) {
-            int m = Math.min(buf.length, n - i);
-            if (m != buf.length) buf = new double[m];
-            System.arraycopy(a, off + i, buf, 0, m);
-            out.writeDoubles(buf);
+        if (out instanceof UnsafeOutput u) {
+            u.writeBytes(a, UnsafeUtil.doubleArrayBaseOffset + 8L * off, 8L * n);
+            return;
+        }
+        double[] buf = DOUBLE_CHUNK.get();
+        for (int i = 0; i < n; i += CHUNK) {
+            int m = Math.min(CHUNK, n - i);
+            if (m != CHUNK) {
+                for (int j = 0; j < m; j++) out.writeDouble(a[off + i + j]);
+            } else {
+                System.arraycopy(a, off + i, buf, 0, m);
+                out.writeDoubles(buf);
+            }
         }
     }
 
