@@ -8,7 +8,8 @@ import java.util.TreeMap;
 /**
  * Per-executor (per-JVM) cache of the large buffers a training run reuses from step to step: the
  * expert parameters and optimiser moments a {@link ShardedExperts} update writes, the experts'
- * gradient buffers and the expert shard's activation arena ({@link ShardStep}). They live here and
+ * gradient buffers and the expert shard's activation arena ({@link ShardStep}), and each data
+ * partition's gating state and routing ({@link PartitionStep}, keyed by partition; O(B n)). They live here and
  * not in the cached RDD blocks, so the block store holds only what a state is (parameters and
  * moments), the n = 256 state fits in memory instead of spilling, and a step allocates nothing the
  * size of the model.
@@ -38,7 +39,7 @@ final class ExpertPool {
     private static final Map<Key, Entry> POOL = new HashMap<>();
 
     /** What a buffer set is for. */
-    enum Kind { STATE, GRADIENTS, ACTIVATIONS }
+    enum Kind { STATE, GRADIENTS, ACTIVATIONS, GATE }
 
     private record Key(String run, int shard, Kind kind) {
     }

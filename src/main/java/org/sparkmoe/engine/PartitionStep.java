@@ -76,8 +76,9 @@ final class PartitionStep implements java.io.Serializable {
         int m = batch.size();
         Matrix x = ctx.precision().zeros(m, net.input().outputDim());
         double[] stats = new double[net.moe().gating().statsSize()];
-        GatingState gate = net.moe().gating().newState(ctx.precision());
-        Routing routing = new Routing(net.numExperts());
+        GateBuffers buffers = GateBuffers.of(ctx, partition);
+        GatingState gate = buffers.gate();
+        Routing routing = buffers.routing();
         if (m > 0) {
             net.input().forward(shared, batch, x);
             net.moe().gating().forward(shared, x, batch.exampleIds(), ctx.noise(), gate, stats);
@@ -86,6 +87,23 @@ final class PartitionStep implements java.io.Serializable {
         }
         routing.build(gate);
         return new PartitionStep(partition, batch, x, gate, routing, stats);
+    }
+
+    /**
+     * A partition's gating state (logits, noise, top-k, load estimate: O(B n / P) values) and routing
+     * for a step: those of an earlier step from the executor's {@link ExpertPool} when it has them
+     * (the gate overwrites every value it reads later), else fresh ones, so that at large n the
+     * gate allocates nothing per step.
+     */
+    private record GateBuffers(org.sparkmoe.core.linalg.Precision precision, GatingState gate, Routing routing) {
+        static GateBuffers of(StepContext ctx, int partition) {
+            GateBuffers b = ctx.run() == null ? null : ExpertPool.take(ctx.run(), partition, ExpertPool.Kind.GATE, ctx.step(), 1);
+            if (b != null && b.precision == ctx.precision()) return b;
+            MoENetwork net = ctx.network();
+            b = new GateBuffers(ctx.precision(), net.moe().gating().newState(ctx.precision()), new Routing(net.numExperts()));
+            if (ctx.run() != null) ExpertPool.put(ctx.run(), partition, ExpertPool.Kind.GATE, ctx.step(), b);
+            return b;
+        }
     }
 
     /** This partition's share of the task loss's normaliser: its rows' weight sum (its row count without weights). */

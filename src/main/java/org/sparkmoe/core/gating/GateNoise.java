@@ -49,12 +49,32 @@ public final class GateNoise {
         return enabled ? normal(seed, step, exampleId, stream) : 0.0;
     }
 
-    /** A standard normal draw determined by its four coordinates (Box-Muller on two hashed uniforms). */
-    public static double normal(long seed, long step, long exampleId, int stream) {
+    /**
+     * The part of the hash that depends on the example only: a row's draws for all its streams
+     * ({@link #sampleForRow}) hash it once instead of once per expert. Meaningful only when enabled.
+     */
+    public long rowKey(long exampleId) {
+        return rowKey(seed, step, exampleId);
+    }
+
+    /** {@link #sample}{@code (exampleId, stream)} for {@code rowKey = rowKey(exampleId)}: the same value. */
+    public double sampleForRow(long rowKey, int stream) {
+        return enabled ? normalForRow(rowKey, stream) : 0.0;
+    }
+
+    private static long rowKey(long seed, long step, long exampleId) {
         long h = mix64(seed ^ 0x9E3779B97F4A7C15L);
         h = mix64(h ^ step * 0xBF58476D1CE4E5B9L);
-        h = mix64(h ^ exampleId * 0x94D049BB133111EBL);
-        h = mix64(h ^ (stream + 1L) * 0xD6E8FEB86659FD93L);
+        return mix64(h ^ exampleId * 0x94D049BB133111EBL);
+    }
+
+    /** A standard normal draw determined by its four coordinates (Box-Muller on two hashed uniforms). */
+    public static double normal(long seed, long step, long exampleId, int stream) {
+        return normalForRow(rowKey(seed, step, exampleId), stream);
+    }
+
+    private static double normalForRow(long rowKey, int stream) {
+        long h = mix64(rowKey ^ (stream + 1L) * 0xD6E8FEB86659FD93L);
         long h2 = mix64(h + 0x9E3779B97F4A7C15L);
         double u1 = ((h >>> 11) + 1) * INV_2_53;  // (0, 1]: log is finite
         double u2 = (h2 >>> 11) * INV_2_53;

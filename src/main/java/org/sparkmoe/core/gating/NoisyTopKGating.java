@@ -134,15 +134,20 @@ public final class NoisyTopKGating implements Gating {
         int topCount = Math.min(k + 1, n);
         for (int r = 0; r < m; r++) {
             int base = r * n;
+            long rowKey = s.noiseOn ? noise.rowKey(exampleIds[r]) : 0;
             for (int i = 0; i < n; i++) {
                 double c = clean.get(r, i);
                 s.cleanD[base + i] = c;
                 double h = c;
                 if (noisy) {
-                    double sigma = softplus(raw.get(r, i)) + NOISE_EPSILON;
+                    // softplus and its derivative (the sigmoid, for the backward pass) from one exp
+                    double v = raw.get(r, i);
+                    double ex = Math.exp(v > 0 ? -v : v);
+                    double sigma = (v > 0 ? v + Math.log1p(ex) : Math.log1p(ex)) + NOISE_EPSILON;
                     s.sigma[base + i] = sigma;
+                    s.sigmoid[base + i] = v >= 0 ? 1.0 / (1.0 + ex) : ex / (1.0 + ex);
                     if (s.noiseOn) {
-                        double e = noise.sample(exampleIds[r], streamBase + i);
+                        double e = noise.sampleForRow(rowKey, streamBase + i);
                         s.eps[base + i] = e;
                         h = c + e * sigma;
                     }
@@ -247,7 +252,7 @@ public final class NoisyTopKGating implements Gating {
             }
             for (int i = 0; i < n; i++) {
                 dClean.set(r, i, dC[i]);
-                if (noisy) dRaw.set(r, i, dS[i] * sigmoid(s.raw.get(r, i)));
+                if (noisy) dRaw.set(r, i, dS[i] * s.sigmoid[base + i]);
             }
         }
         grad.get(gateName).gemm(1, x, true, dClean, false, 1);
@@ -299,18 +304,6 @@ public final class NoisyTopKGating implements Gating {
         for (int j = 0; j < k; j++) s.inTop[s.top[tb + j]] = false;
     }
 
-    static double softplus(double x) {
-        return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-    }
-
-    static double sigmoid(double x) {
-        if (x >= 0) {
-            return 1.0 / (1.0 + Math.exp(-x));
-        }
-        double e = Math.exp(x);
-        return e / (1.0 + e);
-    }
-
     /**
      * Per-row logits, noise and top-k ranks kept for the backward pass; reused across steps. A
      * static class with plain fields, so that a cached step state can be serialised (Kryo) when
@@ -322,6 +315,8 @@ public final class NoisyTopKGating implements Gating {
         private final boolean noisy;
         private Matrix clean, raw, dClean, dRaw;
         private double[] cleanD = new double[0], sigma = new double[0], eps = new double[0], noisyLogit = new double[0];
+        /** softplus'(raw) = sigmoid(raw) per (row, expert), kept from the forward pass for the backward pass. */
+        private double[] sigmoid = new double[0];
         private int[] top = new int[0];
         private final boolean[] inTop;
         private final double[] rowScratchC;
@@ -348,6 +343,7 @@ public final class NoisyTopKGating implements Gating {
             }
             cleanD = Buffers.ensure(cleanD, m * n);
             sigma = Buffers.ensure(sigma, m * n);
+            if (noisy) sigmoid = Buffers.ensure(sigmoid, m * n);
             eps = Buffers.ensure(eps, m * n);
             noisyLogit = Buffers.ensure(noisyLogit, m * n);
             top = Buffers.ensure(top, m * (k + 1));
