@@ -45,7 +45,7 @@ final class LocalPipeline implements StepPipeline {
         JavaPairRDD<Integer, ShuffleBlock> toPartitions = gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator());
         if (copies.blocks() != null) toPartitions = toPartitions.union(copies.blocks());
         JavaRDD<Tuple2<PartitionResult, List<ShuffleBlock>>> local = ShufflePipeline.persist(gated.zipPartitions(
-                toPartitions.partitionBy(dataPartitioner), (pit, sit) -> {
+                Shuffles.partitionBy(toPartitions, dataPartitioner), (pit, sit) -> {
                     PartitionStep ps = pit.next();
                     long t0 = System.nanoTime();
                     List<ShuffleBlock> expertBlocks = new ArrayList<>();
@@ -67,9 +67,8 @@ final class LocalPipeline implements StepPipeline {
                     return Collections.singletonList(new Tuple2<>(new PartitionResult(ps.partition, grad.shared(), loss,
                             ps.batch.size(), ps.weightSum(), ps.stats, counts, 0), blocks)).iterator();
                 }), "spark-moe local forward and backward", persisted);
-        JavaRDD<ExpertGrads> grads = ShufflePipeline.persist(local
-                .flatMapToPair(r -> r._2().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator())
-                .partitionBy(expertPartitioner)
+        JavaRDD<ExpertGrads> grads = ShufflePipeline.persist(Shuffles.partitionBy(local
+                .flatMapToPair(r -> r._2().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator()), expertPartitioner)
                 .mapPartitionsWithIndex((s, it) -> Collections.singletonList(sumByExpert(net, s, it)).iterator(), true),
                 "spark-moe expert gradients", persisted);
         JavaRDD<PartitionResult> norms = grads.map(g -> PartitionResult.ofShard(partitions, g.shard(), g.sumOfSquares()));

@@ -38,20 +38,19 @@ final class ShufflePipeline implements StepPipeline {
     public Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, Broadcast<Parameters> shared,
                       ExpertStore experts, StageClock clock, List<JavaRDD<?>> persisted) {
         ExpertPartitioner shardsOf = expertPartitioner; // the closure must not capture this pipeline
-        JavaPairRDD<Integer, ShuffleBlock> dispatched = gated.flatMapToPair(ps -> {
+        JavaPairRDD<Integer, ShuffleBlock> dispatched = Shuffles.partitionBy(gated.flatMapToPair(ps -> {
             long t0 = System.nanoTime();
             List<Tuple2<Integer, ShuffleBlock>> blocks = ps.dispatch(ctx, shardsOf);
             clock.dispatch(t0);
             return blocks.iterator();
-        }).partitionBy(expertPartitioner);
+        }), expertPartitioner);
 
         JavaRDD<ShardStep> shards = persist(experts.forward(ctx, dispatched, clock),
                 "spark-moe experts forward", persisted);
 
         boolean bf16 = ctx.payload() == ShufflePayload.BF16;
-        JavaPairRDD<Integer, ShuffleBlock> outputs = shards.flatMapToPair(ss -> ss.outputBlocks(bf16).iterator())
-                .union(gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator()))
-                .partitionBy(dataPartitioner);
+        JavaPairRDD<Integer, ShuffleBlock> outputs = Shuffles.partitionBy(shards.flatMapToPair(ss -> ss.outputBlocks(bf16).iterator())
+                .union(gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator())), dataPartitioner);
         JavaRDD<PartitionStep.Combined> combined = persist(gated.zipPartitions(outputs, (pit, bit) -> {
             long t0 = System.nanoTime();
             PartitionStep.Combined c = pit.next().combine(ctx, shared.value(), partitions, values(bit));
@@ -59,9 +58,8 @@ final class ShufflePipeline implements StepPipeline {
             return Collections.singletonList(c).iterator();
         }), "spark-moe combine", persisted);
 
-        JavaPairRDD<Integer, ShuffleBlock> backward = combined
-                .flatMapToPair(c -> c.backward.stream().map(b -> new Tuple2<>(b.firstExpert(), b)).iterator())
-                .partitionBy(expertPartitioner);
+        JavaPairRDD<Integer, ShuffleBlock> backward = Shuffles.partitionBy(combined
+                .flatMapToPair(c -> c.backward.stream().map(b -> new Tuple2<>(b.firstExpert(), b)).iterator()), expertPartitioner);
         JavaRDD<Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>>> shardBack = persist(shards.zipPartitions(backward, (sit, bit) -> {
             long t0 = System.nanoTime();
             Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>> r = sit.next().backward(ctx, bit);
@@ -69,7 +67,7 @@ final class ShufflePipeline implements StepPipeline {
             return Collections.singletonList(r).iterator();
         }), "spark-moe experts backward", persisted);
 
-        JavaPairRDD<Integer, ShuffleBlock> inputGrads = shardBack.flatMapToPair(r -> r._2().iterator()).partitionBy(dataPartitioner);
+        JavaPairRDD<Integer, ShuffleBlock> inputGrads = Shuffles.partitionBy(shardBack.flatMapToPair(r -> r._2().iterator()), dataPartitioner);
         JavaRDD<PartitionResult> results = combined.zipPartitions(inputGrads, (cit, bit) -> {
             long t0 = System.nanoTime();
             PartitionResult r = cit.next().finish(ctx, shared.value(), values(bit));

@@ -394,8 +394,8 @@ public final class SparkMoETrainer implements AutoCloseable {
         }
         int groupSize = (int) Math.ceil(Math.sqrt(count));
         int groups = (count + groupSize - 1) / groupSize;
-        List<PartitionResult> partial = records.mapToPair(r -> new Tuple2<>(r.partition() / groupSize, r))
-                .partitionBy(new DataPartitioner(groups))
+        List<PartitionResult> partial = Shuffles.partitionBy(records.mapToPair(r -> new Tuple2<>(r.partition() / groupSize, r)),
+                        new DataPartitioner(groups))
                 .mapPartitions(it -> {
                     List<PartitionResult> l = new ArrayList<>();
                     it.forEachRemaining(x -> l.add(x._2()));
