@@ -202,7 +202,10 @@ public final class MoEConfig implements Serializable {
     }
 
     public EngineConfig engineConfig() {
-        return EngineConfig.of(string(Settings.ROUTING).equals("local") ? RoutingMode.LOCAL : RoutingMode.SHUFFLE,
+        String routing = string(Settings.ROUTING);
+        // auto: the engine picks local routing for a small model on the driver (RoutingMode.resolve); the recurrent models always shuffle
+        return EngineConfig.of(routing.equals("local") ? RoutingMode.LOCAL
+                        : routing.equals("auto") && languageModel().equals("window") ? RoutingMode.AUTO : RoutingMode.SHUFFLE,
                 string(Settings.PLACEMENT).equals("sharded") ? ExpertPlacement.SHARDED : ExpertPlacement.DRIVER,
                 integer(Settings.EXPERT_SHARDS), integer(Settings.BATCH_SIZE), trainerConfig())
                 .withShufflePayload(string(Settings.SHUFFLE_PAYLOAD).equals("bf16") ? ShufflePayload.BF16 : ShufflePayload.F32);

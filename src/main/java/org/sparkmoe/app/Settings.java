@@ -286,9 +286,12 @@ public final class Settings {
 
     // ================================================================== the engine
 
-    public static final Setting ROUTING = both("engine", "routing").choice("shuffle", "local").def("shuffle").section("the engine").doc(
+    public static final Setting ROUTING = both("engine", "routing").choice("auto", "shuffle", "local").def("auto").section("the engine").doc(
             "How examples reach their experts. shuffle = each expert runs on all its tokens from all partitions (the paper's fix for"
-            + " the shrinking batch); local = every partition runs its own copy of the experts (baseline).");
+            + " the shrinking batch); local = every partition runs its own copy of the experts (no row shuffles; expert batches"
+            + " shrink with the partitions); auto = local when the experts live on the driver and are small next to the rows"
+            + " a step moves ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The"
+            + " recurrent models always shuffle.");
     public static final Setting PLACEMENT = both("engine", "placement").choice("driver", "sharded").def("driver").doc(
             "Where expert parameters live while training. driver = broadcast from the driver; sharded = in an RDD on the"
             + " executors (the model can outgrow the driver; a fitted ML model then keeps them there).");

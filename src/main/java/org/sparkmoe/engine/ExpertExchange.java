@@ -40,7 +40,7 @@ public final class ExpertExchange implements AutoCloseable {
 
     private ExpertExchange(JavaSparkContext sc, MoELayer moe, EngineConfig config, java.util.function.Function<ExpertExchange, ExpertStore> store) {
         org.sparkmoe.engine.serde.SerializerAdvice.check(sc.getConf());
-        if (config.routing() != RoutingMode.SHUFFLE) {
+        if (config.routing() == RoutingMode.LOCAL) { // AUTO: these models always route through the shuffle
             throw new IllegalArgumentException("this model's engine step routes rows to the experts (routing SHUFFLE), got " + config.routing());
         }
         int d = moe.expert().dim();

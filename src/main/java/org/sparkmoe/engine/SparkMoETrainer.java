@@ -66,6 +66,8 @@ public final class SparkMoETrainer implements AutoCloseable {
     private final BatchPlan plan;
     private final ExpertPartitioner expertPartitioner;
     private final StepPipeline pipeline;
+    /** The routing the steps run ({@link RoutingMode#AUTO} resolved). */
+    private final RoutingMode routing;
     private final StageClock clock;
     private final ExpertStore experts;
     /** This trainer's key in the executors' {@link ExpertPool}. */
@@ -126,7 +128,10 @@ public final class SparkMoETrainer implements AutoCloseable {
         this.plan = new BatchPlan(trainer.seed(), config.batchSize(), s);
         this.expertPartitioner = new ExpertPartitioner(network.numExperts(), config.expertShards());
         DataPartitioner dataPartitioner = new DataPartitioner(partitions);
-        this.pipeline = config.routing() == RoutingMode.SHUFFLE ? new ShufflePipeline(expertPartitioner, dataPartitioner)
+        this.routing = config.routing().resolve(config.placement(), partitions, network.numExperts(),
+                network.moe().expert().layout().size(), network.moe().gating().slotsPerRow(), config.batchSize(),
+                network.moe().expert().dim());
+        this.pipeline = routing == RoutingMode.SHUFFLE ? new ShufflePipeline(expertPartitioner, dataPartitioner)
                 : new LocalPipeline(expertPartitioner, dataPartitioner);
         this.clock = new StageClock(sc);
         if (initial instanceof ShardedStart ss) {
@@ -165,7 +170,7 @@ public final class SparkMoETrainer implements AutoCloseable {
     private void logStart() {
         LOG.info("spark-moe engine: {} data partitions, {} examples, batch {}, {} experts on {} shards, routing {}, placement {}",
                 partitions, plan.stepsPerEpoch() * config.batchSize(), config.batchSize(), network.numExperts(),
-                config.expertShards(), config.routing(), config.placement());
+                config.expertShards(), routing, config.placement());
     }
 
     private JavaRDD<ExpertShard> initialiseShards() {
@@ -202,6 +207,11 @@ public final class SparkMoETrainer implements AutoCloseable {
     /** Steps taken so far. */
     public long stepsTaken() {
         return step;
+    }
+
+    /** The routing this trainer's steps run (the configured one, {@link RoutingMode#AUTO} resolved). */
+    public RoutingMode routing() {
+        return routing;
     }
 
     public BatchPlan plan() {
@@ -291,7 +301,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         timings.put(StepMetrics.STEP_JOB, ms(start, tJob));
         timings.put(StepMetrics.AGGREGATE, total.driverNanos / 1e6);
         timings.put(StepMetrics.OPTIMISER, ms(tJob, end));
-        boolean shuffle = config.routing() == RoutingMode.SHUFFLE;
+        boolean shuffle = routing == RoutingMode.SHUFFLE;
         int minBatch = shuffle ? total.minNonZero(total.rowsPerExpert) : total.minPartitionBatch;
         int maxBatch = shuffle ? total.max(total.rowsPerExpert) : total.maxPartitionBatch;
         double mean = shuffle ? total.meanNonZero(total.rowsPerExpert)
