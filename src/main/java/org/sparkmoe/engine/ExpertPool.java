@@ -39,7 +39,8 @@ final class ExpertPool {
     private static final Map<Key, Entry> POOL = new HashMap<>();
 
     /** What a buffer set is for. */
-    enum Kind { STATE, GRADIENTS, ACTIVATIONS, GATE }
+    enum Kind { STATE, GRADIENTS, ACTIVATIONS, GATE,
+        /** a local-routing partition's forward/backward scratch ({@link LocalPipeline}) */ WORKSPACE }
 
     private record Key(String run, int shard, Kind kind) {
     }

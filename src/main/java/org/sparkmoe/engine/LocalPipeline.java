@@ -59,7 +59,7 @@ final class LocalPipeline implements StepPipeline {
                     double loss = 0;
                     if (ps.batch.size() > 0) {
                         loss = net.forwardBackwardPart(new ModelParameters(shared.value(), params), ps.batch, ctx.noise(),
-                                net.newWorkspace(ctx.precision()), grad, stats.lossScale(), statsGradient);
+                                workspace(ctx, ps.partition), grad, stats.lossScale(), statsGradient);
                     }
                     List<ShuffleBlock> blocks = new ArrayList<>();
                     for (int e = 0; e < eg.length; e++) if (eg[e] != null) blocks.add(new ShuffleBlock(ps.partition, e, eg[e].flat()));
@@ -73,6 +73,21 @@ final class LocalPipeline implements StepPipeline {
                 "spark-moe expert gradients", persisted);
         JavaRDD<PartitionResult> norms = grads.map(g -> PartitionResult.ofShard(partitions, g.shard(), g.sumOfSquares()));
         return new Flow(local.map(Tuple2::_1).union(norms), grads);
+    }
+
+    /**
+     * The partition's scratch for this step: the one its previous step used on this executor (every
+     * buffer is written before it is read, as in the reference trainer, which keeps one workspace
+     * for all steps), else a new one; so a step allocates no activations.
+     */
+    private static MoENetwork.Workspace workspace(StepContext ctx, int partition) {
+        if (ctx.run() == null) return ctx.network().newWorkspace(ctx.precision());
+        MoENetwork.Workspace ws = ExpertPool.take(ctx.run(), partition, ExpertPool.Kind.WORKSPACE, ctx.step(), 1);
+        if (ws == null) {
+            ws = ctx.network().newWorkspace(ctx.precision());
+            ExpertPool.put(ctx.run(), partition, ExpertPool.Kind.WORKSPACE, ctx.step(), ws);
+        }
+        return ws;
     }
 
     /** Every expert's parameters from the blocks the shards sent (one per expert). */
