@@ -8,6 +8,9 @@ import org.sparkmoe.core.gating.BalanceWeights;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
+import org.sparkmoe.engine.EngineConfig;
+import org.sparkmoe.engine.ExpertPlacement;
+import org.sparkmoe.engine.RoutingMode;
 
 /**
  * What a saved recurrent language model (paper section 5.1, appendix C: embedding -> LSTM -> MoE ->
@@ -59,6 +62,18 @@ public record RecurrentSpec(String kind, double dropout, int seqLength, int stre
             case "moe-1-wide" -> 1;
             default -> network.activeExperts();
         };
+    }
+
+    /**
+     * The engine config of a training run of {@code model} (this spec's): SHUFFLE routing (the only
+     * one the sequence engine has), the expert shards within the model's experts (driver placement
+     * without experts), a batch of S*T tokens, the configured trainer and shuffle payload.
+     */
+    public EngineConfig engineConfig(EngineConfig configured, RecurrentLanguageModel model) {
+        int shards = Math.max(1, Math.min(configured.expertShards(), Math.max(1, model.numExperts())));
+        ExpertPlacement placement = model.numExperts() == 0 ? ExpertPlacement.DRIVER : configured.placement();
+        return EngineConfig.of(RoutingMode.SHUFFLE, placement, shards, Math.multiplyExact(streams, seqLength), configured.trainer())
+                .withShufflePayload(configured.shufflePayload());
     }
 
     /** The layouts of a model's parameter table: shared tensors, one expert's tensors (empty without an MoE), the expert count. */

@@ -266,22 +266,23 @@ public final class Settings {
     public static final Setting W_LOAD = both("model", "wLoad").number(0, false).def(0.1).doc(
             "Weight of the load (balance) loss w_load (paper eq. 11).");
 
-    // ================================================================== the recurrent language model (job)
+    // ================================================================== the recurrent language model
 
-    public static final Setting LM_MODEL = job("lm.model").choice("window", "lstm", "moe-1-wide", "lstm-moe").def("window")
-            .section("the recurrent language model").doc("task=lm: which language model. window = the fixed-window model (c ="
-            + " {context} previous tokens, the fast default); lstm-moe = the paper's recurrent model (section 5.1: embedding -> LSTM"
-            + " -> MoE -> LSTM -> softmax, width d = {modelDim}, the MoE from the model.* keys applied to every timestep);"
-            + " lstm = the same network without the MoE (LSTM-LSTM baseline of table 7); moe-1-wide = one always-on expert of"
-            + " hidden k*{expertHiddenSize} (MoE-1-Wide baseline). The recurrent models train with SHUFFLE routing and evaluate"
-            + " held-out perplexity; score writes every position's next-token probabilities (top score.topK words).");
-    public static final Setting LM_SEQ_LENGTH = job("lm.seqLength").integer(1).def(20).doc(
+    public static final Setting LM_MODEL = new D("lmModel", "lm.model", true).choice("window", "lstm", "moe-1-wide", "lstm-moe")
+            .def("window").section("the recurrent language model").doc("Language models: which model. window = the fixed-window"
+            + " model (c = {context} previous tokens, the fast default); lstm-moe = the paper's recurrent model (section 5.1:"
+            + " embedding -> LSTM -> MoE -> LSTM -> softmax, width d = {modelDim}, the MoE of {gating}, {numExperts}, {k} and"
+            + " {expertHiddenSize} applied to every timestep); lstm = the same network without the MoE (LSTM-LSTM baseline of table"
+            + " 7); moe-1-wide = one always-on expert of hidden k*{expertHiddenSize} (MoE-1-Wide baseline). The recurrent models"
+            + " train with shuffle routing and score each document from a zero LSTM state, carrying the state through it (the"
+            + " job's score writes every position's next-token probabilities, its top score.topK words).");
+    public static final Setting LM_SEQ_LENGTH = both("lm", "seqLength").integer(1).def(20).doc(
             "Recurrent lm: T, tokens per window of truncated back-propagation through time (the LSTM state is carried across"
             + " windows of a document).");
-    public static final Setting LM_STREAMS = job("lm.streams").integer(1).def(16).doc(
-            "Recurrent lm: S, sequences (document streams) per step; a step is S*T tokens (engine.batchSize is not used), split"
-            + " over min(S, input.partitions) data partitions. Needs at least S training documents.");
-    public static final Setting LM_DROPOUT = job("lm.dropout").range(0, 0.9).def(0.1).doc(
+    public static final Setting LM_STREAMS = both("lm", "streams").integer(1).def(16).doc(
+            "Recurrent lm: S, sequences (document streams) per step; a step is S*T tokens ({batchSize} is not used), split"
+            + " over min(S, data partitions) partitions. Needs at least S training documents.");
+    public static final Setting LM_DROPOUT = both("lm", "dropout").range(0, 0.9).def(0.1).doc(
             "Recurrent lm: dropout rate on every layer's output but the softmax (with a residual connection around each layer).");
 
     // ================================================================== the engine

@@ -33,11 +33,13 @@ public final class TrainingHistory implements TrainingLoop.Listener, java.io.Ser
         int o = steps * COLUMNS;
         rows[o] = r.step();
         rows[o + 1] = r.taskLoss();
-        rows[o + 2] = r.balance().importanceLoss();
-        rows[o + 3] = r.balance().loadLoss();
-        rows[o + 4] = r.balance().cvImportance();
-        rows[o + 5] = r.balance().cvLoad();
-        rows[o + 6] = r.balance().maxOverMeanLoad();
+        // a model without an MoE (the recurrent LSTM-LSTM baseline) has no balance: no balancing losses, no CVs
+        boolean moe = r.balance() != null;
+        rows[o + 2] = moe ? r.balance().importanceLoss() : 0;
+        rows[o + 3] = moe ? r.balance().loadLoss() : 0;
+        rows[o + 4] = moe ? r.balance().cvImportance() : Double.NaN;
+        rows[o + 5] = moe ? r.balance().cvLoad() : Double.NaN;
+        rows[o + 6] = moe ? r.balance().maxOverMeanLoad() : Double.NaN;
         steps++;
     }
 

@@ -227,36 +227,6 @@ public final class SparkMoETrainer implements AutoCloseable {
         return lastGradient;
     }
 
-    /**
-     * The job group and description of a step's (or a checkpoint's) jobs. The caller's job group (a
-     * notebook paragraph, an estimator's fit) stays in force, so cancelling it cancels the step, and
-     * our description is nested after the caller's; without a caller's group ours is used
-     * ({@code spark-moe-step-<t>}, {@code spark-moe-checkpoint-<t>}). {@link #restore} puts the
-     * caller's back.
-     */
-    private record JobLabel(JavaSparkContext sc, String ownGroup, String ownDescription, String group, String description,
-                            String interrupt) {
-        JobLabel(JavaSparkContext sc, String ownGroup, String ownDescription) {
-            this(sc, ownGroup, ownDescription, sc.getLocalProperty("spark.jobGroup.id"), sc.getLocalProperty("spark.job.description"),
-                    sc.getLocalProperty("spark.job.interruptOnCancel"));
-        }
-
-        JobLabel set(String what) {
-            if (group == null) {
-                sc.setJobGroup(ownGroup, ownDescription + what, false);
-            } else {
-                sc.setJobGroup(group, (description == null ? "" : description + " > ") + ownDescription + what, Boolean.parseBoolean(interrupt));
-            }
-            return this;
-        }
-
-        void restore() {
-            sc.setLocalProperty("spark.jobGroup.id", group);
-            sc.setLocalProperty("spark.job.description", description);
-            sc.setLocalProperty("spark.job.interruptOnCancel", interrupt);
-        }
-    }
-
     /** One training step: the step's job, then the update (see the class comment). */
     public StepReport trainStep() {
         long t = step + 1;

@@ -46,7 +46,8 @@ final class LanguageModelCodec implements ScoringCodec {
         this.pred = !p.getPredictionCol().isEmpty();
     }
 
-    private int[] ids(Row row) {
+    /** The word ids of a row's document (without the end token). */
+    int[] ids(Row row) {
         return data.encode(row.isNullAt(ti) ? null : row.getString(ti));
     }
 
@@ -110,15 +111,29 @@ final class LanguageModelCodec implements ScoringCodec {
                     for (int j = 0; j < targets; j++) sum += logp[r + j];
                     int last = argmax[r + n];
                     r += n + 1;
-                    List<Object> vals = new ArrayList<>(width + 4);
-                    for (int q = 0; q < width; q++) vals.add(row.get(q));
-                    if (ll) vals.add(sum);
-                    if (nt) vals.add(targets);
-                    if (ppl) vals.add(targets == 0 ? Double.NaN : Math.exp(-sum / targets));
-                    if (pred) vals.add(vocabulary.word(last));
-                    out.add(RowFactory.create(vals.toArray()));
+                    out.add(output(row, sum, targets, last));
                 }
             }
         };
+    }
+
+    /** Whether predictionCol is produced (the most probable next token after each document is needed). */
+    boolean predicts() {
+        return pred;
+    }
+
+    /**
+     * The output row of an input row: its columns, then those switched on of the document's summed
+     * ln p over its {@code targets} targets, the target count, the perplexity and the next word
+     * ({@code next}: its id).
+     */
+    Row output(Row row, double sum, int targets, int next) {
+        List<Object> vals = new ArrayList<>(width + 4);
+        for (int q = 0; q < width; q++) vals.add(row.get(q));
+        if (ll) vals.add(sum);
+        if (nt) vals.add(targets);
+        if (ppl) vals.add(targets == 0 ? Double.NaN : Math.exp(-sum / targets));
+        if (pred) vals.add(vocabulary.word(next));
+        return RowFactory.create(vals.toArray());
     }
 }

@@ -15,6 +15,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.app.RecurrentSpec;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.param.Parameters;
@@ -47,7 +48,10 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
     private final String uid;
     private final MoEParamSet ps;
     private final LmParamSet lm;
+    /** The fixed-window network; null for a recurrent model. */
     private final FittedNetwork network;
+    /** The recurrent network (lmModel lstm, moe-1-wide, lstm-moe); null for the window model. */
+    private final RecurrentNetwork recurrent;
     private final Vocabulary vocabulary;
     private final MoETrainingSummary summary;
 
@@ -61,20 +65,49 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
         this(uid, new FittedNetwork(checked(spec, vocabulary), shared, experts, NetworkSpec.Task.LANGUAGE_MODEL), vocabulary, null);
     }
 
+    /**
+     * A recurrent model (paper section 5.1: {@code spec.kind()} lstm, moe-1-wide or lstm-moe) of the
+     * network settings {@code network} (V, d, the MoE) with these parameters, all on the driver, in the
+     * recurrent model's layouts.
+     */
+    public MoELanguageModel(String uid, NetworkSpec network, RecurrentSpec spec, ModelParameters parameters, Vocabulary vocabulary) {
+        this(uid, null, new RecurrentNetwork(checked(network, vocabulary), spec, parameters), vocabulary, null);
+    }
+
     MoELanguageModel(String uid, FittedNetwork network, Vocabulary vocabulary, MoETrainingSummary summary) {
+        this(uid, network, null, vocabulary, summary);
+    }
+
+    MoELanguageModel(String uid, RecurrentNetwork recurrent, Vocabulary vocabulary, MoETrainingSummary summary) {
+        this(uid, null, recurrent, vocabulary, summary);
+    }
+
+    private MoELanguageModel(String uid, FittedNetwork network, RecurrentNetwork recurrent, Vocabulary vocabulary,
+                             MoETrainingSummary summary) {
         this.uid = uid;
         this.network = network;
+        this.recurrent = recurrent;
         this.vocabulary = vocabulary;
         this.summary = summary;
         this.ps = new MoEParamSet(uid);
         this.lm = new LmParamSet(uid);
-        NetworkSpec spec = network.spec();
+        NetworkSpec spec = spec();
         moeParams().applyDefaults(this, false);
         setDefault(moeParams().predictionCol, "");
         lm.applyDefaults(this);
         // the network fixes these: the params report them
         set(lm.context, spec.context());
         set(lm.embeddingDim, spec.embeddingDim());
+        if (recurrent != null) {
+            RecurrentSpec r = recurrent.spec();
+            set(lm.lmModel, r.kind());
+            set(lm.seqLength, r.seqLength());
+            set(lm.streams, r.streams());
+            set(lm.dropout, r.dropout());
+            set(ps.modelDim, spec.modelDim());
+            set(ps.expertHiddenSize, spec.expertHidden());
+            set(lm.vocabularySize, spec.vocabulary());
+        }
     }
 
     private static NetworkSpec checked(NetworkSpec spec, Vocabulary vocabulary) {
@@ -102,9 +135,54 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
         return ps;
     }
 
+    /** The fixed-window network; fails for a recurrent model ({@link #isRecurrent()}), which has none. */
     @Override
     public FittedNetwork network() {
+        if (network == null) {
+            throw new UnsupportedOperationException("a recurrent language model (lmModel " + recurrent.spec().kind()
+                    + ") has no fixed-window network");
+        }
         return network;
+    }
+
+    /** The recurrent model's description (kind, dropout, T, S; the sizes are {@link #spec()}'s); empty for the window model. */
+    public Optional<RecurrentSpec> recurrentSpec() {
+        return recurrent == null ? Optional.empty() : Optional.of(recurrent.spec());
+    }
+
+    @Override
+    public NetworkSpec spec() {
+        return recurrent != null ? recurrent.network() : network.spec();
+    }
+
+    @Override
+    public ModelParameters parameters() {
+        return recurrent != null ? recurrent.parameters() : MoEModel.super.parameters();
+    }
+
+    @Override
+    public Parameters sharedParameters() {
+        return recurrent != null ? recurrent.parameters().shared() : network.shared();
+    }
+
+    @Override
+    public ExpertTable experts() {
+        return recurrent != null ? ExpertTable.local(recurrent.parameters().experts()) : network.experts();
+    }
+
+    /** A recurrent model keeps its experts on the driver: it is its own local form. */
+    @Override
+    public MoELanguageModel toLocal() {
+        return recurrent != null ? copy(ParamMap.empty()) : MoEModel.super.toLocal();
+    }
+
+    /** Not offered for a recurrent model: it scores with its experts broadcast (as the engine's held-out evaluation). */
+    @Override
+    public MoELanguageModel toDistributed(int shards) {
+        if (recurrent != null) {
+            throw new UnsupportedOperationException("a recurrent language model keeps its experts on the driver and broadcasts them to score");
+        }
+        return MoEModel.super.toDistributed(shards);
     }
 
     @Override
@@ -119,13 +197,14 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
 
     @Override
     public MoELanguageModel copy(ParamMap extra) {
-        return copied(create(network, summary), extra);
+        return copied(recurrent != null ? new MoELanguageModel(uid, recurrent, vocabulary, summary) : create(network, summary), extra);
     }
 
     @Override
     public Dataset<Row> transform(Dataset<?> dataset) {
         StructType out = transformSchema(dataset.schema());
-        return network.transform(dataset, out, new LanguageModelCodec(dataset.schema(), this, spec(), vocabulary));
+        LanguageModelCodec codec = new LanguageModelCodec(dataset.schema(), this, spec(), vocabulary);
+        return recurrent != null ? recurrent.transform(dataset, out, codec) : network.transform(dataset, out, codec);
     }
 
     public Vocabulary vocabulary() {
@@ -172,6 +251,11 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
 
     @Override
     public String toString() {
+        if (recurrent != null) {
+            RecurrentSpec r = recurrent.spec();
+            return Describe.model(this, "lmModel=" + r.kind() + ", vocabularySize=" + vocabulary.size() + ", seqLength=" + r.seqLength()
+                    + ", streams=" + r.streams() + ", dropout=" + r.dropout());
+        }
         return Describe.model(this, "vocabularySize=" + vocabulary.size() + ", context=" + spec().context());
     }
 }

@@ -126,8 +126,22 @@ public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
             Tokenizer tokenizer = Tokenizer.defaults();
+            if (isRecurrent() && init != null) {
+                throw new IllegalArgumentException("param initialModelPath: a warm start is not offered for the recurrent models (lmModel "
+                        + getLmModel() + "); fit again with the same checkpointDir to continue a run");
+            }
             Vocabulary vocabulary = init != null ? init.vocabulary() : Vocabulary.build(texts, tokenizer,
                     org.sparkmoe.app.Settings.vocabularySize(getVocabularySize(), false));
+            if (isRecurrent()) {
+                instr.logNamedValue("vocabularySize", vocabulary.size());
+                RecurrentFitting.Trained t = RecurrentFitting.train(dataset, this, texts, vocabulary, fit, instr);
+                java.util.Map<String, Double> validation = parts[1] == null ? java.util.Map.of()
+                        : HeldOut.languageModel(copyValues(new MoELanguageModel(uid(), t.network(), vocabulary, null), ParamMap.empty()), parts[1], instr);
+                MoELanguageModel model = new MoELanguageModel(uid(), t.network(), vocabulary, new MoETrainingSummary(t.history(), validation));
+                copyValues(model, ParamMap.empty());
+                model.setParent(this);
+                return model;
+            }
             if (init != null && init.spec().context() != getContext()) {
                 throw new IllegalArgumentException("param initialModelPath: the model at " + where + " has context "
                         + init.spec().context() + ", these params say " + getContext());

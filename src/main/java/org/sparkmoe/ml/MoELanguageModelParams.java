@@ -2,6 +2,7 @@ package org.sparkmoe.ml;
 
 import java.io.Serializable;
 
+import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.Params;
@@ -10,7 +11,9 @@ import org.sparkmoe.app.Settings;
 
 /**
  * The language model's params besides the shared MoE ones: the document column, the vocabulary and
- * input layer sizes, and its output columns. featuresCol and labelCol of {@link MoEParams} are not
+ * input layer sizes, its output columns, and which model ({@code lmModel}: the fixed-window model, or
+ * the paper's recurrent model of section 5.1 and its table-7 baselines, with their window length T
+ * {@code seqLength}, streams S and dropout). featuresCol and labelCol of {@link MoEParams} are not
  * used by the language model; predictionCol defaults to "" (off) and, when set, names a string
  * column with the most probable next word after each document; expertsCol is not produced.
  */
@@ -30,6 +33,10 @@ public interface MoELanguageModelParams<T extends MoELanguageModelParams<T>> ext
         final Param<String> logLikelihoodCol;
         final Param<String> perplexityCol;
         final Param<String> numTargetsCol;
+        final Param<String> lmModel;
+        final IntParam seqLength;
+        final IntParam streams;
+        final DoubleParam dropout;
 
         LmParamSet(String uid) {
             textCol = MoEParamSet.stringParam(uid, Settings.TEXT_COL);
@@ -39,11 +46,15 @@ public interface MoELanguageModelParams<T extends MoELanguageModelParams<T>> ext
             logLikelihoodCol = MoEParamSet.stringParam(uid, Settings.LOG_LIKELIHOOD_COL);
             perplexityCol = MoEParamSet.stringParam(uid, Settings.PERPLEXITY_COL);
             numTargetsCol = MoEParamSet.stringParam(uid, Settings.NUM_TARGETS_COL);
+            lmModel = MoEParamSet.stringParam(uid, Settings.LM_MODEL);
+            seqLength = MoEParamSet.intParam(uid, Settings.LM_SEQ_LENGTH);
+            streams = MoEParamSet.intParam(uid, Settings.LM_STREAMS);
+            dropout = MoEParamSet.doubleParam(uid, Settings.LM_DROPOUT);
         }
 
         void applyDefaults(Params owner) {
             for (Param<?> p : new Param<?>[] {textCol, vocabularySize, context, embeddingDim, logLikelihoodCol, perplexityCol,
-                    numTargetsCol}) {
+                    numTargetsCol, lmModel, seqLength, streams, dropout}) {
                 MoEParamSet.setDefault(owner, p);
             }
         }
@@ -144,6 +155,68 @@ public interface MoELanguageModelParams<T extends MoELanguageModelParams<T>> ext
     @SuppressWarnings("unchecked")
     default T setNumTargetsCol(String value) {
         set(numTargetsCol(), value);
+        return (T) this;
+    }
+
+    default Param<String> lmModel() {
+        return lmParams().lmModel;
+    }
+
+    /** window, lstm, moe-1-wide or lstm-moe (canonical spelling). */
+    default String getLmModel() {
+        return Settings.LM_MODEL.canonical((String) getOrDefault(lmModel()));
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setLmModel(String value) {
+        set(lmModel(), value);
+        return (T) this;
+    }
+
+    /** Whether lmModel names a recurrent model (not the fixed-window one). */
+    default boolean isRecurrent() {
+        return !getLmModel().equals("window");
+    }
+
+    default IntParam seqLength() {
+        return lmParams().seqLength;
+    }
+
+    default int getSeqLength() {
+        return (Integer) getOrDefault(seqLength());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setSeqLength(int value) {
+        set(seqLength(), value);
+        return (T) this;
+    }
+
+    default IntParam streams() {
+        return lmParams().streams;
+    }
+
+    default int getStreams() {
+        return (Integer) getOrDefault(streams());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setStreams(int value) {
+        set(streams(), value);
+        return (T) this;
+    }
+
+    default DoubleParam dropout() {
+        return lmParams().dropout;
+    }
+
+    default double getDropout() {
+        return (Double) getOrDefault(dropout());
+    }
+
+    @SuppressWarnings("unchecked")
+    default T setDropout(double value) {
+        set(dropout(), value);
         return (T) this;
     }
 }

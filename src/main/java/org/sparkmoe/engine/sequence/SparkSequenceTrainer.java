@@ -34,6 +34,7 @@ import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.DataPartitioner;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.engine.ExpertExchange;
+import org.sparkmoe.engine.JobLabel;
 import org.sparkmoe.engine.PartitionResult;
 import org.sparkmoe.engine.ShuffleBlock;
 import org.sparkmoe.engine.ShufflePayload;
@@ -192,8 +193,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         long start = System.nanoTime();
         int partitions = layout.partitions();
         SequencePartitionStep.Context ctx = new SequencePartitionStep.Context(model, layout, trainer.precision(), trainer.seed(), t);
-        String group = "spark-moe-step-" + t;
-        sc.setJobGroup(group, "spark-moe sequence step " + t, false);
+        JobLabel label = new JobLabel(sc, "spark-moe-step-" + t, "spark-moe sequence step " + t).set("");
         Broadcast<Parameters> sharedB = sc.broadcast(shared);
         List<JavaRDD<?>> persisted = new ArrayList<>();
         ExpertExchange.Step es = experts == null ? null : experts.begin(t);
@@ -252,7 +252,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         BalanceResult balance = model.moe() == null ? null : model.moe().balance(stats);
 
         // job 2: the update
-        sc.setJobGroup(group, "spark-moe sequence step " + t + ": update", false);
+        label.set(": update");
         double lr = trainer.schedule().rate(t);
         if (config.keepGradients()) {
             lastGradient = new ModelParameters(grad.copy(), es == null ? new Parameters[0] : es.gradients());
@@ -265,7 +265,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         for (JavaRDD<?> r : persisted) r.unpersist(false);
         if (es != null) es.end(List.of(sharedB));
         else sharedB.destroy(false);
-        sc.clearJobGroup();
+        label.restore();
         cursors = next;
         step = t;
 
@@ -310,13 +310,17 @@ public final class SparkSequenceTrainer implements AutoCloseable {
      */
     public Evaluation evaluate(JavaPairRDD<Long, int[]> documents, int sequences) {
         if (sequences <= 0) throw new IllegalArgumentException("sequences must be positive, got " + sequences);
-        sc.setJobGroup("spark-moe-evaluate-" + step, "spark-moe sequence evaluation at step " + step, false);
-        return evaluate(sc, model, snapshot().params(), trainer.precision(), layout.steps(), layout.endToken(), documents, sequences);
+        JobLabel label = new JobLabel(sc, "spark-moe-evaluate-" + step, "spark-moe sequence evaluation at step " + step).set("");
+        try {
+            return evaluate(sc, model, snapshot().params(), trainer.precision(), layout.steps(), layout.endToken(), documents, sequences);
+        } finally {
+            label.restore();
+        }
     }
 
     /**
      * As {@link #evaluate(JavaPairRDD, int)} for saved parameters (a published model): windows of
-     * {@code steps} tokens, {@code endToken} the end-of-document id. Clears the job group when done.
+     * {@code steps} tokens, {@code endToken} the end-of-document id; its jobs run in the caller's job group.
      */
     public static Evaluation evaluate(JavaSparkContext sc, RecurrentLanguageModel m, ModelParameters parameters, Precision precision,
                                       int steps, int end, JavaPairRDD<Long, int[]> documents, int sequences) {
@@ -356,7 +360,6 @@ public final class SparkSequenceTrainer implements AutoCloseable {
             return new Evaluation(loss, tokens);
         } finally {
             params.destroy(false);
-            sc.clearJobGroup();
         }
     }
 
@@ -388,7 +391,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         long done = step;
         CheckpointMeta meta = CheckpointMeta.of(done, 0, done, trainer.precision(), model.numExperts(), experts == null ? 0 : config.expertShards(),
                 model.sharedLayout(), expertLayout(), provenance);
-        sc.setJobGroup("spark-moe-checkpoint-" + done, "spark-moe checkpoint at step " + done, false);
+        JobLabel label = new JobLabel(sc, "spark-moe-checkpoint-" + done, "spark-moe checkpoint at step " + done).set("");
         CheckpointStore.Pending pending = store.begin(done);
         try {
             pending.writeShared(shared, sharedOptimiser);
@@ -404,7 +407,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
             }
             throw e;
         } finally {
-            sc.clearJobGroup();
+            label.restore();
         }
     }
 

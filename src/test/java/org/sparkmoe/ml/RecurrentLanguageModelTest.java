@@ -1,0 +1,158 @@
+package org.sparkmoe.ml;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.functions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.sparkmoe.app.RecurrentSpec;
+import org.sparkmoe.data.LanguageModelData;
+import org.sparkmoe.data.Tokenizer;
+import org.sparkmoe.data.Vocabulary;
+import org.sparkmoe.engine.sequence.SparkSequenceTrainer;
+
+import scala.Tuple2;
+
+/**
+ * The estimator and model for the paper's recurrent language model (lmModel lstm-moe, and the table-7
+ * baselines lstm and moe-1-wide): fit on the sequence engine, per-document transform carrying the LSTM
+ * state through each document, the same held-out perplexity as the engine's evaluation (what the job's
+ * evaluate reports), job-group nesting.
+ */
+class RecurrentLanguageModelTest {
+    static Dataset<Row> train;
+    static Dataset<Row> heldOut;
+    static MoELanguageModel model;
+
+    static MoELanguageModelEstimator estimator(String kind) {
+        return new MoELanguageModelEstimator().setLmModel(kind).setSeqLength(8).setStreams(4).setDropout(0.1).setVocabularySize(100)
+                .setModelDim(16).setNumExperts(4).setK(2).setExpertHiddenSize(16).setMaxSteps(40).setStepSize(0.02).setSeed(5);
+    }
+
+    @BeforeAll
+    static void fit() {
+        train = MoELanguageModelTest.docs(0, 200, 2).cache();
+        heldOut = MoELanguageModelTest.docs(100_000, 40, 2).cache();
+        model = estimator("lstm-moe").setPredictionCol("next").fit(train);
+    }
+
+    @Test
+    void fitsTheRecurrentModelWithASummaryAndTheNetworkParams() {
+        RecurrentSpec r = model.recurrentSpec().orElseThrow();
+        assertEquals("lstm-moe", r.kind());
+        assertEquals(8, r.seqLength());
+        assertEquals(4, r.streams());
+        assertEquals(4, model.parameters().experts().length);
+        assertTrue(model.isRecurrent());
+        assertEquals("lstm-moe", model.getLmModel());
+        MoETrainingSummary s = model.summary();
+        assertEquals(40, s.totalIterations());
+        double first = (s.taskLoss()[0] + s.taskLoss()[1]) / 2, last = (s.taskLoss()[38] + s.taskLoss()[39]) / 2;
+        assertTrue(last < first, "task loss " + first + " -> " + last);
+        assertTrue(s.cvLoad()[39] >= 0);
+        String text = model.toString();
+        for (String part : List.of("lmModel=lstm-moe", "seqLength=8", "streams=4", "numExperts=4", "d=16")) assertTrue(text.contains(part), text);
+        assertThrows(UnsupportedOperationException.class, () -> model.toDistributed(2));
+    }
+
+    @Test
+    void transformScoresEachDocumentAndTheEvaluatorGivesTheEnginesHeldOutPerplexity() {
+        Vocabulary v = model.vocabulary();
+        Dataset<Row> scored = model.transform(heldOut).cache();
+        double ppl = new MoEPerplexityEvaluator().evaluate(scored);
+        assertTrue(ppl > 1 && ppl < v.size() / 2.0, "held-out perplexity " + ppl + " vs uniform " + v.size());
+        assertEquals(ppl, model.perplexity(heldOut), 1e-12 * ppl);
+
+        // what the job's evaluate computes for the same parameters and documents: the engine's held-out evaluation
+        LanguageModelData enc = new LanguageModelData(v, Tokenizer.defaults(), 1);
+        List<Tuple2<Long, int[]>> docs = new ArrayList<>();
+        long k = 0;
+        for (Row row : heldOut.orderBy("id").collectAsList()) docs.add(new Tuple2<>(k++, enc.encode(row.getString(1))));
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(MlTestData.spark().sparkContext());
+        JavaPairRDD<Long, int[]> rdd = sc.parallelizePairs(docs, 3);
+        RecurrentSpec r = model.recurrentSpec().orElseThrow();
+        SparkSequenceTrainer.Evaluation e = SparkSequenceTrainer.evaluate(sc, r.model(model.spec()), model.parameters(),
+                model.parameters().shared().precision(), r.seqLength(), Vocabulary.EOS_ID, rdd, r.streams());
+        assertEquals(e.tokens(), scored.agg(functions.sum("numTargets")).head().getLong(0));
+        assertEquals(e.perplexity(), ppl, 1e-5 * ppl, "transform + evaluator vs the engine's evaluation");
+
+        // per document: n + 1 targets, and the numbers do not depend on how documents share windows or partitions
+        Row first = scored.orderBy("id").head();
+        int n = Tokenizer.defaults().tokens(first.getString(first.fieldIndex("text"))).size();
+        assertEquals(n + 1, first.getInt(first.fieldIndex("numTargets")));
+        String next = first.getString(first.fieldIndex("next"));
+        assertTrue(v.contains(next) || next.equals(Vocabulary.EOS), next);
+        double[] a = MoELanguageModelTest.column(scored, "logLikelihood");
+        double[] b = MoELanguageModelTest.column(model.transform(heldOut.repartition(1)), "logLikelihood");
+        double[] c = MoELanguageModelTest.column(model.copy(org.apache.spark.ml.param.ParamMap.empty()).setStreams(1)
+                .transform(heldOut.repartition(3)), "logLikelihood");
+        for (int i = 0; i < a.length; i++) {
+            assertEquals(a[i], b[i], 1e-4 * Math.abs(a[i]), "document " + i);
+            assertEquals(a[i], c[i], 1e-4 * Math.abs(a[i]), "document " + i);
+        }
+        scored.unpersist();
+    }
+
+    @Test
+    void theBaselinesFitAndAFitNestsInTheCallersJobGroup() throws Exception {
+        List<String[]> jobs = Collections.synchronizedList(new ArrayList<>());
+        SparkListener l = new SparkListener() {
+            @Override
+            public void onJobStart(SparkListenerJobStart e) {
+                jobs.add(new String[] {e.properties().getProperty(Fitting.JOB_GROUP), e.properties().getProperty(Fitting.JOB_DESCRIPTION)});
+            }
+        };
+        org.apache.spark.SparkContext sc = MlTestData.spark().sparkContext();
+        sc.addSparkListener(l);
+        MoELanguageModel lstm, wide;
+        try {
+            sc.setJobGroup("rnn-paragraph", "my paragraph", false);
+            lstm = estimator("lstm").setMaxSteps(3).fit(train);
+            assertEquals("rnn-paragraph", sc.getLocalProperty(Fitting.JOB_GROUP));
+            assertEquals("my paragraph", sc.getLocalProperty(Fitting.JOB_DESCRIPTION));
+            sc.listenerBus().waitUntilEmpty();
+        } finally {
+            sc.removeSparkListener(l);
+            sc.clearJobGroup();
+        }
+        assertTrue(jobs.size() >= 6, "jobs seen: " + jobs.size());
+        for (String[] j : jobs) {
+            assertEquals("rnn-paragraph", j[0]);
+            assertTrue(j[1].startsWith("my paragraph > MoELanguageModelEstimator "), j[1]);
+        }
+        assertTrue(jobs.stream().anyMatch(j -> j[1].contains(" fit step 3/3 > spark-moe sequence step 3")), "a job labelled with its step");
+
+        assertEquals(0, lstm.parameters().experts().length);
+        assertTrue(Double.isNaN(lstm.summary().cvLoad()[2]), "no MoE, no load");
+        wide = estimator("moe-1-wide").setMaxSteps(3).fit(train);
+        assertEquals(1, wide.parameters().experts().length);
+        for (MoELanguageModel m : List.of(lstm, wide)) {
+            double ppl = m.perplexity(heldOut);
+            assertTrue(ppl > 1 && Double.isFinite(ppl), m.getLmModel() + " perplexity " + ppl);
+        }
+    }
+
+    @Test
+    void badParamsAreNamed() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> estimator("lstm").setStreams(500).setMaxSteps(1).fit(train));
+        assertTrue(e.getMessage().contains("param streams (500)"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> estimator("lstm").setLmModel("gru"));
+        e = assertThrows(IllegalArgumentException.class, () -> estimator("lstm").setInitialModel(model).setMaxSteps(1).fit(train));
+        assertTrue(e.getMessage().contains("initialModelPath"), e.getMessage());
+        var routing = assertThrows(RuntimeException.class, () -> estimator("lstm-moe").setRouting("local").setMaxSteps(1).fit(train));
+        assertTrue(routing.getMessage().contains("param routing") && routing.getMessage().contains("lmModel"), routing.getMessage());
+    }
+}
