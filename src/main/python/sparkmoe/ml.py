@@ -62,7 +62,7 @@ class _MoEParams(Params):
     wLoad: "Param[float]" = Param(
         Params._dummy(), "wLoad", "Weight of the load (balance) loss w_load (paper eq. 11).", typeConverter=TypeConverters.toFloat)
     routing: "Param[str]" = Param(
-        Params._dummy(), "routing", "How examples reach their experts. shuffle = each expert runs on all its tokens from all partitions (the paper's fix for the shrinking batch); local = every partition runs its own copy of the experts (no row shuffles; expert batches shrink with the partitions); auto = local when the experts live on the driver and are small next to the rows a step moves ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The recurrent models always shuffle.", typeConverter=TypeConverters.toString)
+        Params._dummy(), "routing", "How examples reach their experts. shuffle = each expert runs on all its tokens from all partitions (the paper's fix for the shrinking batch); local = every partition runs its own copy of the experts (baseline).", typeConverter=TypeConverters.toString)
     placement: "Param[str]" = Param(
         Params._dummy(), "placement", "Where expert parameters live while training. driver = broadcast from the driver; sharded = in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps them there).", typeConverter=TypeConverters.toString)
     expertShards: "Param[int]" = Param(
@@ -340,6 +340,14 @@ class _MoELanguageModelEstimatorParams(_MoEParams):
         Params._dummy(), "embeddingDim", "Language models: token embedding width per context position.", typeConverter=TypeConverters.toInt)
     vocabularySize: "Param[int]" = Param(
         Params._dummy(), "vocabularySize", "Language models: vocabulary size V including the special tokens <unk> and <eos> (the V-2 most frequent words of the training documents are kept, the rest map to <unk>). The built-in corpus uses exactly V words. 0 is automatic: up to 10000 for text, 64 for the built-in corpus.", typeConverter=TypeConverters.toInt)
+    lmModel: "Param[str]" = Param(
+        Params._dummy(), "lmModel", "Language models: which model. window = the fixed-window model (c = context previous tokens, the fast default); lstm-moe = the paper's recurrent model (section 5.1: embedding -> LSTM -> MoE -> LSTM -> softmax, width d = modelDim, the MoE of gating, numExperts, k and expertHiddenSize applied to every timestep); lstm = the same network without the MoE (LSTM-LSTM baseline of table 7); moe-1-wide = one always-on expert of hidden k*expertHiddenSize (MoE-1-Wide baseline). The recurrent models train with shuffle routing and score each document from a zero LSTM state, carrying the state through it.", typeConverter=TypeConverters.toString)
+    seqLength: "Param[int]" = Param(
+        Params._dummy(), "seqLength", "Recurrent lm: T, tokens per window of truncated back-propagation through time (the LSTM state is carried across windows of a document).", typeConverter=TypeConverters.toInt)
+    streams: "Param[int]" = Param(
+        Params._dummy(), "streams", "Recurrent lm: S, sequences (document streams) per step; a step is S*T tokens (batchSize is not used), split over min(S, data partitions) partitions. Needs at least S training documents.", typeConverter=TypeConverters.toInt)
+    dropout: "Param[float]" = Param(
+        Params._dummy(), "dropout", "Recurrent lm: dropout rate on every layer's output but the softmax (with a residual connection around each layer).", typeConverter=TypeConverters.toFloat)
     featuresCol: "Param[str]" = Param(
         Params._dummy(), "featuresCol", "Features column name (Vector).", typeConverter=TypeConverters.toString)
     labelCol: "Param[str]" = Param(
@@ -378,6 +386,38 @@ class _MoELanguageModelEstimatorParams(_MoEParams):
     def setVocabularySize(self: P, value: int) -> P:
         """Sets the value of :py:attr:`vocabularySize`."""
         return self._set(vocabularySize=value)
+
+    def getLmModel(self) -> str:
+        """Gets the value of lmModel or its default value."""
+        return self.getOrDefault(self.lmModel)
+
+    def setLmModel(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`lmModel`."""
+        return self._set(lmModel=value)
+
+    def getSeqLength(self) -> int:
+        """Gets the value of seqLength or its default value."""
+        return self.getOrDefault(self.seqLength)
+
+    def setSeqLength(self: P, value: int) -> P:
+        """Sets the value of :py:attr:`seqLength`."""
+        return self._set(seqLength=value)
+
+    def getStreams(self) -> int:
+        """Gets the value of streams or its default value."""
+        return self.getOrDefault(self.streams)
+
+    def setStreams(self: P, value: int) -> P:
+        """Sets the value of :py:attr:`streams`."""
+        return self._set(streams=value)
+
+    def getDropout(self) -> float:
+        """Gets the value of dropout or its default value."""
+        return self.getOrDefault(self.dropout)
+
+    def setDropout(self: P, value: float) -> P:
+        """Sets the value of :py:attr:`dropout`."""
+        return self._set(dropout=value)
 
     def getFeaturesCol(self) -> str:
         """Gets the value of featuresCol or its default value."""
@@ -496,13 +536,10 @@ class MoEClassifier(
         Weight of the importance (balance) loss w_importance (paper eq. 6).
     wLoad : float, default 0.1
         Weight of the load (balance) loss w_load (paper eq. 11).
-    routing : str, default "auto"
+    routing : str, default "shuffle"
         How examples reach their experts. shuffle = each expert runs on all its tokens from all
         partitions (the paper's fix for the shrinking batch); local = every partition runs its own
-        copy of the experts (no row shuffles; expert batches shrink with the partitions); auto =
-        local when the experts live on the driver and are small next to the rows a step moves
-        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The
-        recurrent models always shuffle.
+        copy of the experts (baseline).
     placement : str, default "driver"
         Where expert parameters live while training. driver = broadcast from the driver; sharded =
         in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps
@@ -580,7 +617,7 @@ class MoEClassifier(
         modelDim: int = 32,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
-        routing: str = "auto",
+        routing: str = "shuffle",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -606,7 +643,7 @@ class MoEClassifier(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoEClassifier", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -623,7 +660,7 @@ class MoEClassifier(
         modelDim: int = 32,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
-        routing: str = "auto",
+        routing: str = "shuffle",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -669,7 +706,7 @@ class MoEClassificationModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
 
     def setLabelCol(self: P, value: str) -> P:
         """Sets the value of :py:attr:`labelCol`."""
@@ -711,13 +748,10 @@ class MoERegressor(
         Weight of the importance (balance) loss w_importance (paper eq. 6).
     wLoad : float, default 0.1
         Weight of the load (balance) loss w_load (paper eq. 11).
-    routing : str, default "auto"
+    routing : str, default "shuffle"
         How examples reach their experts. shuffle = each expert runs on all its tokens from all
         partitions (the paper's fix for the shrinking batch); local = every partition runs its own
-        copy of the experts (no row shuffles; expert batches shrink with the partitions); auto =
-        local when the experts live on the driver and are small next to the rows a step moves
-        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The
-        recurrent models always shuffle.
+        copy of the experts (baseline).
     placement : str, default "driver"
         Where expert parameters live while training. driver = broadcast from the driver; sharded =
         in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps
@@ -784,7 +818,7 @@ class MoERegressor(
         modelDim: int = 32,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
-        routing: str = "auto",
+        routing: str = "shuffle",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -807,7 +841,7 @@ class MoERegressor(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoERegressor", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -824,7 +858,7 @@ class MoERegressor(
         modelDim: int = 32,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
-        routing: str = "auto",
+        routing: str = "shuffle",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -866,7 +900,7 @@ class MoERegressionModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
 
     def setLabelCol(self: P, value: str) -> P:
         """Sets the value of :py:attr:`labelCol`."""
@@ -917,13 +951,28 @@ class MoELanguageModelEstimator(
         Weight of the importance (balance) loss w_importance (paper eq. 6).
     wLoad : float, default 0.1
         Weight of the load (balance) loss w_load (paper eq. 11).
-    routing : str, default "auto"
+    lmModel : str, default "window"
+        Language models: which model. window = the fixed-window model (c = context previous tokens,
+        the fast default); lstm-moe = the paper's recurrent model (section 5.1: embedding -> LSTM ->
+        MoE -> LSTM -> softmax, width d = modelDim, the MoE of gating, numExperts, k and
+        expertHiddenSize applied to every timestep); lstm = the same network without the MoE
+        (LSTM-LSTM baseline of table 7); moe-1-wide = one always-on expert of hidden
+        k*expertHiddenSize (MoE-1-Wide baseline). The recurrent models train with shuffle routing
+        and score each document from a zero LSTM state, carrying the state through it.
+    seqLength : int, default 20
+        Recurrent lm: T, tokens per window of truncated back-propagation through time (the LSTM
+        state is carried across windows of a document).
+    streams : int, default 16
+        Recurrent lm: S, sequences (document streams) per step; a step is S*T tokens (batchSize is
+        not used), split over min(S, data partitions) partitions. Needs at least S training
+        documents.
+    dropout : float, default 0.1
+        Recurrent lm: dropout rate on every layer's output but the softmax (with a residual
+        connection around each layer).
+    routing : str, default "shuffle"
         How examples reach their experts. shuffle = each expert runs on all its tokens from all
         partitions (the paper's fix for the shrinking batch); local = every partition runs its own
-        copy of the experts (no row shuffles; expert batches shrink with the partitions); auto =
-        local when the experts live on the driver and are small next to the rows a step moves
-        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The
-        recurrent models always shuffle.
+        copy of the experts (baseline).
     placement : str, default "driver"
         Where expert parameters live while training. driver = broadcast from the driver; sharded =
         in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps
@@ -1000,7 +1049,11 @@ class MoELanguageModelEstimator(
         vocabularySize: int = 0,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
-        routing: str = "auto",
+        lmModel: str = "window",
+        seqLength: int = 20,
+        streams: int = 16,
+        dropout: float = 0.1,
+        routing: str = "shuffle",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -1026,7 +1079,7 @@ class MoELanguageModelEstimator(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoELanguageModelEstimator", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, lmModel="window", seqLength=20, streams=16, dropout=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -1046,7 +1099,11 @@ class MoELanguageModelEstimator(
         vocabularySize: int = 0,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
-        routing: str = "auto",
+        lmModel: str = "window",
+        seqLength: int = 20,
+        streams: int = 16,
+        dropout: float = 0.1,
+        routing: str = "shuffle",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -1091,7 +1148,7 @@ class MoELanguageModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, lmModel="window", seqLength=20, streams=16, dropout=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
 
 
 class MoEPerplexityEvaluator(
