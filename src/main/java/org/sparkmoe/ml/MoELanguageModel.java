@@ -231,18 +231,23 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
                 file -> vocabulary.save(file.toString(), SparkSession.active().sparkContext().hadoopConfiguration()));
     }
 
-    /** A reader; its {@code local()} / {@code distributed(shards)} choose where the experts go (default: as saved). */
+    /**
+     * A reader; its {@code local()} / {@code distributed(shards)} choose where the experts go (default: as saved;
+     * a recurrent model's are always on the driver).
+     */
     public static MoEModelReader<MoELanguageModel> read() {
-        return new MoEModelReader<>(MoELanguageModel.class, (path, uid, spec, shared, experts) -> {
-            Vocabulary v;
-            try {
-                org.apache.hadoop.conf.Configuration conf = SparkSession.active().sparkContext().hadoopConfiguration();
-                v = Vocabulary.load(org.sparkmoe.app.ModelDirectory.vocabularyFile(new Path(path), conf).toString(), conf);
-            } catch (IOException e) {
-                throw new UncheckedIOException("loading the vocabulary of " + path + ": " + e.getMessage(), e);
-            }
-            return new MoELanguageModel(uid, spec, shared, experts, v);
-        });
+        return new MoEModelReader<>(MoELanguageModel.class,
+                (path, uid, spec, shared, experts) -> new MoELanguageModel(uid, spec, shared, experts, savedVocabulary(path)),
+                (path, uid, spec, params) -> new MoELanguageModel(uid, spec.network(), spec.recurrent(), params, savedVocabulary(path)));
+    }
+
+    private static Vocabulary savedVocabulary(String path) {
+        try {
+            org.apache.hadoop.conf.Configuration conf = SparkSession.active().sparkContext().hadoopConfiguration();
+            return Vocabulary.load(org.sparkmoe.app.ModelDirectory.vocabularyFile(new Path(path), conf).toString(), conf);
+        } catch (IOException e) {
+            throw new UncheckedIOException("loading the vocabulary of " + path + ": " + e.getMessage(), e);
+        }
     }
 
     public static MoELanguageModel load(String path) {

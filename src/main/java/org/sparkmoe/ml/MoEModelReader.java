@@ -15,12 +15,19 @@ import org.sparkmoe.core.network.NetworkSpec;
 public final class MoEModelReader<M extends Params> extends MLReader<M> {
     private final Class<M> type;
     private final MoEPersistence.ModelFactory<M> create;
+    private final MoEPersistence.RecurrentFactory<M> createRecurrent;
     private Boolean distributed;
     private int shards;
 
     MoEModelReader(Class<M> type, MoEPersistence.ModelFactory<M> create) {
+        this(type, create, null);
+    }
+
+    /** @param createRecurrent builds a recurrent language model (null: the class has none) */
+    MoEModelReader(Class<M> type, MoEPersistence.ModelFactory<M> create, MoEPersistence.RecurrentFactory<M> createRecurrent) {
         this.type = type;
         this.create = create;
+        this.createRecurrent = createRecurrent;
     }
 
     /** Loads the experts onto the driver. */
@@ -40,12 +47,13 @@ public final class MoEModelReader<M extends Params> extends MLReader<M> {
     /**
      * Reads the model at {@code path}: a save of the ML API or a job's model directory (or a train
      * output.dir holding one), in any layout {@link ModelDirectory} reads. A save of the ML API keeps
-     * its uid and params; a job's model gets a fresh uid and params set from its network spec.
+     * its uid and params; a job's model gets a fresh uid and params set from its network spec. A
+     * recurrent language model ({@link MoELanguageModel} only) always has its experts on the driver.
      */
     @Override
     public M load(String path) {
         try {
-            ModelDirectory.Saved saved = ModelDirectory.open(path, sparkSession())
+            ModelDirectory.Saved saved = ModelDirectory.find(path, sparkSession())
                     .orElseThrow(() -> new IllegalArgumentException("no spark-moe model at " + path + " (no " + ModelDirectory.SPEC
                             + ", model/" + ModelDirectory.SPEC + " or spec/ and parameters/)"));
             org.apache.hadoop.conf.Configuration conf = sparkSession().sparkContext().hadoopConfiguration();
@@ -61,10 +69,20 @@ public final class MoEModelReader<M extends Params> extends MLReader<M> {
                 throw new IllegalArgumentException("the model at " + dir + " is a " + n.task() + " model; load it with the model class of that task, not "
                         + type.getSimpleName());
             }
-            int shards = distributed != null ? (distributed ? this.shards : 0) : md == null ? 0 : MoEPersistence.savedShards(md);
-            MoEPersistence.Loaded l = MoEPersistence.loadModel(saved, sparkSession(), shards);
             String prefix = Character.toLowerCase(type.getSimpleName().charAt(0)) + type.getSimpleName().substring(1);
             String uid = md != null ? md.uid() : org.apache.spark.ml.util.Identifiable$.MODULE$.randomUID(prefix);
+            if (saved.spec().isRecurrent()) {
+                if (createRecurrent == null) {
+                    throw new IllegalArgumentException("the model at " + dir + " is a recurrent language model (" + saved.spec().recurrent().kind()
+                            + "); load it with MoELanguageModel, not " + type.getSimpleName());
+                }
+                M model = createRecurrent.create(dir, uid, saved.spec(), saved.readParameters(sparkSession()));
+                if (md != null) md.getAndSetParams(model, scala.Option.empty());
+                else setFromSpec((MoEParams<?>) model, n);
+                return model;
+            }
+            int shards = distributed != null ? (distributed ? this.shards : 0) : md == null ? 0 : MoEPersistence.savedShards(md);
+            MoEPersistence.Loaded l = MoEPersistence.loadModel(saved, sparkSession(), shards);
             M model = create.create(dir, uid, n, l.shared(), l.experts());
             if (md != null) md.getAndSetParams(model, scala.Option.empty());
             else setFromSpec((MoEParams<?>) model, n);

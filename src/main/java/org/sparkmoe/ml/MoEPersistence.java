@@ -139,7 +139,9 @@ final class MoEPersistence {
             provenance.put("createdBy", "spark-moe ML API");
             provenance.put("class", model.getClass().getName());
             provenance.put("uid", model.uid());
-            ModelDirectory.Spec spec = new ModelDirectory.Spec(model.spec(), Map.of(), provenance);
+            // a recurrent language model's spec.json adds its "recurrent" object (kind, dropout, T, S)
+            org.sparkmoe.app.RecurrentSpec recurrent = model instanceof MoELanguageModel lm ? lm.recurrentSpec().orElse(null) : null;
+            ModelDirectory.Spec spec = new ModelDirectory.Spec(model.spec(), Map.of(), provenance, recurrent);
             try {
                 ModelDirectory.write(new Path(path), spec, model.sharedParameters(), rows, null, vocabulary, sparkSession());
             } catch (IOException e) {
@@ -151,6 +153,11 @@ final class MoEPersistence {
     /** Builds a model read from {@code path} from its uid, spec, shared tensors and experts. */
     interface ModelFactory<M> {
         M create(String path, String uid, NetworkSpec spec, Parameters shared, ExpertTable experts);
+    }
+
+    /** Builds a recurrent language model read from {@code path} from its uid, spec and parameters (all on the driver). */
+    interface RecurrentFactory<M> {
+        M create(String path, String uid, ModelDirectory.Spec spec, ModelParameters parameters);
     }
 
     /** The saved model's expertShards when its placement param is "sharded", else 0. */

@@ -1,9 +1,12 @@
 package org.sparkmoe.ml;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -17,6 +20,8 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.functions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparkmoe.app.ModelDirectory;
 import org.sparkmoe.app.RecurrentSpec;
 import org.sparkmoe.data.LanguageModelData;
 import org.sparkmoe.data.Tokenizer;
@@ -142,6 +147,40 @@ class RecurrentLanguageModelTest {
             double ppl = m.perplexity(heldOut);
             assertTrue(ppl > 1 && Double.isFinite(ppl), m.getLmModel() + " perplexity " + ppl);
         }
+    }
+
+    @Test
+    void saveAndLoadThroughTheOneModelLayout(@TempDir Path tmp) throws Exception {
+        String path = tmp.resolve("rnn").toString();
+        model.write().save(path);
+        ModelDirectory.Saved saved = ModelDirectory.openRecurrent(path, MlTestData.spark()).orElseThrow();
+        assertEquals("lstm-moe", saved.spec().recurrent().kind());
+        assertEquals(model.recurrentSpec().orElseThrow(), saved.spec().recurrent());
+        assertTrue(Files.isDirectory(tmp.resolve("rnn").resolve("metadata")) && Files.isRegularFile(tmp.resolve("rnn").resolve("vocabulary.txt")));
+
+        MoELanguageModel loaded = MoELanguageModel.load(path);
+        assertEquals(model.uid(), loaded.uid());
+        assertEquals(model.recurrentSpec(), loaded.recurrentSpec());
+        assertEquals(model.spec(), loaded.spec());
+        assertEquals(model.vocabulary(), loaded.vocabulary());
+        assertEquals("next", loaded.getPredictionCol());
+        assertEquals(8, loaded.getSeqLength());
+        org.sparkmoe.core.linalg.Matrix x = model.parameters().shared().flat(), y = loaded.parameters().shared().flat();
+        assertEquals(x.size(), y.size());
+        for (int i = 0; i < x.size(); i++) assertEquals(x.getFlat(i), y.getFlat(i), "shared parameter " + i);
+        Dataset<Row> a = model.transform(heldOut), b = loaded.transform(heldOut);
+        assertArrayEquals(MoELanguageModelTest.column(a, "logLikelihood"), MoELanguageModelTest.column(b, "logLikelihood"));
+        assertEquals(a.orderBy("id").select("next").collectAsList(), b.orderBy("id").select("next").collectAsList());
+        assertEquals(model.perplexity(heldOut), loaded.perplexity(heldOut));
+
+        var e = assertThrows(RuntimeException.class, () -> MoEClassificationModel.load(path));
+        assertTrue(e.getMessage().contains("MoELanguageModel"), e.getMessage());
+        MoELanguageModelEstimator est = estimator("moe-1-wide").setStreams(7);
+        est.save(tmp.resolve("est").toString());
+        MoELanguageModelEstimator est2 = MoELanguageModelEstimator.load(tmp.resolve("est").toString());
+        assertEquals("moe-1-wide", est2.getLmModel());
+        assertEquals(7, est2.getStreams());
+        assertEquals(0.1, est2.getDropout());
     }
 
     @Test
