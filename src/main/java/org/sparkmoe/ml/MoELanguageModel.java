@@ -40,6 +40,13 @@ import org.sparkmoe.data.Vocabulary;
  * the classification and regression models; {@link #toLocal()} and {@link #toDistributed(int)} move
  * them. Saved as the other models (see {@link MoEPersistence}) plus {@code vocabulary.txt} (the
  * {@link Vocabulary#save} text file).
+ *
+ * <p>A recurrent model (lmModel lstm, moe-1-wide or lstm-moe; paper section 5.1) has the same
+ * columns, computed per document from a zero LSTM state carried through the whole document
+ * ({@link org.sparkmoe.app.DocumentScorer}): the n + 1 targets are the document's words from the end
+ * token and every earlier word of the document, then the end token. It holds all its parameters on
+ * the driver ({@link #recurrentSpec()} says it is one; {@link #toDistributed} is refused), and is saved
+ * in the same model layout with spec.json's {@code "recurrent"} object.
  */
 public final class MoELanguageModel extends Model<MoELanguageModel>
         implements MoELanguageModelParams<MoELanguageModel>, MoEModel<MoELanguageModel>, MLWritable {
@@ -165,9 +172,22 @@ public final class MoELanguageModel extends Model<MoELanguageModel>
         return recurrent != null ? recurrent.parameters().shared() : network.shared();
     }
 
+    /** The experts; for a recurrent model a local table (none for the LSTM-LSTM baseline: an error). */
     @Override
     public ExpertTable experts() {
-        return recurrent != null ? ExpertTable.local(recurrent.parameters().experts()) : network.experts();
+        if (recurrent == null) return network.experts();
+        if (recurrent.model().numExperts() == 0) throw new UnsupportedOperationException("the LSTM-LSTM model (lmModel lstm) has no experts");
+        return ExpertTable.local(recurrent.parameters().experts());
+    }
+
+    @Override
+    public boolean isDistributed() {
+        return recurrent == null && MoEModel.super.isDistributed();
+    }
+
+    @Override
+    public void unpersist() {
+        if (recurrent == null) MoEModel.super.unpersist();
     }
 
     /** A recurrent model keeps its experts on the driver: it is its own local form. */

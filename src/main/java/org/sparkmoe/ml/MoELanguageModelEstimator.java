@@ -36,6 +36,10 @@ import scala.Tuple2;
  *
  * <p>Warm start: {@link #setInitialModelPath} (persisted) or {@link #setInitialModel} (in memory,
  * takes precedence); the initial model's vocabulary is kept.
+ *
+ * <p>With lmModel lstm, moe-1-wide or lstm-moe it fits the paper's recurrent model instead (section
+ * 5.1, table 7's baselines; {@link RecurrentFitting}): the documents with a token, in input order, by
+ * S = streams sequences in windows of T = seqLength tokens on the sequence engine; no warm start.
  */
 public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
         implements MoELanguageModelParams<MoELanguageModelEstimator>, MLWritable {

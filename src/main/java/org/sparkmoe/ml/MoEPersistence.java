@@ -132,15 +132,17 @@ final class MoEPersistence {
         @Override
         public void saveImpl(String path) {
             saveMetadata(model, path, sparkSession());
-            ExpertTable experts = model.experts();
-            ParameterTable.Experts rows = experts instanceof ExpertTable.Distributed d ? ParameterTable.distributedExperts(d.rdd())
+            // a recurrent language model holds its experts (none for LSTM-LSTM) on the driver
+            org.sparkmoe.app.RecurrentSpec recurrent = model instanceof MoELanguageModel lm ? lm.recurrentSpec().orElse(null) : null;
+            ExpertTable experts = recurrent != null ? null : model.experts();
+            ParameterTable.Experts rows = recurrent != null ? ParameterTable.localExperts(model.parameters().experts())
+                    : experts instanceof ExpertTable.Distributed d ? ParameterTable.distributedExperts(d.rdd())
                     : ParameterTable.localExperts(experts.toArray());
             Map<String, String> provenance = new LinkedHashMap<>();
             provenance.put("createdBy", "spark-moe ML API");
             provenance.put("class", model.getClass().getName());
             provenance.put("uid", model.uid());
             // a recurrent language model's spec.json adds its "recurrent" object (kind, dropout, T, S)
-            org.sparkmoe.app.RecurrentSpec recurrent = model instanceof MoELanguageModel lm ? lm.recurrentSpec().orElse(null) : null;
             ModelDirectory.Spec spec = new ModelDirectory.Spec(model.spec(), Map.of(), provenance, recurrent);
             try {
                 ModelDirectory.write(new Path(path), spec, model.sharedParameters(), rows, null, vocabulary, sparkSession());

@@ -11,7 +11,9 @@
  * schema checks (Schemas), fitting through the application layer's loop (FeatureBlocks; Fitting, which
  * also nests fit in the caller's job group, stops it on cancellation and logs through MLlib's
  * Instrumentation),
- * scoring (FeatureCodec, LanguageModelCodec, BroadcastScoring), ML persistence
+ * scoring (FeatureCodec, LanguageModelCodec, BroadcastScoring), the recurrent language model of
+ * paper section 5.1 (lmModel: RecurrentFitting on the sequence engine, RecurrentNetwork scoring each
+ * document with the application layer's DocumentScorer), ML persistence
  * ({@link org.sparkmoe.ml.MoEPersistence}: Spark's params metadata beside the one model layout of
  * the application layer, which the job writes too) and where a
  * fitted model's experts live ({@link org.sparkmoe.ml.ExpertTable}: on the driver, or

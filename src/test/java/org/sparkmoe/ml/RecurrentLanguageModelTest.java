@@ -111,7 +111,7 @@ class RecurrentLanguageModelTest {
     }
 
     @Test
-    void theBaselinesFitAndAFitNestsInTheCallersJobGroup() throws Exception {
+    void theBaselinesFitSaveAndLoadAndAFitNestsInTheCallersJobGroup(@TempDir Path tmp) throws Exception {
         List<String[]> jobs = Collections.synchronizedList(new ArrayList<>());
         SparkListener l = new SparkListener() {
             @Override
@@ -146,7 +146,14 @@ class RecurrentLanguageModelTest {
         for (MoELanguageModel m : List.of(lstm, wide)) {
             double ppl = m.perplexity(heldOut);
             assertTrue(ppl > 1 && Double.isFinite(ppl), m.getLmModel() + " perplexity " + ppl);
+            assertTrue(m.toString().contains("lmModel=" + m.getLmModel()), m.toString());
         }
+        assertTrue(!lstm.isDistributed());
+        String path = tmp.resolve("lstm").toString();
+        lstm.write().save(path);
+        MoELanguageModel again = MoELanguageModel.load(path);
+        assertEquals("lstm", again.getLmModel());
+        assertEquals(lstm.perplexity(heldOut), again.perplexity(heldOut));
     }
 
     @Test
