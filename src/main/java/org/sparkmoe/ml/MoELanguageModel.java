@@ -43,7 +43,7 @@ import org.sparkmoe.data.Vocabulary;
  *
  * <p>A recurrent model (lmModel lstm, moe-1-wide or lstm-moe; paper section 5.1) has the same
  * columns, computed per document from a zero LSTM state carried through the whole document
- * ({@link org.sparkmoe.app.DocumentScorer}): the n + 1 targets are the document's words from the end
+ * ({@link org.sparkmoe.app.RecurrentScorer}): the n + 1 targets are the document's words from the end
  * token and every earlier word of the document, then the end token. It holds all its parameters on
  * the driver ({@link #recurrentSpec()} says it is one; {@link #toDistributed} is refused), and is saved
  * in the same model layout with spec.json's {@code "recurrent"} object.

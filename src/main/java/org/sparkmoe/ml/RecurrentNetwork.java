@@ -11,7 +11,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.StructType;
-import org.sparkmoe.app.DocumentScorer;
+import org.sparkmoe.app.RecurrentScorer;
 import org.sparkmoe.app.RecurrentSpec;
 import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
@@ -62,36 +62,50 @@ final class RecurrentNetwork implements java.io.Serializable {
 
     /**
      * Scores each document of the codec's text column with the application layer's
-     * {@link DocumentScorer} (the job's score uses it too): blocks of consecutive documents of about
-     * {@link FeatureBlocks#BLOCK} targets, S of them side by side, each from a zero LSTM state.
+     * {@link RecurrentScorer} (the job's score uses it too): blocks of consecutive documents of about
+     * {@link FeatureBlocks#BLOCK} targets, S of them side by side, each from a zero LSTM state carried
+     * through the document. A document of n words has the n + 1 targets of training (its words from
+     * the end token and every earlier word, then the end token); an empty one has none, and its next
+     * word is the prediction from the end token alone.
      */
     Dataset<Row> transform(Dataset<?> ds, StructType out, LanguageModelCodec codec) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(ds.sparkSession().sparkContext());
         Broadcast<ModelParameters> pb = sc.broadcast(params);
         RecurrentLanguageModel m = model;
-        int t = spec.seqLength(), s = spec.streams(), top = codec.predicts() ? 1 : 0;
+        int t = spec.seqLength(), s = spec.streams();
+        boolean predicts = codec.predicts();
         MapPartitionsFunction<Row, Row> f = it -> new BlockScoringIterator(it) {
             private final List<Row> block = new ArrayList<>();
             private final List<int[]> docs = new ArrayList<>();
-            private DocumentScorer scorer;
+            private RecurrentScorer scorer;
 
             @Override
             void fill(Iterator<Row> input, List<Row> ready) {
                 block.clear();
                 docs.clear();
-                int targets = 0;
-                while (targets < FeatureBlocks.BLOCK && input.hasNext()) {
+                int read = 0;
+                while (read < FeatureBlocks.BLOCK && input.hasNext()) {
                     Row row = input.next();
                     int[] d = codec.ids(row);
                     block.add(row);
                     docs.add(d);
-                    targets += d.length + 1;
+                    read += d.length + 1;
                 }
-                if (scorer == null) scorer = new DocumentScorer(m, pb.value(), t, s, Vocabulary.EOS_ID, top);
-                DocumentScorer.Scores sc = scorer.score(docs);
-                for (int i = 0; i < block.size(); i++) {
-                    ready.add(codec.output(block.get(i), sc.logLikelihood()[i], sc.targets()[i], top == 0 ? 0 : sc.nextTokens()[i][0]));
-                }
+                if (scorer == null) scorer = new RecurrentScorer(m, pb.value(), t, s, Vocabulary.EOS_ID);
+                int n = docs.size();
+                double[] ll = new double[n];
+                int[] targets = new int[n], next = new int[n];
+                long[] ids = new long[n];
+                for (int i = 0; i < n; i++) ids[i] = i;
+                scorer.score(docs, ids, (doc, position, in, label, probabilities, row) -> {
+                    int k = (int) doc, len = docs.get(k).length;
+                    if (len > 0) {
+                        ll[k] += Math.log(Math.max(probabilities.get(row, label), Double.MIN_NORMAL));
+                        targets[k]++;
+                    }
+                    if (position == len && predicts) next[k] = RecurrentScorer.top(probabilities, row, 1)[0];
+                });
+                for (int i = 0; i < n; i++) ready.add(codec.output(block.get(i), ll[i], targets[i], next[i]));
             }
         };
         return ds.toDF().mapPartitions(f, Encoders.row(out));

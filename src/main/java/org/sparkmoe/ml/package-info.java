@@ -13,7 +13,7 @@
  * Instrumentation),
  * scoring (FeatureCodec, LanguageModelCodec, BroadcastScoring), the recurrent language model of
  * paper section 5.1 (lmModel: RecurrentFitting on the sequence engine, RecurrentNetwork scoring each
- * document with the application layer's DocumentScorer), ML persistence
+ * document with the application layer's RecurrentScorer), ML persistence
  * ({@link org.sparkmoe.ml.MoEPersistence}: Spark's params metadata beside the one model layout of
  * the application layer, which the job writes too) and where a
  * fitted model's experts live ({@link org.sparkmoe.ml.ExpertTable}: on the driver, or

@@ -190,6 +190,39 @@ class RecurrentLanguageModelTest {
         assertEquals(0.1, est2.getDropout());
     }
 
+    /** The job's evaluate and score of the saved model: the same numbers as transform (one scoring pass, app.RecurrentScorer). */
+    @Test
+    void theJobsEvaluateAndScoreOfTheSavedModelAgreeWithTransform(@TempDir Path tmp) throws Exception {
+        String path = tmp.resolve("rnn").toString();
+        model.write().save(path);
+        Path text = tmp.resolve("heldout.txt");
+        Files.write(text, heldOut.orderBy("id").collectAsList().stream().map(r -> r.getString(1)).toList());
+        Dataset<Row> scored = model.transform(heldOut).cache();
+        double ppl = new MoEPerplexityEvaluator().evaluate(scored);
+
+        Path eval = tmp.resolve("eval.json");
+        assertEquals(0, job("evaluate", "job.model=" + path, "heldout.path=" + text, "evaluate.output=" + eval));
+        com.fasterxml.jackson.databind.JsonNode e = new com.fasterxml.jackson.databind.ObjectMapper().readTree(eval.toFile());
+        assertEquals(scored.agg(functions.sum("numTargets")).head().getLong(0), e.get("tokens").asLong());
+        assertEquals(ppl, e.get("perplexity").asDouble(), 1e-5 * ppl, "the job's evaluate vs transform + MoEPerplexityEvaluator");
+
+        Path scores = tmp.resolve("scores");
+        assertEquals(0, job("score", "job.model=" + path, "heldout.path=" + text, "score.output=" + scores, "score.topK=1"));
+        java.util.Map<Long, Double> perDocument = new java.util.TreeMap<>();
+        for (Row r : MlTestData.spark().read().parquet(scores.toString()).collectAsList()) {
+            perDocument.merge(r.getLong(r.fieldIndex("document")), Math.log(r.getDouble(r.fieldIndex("labelProbability"))), Double::sum);
+        }
+        double[] job = perDocument.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        double[] ml = java.util.Arrays.stream(MoELanguageModelTest.column(scored, "logLikelihood")).sorted().toArray();
+        assertEquals(ml.length, job.length, "documents");
+        for (int i = 0; i < ml.length; i++) assertEquals(ml[i], job[i], 1e-6 * Math.abs(ml[i]), "document log-likelihood " + i);
+        scored.unpersist();
+    }
+
+    private static int job(String... args) {
+        return org.sparkmoe.job.MoEJob.run(org.sparkmoe.engine.SparkTestContext.get(), System.out, args);
+    }
+
     @Test
     void badParamsAreNamed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
