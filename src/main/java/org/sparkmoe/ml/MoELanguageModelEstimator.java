@@ -39,7 +39,8 @@ import scala.Tuple2;
  *
  * <p>With lmModel lstm, moe-1-wide or lstm-moe it fits the paper's recurrent model instead (section
  * 5.1, table 7's baselines; {@link RecurrentFitting}): the documents with a token, in input order, by
- * S = streams sequences in windows of T = seqLength tokens on the sequence engine; no warm start.
+ * S = streams sequences in windows of T = seqLength tokens on the sequence engine; a warm start
+ * takes the initial model's parameters (same lmModel and shape; fresh optimiser state, step 0).
  */
 public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
         implements MoELanguageModelParams<MoELanguageModelEstimator>, MLWritable {
@@ -130,21 +131,17 @@ public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
             Tokenizer tokenizer = Tokenizer.defaults();
-            if (isRecurrent() && init != null) {
-                throw new IllegalArgumentException("param initialModelPath: a warm start is not offered for the recurrent models (lmModel "
-                        + getLmModel() + "); fit again with the same checkpointDir to continue a run");
+            if (init != null && !init.getLmModel().equals(getLmModel())) {
+                throw new IllegalArgumentException("param initialModelPath: the model at " + where + " is lmModel " + init.getLmModel()
+                        + ", these params say " + getLmModel());
             }
             Vocabulary vocabulary = init != null ? init.vocabulary() : Vocabulary.build(texts, tokenizer,
                     org.sparkmoe.app.Settings.vocabularySize(getVocabularySize(), false));
             if (isRecurrent()) {
                 instr.logNamedValue("vocabularySize", vocabulary.size());
-                RecurrentFitting.Trained t = RecurrentFitting.train(dataset, this, texts, vocabulary, fit, instr);
-                java.util.Map<String, Double> validation = parts[1] == null ? java.util.Map.of()
-                        : HeldOut.languageModel(copyValues(new MoELanguageModel(uid(), t.network(), vocabulary, null), ParamMap.empty()), parts[1], instr);
-                MoELanguageModel model = new MoELanguageModel(uid(), t.network(), vocabulary, new MoETrainingSummary(t.history(), validation));
-                copyValues(model, ParamMap.empty());
-                model.setParent(this);
-                return model;
+                RecurrentFitting.Trained t = RecurrentFitting.train(dataset, this, texts, vocabulary,
+                        init == null ? null : init.parameters(), where, fit, instr);
+                return fitted(s -> new MoELanguageModel(uid(), t.network(), vocabulary, s), t.history(), parts[1], instr);
             }
             if (init != null && init.spec().context() != getContext()) {
                 throw new IllegalArgumentException("param initialModelPath: the model at " + where + " has context "
@@ -162,15 +159,20 @@ public final class MoELanguageModelEstimator extends Estimator<MoELanguageModel>
             NetworkSpec spec = ParamsConfig.spec(this, vocabulary.size());
             Fitting.WarmStart warm = init == null ? Fitting.WarmStart.NONE : Fitting.WarmStart.of(init, where);
             Fitting.Trained t = Fitting.train(dataset, this, spec, examples.blocks(LanguageModelData.Part.ALL), warm, fit);
-            java.util.Map<String, Double> validation = parts[1] == null ? java.util.Map.of()
-                    : HeldOut.languageModel(copyValues(new MoELanguageModel(uid(), t.network(), vocabulary, null), ParamMap.empty()), parts[1], instr);
-            MoELanguageModel model = new MoELanguageModel(uid(), t.network(), vocabulary, new MoETrainingSummary(t.history(), validation));
-            copyValues(model, ParamMap.empty());
-            model.setParent(this);
-            return model;
+            return fitted(s -> new MoELanguageModel(uid(), t.network(), vocabulary, s), t.history(), parts[1], instr);
         } finally {
             texts.unpersist(false);
         }
+    }
+
+    /** The fitted model with these params and its summary (with the held-out perplexity when there is a validation set). */
+    private MoELanguageModel fitted(java.util.function.Function<MoETrainingSummary, MoELanguageModel> withSummary,
+                                    org.sparkmoe.app.TrainingHistory history, Dataset<?> heldOut, org.apache.spark.ml.util.Instrumentation instr) {
+        java.util.Map<String, Double> validation = heldOut == null ? java.util.Map.of()
+                : HeldOut.languageModel(copyValues(withSummary.apply(null), ParamMap.empty()), heldOut, instr);
+        MoELanguageModel model = copyValues(withSummary.apply(new MoETrainingSummary(history, validation)), ParamMap.empty());
+        model.setParent(this);
+        return model;
     }
 
     public static MLReader<MoELanguageModelEstimator> read() {

@@ -15,6 +15,7 @@ import org.sparkmoe.app.RecurrentSpec;
 import org.sparkmoe.app.Settings;
 import org.sparkmoe.app.TrainingHistory;
 import org.sparkmoe.app.TrainingLoop;
+import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
 import org.sparkmoe.core.train.TrainingState;
@@ -38,6 +39,20 @@ final class RecurrentFitting {
     private RecurrentFitting() {
     }
 
+    private static SparkSequenceTrainer start(JavaSparkContext sc, RecurrentLanguageModel model, EngineConfig ec,
+                                              JavaPairRDD<Long, int[]> documents, SequenceLayout layout, CheckpointStore store,
+                                              ModelParameters warm, String warmFrom) throws IOException {
+        if (store != null && store.latest().isPresent()) return SparkSequenceTrainer.resume(sc, model, ec, documents, layout, store);
+        if (warm == null) return new SparkSequenceTrainer(sc, model, ec, documents, layout);
+        ModelParameters start = warm.to(ec.trainer().precision());
+        try {
+            return SparkSequenceTrainer.warmStart(sc, model, ec, documents, layout, TrainingState.fresh(start, ec.trainer().optimiser()));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("param initialModelPath: the model at " + warmFrom + " does not have the shape these params"
+                    + " and data give: " + e.getMessage(), e);
+        }
+    }
+
     /** The trained network (all parameters gathered to the driver) and what each step did. */
     record Trained(RecurrentNetwork network, TrainingHistory history) {
     }
@@ -45,10 +60,12 @@ final class RecurrentFitting {
     /**
      * Trains on the documents of {@code texts} (word ids by {@code vocabulary}; documents without a
      * token are dropped; the others indexed in input order, so training is deterministic for a
-     * deterministic input order and seed).
+     * deterministic input order and seed). A checkpoint in checkpointDir is resumed; otherwise
+     * {@code warm} (a warm start's parameters, from {@code warmFrom}; null for none) starts the run
+     * with fresh optimiser state at step 0, as the window model's warm start.
      */
     static Trained train(Dataset<?> ds, MoELanguageModelParams<?> p, JavaRDD<String> texts, Vocabulary vocabulary,
-                         Fitting.FitContext fit, Instrumentation instr) {
+                         ModelParameters warm, String warmFrom, Fitting.FitContext fit, Instrumentation instr) {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(ds.sparkSession().sparkContext());
         MoEConfig config = ParamsConfig.config(p);
         NetworkSpec network = config.networkSpec(NetworkSpec.Task.LANGUAGE_MODEL, vocabulary.size(), vocabulary.size());
@@ -74,8 +91,7 @@ final class RecurrentFitting {
                     Fitting.KEEP_CHECKPOINTS, null, Map.of("estimator", p.uid()));
             TrainingHistory history = new TrainingHistory();
             TrainingState state;
-            try (SparkSequenceTrainer trainer = store == null ? new SparkSequenceTrainer(sc, model, ec, documents, layout)
-                    : SparkSequenceTrainer.resume(sc, model, ec, documents, layout, store)) {
+            try (SparkSequenceTrainer trainer = start(sc, model, ec, documents, layout, store, warm, warmFrom)) {
                 TrainingLoop.Steps steps = TrainingLoop.Steps.of(trainer::stepsTaken, trainer::trainStep, trainer::checkpoint);
                 try {
                     TrainingLoop.drive(steps, store, options, List.of(history, fit), sc.hadoopConfiguration());

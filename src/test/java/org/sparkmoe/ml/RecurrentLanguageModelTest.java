@@ -224,13 +224,27 @@ class RecurrentLanguageModelTest {
     }
 
     @Test
+    void aWarmStartContinuesFromTheInitialModelsParametersAndVocabulary() {
+        MoELanguageModel more = estimator("lstm-moe").setMaxSteps(2).setStepSize(1e-9).setInitialModel(model).fit(heldOut);
+        assertEquals(model.vocabulary(), more.vocabulary());
+        // two steps at a vanishing rate: (almost) the initial model, far from a fresh one
+        double before = model.perplexity(heldOut), after = more.perplexity(heldOut);
+        assertEquals(before, after, 1e-3 * before);
+        double fresh = estimator("lstm-moe").setMaxSteps(2).setStepSize(1e-9).fit(heldOut).perplexity(heldOut);
+        assertTrue(fresh > 1.2 * before, "fresh " + fresh + " vs warm-started " + after);
+    }
+
+    @Test
     void badParamsAreNamed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> estimator("lstm").setStreams(500).setMaxSteps(1).fit(train));
         assertTrue(e.getMessage().contains("param streams (500)"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> estimator("lstm").setLmModel("gru"));
         e = assertThrows(IllegalArgumentException.class, () -> estimator("lstm").setInitialModel(model).setMaxSteps(1).fit(train));
-        assertTrue(e.getMessage().contains("initialModelPath"), e.getMessage());
+        assertTrue(e.getMessage().contains("initialModelPath") && e.getMessage().contains("lmModel lstm-moe"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> estimator("lstm-moe").setModelDim(8).setInitialModel(model).setMaxSteps(1).fit(train));
+        assertTrue(e.getMessage().contains("initialModelPath") && e.getMessage().contains("shape"), e.getMessage());
         var routing = assertThrows(RuntimeException.class, () -> estimator("lstm-moe").setRouting("local").setMaxSteps(1).fit(train));
         assertTrue(routing.getMessage().contains("param routing") && routing.getMessage().contains("lmModel"), routing.getMessage());
     }
