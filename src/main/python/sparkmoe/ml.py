@@ -341,7 +341,7 @@ class _MoELanguageModelEstimatorParams(_MoEParams):
     vocabularySize: "Param[int]" = Param(
         Params._dummy(), "vocabularySize", "Language models: vocabulary size V including the special tokens <unk> and <eos> (the V-2 most frequent words of the training documents are kept, the rest map to <unk>). The built-in corpus uses exactly V words. 0 is automatic: up to 10000 for text, 64 for the built-in corpus.", typeConverter=TypeConverters.toInt)
     lmModel: "Param[str]" = Param(
-        Params._dummy(), "lmModel", "Language models: which model. window = the fixed-window model (c = context previous tokens, the fast default); lstm-moe = the paper's recurrent model (section 5.1: embedding -> LSTM -> MoE -> LSTM -> softmax, width d = modelDim, the MoE of gating, numExperts, k and expertHiddenSize applied to every timestep); lstm = the same network without the MoE (LSTM-LSTM baseline of table 7); moe-1-wide = one always-on expert of hidden k*expertHiddenSize (MoE-1-Wide baseline). The recurrent models train with shuffle routing and score each document from a zero LSTM state, carrying the state through it.", typeConverter=TypeConverters.toString)
+        Params._dummy(), "lmModel", "Language models: which model. window = the fixed-window model (c = context previous tokens, the fast default); lstm-moe = the paper's recurrent model (section 5.1: embedding -> LSTM -> MoE -> LSTM -> softmax, width d = modelDim, the MoE of gating, numExperts, k and expertHiddenSize applied to every timestep); lstm = the same network without the MoE (LSTM-LSTM baseline of table 7); moe-1-wide = one always-on expert of hidden k*expertHiddenSize (MoE-1-Wide baseline). The recurrent models train with shuffle routing and score each document from a zero LSTM state, carrying the state through it (the job's score writes every position's next-token probabilities, its top score.topK words).", typeConverter=TypeConverters.toString)
     seqLength: "Param[int]" = Param(
         Params._dummy(), "seqLength", "Recurrent lm: T, tokens per window of truncated back-propagation through time (the LSTM state is carried across windows of a document).", typeConverter=TypeConverters.toInt)
     streams: "Param[int]" = Param(
@@ -958,7 +958,8 @@ class MoELanguageModelEstimator(
         expertHiddenSize applied to every timestep); lstm = the same network without the MoE
         (LSTM-LSTM baseline of table 7); moe-1-wide = one always-on expert of hidden
         k*expertHiddenSize (MoE-1-Wide baseline). The recurrent models train with shuffle routing
-        and score each document from a zero LSTM state, carrying the state through it.
+        and score each document from a zero LSTM state, carrying the state through it (the job's
+        score writes every position's next-token probabilities, its top score.topK words).
     seqLength : int, default 20
         Recurrent lm: T, tokens per window of truncated back-propagation through time (the LSTM
         state is carried across windows of a document).
