@@ -19,9 +19,6 @@ import org.sparkmoe.core.synthetic.MarkovMixtureCorpus;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.data.LanguageModelData;
 import org.sparkmoe.data.Vocabulary;
-import org.sparkmoe.engine.EngineConfig;
-import org.sparkmoe.engine.ExpertPlacement;
-import org.sparkmoe.engine.RoutingMode;
 
 import scala.Tuple2;
 
@@ -98,18 +95,6 @@ final class RecurrentLm {
     /** Experts active per token: 0, 1 (moe-1-wide) or k. */
     static int activeExperts(ModelDirectory.Spec spec) {
         return spec.recurrent().activeExperts(spec.network());
-    }
-
-    /**
-     * The engine config of a recurrent run: SHUFFLE routing (the only one the sequence engine has),
-     * the expert shards within the model's experts, a batch of S*T tokens (not engine.batchSize), the
-     * configured shuffle payload.
-     */
-    static EngineConfig engineConfig(JobConfig cfg, RecurrentLanguageModel model, int tokensPerStep) {
-        EngineConfig ec = cfg.engineConfig();
-        int shards = Math.max(1, Math.min(ec.expertShards(), Math.max(1, model.numExperts())));
-        ExpertPlacement placement = model.numExperts() == 0 ? ExpertPlacement.DRIVER : ec.placement();
-        return EngineConfig.of(RoutingMode.SHUFFLE, placement, shards, tokensPerStep, ec.trainer()).withShufflePayload(ec.shufflePayload());
     }
 
     // ------------------------------------------------------------------ documents

@@ -253,7 +253,7 @@ class TrainCommand extends Command {
         int partitions = cfg.integer("input.partitions") > 0 ? cfg.integer("input.partitions") : sc.defaultParallelism();
         SequenceLayout layout = new SequenceLayout(s, t, org.sparkmoe.data.Vocabulary.EOS_ID, 0, docs.trainCount(),
                 Math.max(1, Math.min(partitions, s)));
-        EngineConfig ec = RecurrentLm.engineConfig(cfg, model, s * t);
+        EngineConfig ec = spec.recurrent().engineConfig(cfg.engineConfig(), model);
         long target = cfg.longValue("optim.maxSteps") + (warm == null ? 0 : warm.step());
         Path metricsPath = new Path(runDir, ModelDirectory.METRICS);
         CheckpointStore store = new CheckpointStore(new Path(runDir, "checkpoints").toString(), hadoop, cfg.integer("checkpoint.keep"));
