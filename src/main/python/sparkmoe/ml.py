@@ -62,7 +62,7 @@ class _MoEParams(Params):
     wLoad: "Param[float]" = Param(
         Params._dummy(), "wLoad", "Weight of the load (balance) loss w_load (paper eq. 11).", typeConverter=TypeConverters.toFloat)
     routing: "Param[str]" = Param(
-        Params._dummy(), "routing", "How examples reach their experts. shuffle = each expert runs on all its tokens from all partitions (the paper's fix for the shrinking batch); local = every partition runs its own copy of the experts (baseline).", typeConverter=TypeConverters.toString)
+        Params._dummy(), "routing", "How examples reach their experts. shuffle = each expert runs on all its tokens from all partitions (the paper's fix for the shrinking batch); local = every partition runs its own copy of the experts (no row shuffles; expert batches shrink with the partitions); auto = local when the experts live on the driver and are small next to the rows a step moves ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The recurrent models always shuffle.", typeConverter=TypeConverters.toString)
     placement: "Param[str]" = Param(
         Params._dummy(), "placement", "Where expert parameters live while training. driver = broadcast from the driver; sharded = in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps them there).", typeConverter=TypeConverters.toString)
     expertShards: "Param[int]" = Param(
@@ -536,10 +536,13 @@ class MoEClassifier(
         Weight of the importance (balance) loss w_importance (paper eq. 6).
     wLoad : float, default 0.1
         Weight of the load (balance) loss w_load (paper eq. 11).
-    routing : str, default "shuffle"
+    routing : str, default "auto"
         How examples reach their experts. shuffle = each expert runs on all its tokens from all
         partitions (the paper's fix for the shrinking batch); local = every partition runs its own
-        copy of the experts (baseline).
+        copy of the experts (no row shuffles; expert batches shrink with the partitions); auto =
+        local when the experts live on the driver and are small next to the rows a step moves
+        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The
+        recurrent models always shuffle.
     placement : str, default "driver"
         Where expert parameters live while training. driver = broadcast from the driver; sharded =
         in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps
@@ -617,7 +620,7 @@ class MoEClassifier(
         modelDim: int = 32,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
-        routing: str = "shuffle",
+        routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -643,7 +646,7 @@ class MoEClassifier(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoEClassifier", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -660,7 +663,7 @@ class MoEClassifier(
         modelDim: int = 32,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
-        routing: str = "shuffle",
+        routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -706,7 +709,7 @@ class MoEClassificationModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
 
     def setLabelCol(self: P, value: str) -> P:
         """Sets the value of :py:attr:`labelCol`."""
@@ -748,10 +751,13 @@ class MoERegressor(
         Weight of the importance (balance) loss w_importance (paper eq. 6).
     wLoad : float, default 0.1
         Weight of the load (balance) loss w_load (paper eq. 11).
-    routing : str, default "shuffle"
+    routing : str, default "auto"
         How examples reach their experts. shuffle = each expert runs on all its tokens from all
         partitions (the paper's fix for the shrinking batch); local = every partition runs its own
-        copy of the experts (baseline).
+        copy of the experts (no row shuffles; expert batches shrink with the partitions); auto =
+        local when the experts live on the driver and are small next to the rows a step moves
+        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The
+        recurrent models always shuffle.
     placement : str, default "driver"
         Where expert parameters live while training. driver = broadcast from the driver; sharded =
         in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps
@@ -818,7 +824,7 @@ class MoERegressor(
         modelDim: int = 32,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
-        routing: str = "shuffle",
+        routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -841,7 +847,7 @@ class MoERegressor(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoERegressor", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -858,7 +864,7 @@ class MoERegressor(
         modelDim: int = 32,
         wImportance: float = 0.1,
         wLoad: float = 0.1,
-        routing: str = "shuffle",
+        routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -900,7 +906,7 @@ class MoERegressionModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
 
     def setLabelCol(self: P, value: str) -> P:
         """Sets the value of :py:attr:`labelCol`."""
@@ -970,10 +976,13 @@ class MoELanguageModelEstimator(
     dropout : float, default 0.1
         Recurrent lm: dropout rate on every layer's output but the softmax (with a residual
         connection around each layer).
-    routing : str, default "shuffle"
+    routing : str, default "auto"
         How examples reach their experts. shuffle = each expert runs on all its tokens from all
         partitions (the paper's fix for the shrinking batch); local = every partition runs its own
-        copy of the experts (baseline).
+        copy of the experts (no row shuffles; expert batches shrink with the partitions); auto =
+        local when the experts live on the driver and are small next to the rows a step moves
+        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The
+        recurrent models always shuffle.
     placement : str, default "driver"
         Where expert parameters live while training. driver = broadcast from the driver; sharded =
         in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps
@@ -1054,7 +1063,7 @@ class MoELanguageModelEstimator(
         seqLength: int = 20,
         streams: int = 16,
         dropout: float = 0.1,
-        routing: str = "shuffle",
+        routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -1080,7 +1089,7 @@ class MoELanguageModelEstimator(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoELanguageModelEstimator", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, lmModel="window", seqLength=20, streams=16, dropout=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, lmModel="window", seqLength=20, streams=16, dropout=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -1104,7 +1113,7 @@ class MoELanguageModelEstimator(
         seqLength: int = 20,
         streams: int = 16,
         dropout: float = 0.1,
-        routing: str = "shuffle",
+        routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
         batchSize: int = 512,
@@ -1149,7 +1158,7 @@ class MoELanguageModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, lmModel="window", seqLength=20, streams=16, dropout=0.1, routing="shuffle", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, lmModel="window", seqLength=20, streams=16, dropout=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
 
 
 class MoEPerplexityEvaluator(
