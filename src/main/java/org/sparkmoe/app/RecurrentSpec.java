@@ -6,6 +6,7 @@ import java.util.Map;
 
 import org.sparkmoe.core.gating.BalanceWeights;
 import org.sparkmoe.core.network.NetworkSpec;
+import org.sparkmoe.core.network.SpecFields;
 import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
 import org.sparkmoe.engine.EngineConfig;
@@ -94,7 +95,8 @@ public record RecurrentSpec(String kind, double dropout, int seqLength, int stre
 
     /** Inverse of {@link #toMap()}; a missing or malformed key is an error naming it. */
     public static RecurrentSpec fromMap(Map<String, String> m) {
-        return new RecurrentSpec(get(m, "kind"), number(m, "dropout"), (int) integer(m, "seqLength"), (int) integer(m, "streams"));
+        SpecFields f = new SpecFields(m, "recurrent model spec");
+        return new RecurrentSpec(f.text("kind"), f.number("dropout"), f.integer("seqLength"), f.integer("streams"));
     }
 
     /**
@@ -111,27 +113,5 @@ public record RecurrentSpec(String kind, double dropout, int seqLength, int stre
         m.put("seqLength", data.get(Settings.LM_SEQ_LENGTH.jobKey()));
         m.put("streams", data.get(Settings.LM_STREAMS.jobKey()));
         return fromMap(m);
-    }
-
-    private static String get(Map<String, String> m, String key) {
-        String v = m.get(key);
-        if (v == null) throw new IllegalArgumentException("recurrent model spec is missing '" + key + "'");
-        return v.trim();
-    }
-
-    private static double number(Map<String, String> m, String key) {
-        try {
-            return Double.parseDouble(get(m, key));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("recurrent model spec '" + key + "' is not a number: '" + m.get(key) + "'");
-        }
-    }
-
-    private static long integer(Map<String, String> m, String key) {
-        try {
-            return Integer.parseInt(get(m, key));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("recurrent model spec '" + key + "' is not an integer: '" + m.get(key) + "'");
-        }
     }
 }

@@ -149,37 +149,16 @@ public record NetworkSpec(Task task, int inputDim, int vocabulary, int context, 
     }
 
     /** Inverse of {@link #toMap()}; a missing or malformed key is an error that names it. */
-    public static NetworkSpec fromMap(Map<String, String> m) {
-        return builder(Task.valueOf(str(m, "task"))).inputDim(num(m, "inputDim")).vocabulary(num(m, "vocabulary"))
-                .context(num(m, "context")).embeddingDim(num(m, "embeddingDim"))
-                .combine(str(m, "combine").isEmpty() ? null : TokenContextEmbedding.Mode.valueOf(str(m, "combine")))
-                .modelDim(num(m, "modelDim")).outputs(num(m, "outputs")).gating(GatingType.valueOf(str(m, "gating")))
-                .experts(num(m, "experts")).k(num(m, "k")).groups(num(m, "groups")).expertsPerGroup(num(m, "expertsPerGroup"))
-                .kPrimary(num(m, "kPrimary")).kSecondary(num(m, "kSecondary")).expertHidden(num(m, "expertHidden"))
-                .residual(Boolean.parseBoolean(str(m, "residual"))).wImportance(dbl(m, "wImportance")).wLoad(dbl(m, "wLoad"))
+    public static NetworkSpec fromMap(Map<String, String> map) {
+        SpecFields m = new SpecFields(map, "model spec");
+        return builder(Task.valueOf(m.text("task"))).inputDim(m.integer("inputDim")).vocabulary(m.integer("vocabulary"))
+                .context(m.integer("context")).embeddingDim(m.integer("embeddingDim"))
+                .combine(m.text("combine").isEmpty() ? null : TokenContextEmbedding.Mode.valueOf(m.text("combine")))
+                .modelDim(m.integer("modelDim")).outputs(m.integer("outputs")).gating(GatingType.valueOf(m.text("gating")))
+                .experts(m.integer("experts")).k(m.integer("k")).groups(m.integer("groups")).expertsPerGroup(m.integer("expertsPerGroup"))
+                .kPrimary(m.integer("kPrimary")).kSecondary(m.integer("kSecondary")).expertHidden(m.integer("expertHidden"))
+                .residual(Boolean.parseBoolean(m.text("residual"))).wImportance(m.number("wImportance")).wLoad(m.number("wLoad"))
                 .buildExactly();
-    }
-
-    private static String str(Map<String, String> m, String key) {
-        String v = m.get(key);
-        if (v == null) throw new IllegalArgumentException("model spec is missing '" + key + "'");
-        return v.trim();
-    }
-
-    private static int num(Map<String, String> m, String key) {
-        try {
-            return Integer.parseInt(str(m, key));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("model spec '" + key + "' is not an integer: '" + m.get(key) + "'");
-        }
-    }
-
-    private static double dbl(Map<String, String> m, String key) {
-        try {
-            return Double.parseDouble(str(m, key));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("model spec '" + key + "' is not a number: '" + m.get(key) + "'");
-        }
     }
 
     /** A flat noisy top-k language model. */

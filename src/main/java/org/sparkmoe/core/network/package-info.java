@@ -6,7 +6,8 @@
  * {@link org.sparkmoe.core.network.SquaredErrorHead}), the network
  * {@link org.sparkmoe.core.network.MoENetwork} with its parameters
  * {@link org.sparkmoe.core.network.ModelParameters} (shared group plus one group per expert), the
- * complete description {@link org.sparkmoe.core.network.NetworkSpec}, and the examples:
+ * complete description {@link org.sparkmoe.core.network.NetworkSpec} (its map form read, as the
+ * recurrent model's spec is too, through {@link org.sparkmoe.core.network.SpecFields}), and the examples:
  * {@link org.sparkmoe.core.network.RowBlock} (a partition's examples in compact columnar form, the
  * unit readers produce and the engine trains on) and {@link org.sparkmoe.core.network.Batch} (the
  * rows of one pass).
