@@ -15,7 +15,9 @@ import org.sparkmoe.core.gating.NoisyTopKGating;
 import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.optim.Adam;
 import org.sparkmoe.core.optim.LearningRateSchedule;
+import org.sparkmoe.core.recurrent.DocumentStreams;
 import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
+import org.sparkmoe.core.train.SequenceTrainer;
 import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.data.LanguageModelData;
 import org.sparkmoe.data.TextSource;
@@ -46,8 +48,11 @@ import scala.Tuple2;
  *
  * <p>Arguments (key=value): input (required, a path/glob), V=10000, d=64, h=128, k=2,
  * experts=4,32, S=32, T=20, tokens=200000, evalEvery=tokens/4, heldout=0.1, splitSeed=2017,
- * dropout=0.1, lr=0.01, warmup=100, w=0.1, partitions=2, master=local[2], seed=1, out=(none), and rows (default
- * {@code lstm,wide,moe-N...,moe-LARGEST-w0}: the rows to train, so that they can be split across processes).
+ * dropout=0.1, lr=0.01, warmup=100, w=0.1, partitions=2, master=local[2], seed=1, out=(none), rows (default
+ * {@code lstm,wide,moe-N...,moe-LARGEST-w0}: the rows to train, so that they can be split across processes), and
+ * trainer ({@code spark}, the default, or {@code reference}: the single-JVM {@link SequenceTrainer} on one thread
+ * over the same streams, windows, noise and update, which the Spark step equals to 1e-6 in F64
+ * (SparkSequenceEquivalenceTest); one process per row then uses the cores without Spark's per-step cost).
  * Run with {@code jobs/recurrent-results.sh}.
  */
 public final class RecurrentResults {
@@ -102,18 +107,22 @@ public final class RecurrentResults {
             SequenceLayout layout = new SequenceLayout(s, t, Vocabulary.EOS_ID, 0, trainCount, partitions);
             TrainerConfig cfg = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(lr, warmup), 1.0, seed, Precision.F32);
             List<String> wanted = List.of(a.string("rows", defaultRows(experts)).split(","));
+            String trainer = a.string("trainer", "spark");
+            if (!trainer.equals("spark") && !trainer.equals("reference"))
+                throw new IllegalArgumentException("trainer: expected spark or reference, got '" + trainer + "'");
+            Corpus corpus = trainer.equals("reference") ? new Corpus(byIndex(trainDocs, trainCount), byIndex(testDocs, testCount)) : null;
             for (String row : wanted) {
                 String key = row.trim();
                 if (key.equals("lstm")) {
-                    rows.add(run(sc, "LSTM-LSTM", RecurrentLanguageModel.lstmOnly(v, d, dropout), 0, cfg, layout, trainDocs, testDocs,
+                    rows.add(run(sc, corpus, "LSTM-LSTM", RecurrentLanguageModel.lstmOnly(v, d, dropout), 0, cfg, layout, trainDocs, testDocs,
                             tokens, evalEvery, s));
                 } else if (key.equals("wide")) {
-                    rows.add(run(sc, "MoE-1-Wide (h=" + k * h + ")", RecurrentLanguageModel.moeOneWide(v, d, k * h, dropout), 1, cfg,
+                    rows.add(run(sc, corpus, "MoE-1-Wide (h=" + k * h + ")", RecurrentLanguageModel.moeOneWide(v, d, k * h, dropout), 1, cfg,
                             layout, trainDocs, testDocs, tokens, evalEvery, s));
                 } else if (key.matches("moe-[0-9]+(-w0)?")) {
                     boolean noBalance = key.endsWith("-w0");
                     int n = Integer.parseInt(key.substring(4, noBalance ? key.length() - 3 : key.length()));
-                    rows.add(run(sc, "MoE-" + n + " (k=" + k + ", h=" + h + ", w=" + (noBalance ? "0" : w) + ")",
+                    rows.add(run(sc, corpus, "MoE-" + n + " (k=" + k + ", h=" + h + ", w=" + (noBalance ? "0" : w) + ")",
                             RecurrentLanguageModel.withMoE(v, d, NoisyTopKGating.noisyTopK(d, n, k), h,
                                     noBalance ? BalanceWeights.NONE : new BalanceWeights(w, w), dropout), k, cfg, layout, trainDocs,
                             testDocs, tokens, evalEvery, s));
@@ -161,9 +170,20 @@ public final class RecurrentResults {
                 .mapToPair(x -> new Tuple2<>(x._2(), x._1())).cache();
     }
 
-    private static Row run(JavaSparkContext sc, String name, RecurrentLanguageModel model, int active, TrainerConfig cfg,
-                           SequenceLayout layout, JavaPairRDD<Long, int[]> train, JavaPairRDD<Long, int[]> test, long tokens,
-                           long evalEvery, int sequences) {
+    /** The documents on the driver, by index, for the reference trainer. */
+    private record Corpus(int[][] train, int[][] test) {
+    }
+
+    private static int[][] byIndex(JavaPairRDD<Long, int[]> docs, long count) {
+        int[][] out = new int[Math.toIntExact(count)][];
+        for (Tuple2<Long, int[]> d : docs.collect()) out[Math.toIntExact(d._1())] = d._2();
+        return out;
+    }
+
+    private static Row run(JavaSparkContext sc, Corpus corpus, String name, RecurrentLanguageModel model, int active,
+                           TrainerConfig cfg, SequenceLayout layout, JavaPairRDD<Long, int[]> train, JavaPairRDD<Long, int[]> test,
+                           long tokens, long evalEvery, int sequences) {
+        if (corpus != null) return runReference(corpus, name, model, active, cfg, layout, tokens, evalEvery);
         int n = model.numExperts();
         EngineConfig ec = EngineConfig.of(RoutingMode.SHUFFLE, ExpertPlacement.DRIVER, Math.max(1, Math.min(2, n)),
                 layout.sequences() * layout.steps(), cfg);
@@ -174,8 +194,7 @@ public final class RecurrentResults {
         List<double[]> curve = new ArrayList<>();
         double trainSeconds = 0;
         long seen = 0;
-        double cvImp = 0, cvLoad = 0, maxMean = 0;
-        int balanced = 0;
+        Balance balance = new Balance();
         try (SparkSequenceTrainer trainer = new SparkSequenceTrainer(sc, model, ec, train, layout)) {
             long nextEval = evalEvery;
             for (long i = 1; i <= steps; i++) {
@@ -183,13 +202,7 @@ public final class RecurrentResults {
                 StepReport r = trainer.trainStep();
                 trainSeconds += (System.nanoTime() - t0) / 1e9;
                 seen += perStep;
-                BalanceResult b = r.balance();
-                if (b != null && n > 1 && i > steps * 3 / 4) {
-                    cvImp += b.cvImportance();
-                    cvLoad += b.cvLoad();
-                    maxMean += b.maxOverMeanLoad();
-                    balanced++;
-                }
+                if (n > 1 && i > steps * 3 / 4) balance.add(r.balance());
                 if (seen >= nextEval || i == steps) {
                     double ppl = trainer.evaluate(test, sequences).perplexity();
                     curve.add(new double[]{seen, ppl});
@@ -199,10 +212,72 @@ public final class RecurrentResults {
                 }
             }
         }
-        double nan = Double.NaN;
-        return new Row(name, curve.get(curve.size() - 1)[1], shared + n * expert, shared + (long) Math.min(active, n) * expert,
-                model.forwardFlopsPerToken(active), seen / trainSeconds, balanced == 0 ? nan : cvImp / balanced,
-                balanced == 0 ? nan : cvLoad / balanced, balanced == 0 ? nan : maxMean / balanced, curve);
+        return balance.row(name, curve, shared + n * expert, shared + (long) Math.min(active, n) * expert,
+                model.forwardFlopsPerToken(active), seen / trainSeconds);
+    }
+
+    /** As {@link #run} on one thread with the single-JVM reference step over the same streams. */
+    private static Row runReference(Corpus corpus, String name, RecurrentLanguageModel model, int active, TrainerConfig cfg,
+                                    SequenceLayout layout, long tokens, long evalEvery) {
+        int n = model.numExperts(), s = layout.sequences(), t = layout.steps();
+        long perStep = (long) s * t;
+        long steps = Math.max(1, tokens / perStep);
+        long shared = model.sharedLayout().size();
+        long expert = n == 0 ? 0 : model.moe().expert().layout().size();
+        SequenceTrainer trainer = new SequenceTrainer(model, cfg, s);
+        DocumentStreams streams = new DocumentStreams(s, t, i -> corpus.train()[(int) i], layout.endToken(), 0,
+                corpus.train().length, true);
+        Balance balance = new Balance(), sinceEval = new Balance();
+        List<double[]> curve = new ArrayList<>();
+        double trainSeconds = 0;
+        long seen = 0, nextEval = evalEvery;
+        for (long i = 1; i <= steps; i++) {
+            long t0 = System.nanoTime();
+            SequenceTrainer.StepOutcome r = trainer.step(streams.next());
+            trainSeconds += (System.nanoTime() - t0) / 1e9;
+            seen += perStep;
+            if (n > 1 && i > steps * 3 / 4) balance.add(r.result().balance());
+            if (n > 1) sinceEval.add(r.result().balance());
+            if (seen >= nextEval || i == steps) {
+                // the state restarts with each document, so the streams' count does not change the result
+                int held = Math.min(s, corpus.test().length);
+                double ppl = trainer.perplexity(new DocumentStreams(held, t, j -> corpus.test()[(int) j], layout.endToken(), 0,
+                        corpus.test().length, false), held);
+                curve.add(new double[]{seen, ppl});
+                // the balance since the last evaluation too, so that a run stopped early still has table 6's columns
+                System.out.printf(Locale.ROOT, "%s: %,d tokens, train loss %.3f, held-out perplexity %.1f, %.0f tokens/s%s%n", name, seen,
+                        r.result().meanTaskLoss(), ppl, seen / trainSeconds, sinceEval.describe());
+                sinceEval = new Balance();
+                while (nextEval <= seen) nextEval += evalEvery;
+            }
+        }
+        return balance.row(name, curve, shared + n * expert, shared + (long) Math.min(active, n) * expert,
+                model.forwardFlopsPerToken(active), seen / trainSeconds);
+    }
+
+    /** Table 6's columns averaged over the last quarter of the steps. */
+    private static final class Balance {
+        private double cvImportance, cvLoad, maxMean;
+        private int count;
+
+        void add(BalanceResult b) {
+            if (b == null) return;
+            cvImportance += b.cvImportance();
+            cvLoad += b.cvLoad();
+            maxMean += b.maxOverMeanLoad();
+            count++;
+        }
+
+        String describe() {
+            return count == 0 ? "" : String.format(Locale.ROOT, ", since the last evaluation CV(Imp) %.2f CV(Load) %.2f max/mean %.2f",
+                    cvImportance / count, cvLoad / count, maxMean / count);
+        }
+
+        Row row(String name, List<double[]> curve, long total, long active, long macs, double tokensPerSecond) {
+            double nan = Double.NaN;
+            return new Row(name, curve.get(curve.size() - 1)[1], total, active, macs, tokensPerSecond,
+                    count == 0 ? nan : cvImportance / count, count == 0 ? nan : cvLoad / count, count == 0 ? nan : maxMean / count, curve);
+        }
     }
 
     /** {@code word/TAG} tokens -> {@code word} (the Brown corpus format). */
