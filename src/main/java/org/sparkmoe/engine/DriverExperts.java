@@ -14,8 +14,9 @@ import org.sparkmoe.core.param.Parameters;
 
 /**
  * {@link ExpertPlacement#DRIVER}: the experts and their optimiser state live on the driver. Each
- * step broadcasts them; their gradients are collected (the step's second job) and the optimiser
- * runs on the driver, in place. Simple and fine for small models; the driver's memory and the
+ * step broadcasts them; their gradients are collected (with shuffle routing the step's second job;
+ * with local routing they arrive in the step's aggregation, and there is no second job) and the
+ * optimiser runs on the driver, in place. Simple and fine for small models; the driver's memory and the
  * broadcast grow with n, which {@link ShardedExperts} avoids.
  */
 final class DriverExperts implements ExpertStore {
@@ -69,6 +70,14 @@ final class DriverExperts implements ExpertStore {
         for (ExpertGrads eg : grads.collect()) {
             for (int i = 0; i < eg.experts().length; i++) g[eg.experts()[i]] = eg.grads()[i];
         }
+        update(g, scale, step, learningRate);
+    }
+
+    /**
+     * The optimiser applied on the driver to gradients already there (by expert index; null: no row
+     * was routed to it): local routing brings them in the step's aggregation, so no job is needed.
+     */
+    void update(Parameters[] g, double scale, long step, double learningRate) {
         Parameters zeros = null;
         for (int e = 0; e < params.length; e++) {
             Parameters ge = g[e];

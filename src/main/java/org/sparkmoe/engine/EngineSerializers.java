@@ -197,6 +197,9 @@ public final class EngineSerializers {
             kryo.writeObjectOrNull(out, r.stats(), double[].class);
             kryo.writeObjectOrNull(out, r.expertCounts(), int[].class);
             out.writeDouble(r.expertSumOfSquares());
+            Parameters[] eg = r.expertGrads();
+            out.writeInt(eg == null ? 0 : eg.length + 1, true);
+            if (eg != null) for (Parameters g : eg) kryo.writeObjectOrNull(out, g, Parameters.class);
         }
 
         @Override
@@ -209,7 +212,11 @@ public final class EngineSerializers {
             double weightSum = in.readDouble();
             double[] stats = kryo.readObjectOrNull(in, double[].class);
             int[] counts = kryo.readObjectOrNull(in, int[].class);
-            return new PartitionResult(p, g, loss, examples, weightSum, stats, counts, in.readDouble());
+            double sq = in.readDouble();
+            int n = in.readInt(true) - 1;
+            Parameters[] eg = n < 0 ? null : new Parameters[n];
+            for (int e = 0; e < n; e++) eg[e] = kryo.readObjectOrNull(in, Parameters.class);
+            return new PartitionResult(p, g, loss, examples, weightSum, stats, counts, sq, eg);
         }
     }
 

@@ -40,7 +40,8 @@ final class ExpertPool {
 
     /** What a buffer set is for. */
     enum Kind { STATE, GRADIENTS, ACTIVATIONS, GATE,
-        /** a local-routing partition's forward/backward scratch ({@link LocalPipeline}) */ WORKSPACE }
+        /** a local-routing partition's forward/backward scratch ({@link LocalPipeline}) */ WORKSPACE,
+        /** a local-routing partition's gradient buffers, keyed by data partition ({@link LocalPipeline}) */ LOCAL_GRADIENTS }
 
     private record Key(String run, int shard, Kind kind) {
     }

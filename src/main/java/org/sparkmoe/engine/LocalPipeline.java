@@ -17,15 +17,22 @@ import scala.Tuple2;
 
 /**
  * {@link RoutingMode#LOCAL}: the experts travel to the rows (every partition gets all of them), and
- * each partition runs its whole forward and backward pass locally on its own rows. One Spark job:
+ * each partition runs its whole forward and backward pass locally on its own rows. One Spark job.
+ * With the experts on the driver ({@link DriverExperts}: one broadcast), two stages and one tiny
+ * shuffle:
  * <pre>
- *   gated partitions --every partition's balance statistics to every partition
- *                     (and, with sharded placement, every shard's experts to every partition)--&gt;
- *   local forward and backward (batch-global balance gradient summed in partition order)
- *       --per-partition expert gradients to their shards--&gt; gradients summed per expert, partitions in order
+ *   gate: input layer and gate into the partition's pooled workspace
+ *       --every partition's balance statistics to every partition--&gt;
+ *   local forward and backward from the gates already computed (batch-global balance gradient summed
+ *   in partition order): one aggregation record per partition, carrying its expert gradients
+ *       --collect--&gt; the driver sums them in partition order and updates, with no second job
  * </pre>
+ * With sharded experts, every shard's experts travel to every partition in the statistics shuffle,
+ * and the per-partition expert gradients go back to their shards in a second shuffle, where they are
+ * summed per expert, partitions in order, for the shards' update.
  * Cheap in shuffles, but each expert runs on about k*B/(n*P) rows per partition and every partition
- * ships a gradient for every expert it used; shuffle routing wins for large n.
+ * ships a gradient for every expert it used; shuffle routing wins for large n
+ * ({@link RoutingMode#resolve}).
  */
 final class LocalPipeline implements StepPipeline {
     private final ExpertPartitioner expertPartitioner;
@@ -42,31 +49,41 @@ final class LocalPipeline implements StepPipeline {
         ExpertStore.LocalCopies copies = experts.localCopies(partitions);
         Broadcast<Parameters[]> all = copies.broadcast();
         MoENetwork net = ctx.network();
+        boolean onDriver = all != null;
         JavaPairRDD<Integer, ShuffleBlock> toPartitions = gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator());
         if (copies.blocks() != null) toPartitions = toPartitions.union(copies.blocks());
-        JavaRDD<Tuple2<PartitionResult, List<ShuffleBlock>>> local = ShufflePipeline.persist(gated.zipPartitions(
+        JavaRDD<Tuple2<PartitionResult, List<ShuffleBlock>>> local = gated.zipPartitions(
                 Shuffles.partitionBy(toPartitions, dataPartitioner), (pit, sit) -> {
                     PartitionStep ps = pit.next();
                     long t0 = System.nanoTime();
                     List<ShuffleBlock> expertBlocks = new ArrayList<>();
                     PartitionStep.GlobalStats stats = PartitionStep.globalStats(net, partitions, ShufflePipeline.values(sit), expertBlocks);
                     double[] statsGradient = net.moe().balance(stats.balance()).statsGradient();
-                    Parameters[] params = all != null ? all.value() : fromBlocks(net, expertBlocks);
-                    Parameters[] eg = new Parameters[params.length];
+                    Parameters[] params = onDriver ? all.value() : fromBlocks(net, expertBlocks);
                     int[] counts = ps.expertCounts();
-                    for (int e = 0; e < eg.length; e++) if (counts[e] > 0) eg[e] = params[e].zerosLike();
-                    ModelParameters grad = new ModelParameters(shared.value().zerosLike(), eg);
+                    ModelParameters grad = gradients(ctx, ps.partition, shared.value(), params, counts);
                     double loss = 0;
                     if (ps.batch.size() > 0) {
-                        loss = net.forwardBackwardPart(new ModelParameters(shared.value(), params), ps.batch, ctx.noise(),
-                                workspace(ctx, ps.partition), grad, stats.lossScale(), statsGradient);
+                        ModelParameters p = new ModelParameters(shared.value(), params);
+                        if (ps.workspace != null) {
+                            loss = net.forwardBackwardGated(p, ps.batch, ps.workspace, grad, stats.lossScale(), statsGradient);
+                        } else {
+                            loss = net.forwardBackwardPart(p, ps.batch, ctx.noise(), workspace(ctx, ps.partition), grad,
+                                    stats.lossScale(), statsGradient);
+                        }
                     }
+                    Parameters[] eg = grad.experts();
                     List<ShuffleBlock> blocks = new ArrayList<>();
-                    for (int e = 0; e < eg.length; e++) if (eg[e] != null) blocks.add(new ShuffleBlock(ps.partition, e, eg[e].flat()));
+                    if (!onDriver) for (int e = 0; e < eg.length; e++) if (eg[e] != null) blocks.add(new ShuffleBlock(ps.partition, e, eg[e].flat()));
                     clock.experts(t0);
                     return Collections.singletonList(new Tuple2<>(new PartitionResult(ps.partition, grad.shared(), loss,
-                            ps.batch.size(), ps.weightSum(), ps.stats, counts, 0), blocks)).iterator();
-                }), "spark-moe local forward and backward", persisted);
+                            ps.batch.size(), ps.weightSum(), ps.stats, counts, 0, onDriver ? eg : null), blocks)).iterator();
+                });
+        if (onDriver) {
+            // the records carry the expert gradients to the driver, which sums them in partition order
+            return new Flow(local.map(Tuple2::_1), null);
+        }
+        persist(local, "spark-moe local forward and backward", persisted);
         JavaRDD<ExpertGrads> grads = ShufflePipeline.persist(Shuffles.partitionBy(local
                 .flatMapToPair(r -> r._2().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator()), expertPartitioner)
                 .mapPartitionsWithIndex((s, it) -> Collections.singletonList(sumByExpert(net, s, it)).iterator(), true),
@@ -75,12 +92,17 @@ final class LocalPipeline implements StepPipeline {
         return new Flow(local.map(Tuple2::_1).union(norms), grads);
     }
 
+    private static <T> void persist(JavaRDD<T> rdd, String name, List<JavaRDD<?>> persisted) {
+        ShufflePipeline.persist(rdd, name, persisted);
+    }
+
     /**
      * The partition's scratch for this step: the one its previous step used on this executor (every
      * buffer is written before it is read, as in the reference trainer, which keeps one workspace
-     * for all steps), else a new one; so a step allocates no activations.
+     * for all steps), else a new one; so a step allocates no activations. The gate of the step
+     * ({@link PartitionStep#gateLocal}) and its forward and backward pass take the same one.
      */
-    private static MoENetwork.Workspace workspace(StepContext ctx, int partition) {
+    static MoENetwork.Workspace workspace(StepContext ctx, int partition) {
         if (ctx.run() == null) return ctx.network().newWorkspace(ctx.precision());
         MoENetwork.Workspace ws = ExpertPool.take(ctx.run(), partition, ExpertPool.Kind.WORKSPACE, ctx.step(), 1);
         if (ws == null) {
@@ -88,6 +110,31 @@ final class LocalPipeline implements StepPipeline {
             ExpertPool.put(ctx.run(), partition, ExpertPool.Kind.WORKSPACE, ctx.step(), ws);
         }
         return ws;
+    }
+
+    /**
+     * Zeroed gradient buffers for the partition's step: the shared group, and each expert it routed
+     * rows to (null for the others, which get no gradient). Taken from the executor's pool when an
+     * earlier step left a set there, since the previous step's records are serialised and its
+     * persisted RDDs dropped before this step runs; so a step allocates no gradient buffers.
+     */
+    private static ModelParameters gradients(StepContext ctx, int partition, Parameters shared, Parameters[] params, int[] counts) {
+        Parameters[] pool = null;
+        if (ctx.run() != null) pool = ExpertPool.take(ctx.run(), partition, ExpertPool.Kind.LOCAL_GRADIENTS, ctx.step(), 1);
+        if (pool == null || pool.length != params.length + 1 || pool[0].precision() != shared.precision()) {
+            pool = new Parameters[params.length + 1];
+            if (ctx.run() != null) ExpertPool.put(ctx.run(), partition, ExpertPool.Kind.LOCAL_GRADIENTS, ctx.step(), pool);
+        }
+        if (pool[0] == null) pool[0] = shared.zerosLike();
+        else pool[0].flat().fill(0);
+        Parameters[] eg = new Parameters[params.length];
+        for (int e = 0; e < eg.length; e++) {
+            if (counts[e] == 0) continue;
+            if (pool[e + 1] == null) pool[e + 1] = params[e].zerosLike();
+            else pool[e + 1].flat().fill(0);
+            eg[e] = pool[e + 1];
+        }
+        return new ModelParameters(pool[0], eg);
     }
 
     /** Every expert's parameters from the blocks the shards sent (one per expert). */

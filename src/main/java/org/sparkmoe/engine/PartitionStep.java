@@ -29,14 +29,22 @@ final class PartitionStep implements java.io.Serializable {
     final GatingState gate;
     final Routing routing;
     final double[] stats;
+    /**
+     * Local routing: the executor's pooled workspace whose x and gating state this step's gate
+     * filled, so that the forward and backward pass does not gate again. Transient: a copy read from
+     * another executor has none and gates again (the same values; the noise is counter-based).
+     */
+    final transient MoENetwork.Workspace workspace;
 
-    private PartitionStep(int partition, Batch batch, Matrix x, GatingState gate, Routing routing, double[] stats) {
+    private PartitionStep(int partition, Batch batch, Matrix x, GatingState gate, Routing routing, double[] stats,
+                          MoENetwork.Workspace workspace) {
         this.partition = partition;
         this.batch = batch;
         this.x = x;
         this.gate = gate;
         this.routing = routing;
         this.stats = stats;
+        this.workspace = workspace;
     }
 
     /** Selects this partition's rows for the step from its row blocks. */
@@ -86,7 +94,29 @@ final class PartitionStep implements java.io.Serializable {
             gate.reset(0);
         }
         routing.build(gate);
-        return new PartitionStep(partition, batch, x, gate, routing, stats);
+        return new PartitionStep(partition, batch, x, gate, routing, stats, null);
+    }
+
+    /**
+     * {@link #gate} for local routing: the input layer and gate run into the partition's pooled
+     * forward/backward workspace ({@link LocalPipeline#workspace}), which the local pass continues
+     * from. Keeps no x of its own (local routing dispatches nothing).
+     */
+    static PartitionStep gateLocal(StepContext ctx, Parameters shared, int partition, Iterator<RowBlock> blocks) {
+        MoENetwork net = ctx.network();
+        Batch batch = selectBatch(ctx, partition, blocks);
+        MoENetwork.Workspace ws = LocalPipeline.workspace(ctx, partition);
+        GatingState gate = ws.moe().gate();
+        Routing routing = ws.moe().routing();
+        double[] stats;
+        if (batch.size() > 0) {
+            stats = net.gate(shared, batch, ctx.noise(), ws);
+        } else {
+            stats = new double[net.moe().gating().statsSize()];
+            gate.reset(0);
+        }
+        routing.build(gate);
+        return new PartitionStep(partition, batch, null, gate, routing, stats, ws);
     }
 
     /**

@@ -31,7 +31,9 @@ import org.sparkmoe.engine.metrics.StepMetrics;
 import scala.Tuple2;
 
 /**
- * Data-parallel MoE training on Spark (docs/DESIGN.md section 7). A step is two Spark jobs:
+ * Data-parallel MoE training on Spark (docs/DESIGN.md section 7). A step is at most two Spark jobs
+ * (one with local routing and the experts on the driver, whose gradients then come back in the
+ * aggregation records):
  * <ol>
  * <li><b>the step</b>, one DAG: each data partition selects its rows of the mini-batch and runs the
  * input layer and the gate ({@link PartitionStep}); then the routing's pipeline
@@ -45,7 +47,7 @@ import scala.Tuple2;
  * squares), summed on the driver in a fixed order;</li>
  * <li><b>the update</b>: global-norm clipping over all groups, then the optimiser: on the driver
  * for the shared parameters, and for the experts wherever the placement's {@link ExpertStore}
- * keeps them ({@link DriverExperts}: collected and updated on the driver; {@link ShardedExperts}:
+ * keeps them ({@link DriverExperts}: collected, or already in the aggregation, and updated on the driver; {@link ShardedExperts}:
  * on the executors, in buffers recycled across steps, so nothing the size of the model is
  * allocated per step).</li>
  * </ol>
@@ -237,10 +239,11 @@ public final class SparkMoETrainer implements AutoCloseable {
         experts.beginStep();
         Broadcast<Parameters> sharedB = sc.broadcast(shared);
         StageClock c = clock;
+        boolean local = routing == RoutingMode.LOCAL;
         List<JavaRDD<?>> persisted = new ArrayList<>();
         JavaRDD<PartitionStep> gated = ShufflePipeline.persist(data.mapPartitionsWithIndex((p, it) -> {
             long t0 = System.nanoTime();
-            PartitionStep ps = PartitionStep.gate(ctx, sharedB.value(), p, it);
+            PartitionStep ps = local ? PartitionStep.gateLocal(ctx, sharedB.value(), p, it) : PartitionStep.gate(ctx, sharedB.value(), p, it);
             c.gate(t0);
             return Collections.singletonList(ps).iterator();
         }, true), "spark-moe gate", persisted);
@@ -249,6 +252,9 @@ public final class SparkMoETrainer implements AutoCloseable {
         // job 1: the step, ending in the aggregation
         Aggregate total = sumInOrder(flow.aggregation());
         long tJob = System.nanoTime();
+        // with the expert gradients in the aggregation (local routing, experts on the driver) there is no second job
+        boolean gradsHere = flow.expertGrads() == null;
+        if (gradsHere) total.expertSumOfSquares = total.expertGradSumOfSquares();
         double sumSq = total.sharedGrad.flat().sumOfSquares() + total.expertSumOfSquares;
         double norm = Math.sqrt(sumSq);
         BalanceResult balance = network.moe().balance(total.stats);
@@ -256,10 +262,14 @@ public final class SparkMoETrainer implements AutoCloseable {
         // job 2: the update
         label.set(": update");
         double lr = trainer.schedule().rate(t);
-        if (config.keepGradients()) lastGradient = gradientOf(total.sharedGrad, flow.expertGrads().collect());
+        if (config.keepGradients()) {
+            lastGradient = gradsHere ? gradientOf(total.sharedGrad, total.expertGrads)
+                    : gradientOf(total.sharedGrad, flow.expertGrads().collect());
+        }
         double scale = trainer.clipNorm() > 0 ? GradientClipping.scaleFor(trainer.clipNorm(), sumSq) : 1.0;
         trainer.optimiser().stepInto(shared, sharedOptimiser, total.sharedGrad, scale, shared, sharedOptimiser, t, lr);
-        experts.update(flow.expertGrads(), scale, t, lr);
+        if (gradsHere) ((DriverExperts) experts).update(total.expertGrads, scale, t, lr);
+        else experts.update(flow.expertGrads(), scale, t, lr);
         long end = System.nanoTime();
 
         for (JavaRDD<?> r : persisted) r.unpersist(false);
@@ -288,6 +298,8 @@ public final class SparkMoETrainer implements AutoCloseable {
         double weightSum;
         final double[] stats = new double[network.moe().gating().statsSize()];
         final int[] rowsPerExpert = new int[network.numExperts()];
+        /** The expert gradients, summed in partition order, when the records carry them (else all null). */
+        final Parameters[] expertGrads = new Parameters[network.numExperts()];
         double expertSumOfSquares;
         // expert batch sizes per (partition, expert), for local routing
         int minPartitionBatch = Integer.MAX_VALUE;
@@ -319,10 +331,19 @@ public final class SparkMoETrainer implements AutoCloseable {
                 }
             }
             expertSumOfSquares += r.expertSumOfSquares();
+            addExpertGrads(expertGrads, r.expertGrads());
+        }
+
+        /** The sum of squares of the carried expert gradients, experts in index order. */
+        double expertGradSumOfSquares() {
+            double s = 0;
+            for (Parameters g : expertGrads) if (g != null) s += g.flat().sumOfSquares();
+            return s;
         }
 
         void add(Aggregate a) {
-            add(new PartitionResult(0, a.sharedGrad, a.lossSum, a.examples, a.weightSum, a.stats, null, a.expertSumOfSquares));
+            add(new PartitionResult(0, a.sharedGrad, a.lossSum, a.examples, a.weightSum, a.stats, null, a.expertSumOfSquares,
+                    a.expertGrads));
             for (int e = 0; e < rowsPerExpert.length; e++) rowsPerExpert[e] += a.rowsPerExpert[e];
             minPartitionBatch = Math.min(minPartitionBatch, a.minPartitionBatch);
             maxPartitionBatch = Math.max(maxPartitionBatch, a.maxPartitionBatch);
@@ -399,7 +420,12 @@ public final class SparkMoETrainer implements AutoCloseable {
         double[] stats = null;
         int[] counts = null;
         double sq = 0;
+        Parameters[] expertGrads = null;
         for (PartitionResult r : parts) {
+            if (r.expertGrads() != null) {
+                if (expertGrads == null) expertGrads = new Parameters[r.expertGrads().length];
+                addExpertGrads(expertGrads, r.expertGrads());
+            }
             if (r.sharedGrad() != null) {
                 if (sum == null) sum = r.sharedGrad().copy();
                 else sum.flat().axpy(1, r.sharedGrad().flat());
@@ -418,14 +444,31 @@ public final class SparkMoETrainer implements AutoCloseable {
             sq += r.expertSumOfSquares();
             first = Math.min(first, r.partition());
         }
-        return new PartitionResult(first, sum, loss, examples, weightSum, stats, counts, sq);
+        return new PartitionResult(first, sum, loss, examples, weightSum, stats, counts, sq, expertGrads);
+    }
+
+    /** {@code part}'s expert gradients (null: none) added into {@code sum}, expert by expert. */
+    private static void addExpertGrads(Parameters[] sum, Parameters[] part) {
+        if (part == null) return;
+        for (int e = 0; e < part.length; e++) {
+            if (part[e] == null) continue;
+            if (sum[e] == null) sum[e] = part[e].copy();
+            else sum[e].flat().axpy(1, part[e].flat());
+        }
     }
 
     private ModelParameters gradientOf(Parameters sharedGrad, List<ExpertGrads> shardGrads) {
         Parameters[] grads = new Parameters[network.numExperts()];
         for (ExpertGrads g : shardGrads) {
-            for (int i = 0; i < g.experts().length; i++) grads[g.experts()[i]] = g.grads()[i].copy();
+            for (int i = 0; i < g.experts().length; i++) grads[g.experts()[i]] = g.grads()[i];
         }
+        return gradientOf(sharedGrad, grads);
+    }
+
+    /** Copies of the gradients by expert index (null: zeros). */
+    private ModelParameters gradientOf(Parameters sharedGrad, Parameters[] byExpert) {
+        Parameters[] grads = new Parameters[network.numExperts()];
+        for (int e = 0; e < grads.length; e++) if (byExpert[e] != null) grads[e] = byExpert[e].copy();
         for (int e = 0; e < grads.length; e++) {
             if (grads[e] == null) grads[e] = network.moe().expert().layout().allocate(trainer.precision());
         }

@@ -25,7 +25,9 @@ interface StepPipeline {
     /**
      * @param aggregation one record per data partition (index p) and per expert shard (index P + s),
      *                    to be summed in index order: the step's first job collects it
-     * @param expertGrads one element per expert shard (partition s = shard s), persisted: the update reads it
+     * @param expertGrads one element per expert shard (partition s = shard s), persisted: the update reads it;
+     *                    null when the aggregation records carry the expert gradients themselves
+     *                    ({@link PartitionResult#expertGrads()}: local routing, experts on the driver)
      */
     record Flow(JavaRDD<PartitionResult> aggregation, JavaRDD<ExpertGrads> expertGrads) {
     }

@@ -10,12 +10,17 @@ import org.sparkmoe.core.optim.Adam;
 import org.sparkmoe.core.optim.LearningRateSchedule;
 import org.sparkmoe.core.train.TrainerConfig;
 
-/** A training step is two Spark jobs (the step's DAG and the update) for every placement and routing. */
+/**
+ * A training step is two Spark jobs (the step's DAG and the update) for every placement and routing,
+ * except local routing with the experts on the driver: one job, whose aggregation brings the expert
+ * gradients to the driver's optimiser.
+ */
 class StepJobsTest {
 
     @ParameterizedTest(name = "{0}, {1}")
     @MethodSource("org.sparkmoe.engine.DistributedStepEquivalenceTest#placementsAndRoutings")
-    void aStepIsTwoJobs(ExpertPlacement placement, RoutingMode routing) throws InterruptedException {
+    void aStepIsAtMostTwoJobs(ExpertPlacement placement, RoutingMode routing) throws InterruptedException {
+        int jobs = placement == ExpertPlacement.DRIVER && routing == RoutingMode.LOCAL ? 1 : 2;
         JavaSparkContext sc = SparkTestContext.get();
         TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 3), 0.5, 11, Precision.F32);
         EngineConfig ec = new EngineConfig(routing, placement, 2, 24, tc, 100, false);
@@ -28,7 +33,7 @@ class StepJobsTest {
         }
         for (int step = 1; step <= 3; step++) {
             String group = "spark-moe-step-" + step;
-            assertEquals(2, settledJobs(sc, group, before[step] + 2) - before[step], "jobs of step " + step);
+            assertEquals(jobs, settledJobs(sc, group, before[step] + jobs) - before[step], "jobs of step " + step);
         }
     }
 

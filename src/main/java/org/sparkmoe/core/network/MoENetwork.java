@@ -134,11 +134,30 @@ public final class MoENetwork implements Serializable {
 
     /** The additive balance statistics of a batch (input layer and gate forward only). */
     public double[] gateStatistics(ModelParameters params, Batch batch, GateNoise noise, Workspace ws) {
+        return gate(params.shared(), batch, noise, ws);
+    }
+
+    /**
+     * The input layer and the gate forward into {@code ws} (x and the gating state, which
+     * {@link #forwardBackwardGated} reads): the batch's additive balance statistics. Needs only the
+     * shared parameters.
+     */
+    public double[] gate(Parameters shared, Batch batch, GateNoise noise, Workspace ws) {
         Matrix x = ws.x(batch.size());
-        input.forward(params.shared(), batch, x);
+        input.forward(shared, batch, x);
         double[] stats = new double[moe.gating().statsSize()];
-        moe.gating().forward(params.shared(), x, batch.exampleIds(), noise, ws.moe.gate(), stats);
+        moe.gating().forward(shared, x, batch.exampleIds(), noise, ws.moe.gate(), stats);
         return stats;
+    }
+
+    /**
+     * {@link #forwardBackwardPart} without gating again: {@code ws} holds x and the gates of
+     * {@link #gate} for this {@code batch} (the distributed step gates a partition's rows before the
+     * batch-global balance statistics are known, and runs the rest once they are).
+     */
+    public double forwardBackwardGated(ModelParameters params, Batch batch, Workspace ws, ModelParameters grad, double lossScale,
+                                       double[] statsGradient) {
+        return backwardFromGates(params, batch, ws, grad, lossScale, statsGradient);
     }
 
     /**
@@ -150,9 +169,7 @@ public final class MoENetwork implements Serializable {
      */
     public double forwardBackwardPart(ModelParameters params, Batch batch, GateNoise noise, Workspace ws,
                                       ModelParameters grad, double lossScale, double[] statsGradient) {
-        Matrix x = ws.x(batch.size());
-        input.forward(params.shared(), batch, x);
-        moe.gating().forward(params.shared(), x, batch.exampleIds(), noise, ws.moe.gate(), new double[moe.gating().statsSize()]);
+        gate(params.shared(), batch, noise, ws);
         return backwardFromGates(params, batch, ws, grad, lossScale, statsGradient);
     }
 
