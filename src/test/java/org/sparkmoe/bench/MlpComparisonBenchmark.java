@@ -26,7 +26,10 @@ import org.sparkmoe.ml.MoEClassifier;
  * train and 20% held out, 4 partitions, local[2]. For each training budget (MLP iterations of its
  * solver over the whole training set; MoE steps of B examples) it prints the fit's wall time,
  * training examples per second (MLP: rows x iterations / time; MoE: B x steps / time) and the
- * held-out accuracy, so that time to a given accuracy can be read off.
+ * held-out accuracy, so that time to a given accuracy can be read off. A second table gives, per
+ * MLP iteration or MoE step, what does not depend on the machine's load: Spark jobs, stages and
+ * tasks (a {@code SparkListener}), task CPU time (Spark's task metrics) and bytes allocated by the
+ * JVM's live threads ({@code ThreadMXBean}), each over the whole fit (data preparation included).
  *
  * <p>Arguments (key=value, all optional): rows=100000, solver=gd, mlpIters=25,50,100,
  * mlpStep=0.03, batch=16384, moeSteps=10,20,40, moeStep=0.01, seed=3.
@@ -71,29 +74,83 @@ public final class MlpComparisonBenchmark {
                 trainRows, rows - trainRows, spark.sparkContext().master(), EngineBenchmark.loadAverage());
         System.out.println("| model | budget | fit s | training examples/s | held-out accuracy | load average |");
         System.out.println("|---|---|---:|---:|---:|---:|");
+        Counters counters = new Counters();
+        spark.sparkContext().addSparkListener(counters);
+        List<String> perStep = new ArrayList<>();
         for (int iters : mlpIters) {
             MultilayerPerceptronClassifier mlp = new MultilayerPerceptronClassifier().setLayers(new int[]{dim, 256, classes})
                     .setSolver(solver).setStepSize(mlpStep).setMaxIter(iters).setTol(0).setSeed(seed);
-            double[] r = fitAndScore(mlp, train, test, acc);
-            System.out.printf(Locale.ROOT, "| MLP 64-256-10 (%s) | %d iterations | %.1f | %,.0f | %.4f | %s |%n", solver, iters, r[0],
+            String name = "MLP 64-256-10 (" + solver + ") | " + iters + " iterations";
+            double[] r = fitAndScore(mlp, train, test, acc, counters, iters, name, perStep);
+            System.out.printf(Locale.ROOT, "| %s | %.1f | %,.0f | %.4f | %s |%n", name, r[0],
                     trainRows * (double) iters / r[0], r[1], EngineBenchmark.loadAverage());
         }
         for (int steps : moeSteps) {
             MoEClassifier moe = new MoEClassifier().setNumExperts(16).setK(2).setModelDim(dim).setExpertHiddenSize(64)
                     .setBatchSize(batch).setMaxSteps(steps).setStepSize(moeStep).setWarmupSteps(0).setSeed(seed);
-            double[] r = fitAndScore(moe, train, test, acc);
-            System.out.printf(Locale.ROOT, "| MoE d=64 n=16 k=2 h=64 (B=%d) | %d steps | %.1f | %,.0f | %.4f | %s |%n", batch, steps, r[0],
+            String name = "MoE d=64 n=16 k=2 h=64 (B=" + batch + ") | " + steps + " steps";
+            double[] r = fitAndScore(moe, train, test, acc, counters, steps, name, perStep);
+            System.out.printf(Locale.ROOT, "| %s | %.1f | %,.0f | %.4f | %s |%n", name, r[0],
                     (double) batch * steps / r[0], r[1], EngineBenchmark.loadAverage());
         }
+        System.out.println();
+        System.out.println("Per iteration or step, over the whole fit (load-independent):");
+        System.out.println();
+        System.out.println("| model | budget | jobs | stages | tasks | task CPU ms | MB allocated |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|");
+        perStep.forEach(System.out::println);
         spark.stop();
+    }
+
+    /** Jobs, stages, tasks and task CPU time of everything Spark ran, from its listener bus. */
+    private static final class Counters extends org.apache.spark.scheduler.SparkListener {
+        final java.util.concurrent.atomic.AtomicLong jobs = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong stages = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong tasks = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong cpuNanos = new java.util.concurrent.atomic.AtomicLong();
+
+        @Override
+        public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart e) {
+            jobs.incrementAndGet();
+        }
+
+        @Override
+        public void onStageCompleted(org.apache.spark.scheduler.SparkListenerStageCompleted e) {
+            stages.incrementAndGet();
+        }
+
+        @Override
+        public void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd e) {
+            tasks.incrementAndGet();
+            if (e.taskMetrics() != null) cpuNanos.addAndGet(e.taskMetrics().executorCpuTime());
+        }
+
+        long[] snapshot(SparkSession spark) {
+            // the listener bus is asynchronous: let it drain before reading
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+            return new long[]{jobs.get(), stages.get(), tasks.get(), cpuNanos.get()};
+        }
     }
 
     /** Seconds to fit {@code estimator} on {@code train}, and the model's accuracy on {@code test}. */
     private static double[] fitAndScore(org.apache.spark.ml.Estimator<? extends org.apache.spark.ml.Model<?>> estimator,
-                                        Dataset<Row> train, Dataset<Row> test, MulticlassClassificationEvaluator acc) {
+                                        Dataset<Row> train, Dataset<Row> test, MulticlassClassificationEvaluator acc,
+                                        Counters counters, int budget, String name, List<String> perStep) {
+        SparkSession spark = train.sparkSession();
+        long[] c0 = counters.snapshot(spark);
+        long a0 = EngineBenchmark.allocatedBytes();
         long t0 = System.nanoTime();
         org.apache.spark.ml.Model<?> model = estimator.fit(train);
         double s = (System.nanoTime() - t0) / 1e9;
+        long a1 = EngineBenchmark.allocatedBytes();
+        long[] c1 = counters.snapshot(spark);
+        perStep.add(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f |", name, (c1[0] - c0[0]) / (double) budget,
+                (c1[1] - c0[1]) / (double) budget, (c1[2] - c0[2]) / (double) budget, (c1[3] - c0[3]) / 1e6 / budget,
+                (a1 - a0) / 1e6 / budget));
         return new double[]{s, acc.evaluate(model.transform(test))};
     }
 }
