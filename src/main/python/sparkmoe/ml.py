@@ -68,7 +68,7 @@ class _MoEParams(Params):
     expertShards: "Param[int]" = Param(
         Params._dummy(), "expertShards", "Expert shards (partitions of the expert stage), in [1, number of experts].", typeConverter=TypeConverters.toInt)
     batchSize: "Param[int]" = Param(
-        Params._dummy(), "batchSize", "Global mini-batch size B (examples per step over all partitions).", typeConverter=TypeConverters.toInt)
+        Params._dummy(), "batchSize", "Global mini-batch size B (examples per step over all partitions). The job's window language model (task=lm, lm.model=window) does not take this default when the key is not given: it sizes B from the data, the training tokens / 64 rounded down to a multiple of 512, between 512 and 16384 (big batches where the data has them, at least 64 steps an epoch; BENCHMARKS.md has the executor memory such a batch needs).", typeConverter=TypeConverters.toInt)
     shufflePayload: "Param[str]" = Param(
         Params._dummy(), "shufflePayload", "How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured effect on the loss).", typeConverter=TypeConverters.toString)
     stepSize: "Param[float]" = Param(
@@ -550,7 +550,11 @@ class MoEClassifier(
     expertShards : int, default 2
         Expert shards (partitions of the expert stage), in [1, number of experts].
     batchSize : int, default 512
-        Global mini-batch size B (examples per step over all partitions).
+        Global mini-batch size B (examples per step over all partitions). The job's window language
+        model (task=lm, lm.model=window) does not take this default when the key is not given: it
+        sizes B from the data, the training tokens / 64 rounded down to a multiple of 512, between
+        512 and 16384 (big batches where the data has them, at least 64 steps an epoch;
+        BENCHMARKS.md has the executor memory such a batch needs).
     shufflePayload : str, default "f32"
         How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as
         bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured
@@ -765,7 +769,11 @@ class MoERegressor(
     expertShards : int, default 2
         Expert shards (partitions of the expert stage), in [1, number of experts].
     batchSize : int, default 512
-        Global mini-batch size B (examples per step over all partitions).
+        Global mini-batch size B (examples per step over all partitions). The job's window language
+        model (task=lm, lm.model=window) does not take this default when the key is not given: it
+        sizes B from the data, the training tokens / 64 rounded down to a multiple of 512, between
+        512 and 16384 (big batches where the data has them, at least 64 steps an epoch;
+        BENCHMARKS.md has the executor memory such a batch needs).
     shufflePayload : str, default "f32"
         How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as
         bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured
@@ -990,7 +998,11 @@ class MoELanguageModelEstimator(
     expertShards : int, default 2
         Expert shards (partitions of the expert stage), in [1, number of experts].
     batchSize : int, default 512
-        Global mini-batch size B (examples per step over all partitions).
+        Global mini-batch size B (examples per step over all partitions). The job's window language
+        model (task=lm, lm.model=window) does not take this default when the key is not given: it
+        sizes B from the data, the training tokens / 64 rounded down to a multiple of 512, between
+        512 and 16384 (big batches where the data has them, at least 64 steps an epoch;
+        BENCHMARKS.md has the executor memory such a batch needs).
     shufflePayload : str, default "f32"
         How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as
         bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured

@@ -46,12 +46,20 @@ public final class JobConfig implements Serializable {
 
     private final Map<String, String> values;
     private final List<String> deprecations;
+    /** The keys given (command line, config file, overrides), the others having their defaults. */
+    private final Set<String> given;
     private final MoEConfig typed;
 
-    private JobConfig(Map<String, String> values, List<String> deprecations) {
+    private JobConfig(Map<String, String> values, List<String> deprecations, Set<String> given) {
         this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
         this.deprecations = List.copyOf(deprecations);
+        this.given = Set.copyOf(given);
         this.typed = validate();
+    }
+
+    /** Whether {@code key} was given (command line, config file, override) rather than left at its default. */
+    public boolean given(String key) {
+        return given.contains(key);
     }
 
     // ------------------------------------------------------------------------------ loading
@@ -80,7 +88,7 @@ public final class JobConfig implements Serializable {
 
     /** The defaults only. */
     public static JobConfig defaultConfig() {
-        return new JobConfig(defaults(), List.of());
+        return new JobConfig(defaults(), List.of(), Set.of());
     }
 
     /**
@@ -90,47 +98,48 @@ public final class JobConfig implements Serializable {
     public static JobConfig fromArgs(List<String> args) {
         Map<String, String> v = new LinkedHashMap<>(defaults());
         List<String> dep = new ArrayList<>();
+        Set<String> given = new java.util.HashSet<>();
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
             if (a.equals("--conf") || a.equals("--config")) {
                 if (i + 1 >= args.size()) throw new ConfigException(a + " needs an argument");
                 String next = args.get(++i);
-                if (a.equals("--config")) loadFile(v, dep, next);
-                else keyValue(v, dep, next);
+                if (a.equals("--config")) loadFile(v, dep, given, next);
+                else keyValue(v, dep, given, next);
             } else if (a.startsWith("--conf=")) {
-                keyValue(v, dep, a.substring("--conf=".length()));
+                keyValue(v, dep, given, a.substring("--conf=".length()));
             } else if (a.startsWith("--config=")) {
-                loadFile(v, dep, a.substring("--config=".length()));
+                loadFile(v, dep, given, a.substring("--config=".length()));
             } else if (a.startsWith("config=")) {
-                loadFile(v, dep, a.substring("config=".length()));
+                loadFile(v, dep, given, a.substring("config=".length()));
             } else if (a.startsWith("--") && a.contains("=")) {
-                keyValue(v, dep, a.substring(2));
+                keyValue(v, dep, given, a.substring(2));
             } else {
-                keyValue(v, dep, a);
+                keyValue(v, dep, given, a);
             }
         }
-        return new JobConfig(v, dep);
+        return new JobConfig(v, dep, given);
     }
 
-    private static void keyValue(Map<String, String> v, List<String> dep, String kv) {
+    private static void keyValue(Map<String, String> v, List<String> dep, Set<String> given, String kv) {
         int eq = kv.indexOf('=');
         if (eq <= 0) {
             throw new ConfigException("argument '" + kv + "' is not key=value (known keys are listed in conf/moe-job.properties)");
         }
-        put(v, dep, kv.substring(0, eq).trim(), kv.substring(eq + 1).trim(), "command line");
+        put(v, dep, given, kv.substring(0, eq).trim(), kv.substring(eq + 1).trim(), "command line");
     }
 
-    private static void loadFile(Map<String, String> v, List<String> dep, String file) {
+    private static void loadFile(Map<String, String> v, List<String> dep, Set<String> given, String file) {
         Path p = Path.of(file);
         if (!Files.isRegularFile(p)) throw new ConfigException("config file " + file + " does not exist");
         try (Reader r = Files.newBufferedReader(p, StandardCharsets.UTF_8)) {
-            for (Map.Entry<String, String> e : readOrdered(r).entrySet()) put(v, dep, e.getKey(), e.getValue(), "config file " + file);
+            for (Map.Entry<String, String> e : readOrdered(r).entrySet()) put(v, dep, given, e.getKey(), e.getValue(), "config file " + file);
         } catch (IOException e) {
             throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
         }
     }
 
-    private static void put(Map<String, String> v, List<String> dep, String key, String value, String where) {
+    private static void put(Map<String, String> v, List<String> dep, Set<String> given, String key, String value, String where) {
         Setting s = Settings.byJobKey(key);
         if (s == null) {
             s = Settings.byOldJobKey(key);
@@ -145,6 +154,7 @@ public final class JobConfig implements Serializable {
                     + (near == null ? "" : "; did you mean '" + near + "'?") + " Known keys are documented in conf/moe-job.properties");
         }
         v.put(s.jobKey(), value == null ? "" : value.trim());
+        given.add(s.jobKey());
     }
 
     /** The deprecation messages of the keys of earlier versions this configuration was given. */
@@ -283,8 +293,9 @@ public final class JobConfig implements Serializable {
     public JobConfig with(Map<String, String> overrides) {
         Map<String, String> v = new LinkedHashMap<>(values);
         List<String> dep = new ArrayList<>(deprecations);
-        for (Map.Entry<String, String> e : overrides.entrySet()) put(v, dep, e.getKey(), e.getValue(), "override");
-        return new JobConfig(v, dep);
+        Set<String> g = new java.util.HashSet<>(given);
+        for (Map.Entry<String, String> e : overrides.entrySet()) put(v, dep, g, e.getKey(), e.getValue(), "override");
+        return new JobConfig(v, dep, g);
     }
 
     public JobConfig with(String key, String value) {

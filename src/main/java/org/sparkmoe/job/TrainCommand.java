@@ -43,6 +43,7 @@ class TrainCommand extends Command {
             if (cfg.recurrent()) return trainRecurrent(cfg, output);
             JobData data = JobData.load(sc, cfg, null);
             for (String w : data.warnings) out.println("warning: " + w);
+            cfg = withLmBatch(cfg, data);
             ModelDirectory.Spec spec = spec(cfg, data, null);
             checkSameModel(output, spec);
             return publish(trainAndBuild(cfg, data, spec, output, null), output);
@@ -57,6 +58,34 @@ class TrainCommand extends Command {
         out.println("model published at " + model);
         out.println("summary: " + json(t.summary()));
         return MoEJob.OK;
+    }
+
+    /** The most tokens the window language model's default batch takes (issue 9: the paper's big batches). */
+    static final int LM_MAX_BATCH = 16384;
+    /** The fewest steps an epoch the window language model's default batch leaves. */
+    static final int LM_EPOCH_STEPS = 64;
+
+    /**
+     * {@code cfg} with the window language model's default batch when {@code engine.batchSize} was
+     * not given: the training tokens / {@value #LM_EPOCH_STEPS}, rounded down to a multiple of 512,
+     * between 512 and {@value #LM_MAX_BATCH}. A function of the data, so a resumed run takes the same.
+     * Other tasks, and a given batch, keep theirs.
+     */
+    JobConfig withLmBatch(JobConfig cfg, JobData data) {
+        if (cfg.task() != JobConfig.TaskKind.LM || cfg.recurrent() || cfg.given("engine.batchSize")) return cfg;
+        if (data.train.getStorageLevel().equals(org.apache.spark.storage.StorageLevel.NONE())) {
+            data.train.persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK()); // the trainer reads it again
+        }
+        long tokens = data.train.map(b -> (long) b.size()).fold(0L, Long::sum);
+        int batch = lmBatch(tokens);
+        out.println("engine.batchSize not given: " + batch + " tokens per step for " + tokens + " training tokens");
+        return cfg.with("engine.batchSize", Integer.toString(batch));
+    }
+
+    /** The rule of {@link #withLmBatch}. */
+    static int lmBatch(long trainingTokens) {
+        long b = trainingTokens / LM_EPOCH_STEPS / 512 * 512;
+        return (int) Math.max(512, Math.min(LM_MAX_BATCH, b));
     }
 
     ModelDirectory.Spec spec(JobConfig cfg, JobData data, ModelDirectory.Spec previous) {
