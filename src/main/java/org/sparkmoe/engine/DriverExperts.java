@@ -26,6 +26,8 @@ final class DriverExperts implements ExpertStore {
     private final Parameters[] params;
     private final OptimiserState[] states;
     private Broadcast<Parameters[]> current;
+    /** Where expert 0 is in {@link #current}: 1 when it leads with the shared group ({@link #beginStep(Parameters)}). */
+    private int first;
 
     DriverExperts(JavaSparkContext sc, Optimiser optimiser, ParameterLayout layout, Parameters[] params, OptimiserState[] states) {
         this.sc = sc;
@@ -46,14 +48,29 @@ final class DriverExperts implements ExpertStore {
     @Override
     public void beginStep() {
         current = sc.broadcast(params);
+        first = 0;
+    }
+
+    /**
+     * Starts a step with one broadcast for all its parameters, the shared group first and the experts
+     * after it ({@link StepBroadcast}), instead of one for the experts and one for the shared group.
+     */
+    Broadcast<Parameters[]> beginStep(Parameters shared) {
+        Parameters[] all = new Parameters[params.length + 1];
+        all[0] = shared;
+        System.arraycopy(params, 0, all, 1, params.length);
+        current = sc.broadcast(all);
+        first = 1;
+        return current;
     }
 
     @Override
     public JavaRDD<ShardStep> forward(StepContext ctx, JavaPairRDD<Integer, ShuffleBlock> dispatched, StageClock clock) {
         Broadcast<Parameters[]> b = current;
+        int at = first;
         return dispatched.mapPartitionsWithIndex((s, it) -> {
             long t0 = System.nanoTime();
-            ShardStep ss = ShardStep.forward(ctx, s, it, e -> b.value()[e]);
+            ShardStep ss = ShardStep.forward(ctx, s, it, e -> b.value()[e + at]);
             clock.experts(t0);
             return Collections.singletonList(ss).iterator();
         }, true);
@@ -92,7 +109,7 @@ final class DriverExperts implements ExpertStore {
 
     @Override
     public void endStep(List<Broadcast<?>> stepBroadcasts) {
-        for (Broadcast<?> b : stepBroadcasts) b.destroy(false);
+        for (Broadcast<?> b : stepBroadcasts) if (b != current) b.destroy(false);
         current.destroy(false);
         current = null;
     }

@@ -25,9 +25,10 @@ interface ExpertStore extends AutoCloseable {
 
     /**
      * Every expert's parameters for every one of {@code partitions} data partitions, for local
-     * routing, without a job of its own: either a broadcast of the driver's copy, or blocks keyed by
-     * data partition (one {@link ShuffleBlock} per expert, its parameters as the flat vector) that
-     * travel in the step's statistics shuffle.
+     * routing, without a job of its own: either the step's broadcast of the driver's copy
+     * ({@link StepBroadcast#experts()}; {@code blocks} null), or blocks keyed by data partition (one
+     * {@link ShuffleBlock} per expert, its parameters as the flat vector) that travel in the step's
+     * statistics shuffle.
      */
     LocalCopies localCopies(int partitions);
 

@@ -44,12 +44,11 @@ final class LocalPipeline implements StepPipeline {
     }
 
     @Override
-    public Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, Broadcast<Parameters> shared,
+    public Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, StepBroadcast shared,
                       ExpertStore experts, StageClock clock, List<JavaRDD<?>> persisted) {
         ExpertStore.LocalCopies copies = experts.localCopies(partitions);
-        Broadcast<Parameters[]> all = copies.broadcast();
         MoENetwork net = ctx.network();
-        boolean onDriver = all != null;
+        boolean onDriver = copies.blocks() == null; // then the experts are in the step's broadcast, after the shared group
         JavaPairRDD<Integer, ShuffleBlock> toPartitions = gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator());
         if (copies.blocks() != null) toPartitions = toPartitions.union(copies.blocks());
         JavaRDD<Tuple2<PartitionResult, List<ShuffleBlock>>> local = gated.zipPartitions(
@@ -59,7 +58,7 @@ final class LocalPipeline implements StepPipeline {
                     List<ShuffleBlock> expertBlocks = new ArrayList<>();
                     PartitionStep.GlobalStats stats = PartitionStep.globalStats(net, partitions, ShufflePipeline.values(sit), expertBlocks);
                     double[] statsGradient = net.moe().balance(stats.balance()).statsGradient();
-                    Parameters[] params = onDriver ? all.value() : fromBlocks(net, expertBlocks);
+                    Parameters[] params = onDriver ? shared.experts() : fromBlocks(net, expertBlocks);
                     int[] counts = ps.expertCounts();
                     ModelParameters grad = gradients(ctx, ps.partition, shared.value(), params, counts);
                     double loss = 0;

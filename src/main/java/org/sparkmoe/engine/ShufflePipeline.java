@@ -35,7 +35,7 @@ final class ShufflePipeline implements StepPipeline {
     }
 
     @Override
-    public Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, Broadcast<Parameters> shared,
+    public Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, StepBroadcast shared,
                       ExpertStore experts, StageClock clock, List<JavaRDD<?>> persisted) {
         ExpertPartitioner shardsOf = expertPartitioner; // the closure must not capture this pipeline
         JavaPairRDD<Integer, ShuffleBlock> dispatched = Shuffles.partitionBy(gated.flatMapToPair(ps -> {

@@ -236,8 +236,15 @@ public final class SparkMoETrainer implements AutoCloseable {
         StepContext ctx = new StepContext(network, trainer.precision(), trainer.seed(), t, plan, config.shufflePayload(), run);
         JobLabel label = new JobLabel(sc, "spark-moe-step-" + t, "spark-moe step " + t).set("");
         clock.reset();
-        experts.beginStep();
-        Broadcast<Parameters> sharedB = sc.broadcast(shared);
+        // one broadcast: the shared group, and the experts after it when they live on the driver
+        Broadcast<Parameters[]> paramsB;
+        if (experts instanceof DriverExperts de) {
+            paramsB = de.beginStep(shared);
+        } else {
+            experts.beginStep();
+            paramsB = sc.broadcast(new Parameters[]{shared});
+        }
+        StepBroadcast sharedB = new StepBroadcast(paramsB);
         StageClock c = clock;
         boolean local = routing == RoutingMode.LOCAL;
         List<JavaRDD<?>> persisted = new ArrayList<>();
@@ -273,7 +280,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         long end = System.nanoTime();
 
         for (JavaRDD<?> r : persisted) r.unpersist(false);
-        experts.endStep(List.of(sharedB));
+        experts.endStep(List.of(paramsB));
         label.restore();
         step = t;
 

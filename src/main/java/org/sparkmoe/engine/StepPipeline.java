@@ -16,10 +16,11 @@ interface StepPipeline {
     /**
      * @param gated       the data partitions after the gate (persisted; {@link PartitionStep})
      * @param partitions  the number of data partitions P
+     * @param shared      the step's broadcast of the shared parameters (and, with driver placement, the experts)
      * @param experts     where the experts live
      * @param persisted   collects the step's persisted RDDs, unpersisted after the step
      */
-    Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, Broadcast<Parameters> shared,
+    Flow build(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, StepBroadcast shared,
                ExpertStore experts, StageClock clock, List<JavaRDD<?>> persisted);
 
     /**
