@@ -24,25 +24,37 @@ class StepJobsTest {
         JavaSparkContext sc = SparkTestContext.get();
         TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 3), 0.5, 11, Precision.F32);
         EngineConfig ec = new EngineConfig(routing, placement, 2, 24, tc, 100, false);
-        // job groups are named by step number, so earlier trainers on this context count too
-        int[] before = new int[4];
-        for (int step = 1; step <= 3; step++) before[step] = settledJobs(sc, "spark-moe-step-" + step, 0);
+        // counted from the listener bus (the status tracker forgets old jobs once a shared context has run many)
+        JobsPerGroup counter = new JobsPerGroup();
+        sc.sc().addSparkListener(counter);
         try (SparkMoETrainer engine = new SparkMoETrainer(sc, DistributedStepEquivalenceTest.regressionNetwork(), ec,
                 sc.parallelize(DistributedStepEquivalenceTest.regressionBlocks(3), 3))) {
             for (int s = 0; s < 3; s++) engine.trainStep();
-        }
-        for (int step = 1; step <= 3; step++) {
-            String group = "spark-moe-step-" + step;
-            assertEquals(jobs, settledJobs(sc, group, before[step] + jobs) - before[step], "jobs of step " + step);
+            for (int step = 1; step <= 3; step++) {
+                assertEquals(jobs, counter.settled("spark-moe-step-" + step, jobs), "jobs of step " + step);
+            }
+        } finally {
+            sc.sc().removeSparkListener(counter);
         }
     }
 
-    /** The jobs the status tracker knows in {@code group}, once it has heard of {@code expected} (or 20 s passed) and a little after. */
-    private static int settledJobs(JavaSparkContext sc, String group, int expected) throws InterruptedException {
-        // the status tracker hears of jobs through the listener bus, asynchronously
-        long until = System.currentTimeMillis() + 20_000;
-        while (sc.statusTracker().getJobIdsForGroup(group).length < expected && System.currentTimeMillis() < until) Thread.sleep(50);
-        Thread.sleep(300);
-        return sc.statusTracker().getJobIdsForGroup(group).length;
+    /** Jobs started per job group, as the listener bus reports them. */
+    private static final class JobsPerGroup extends org.apache.spark.scheduler.SparkListener {
+        private final java.util.Map<String, Integer> jobs = new java.util.concurrent.ConcurrentHashMap<>();
+
+        @Override
+        public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart e) {
+            String group = e.properties() == null ? null : e.properties().getProperty("spark.jobGroup.id");
+            if (group != null) jobs.merge(group, 1, Integer::sum);
+        }
+
+        /** The jobs of {@code group}, once {@code expected} have been heard of (or 20 s passed) and a little after. */
+        int settled(String group, int expected) throws InterruptedException {
+            // the listener bus is asynchronous
+            long until = System.currentTimeMillis() + 20_000;
+            while (jobs.getOrDefault(group, 0) < expected && System.currentTimeMillis() < until) Thread.sleep(50);
+            Thread.sleep(300);
+            return jobs.getOrDefault(group, 0);
+        }
     }
 }
