@@ -99,7 +99,10 @@ public final class Adam implements Optimiser {
         }
     }
 
-    /** One fused pass: reads the old parameters and moments, writes the new ones elsewhere. */
+    /**
+     * One pass over memory (float32: three loops per chunk, see {@link #CHUNK}): reads the old
+     * parameters and moments, writes the new ones elsewhere.
+     */
     @Override
     public void stepInto(Parameters from, OptimiserState stateFrom, Parameters grad, double gradScale,
                          Parameters to, OptimiserState stateTo, long step, double learningRate) {
@@ -120,15 +123,24 @@ public final class Adam implements Optimiser {
             float stepSize = (float) (learningRate / bc1);
             float invSqrtBc2 = (float) (1 / Math.sqrt(bc2));
             float eps = (float) epsilon;
+            // times 1f is exact, so an unscaled gradient goes through the same loops unchanged
             float s = (float) gradScale;
-            boolean scaled = gradScale != 1.0;
-            for (int i = 0, n = p.size(); i < n; i++) {
-                float gi = scaled ? gd[go + i] * s : gd[go + i];
-                float mi = b1 * md[mo + i] + c1 * gi;
-                float vi = b2 * vd[vo + i] + c2 * gi * gi;
-                m2d[m2o + i] = mi;
-                v2d[v2o + i] = vi;
-                qd[qo + i] = pd[po + i] - stepSize * mi / ((float) Math.sqrt(vi) * invSqrtBc2 + eps);
+            int n = p.size();
+            if (po == go && po == qo && po == mo && po == vo && po == m2o && po == v2o) {
+                for (int at = 0; at < n; at += CHUNK) {
+                    int len = Math.min(CHUNK, n - at);
+                    moments(po + at, len, gd, s, md, vd, m2d, v2d, b1, c1, b2, c2);
+                    descend(po + at, len, pd, m2d, v2d, qd, stepSize, invSqrtBc2, eps);
+                }
+            } else {
+                for (int i = 0; i < n; i++) {
+                    float gi = gd[go + i] * s;
+                    float mi = b1 * md[mo + i] + c1 * gi;
+                    float vi = b2 * vd[vo + i] + c2 * gi * gi;
+                    m2d[m2o + i] = mi;
+                    v2d[v2o + i] = vi;
+                    qd[qo + i] = pd[po + i] - stepSize * mi / ((float) Math.sqrt(vi) * invSqrtBc2 + eps);
+                }
             }
         } else {
             double[] pd = ((DoubleMatrix) p).data(), gd = ((DoubleMatrix) g).data(), qd = ((DoubleMatrix) q).data();
@@ -149,9 +161,8 @@ public final class Adam implements Optimiser {
     }
 
     /**
-     * float32 update in float arithmetic with the bias corrections folded into two constants, so
-     * the loop is plain multiply-add, sqrt and divide that the JIT vectorises; the moments are
-     * float anyway, so computing in double would only cost time.
+     * float32 update in float arithmetic with the bias corrections folded into two constants; the
+     * moments are float anyway, so computing in double would only cost time.
      */
     private void update(int n, float[] p, int po, float[] g, int go, float[] m, int mo, float[] v, int vo,
                         double bc1, double bc2, double lr) {
@@ -160,6 +171,14 @@ public final class Adam implements Optimiser {
         float stepSize = (float) (lr / bc1);
         float invSqrtBc2 = (float) (1 / Math.sqrt(bc2));
         float eps = (float) epsilon;
+        if (po == go && po == mo && po == vo) {
+            for (int at = 0; at < n; at += CHUNK) {
+                int len = Math.min(CHUNK, n - at);
+                moments(po + at, len, g, 1f, m, v, m, v, b1, c1, b2, c2);
+                descend(po + at, len, p, m, v, p, stepSize, invSqrtBc2, eps);
+            }
+            return;
+        }
         for (int i = 0; i < n; i++) {
             float gi = g[go + i];
             float mi = b1 * m[mo + i] + c1 * gi;
@@ -167,6 +186,38 @@ public final class Adam implements Optimiser {
             m[mo + i] = mi;
             v[vo + i] = vi;
             p[po + i] -= stepSize * mi / ((float) Math.sqrt(vi) * invSqrtBc2 + eps);
+        }
+    }
+
+    /**
+     * Elements per chunk of the float32 update. Where all seven arrays share one offset (parameters,
+     * gradients and moments are whole flat vectors, so always in practice) the update is three loops
+     * over each chunk (first moment, second moment, parameters), each with one store and one index:
+     * C2 (JDK 17) vectorises those, but neither the single loop with five stores nor loops over
+     * arrays at different run-time offsets (measured: 2.9 ns per element for the single loop, 3.2
+     * for the split loops with separate offsets, 0.33 for these). A chunk (4 KB per array) is still
+     * in L1 when the next loop reads it, so memory is read and written once. Each element gets the
+     * same float operations in the same order either way, so the results are bit-identical.
+     */
+    private static final int CHUNK = 1024;
+
+    /** m' = b1 m + c1 g s, v' = b2 v + c2 (g s)^2 on [o, o + len) (m' and v' may be m and v). */
+    private static void moments(int o, int len, float[] g, float s, float[] m, float[] v, float[] m2, float[] v2,
+                                float b1, float c1, float b2, float c2) {
+        for (int i = o; i < o + len; i++) {
+            m2[i] = b1 * m[i] + c1 * (g[i] * s);
+        }
+        for (int i = o; i < o + len; i++) {
+            float gi = g[i] * s;
+            v2[i] = b2 * v[i] + c2 * gi * gi;
+        }
+    }
+
+    /** q = p - stepSize m / (sqrt(v) invSqrtBc2 + eps) on [o, o + len) (q may be p). */
+    private static void descend(int o, int len, float[] p, float[] m, float[] v, float[] q,
+                                float stepSize, float invSqrtBc2, float eps) {
+        for (int i = o; i < o + len; i++) {
+            q[i] = p[i] - stepSize * m[i] / ((float) Math.sqrt(v[i]) * invSqrtBc2 + eps);
         }
     }
 

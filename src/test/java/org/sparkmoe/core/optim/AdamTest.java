@@ -166,6 +166,87 @@ class AdamTest {
         }
     }
 
+    /**
+     * float32 over more than one chunk of the split update loops: bit-identical to Algorithm 1 as one
+     * scalar loop, both where all arrays share an offset (the vectorised loops) and where they are
+     * views at different offsets (the scalar fallback), for stepInto and the in-place step.
+     */
+    @Test
+    void float32UpdateLoopsAreBitIdenticalToOneScalarLoop() {
+        int n = 2500;
+        ParameterLayout layout = ParameterLayout.builder().add("x", 1, n).build();
+        SplittableRandom random = new SplittableRandom(11);
+        float[][] in = new float[4][n]; // p, g, m, v
+        for (int i = 0; i < n; i++) {
+            in[0][i] = (float) (random.nextDouble() * 2 - 1);
+            in[1][i] = i % 13 == 0 ? 0f : (float) ((random.nextDouble() * 2 - 1) * Math.pow(10, -random.nextInt(6)));
+            in[2][i] = (float) ((random.nextDouble() * 2 - 1) * 1e-2);
+            in[3][i] = (float) (random.nextDouble() * 1e-4);
+        }
+        Adam adam = new Adam(0.9, 0.999, 1e-8);
+        long t = 7;
+        double lr = 3e-3;
+        for (double scale : new double[]{1.0, 0.37}) {
+            float[][] want = scalarAdam(in, scale, t, lr);
+            for (int shift : new int[]{0, 1}) {
+                // shift 1: every array at its own offset, so the fallback loop runs
+                Parameters p = at(layout, in[0], 0), g = at(layout, in[1], shift), q = at(layout, new float[n], 2 * shift);
+                OptimiserState from = state(layout, at(layout, in[2], 3 * shift), at(layout, in[3], 4 * shift));
+                OptimiserState to = state(layout, at(layout, new float[n], 5 * shift), at(layout, new float[n], 6 * shift));
+                adam.stepInto(p, from, g, scale, q, to, t, lr);
+                String what = "stepInto, scale " + scale + ", shift " + shift;
+                assertFloatBits(want[0], q, what + ", parameters");
+                assertFloatBits(want[1], to.slot(Adam.FIRST_MOMENT), what + ", m");
+                assertFloatBits(want[2], to.slot(Adam.SECOND_MOMENT), what + ", v");
+            }
+        }
+        float[][] want = scalarAdam(in, 1.0, t, lr);
+        for (int shift : new int[]{0, 1}) {
+            Parameters p = at(layout, in[0], 0), g = at(layout, in[1], shift);
+            OptimiserState st = state(layout, at(layout, in[2], 2 * shift), at(layout, in[3], 3 * shift));
+            adam.step(p, g, st, t, lr);
+            assertFloatBits(want[0], p, "step, shift " + shift + ", parameters");
+            assertFloatBits(want[1], st.slot(Adam.FIRST_MOMENT), "step, shift " + shift + ", m");
+            assertFloatBits(want[2], st.slot(Adam.SECOND_MOMENT), "step, shift " + shift + ", v");
+        }
+    }
+
+    /** Algorithm 1 in float32 as one loop, with the same folded constants as {@link Adam}: new p, m, v. */
+    private static float[][] scalarAdam(float[][] in, double scale, long t, double lr) {
+        int n = in[0].length;
+        float b1 = 0.9f, c1 = (float) (1 - 0.9), b2 = 0.999f, c2 = (float) (1 - 0.999), eps = 1e-8f;
+        float stepSize = (float) (lr / (1 - Math.pow(0.9, t)));
+        float invSqrtBc2 = (float) (1 / Math.sqrt(1 - Math.pow(0.999, t)));
+        float s = (float) scale;
+        float[][] out = new float[3][n];
+        for (int i = 0; i < n; i++) {
+            float gi = in[1][i] * s;
+            float mi = b1 * in[2][i] + c1 * gi;
+            float vi = b2 * in[3][i] + c2 * gi * gi;
+            out[1][i] = mi;
+            out[2][i] = vi;
+            out[0][i] = in[0][i] - stepSize * mi / ((float) Math.sqrt(vi) * invSqrtBc2 + eps);
+        }
+        return out;
+    }
+
+    /** A copy of {@code values} as parameters viewing a larger array from {@code offset}. */
+    private static Parameters at(ParameterLayout layout, float[] values, int offset) {
+        float[] data = new float[values.length + offset + 3];
+        System.arraycopy(values, 0, data, offset, values.length);
+        return Parameters.wrap(layout, new org.sparkmoe.core.linalg.FloatMatrix(data, offset, 1, values.length));
+    }
+
+    private static OptimiserState state(ParameterLayout layout, Parameters m, Parameters v) {
+        return new OptimiserState(layout, List.of(new OptimiserState.Slot(Adam.FIRST_MOMENT, m), new OptimiserState.Slot(Adam.SECOND_MOMENT, v)));
+    }
+
+    private static void assertFloatBits(float[] expected, Parameters actual, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits((float) actual.flat().getFlat(i)), what + ", element " + i);
+        }
+    }
+
     private static void assertBitsEqual(Parameters expected, Parameters actual, String what) {
         for (int i = 0; i < expected.flat().size(); i++) {
             assertEquals(Double.doubleToRawLongBits(expected.flat().getFlat(i)), Double.doubleToRawLongBits(actual.flat().getFlat(i)),
