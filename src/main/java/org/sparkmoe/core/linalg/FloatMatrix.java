@@ -105,9 +105,19 @@ public final class FloatMatrix extends Matrix {
 
     @Override
     public double sumOfSquares() {
-        double s = 0;
-        for (int i = offset, e = offset + size(); i < e; i++) s += (double) data[i] * data[i];
-        return s;
+        // four running sums, added at the end: one sum is a chain of dependent double additions, which
+        // at the size of all experts' gradients (the gradient norm, every step) was a visible part of
+        // a large-n step; the order is fixed, so the result is still deterministic
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = offset, e = offset + size();
+        for (; i + 3 < e; i += 4) {
+            s0 += (double) data[i] * data[i];
+            s1 += (double) data[i + 1] * data[i + 1];
+            s2 += (double) data[i + 2] * data[i + 2];
+            s3 += (double) data[i + 3] * data[i + 3];
+        }
+        for (; i < e; i++) s0 += (double) data[i] * data[i];
+        return (s0 + s1) + (s2 + s3);
     }
 
     @Override
@@ -150,7 +160,16 @@ public final class FloatMatrix extends Matrix {
         checkSameShape(activation);
         float[] ad = ((FloatMatrix) activation).data;
         int ao = activation.offset;
-        for (int i = 0, n = size(); i < n; i++) data[offset + i] = ad[ao + i] > 0f ? data[offset + i] : 0f;
+        // branch-free, so that C2 vectorises it: the sign of activations is random and the select
+        // `a > 0 ? d : 0` stayed a scalar branch mispredicting half the time (11-20 ns per element against
+        // under 2 measured on JDK 17). The mask is exactly 1 for a > 0 (the smallest positive float,
+        // 2^-149, times 2^149 is 1) and exactly 0 otherwise, and "+ 0f" turns the -0 of a negative d
+        // times 0 into +0: the same values as the select for every finite d and non-NaN activation,
+        // except that a -0 gradient of an active unit becomes +0, which no sum it enters can tell apart.
+        for (int i = 0, n = size(); i < n; i++) {
+            float mask = Math.min(Math.max(ad[ao + i] * 0x1p127f * 0x1p22f, 0f), 1f);
+            data[offset + i] = data[offset + i] * mask + 0f;
+        }
     }
 
     @Override

@@ -92,6 +92,46 @@ class MatrixTest {
         assertPaddingIntact(out);
     }
 
+    /**
+     * The branch-free float32 mask equals the select {@code a > 0 ? d : 0} bit for bit down to the
+     * smallest positive activations, except that a -0 gradient where the unit is active comes out +0
+     * (which no sum it enters can tell apart).
+     */
+    @Test
+    void float32ReluMaskEqualsTheSelect() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(5);
+        float[] special = {0f, -0f, Float.MIN_VALUE, 2 * Float.MIN_VALUE, Float.MIN_NORMAL, -Float.MIN_VALUE, 1e-30f, 1f,
+                Float.MAX_VALUE, Float.POSITIVE_INFINITY, -1f, Float.NEGATIVE_INFINITY};
+        int n = 3001;
+        FloatMatrix act = new FloatMatrix(1, n), d = new FloatMatrix(1, n);
+        float[] want = new float[n];
+        for (int i = 0; i < n; i++) {
+            float a = i < special.length ? special[i] : (float) random.nextGaussian();
+            float g = i % 7 == 0 ? -0f : i % 11 == 0 ? 0f : (float) random.nextGaussian();
+            act.set(0, i, a);
+            d.set(0, i, g);
+            want[i] = a > 0f ? g + 0f : 0f;
+        }
+        d.reluMask(act);
+        for (int i = 0; i < n; i++) {
+            assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits((float) d.get(0, i)), "element " + i);
+        }
+    }
+
+    /** Four running sums in float32: the sum of squares to double rounding, over lengths around the unrolling. */
+    @Test
+    void float32SumOfSquaresOverAnyLength() {
+        for (int n = 0; n < 10; n++) {
+            FloatMatrix m = new FloatMatrix(1, n + 2).slice(1, 1, n);
+            double want = 0;
+            for (int i = 0; i < n; i++) {
+                m.set(0, i, 0.5f + i);
+                want += (0.5 + i) * (0.5 + i);
+            }
+            assertEquals(want, m.sumOfSquares(), 1e-12 * Math.max(1, want), "length " + n);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Precision.class)
     void reluMaskZeroesWhereActivationIsNotPositive(Precision p) {
