@@ -240,8 +240,9 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
         Parameters[] grads = new Parameters[experts.length];
         for (int i = 0; i < experts.length; i++) {
             grads[i] = gradBuffers[i];
-            grads[i].flat().fill(0); // a retried or recomputed task starts again from zero
-            expert.backward(params[i], rowsOf(x, i), workspace(i), rowsOf(dy, i), rowsOf(dx, i), grads[i]);
+            // overwritten, not accumulated: an expert's rows are one slice of the arena, so it runs backward once,
+            // and a retried or recomputed task needs no clearing first
+            expert.backward(params[i], rowsOf(x, i), workspace(i), rowsOf(dy, i), rowsOf(dx, i), grads[i], false);
         }
         boolean bf16 = ctx.payload() == ShufflePayload.BF16;
         return new Tuple2<>(new ExpertGrads(shard, experts.clone(), grads), cutBack(dx, bf16));
