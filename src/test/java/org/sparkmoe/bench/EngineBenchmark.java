@@ -70,7 +70,7 @@ public final class EngineBenchmark {
         int cores = Runtime.getRuntime().availableProcessors();
         // the test suite's contexts: Kryo with our registrator, registration required; local-cluster
         // starts two executor JVMs with this JVM's class path and flags
-        JavaSparkContext sc = master.startsWith("local-cluster") ? SparkTestContext.localCluster()
+        JavaSparkContext sc = master.startsWith("local-cluster") ? SparkTestContext.localCluster(master)
                 : master.equals("local[2]") ? SparkTestContext.get() : new JavaSparkContext(SparkTestContext.conf(master));
         try {
             sc.setLogLevel("WARN");

@@ -51,6 +51,20 @@ public final class SparkTestContext {
      * executors registered: reused while it is running.
      */
     public static synchronized JavaSparkContext localCluster() {
+        return localCluster(LOCAL_CLUSTER);
+    }
+
+    /**
+     * {@link #localCluster()} with another {@code local-cluster[executors,cores,MB]} master (each
+     * executor gets MB of memory), for benchmarks that need bigger executors; a running cluster
+     * context is reused whatever its master.
+     */
+    public static synchronized JavaSparkContext localCluster(String master) {
+        java.util.regex.Matcher shape = java.util.regex.Pattern.compile("local-cluster\\[(\\d+),\\s*(\\d+),\\s*(\\d+)]").matcher(master);
+        if (!shape.matches()) {
+            throw new IllegalArgumentException("not a local-cluster[executors,cores,MB] master: " + master);
+        }
+        int executors = Integer.parseInt(shape.group(1));
         if (sc != null && !cluster) stop();
         if (sc == null) {
             Path home = tempDir("spark-moe-test-home");
@@ -65,8 +79,8 @@ public final class SparkTestContext {
             System.setProperty("spark.testing", "1");
             System.setProperty("spark.test.home", home.toString());
             try {
-                start(clusterConf(), true);
-                awaitExecutors(CLUSTER_EXECUTORS, 120_000);
+                start(clusterConf(master, Integer.parseInt(shape.group(3))), true);
+                awaitExecutors(executors, 120_000);
             } catch (RuntimeException | Error e) {
                 stop();
                 throw e;
@@ -156,14 +170,18 @@ public final class SparkTestContext {
 
     /** The local-cluster configuration: {@link #conf(String)} plus what separate executor JVMs need. */
     static SparkConf clusterConf() {
-        return conf(LOCAL_CLUSTER)
+        return clusterConf(LOCAL_CLUSTER, 1024);
+    }
+
+    private static SparkConf clusterConf(String master, int executorMb) {
+        return conf(master)
                 // The launcher cannot tell the Scala version without $SPARK_HOME/jars; executors only.
                 .set("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
                 // Executors run Spark on Java 17 too and need the --add-opens list spark-submit would add
                 // (docs/DESIGN.md section 9); without it Kryo/Netty fail with InaccessibleObjectException.
                 .set("spark.executor.extraJavaOptions", String.join(" ", sparkJvmFlags()))
-                // 1024 MB per Worker: the executor must fit (the default 1g does; say it explicitly).
-                .set("spark.executor.memory", "1024m")
+                // the Worker's memory (1024 MB for the tests): the executor must fit (the default 1g does; say it explicitly).
+                .set("spark.executor.memory", executorMb + "m")
                 // Fail fast if an executor cannot start instead of retrying 10 times.
                 .set("spark.deploy.maxExecutorRetries", "3")
                 // As the shipped defaults: one BLAS thread per task (Spark runs one task per core).
