@@ -41,7 +41,9 @@ import org.sparkmoe.engine.StepReport;
  * Besides step time it prints model FLOPs per step (expert GEMMs and the gate's projections), the
  * machine's sgemm rate for the expert's six GEMMs measured in the same run on all cores, bytes
  * written to shuffles per step, Spark jobs per step, and bytes allocated per step by all live
- * threads of this JVM (ThreadMXBean; in local mode that includes the executors' task threads).
+ * threads of this JVM (ThreadMXBean; in local mode that includes the executors' task threads), and
+ * CPU seconds per step: the tasks' (Spark's executorCpuTime) and this whole JVM's, which on a loaded
+ * machine compare better than step times.
  * With a local master the share of step time spent in GEMM is measured by timing every GEMM call
  * (CPU time of all threads over wall time times cores). Run with OPENBLAS_NUM_THREADS=1 in the
  * environment, as the shipped Spark defaults do for executors.
@@ -89,8 +91,9 @@ public final class EngineBenchmark {
                             + "load average %s%nnative sgemm, the six expert GEMMs on %d threads at once: %.1f GFLOP/s%n%n",
                     timed.inner.name(), master, partitions, shards, batch, k, d, h, loadAverage(), cores, sgemm);
             System.out.println("| routing | placement | n | expert params | step s (median) | tokens/s | model GFLOP/step | model GFLOP/s | % of sgemm "
-                    + "| MB shuffled/step | MB allocated/step | jobs/step | mean expert batch | GEMM share | gate | dispatch | experts | combine | aggregate | optimiser |");
-            System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                    + "| MB shuffled/step | MB allocated/step | jobs/step | task CPU s/step | process CPU s/step | mean expert batch | GEMM share "
+                + "| gate | dispatch | experts | combine | aggregate | optimiser |");
+            System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (String routing : routings) {
                 for (String placement : placements) {
                     for (int n : experts) {
@@ -109,6 +112,7 @@ public final class EngineBenchmark {
                             timed.reset();
                             counters.reset();
                             long alloc0 = allocatedBytes();
+                            long cpu0 = processCpuNanos();
                             long wall0 = System.nanoTime();
                             for (int s = 0; s < steps; s++) {
                                 StepReport r = engine.trainStep();
@@ -117,10 +121,12 @@ public final class EngineBenchmark {
                                 r.timingsMillis().forEach((key, v) -> sum.merge(key, v / steps, Double::sum));
                             }
                             double wall = (System.nanoTime() - wall0) / 1e9;
+                            double processCpu = (processCpuNanos() - cpu0) / 1e9 / steps;
                             double allocMb = (allocatedBytes() - alloc0) / 1e6 / steps;
                             settle();
                             double shuffledMb = counters.shuffleBytes.sum() / 1e6 / steps;
                             double jobs = (double) counters.jobs.sum() / steps;
+                            double taskCpu = counters.taskCpuNanos.sum() / 1e9 / steps;
                             Arrays.sort(secs);
                             double median = secs[steps / 2];
                             String share = master.startsWith("local[") ? String.format(Locale.ROOT, "%.0f%%",
@@ -129,9 +135,9 @@ public final class EngineBenchmark {
                             // experts: 2 GEMMs forward, 4 backward, 2*rows*d*h each, on k*B rows; gating: the
                             // gate and noise projections (d x n each) forward, their weight gradients and dx
                             double flops = 12.0 * k * batch * cells + 3 * 2 * 2.0 * batch * d * n;
-                            System.out.printf(Locale.ROOT, "| %s | %s | %d | %,d | %.3f | %,.0f | %.1f | %.1f | %.0f%% | %.1f | %.0f | %.1f | %.0f | %s | %s |%n",
+                            System.out.printf(Locale.ROOT, "| %s | %s | %d | %,d | %.3f | %,.0f | %.1f | %.1f | %.0f%% | %.1f | %.0f | %.1f | %.2f | %.2f | %.0f | %s | %s |%n",
                                     routing, placement, n, params, median, batch / median, flops / 1e9, flops / 1e9 / median,
-                                    100 * flops / 1e9 / median / sgemm, shuffledMb, allocMb, jobs, mean, share, timingsRow(sum));
+                                    100 * flops / 1e9 / median / sgemm, shuffledMb, allocMb, jobs, taskCpu, processCpu, mean, share, timingsRow(sum));
                         }
                     }
                 }
@@ -148,6 +154,15 @@ public final class EngineBenchmark {
         long sum = 0;
         for (long b : mx.getThreadAllocatedBytes(mx.getAllThreadIds())) if (b > 0) sum += b;
         return sum;
+    }
+
+    /**
+     * CPU time of this JVM, all threads (in local mode the executors' too, GC and JIT included): unlike
+     * step time it does not stretch while other processes hold the cores, so its ratios survive a
+     * loaded machine better (contention for caches and memory bandwidth still shows in it).
+     */
+    static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     private static void settle() {
@@ -223,10 +238,13 @@ public final class EngineBenchmark {
     static final class StepCounters extends SparkListener {
         final LongAdder jobs = new LongAdder();
         final LongAdder shuffleBytes = new LongAdder();
+        /** CPU time of the tasks (Spark's executorCpuTime: running, deserialising and serialising them), ns. */
+        final LongAdder taskCpuNanos = new LongAdder();
 
         void reset() {
             jobs.reset();
             shuffleBytes.reset();
+            taskCpuNanos.reset();
         }
 
         @Override
@@ -236,7 +254,10 @@ public final class EngineBenchmark {
 
         @Override
         public void onTaskEnd(SparkListenerTaskEnd taskEnd) {
-            if (taskEnd.taskMetrics() != null) shuffleBytes.add(taskEnd.taskMetrics().shuffleWriteMetrics().bytesWritten());
+            if (taskEnd.taskMetrics() != null) {
+                shuffleBytes.add(taskEnd.taskMetrics().shuffleWriteMetrics().bytesWritten());
+                taskCpuNanos.add(taskEnd.taskMetrics().executorCpuTime());
+            }
         }
     }
 
