@@ -154,7 +154,7 @@ public final class ExpertExchange implements AutoCloseable {
          */
         public JavaPairRDD<Integer, ShuffleBlock> forward(JavaPairRDD<Integer, ShuffleBlock> dispatched) {
             StepContext c = ctx;
-            shards = ShufflePipeline.persist(store.forward(c, dispatched.partitionBy(partitioner), clock),
+            shards = ShufflePipeline.persist(store.forward(c, Shuffles.partitionBy(dispatched, partitioner), clock),
                     "spark-moe experts forward", persisted);
             boolean bf16 = c.payload() == ShufflePayload.BF16;
             return shards.flatMapToPair(ss -> ss.outputBlocks(bf16).iterator());
@@ -169,7 +169,7 @@ public final class ExpertExchange implements AutoCloseable {
             StepContext c = ctx;
             StageClock cl = clock;
             JavaRDD<Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>>> back = ShufflePipeline.persist(
-                    shards.zipPartitions(gradients.partitionBy(partitioner), (sit, bit) -> {
+                    shards.zipPartitions(Shuffles.partitionBy(gradients, partitioner), (sit, bit) -> {
                         long t0 = System.nanoTime();
                         Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>> r = sit.next().backward(c, bit);
                         cl.experts(t0);

@@ -27,11 +27,11 @@ import java.util.TreeMap;
  * older generations from lineage, and those only ever take still older (dead) sets or allocate.</li>
  * </ul>
  * States that must stay readable (checkpointed ones) are never put here. Entries are keyed by a
- * run id (one per {@link SparkMoETrainer}) and the shard; a run's entries are dropped when the
+ * run id (one per {@link SparkMoETrainer}, {@link ExpertExchange} or sequence trainer) and the shard; a run's entries are dropped when the
  * trainer closes (in local mode, where the driver is the executor) or after
  * {@value #IDLE_EVICT_MS} ms without use.
  */
-final class ExpertPool {
+public final class ExpertPool {
     static final long IDLE_EVICT_MS = 10 * 60_000L;
     /** Sets kept per (run, shard, kind): the live generations plus one being recycled. */
     private static final int MAX_PER_KIND = 3;
@@ -39,8 +39,9 @@ final class ExpertPool {
     private static final Map<Key, Entry> POOL = new HashMap<>();
 
     /** What a buffer set is for. */
-    enum Kind { STATE, GRADIENTS, ACTIVATIONS, GATE,
-        /** a local-routing partition's forward/backward scratch ({@link LocalPipeline}) */ WORKSPACE,
+    public enum Kind { STATE, GRADIENTS, ACTIVATIONS, GATE,
+        /** a data partition's forward/backward scratch ({@link LocalPipeline}, the recurrent LM's partitions in
+         * {@code engine.sequence}) */ WORKSPACE,
         /** a local-routing partition's gradient buffers, keyed by data partition ({@link LocalPipeline}) */ LOCAL_GRADIENTS }
 
     private record Key(String run, int shard, Kind kind) {
@@ -60,7 +61,7 @@ final class ExpertPool {
      * {@link #put}s it.
      */
     @SuppressWarnings("unchecked")
-    static synchronized <T> T take(String run, int shard, Kind kind, long generation, int minAge) {
+    public static synchronized <T> T take(String run, int shard, Kind kind, long generation, int minAge) {
         long now = System.currentTimeMillis();
         evictIdle(now);
         Entry e = POOL.get(new Key(run, shard, kind));
@@ -76,7 +77,7 @@ final class ExpertPool {
     }
 
     /** Registers {@code set} as holding {@code generation} (replacing one so tagged). */
-    static synchronized void put(String run, int shard, Kind kind, long generation, Object set) {
+    public static synchronized void put(String run, int shard, Kind kind, long generation, Object set) {
         long now = System.currentTimeMillis();
         Entry e = POOL.computeIfAbsent(new Key(run, shard, kind), k -> new Entry());
         e.lastUse = now;
@@ -91,7 +92,7 @@ final class ExpertPool {
     }
 
     /** Drops every entry of {@code run} held by this JVM. */
-    static synchronized void release(String run) {
+    public static synchronized void release(String run) {
         POOL.keySet().removeIf(k -> k.run.equals(run));
     }
 

@@ -13,12 +13,12 @@ import scala.reflect.ClassTag$;
  * ({@link ExecutorSerializer}), so that a shuffle task reuses the executor's Kryo instances instead
  * of building new ones for every stream it opens.
  */
-final class Shuffles {
+public final class Shuffles {
     private Shuffles() {
     }
 
     /** {@code rdd} partitioned by {@code partitioner} (no shuffle when it already is). */
-    static <K, V> JavaPairRDD<K, V> partitionBy(JavaPairRDD<K, V> rdd, Partitioner partitioner) {
+    public static <K, V> JavaPairRDD<K, V> partitionBy(JavaPairRDD<K, V> rdd, Partitioner partitioner) {
         if (rdd.rdd().partitioner().isDefined() && rdd.rdd().partitioner().get().equals(partitioner)) return rdd;
         ClassTag<K> k = anyTag();
         ClassTag<V> v = anyTag();

@@ -18,6 +18,7 @@ import org.sparkmoe.core.recurrent.DocumentStreams;
 import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
 import org.sparkmoe.core.recurrent.RecurrentState;
 import org.sparkmoe.core.recurrent.SequenceBatch;
+import org.sparkmoe.engine.ExpertPool;
 import org.sparkmoe.engine.PartitionResult;
 import org.sparkmoe.engine.ShuffleBlock;
 
@@ -41,8 +42,11 @@ import scala.Tuple2;
  * before the upper LSTM advances it, and every buffer a stage writes is overwritten, not accumulated.
  */
 final class SequencePartitionStep {
-    /** What every task of a step needs besides the broadcast parameters. */
-    record Context(RecurrentLanguageModel model, SequenceLayout layout, Precision precision, long seed, long step)
+    /**
+     * What every task of a step needs besides the broadcast parameters; {@code run} keys the
+     * partitions' {@link Scratch} in the executors' {@link ExpertPool}.
+     */
+    record Context(RecurrentLanguageModel model, SequenceLayout layout, Precision precision, long seed, long step, String run)
             implements java.io.Serializable {
         GateNoise noise() {
             return GateNoise.training(seed, step);
@@ -55,7 +59,54 @@ final class SequencePartitionStep {
         }
     }
 
+    /**
+     * A data partition's buffers, reused from step to step through the executor's {@link ExpertPool}
+     * (kind WORKSPACE, keyed by partition; generation = step, reusable once the previous step is
+     * done): the model instance the partition computes with (its layers' per-thread scratch, such as
+     * the softmax's S_p*T x V logits, lives on it, and a task's deserialised copy of the model would
+     * start without it), its workspace, the gate's state and routing, the MoE output and dL/dx
+     * buffers, and the two shared-gradient buffers. Without it every step allocated all of them
+     * (260 MB per LSTM-LSTM step at V = 10000, S = 128, T = 20). Every buffer is overwritten before it
+     * is read, so the values never depend on what the pool held.
+     */
+    static final class Scratch {
+        final RecurrentLanguageModel model;
+        final RecurrentLanguageModel.Workspace ws;
+        final GatingState gate;
+        final Routing routing;
+        /** The upper part of the gradient (combine), and the whole partition's (finish: upper + lower). */
+        final Parameters upperGrad, grad;
+        private Matrix y, dxPartial, dx;
+
+        private Scratch(RecurrentLanguageModel model, Precision precision) {
+            this.model = model;
+            this.ws = model.newWorkspace(precision);
+            MoELayer moe = model.moe();
+            this.gate = moe == null ? null : moe.gating().newState(precision);
+            this.routing = moe == null ? null : new Routing(moe.numExperts());
+            this.upperGrad = model.sharedLayout().allocate(precision);
+            this.grad = model.sharedLayout().allocate(precision);
+        }
+
+        static Scratch take(Context ctx, int partition) {
+            Scratch s = ExpertPool.take(ctx.run(), partition, ExpertPool.Kind.WORKSPACE, ctx.step(), 1);
+            if (s == null) {
+                s = new Scratch(ctx.model(), ctx.precision());
+                ExpertPool.put(ctx.run(), partition, ExpertPool.Kind.WORKSPACE, ctx.step(), s);
+            }
+            return s;
+        }
+
+        /** A zeroed m x d matrix in {@code slot}'s buffer (allocated on first use). */
+        private static Matrix zeroed(Matrix slot, Precision p, int m, int d) {
+            Matrix out = slot != null && slot.rows() == m && slot.cols() == d ? slot : p.zeros(m, d);
+            out.fill(0);
+            return out;
+        }
+    }
+
     final int partition;
+    private final Scratch scratch;
     private final SequenceBatch batch;
     /** The state entering the window, after zeroing the sequences that start a document. */
     private final RecurrentState entering;
@@ -68,18 +119,18 @@ final class SequencePartitionStep {
     /** Balance statistics, then the target count. */
     private final double[] stats;
 
-    private SequencePartitionStep(int partition, SequenceBatch batch, RecurrentState entering, long[] documentsAfter,
-                                  int[] positionsAfter, RecurrentLanguageModel.Workspace ws, Matrix x1, GatingState gate,
-                                  Routing routing, double[] stats) {
+    private SequencePartitionStep(int partition, Scratch scratch, SequenceBatch batch, RecurrentState entering, long[] documentsAfter,
+                                  int[] positionsAfter, Matrix x1, double[] stats) {
         this.partition = partition;
+        this.scratch = scratch;
         this.batch = batch;
         this.entering = entering;
         this.documentsAfter = documentsAfter;
         this.positionsAfter = positionsAfter;
-        this.ws = ws;
+        this.ws = scratch.ws;
         this.x1 = x1;
-        this.gate = gate;
-        this.routing = routing;
+        this.gate = scratch.gate;
+        this.routing = scratch.routing;
         this.stats = stats;
     }
 
@@ -92,22 +143,30 @@ final class SequencePartitionStep {
         streams.seek(cursor.documents(), cursor.positions());
         SequenceBatch batch = streams.next();
         RecurrentState state = cursor.state().copy();
-        RecurrentLanguageModel model = ctx.model();
-        RecurrentLanguageModel.Workspace ws = model.newWorkspace(ctx.precision());
+        Scratch scratch = Scratch.take(ctx, p);
+        RecurrentLanguageModel model = scratch.model;
         GateNoise noise = ctx.noise();
-        Matrix x1 = model.lowerForward(shared, batch, state, noise, ws);
+        Matrix x1 = model.lowerForward(shared, batch, state, noise, scratch.ws);
         double[] stats = new double[ctx.statsSize()];
         stats[stats.length - 1] = batch.targetCount();
-        GatingState gate = null;
-        Routing routing = null;
         MoELayer moe = model.moe();
         if (moe != null) {
-            gate = moe.gating().newState(ctx.precision());
-            moe.gating().forward(shared, x1, batch.tokenIds(), noise, gate, stats);
-            routing = new Routing(moe.numExperts());
-            routing.build(gate);
+            moe.gating().forward(shared, x1, batch.tokenIds(), noise, scratch.gate, stats);
+            scratch.routing.build(scratch.gate);
         }
-        return new SequencePartitionStep(p, batch, state, streams.documents(), streams.positions(), ws, x1, gate, routing, stats);
+        return new SequencePartitionStep(p, scratch, batch, state, streams.documents(), streams.positions(), x1, stats);
+    }
+
+    /**
+     * A whole step of a model without an MoE on partition {@code p}, in one task (no exchange:
+     * without balance statistics the only batch-global quantity is the loss scale 1/N, which the
+     * gradient is linear in): forward and backward with loss scale 1, so the driver multiplies the
+     * summed gradient by 1/N.
+     */
+    static Tuple2<PartitionResult, SequenceCursor> unscaled(Context ctx, Parameters shared, int p, DocumentShelf shelf,
+                                                           SequenceCursor cursor) {
+        if (ctx.model().moe() != null) throw new IllegalStateException("a model with an MoE needs the batch's balance statistics");
+        return gate(ctx, shared, p, shelf, cursor).upper(shared, new ArrayList<>(), 1.0, null).finish(ctx, shared, java.util.Collections.emptyIterator());
     }
 
     /** This partition's rows for each expert it routes to, in routing order, as (expert, block); bfloat16 on the wire when {@code bf16}. */
@@ -153,15 +212,21 @@ final class SequencePartitionStep {
             for (int i = 0; i < global.length; i++) global[i] += byPartition[p].rows().getFlat(i);
         }
         double tokens = global[global.length - 1];
-        double lossScale = tokens == 0 ? 0 : 1.0 / tokens;
-        outputs.sort(Comparator.comparingInt(ShuffleBlock::expert));
+        return upper(shared, outputs, tokens == 0 ? 0 : 1.0 / tokens, global);
+    }
 
-        RecurrentLanguageModel model = ctx.model();
+    /**
+     * Stage 2 given the experts' output blocks and the batch-global statistics (then target count;
+     * null without an MoE) and loss scale.
+     */
+    private Combined upper(Parameters shared, List<ShuffleBlock> outputs, double lossScale, double[] global) {
+        outputs.sort(Comparator.comparingInt(ShuffleBlock::expert));
+        RecurrentLanguageModel model = scratch.model;
         MoELayer moe = model.moe();
         int m = batch.rows(), d = x1.cols();
         Matrix y = null;
         if (moe != null) {
-            y = x1.precision().zeros(m, d);
+            y = scratch.y = Scratch.zeroed(scratch.y, x1.precision(), m, d);
             for (ShuffleBlock b : outputs) {
                 int e = b.expert();
                 checkBlock(b);
@@ -169,7 +234,8 @@ final class SequencePartitionStep {
             }
         }
         RecurrentState state = entering.copy();
-        Parameters grad = shared.zerosLike();
+        Parameters grad = scratch.upperGrad;
+        grad.flat().fill(0);
         double lossSum = model.upperForwardBackward(shared, batch, state, ws, y, lossScale, grad);
         SequenceCursor leaving = new SequenceCursor(partition, documentsAfter, positionsAfter, state);
         if (moe == null) return new Combined(this, grad, lossSum, null, List.of(), leaving);
@@ -191,7 +257,7 @@ final class SequencePartitionStep {
             backward.add(new Tuple2<>(e, new ShuffleBlock(partition, e, dOut, b.bf16())));
         }
         double[] statsGradient = moe.balance(Arrays.copyOf(global, global.length - 1)).statsGradient();
-        Matrix dxPartial = x1.precision().zeros(m, d);
+        Matrix dxPartial = scratch.dxPartial = Scratch.zeroed(scratch.dxPartial, x1.precision(), m, d);
         moe.gating().backward(shared, x1, gate, statsGradient, grad, dxPartial);
         return new Combined(this, grad, lossSum, dxPartial, backward, leaving);
     }
@@ -239,10 +305,13 @@ final class SequencePartitionStep {
         synchronized Tuple2<PartitionResult, SequenceCursor> finish(Context ctx, Parameters shared,
                                                                    Iterator<Tuple2<Integer, ShuffleBlock>> inputGradients) {
             SequencePartitionStep ps = step;
-            Parameters grad = sharedGrad.copy();
+            Scratch scratch = ps.scratch;
+            Parameters grad = scratch.grad;
+            grad.flat().copyFrom(sharedGrad.flat());
             Matrix dx = null;
             if (dxPartial != null) {
-                dx = dxPartial.copy();
+                dx = scratch.dx = Scratch.zeroed(scratch.dx, dxPartial.precision(), dxPartial.rows(), dxPartial.cols());
+                dx.copyFrom(dxPartial);
                 List<ShuffleBlock> blocks = new ArrayList<>();
                 inputGradients.forEachRemaining(keyed -> blocks.add(keyed._2()));
                 blocks.sort(Comparator.comparingInt(ShuffleBlock::expert));
@@ -252,7 +321,7 @@ final class SequencePartitionStep {
                     dx.scatterAddRows(b.rows(), ps.routing.rows(), ps.routing.start(e), ps.routing.count(e), null);
                 }
             }
-            ctx.model().lowerBackward(shared, ps.batch, ps.ws, dx, grad);
+            scratch.model.lowerBackward(shared, ps.batch, ps.ws, dx, grad);
             double[] balance = Arrays.copyOf(ps.stats, ps.stats.length - 1);
             return new Tuple2<>(new PartitionResult(ps.partition, grad, lossSum, ps.batch.targetCount(), balance, ps.expertCounts(), 0),
                     leaving);

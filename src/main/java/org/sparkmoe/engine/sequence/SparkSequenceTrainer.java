@@ -33,11 +33,13 @@ import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.core.train.TrainingState;
 import org.sparkmoe.engine.DataPartitioner;
 import org.sparkmoe.engine.EngineConfig;
+import org.sparkmoe.engine.ExpertPool;
 import org.sparkmoe.engine.ExpertExchange;
 import org.sparkmoe.engine.JobLabel;
 import org.sparkmoe.engine.PartitionResult;
 import org.sparkmoe.engine.ShuffleBlock;
 import org.sparkmoe.engine.ShufflePayload;
+import org.sparkmoe.engine.Shuffles;
 import org.sparkmoe.engine.StepReport;
 import org.sparkmoe.engine.checkpoint.CheckpointMeta;
 import org.sparkmoe.engine.checkpoint.CheckpointStore;
@@ -82,6 +84,8 @@ public final class SparkSequenceTrainer implements AutoCloseable {
     private final SequenceLayout layout;
     private final JavaRDD<DocumentShelf> shelves;
     private final ExpertExchange experts;
+    /** This trainer's key in the executors' {@link ExpertPool} (the partitions' buffers). */
+    private final String run = java.util.UUID.randomUUID().toString();
 
     private Parameters shared;
     private OptimiserState sharedOptimiser;
@@ -192,38 +196,20 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         long t = step + 1;
         long start = System.nanoTime();
         int partitions = layout.partitions();
-        SequencePartitionStep.Context ctx = new SequencePartitionStep.Context(model, layout, trainer.precision(), trainer.seed(), t);
+        SequencePartitionStep.Context ctx = new SequencePartitionStep.Context(model, layout, trainer.precision(), trainer.seed(), t, run);
         JobLabel label = new JobLabel(sc, "spark-moe-step-" + t, "spark-moe sequence step " + t).set("");
         Broadcast<Parameters> sharedB = sc.broadcast(shared);
         List<JavaRDD<?>> persisted = new ArrayList<>();
         ExpertExchange.Step es = experts == null ? null : experts.begin(t);
 
-        JavaRDD<SequenceCursor> entering = sc.parallelize(Arrays.asList(cursors), partitions);
-        JavaRDD<SequencePartitionStep> gated = persist(shelves.zipPartitions(entering, (sit, cit) -> {
-            DocumentShelf shelf = sit.next();
+        // without an MoE: one stage, no exchange (the driver applies the loss scale 1/N)
+        boolean unscaled = model.moe() == null;
+        JavaRDD<Tuple2<PartitionResult, SequenceCursor>> results = unscaled ? shelves.zipPartitions(
+                sc.parallelize(Arrays.asList(cursors), partitions), (sit, cit) -> {
             SequenceCursor cursor = cit.next();
-            return Collections.singletonList(SequencePartitionStep.gate(ctx, sharedB.value(), cursor.partition(), shelf, cursor)).iterator();
-        }), "spark-moe sequence gate", persisted);
-        DataPartitioner byPartition = new DataPartitioner(partitions);
-        JavaPairRDD<Integer, ShuffleBlock> toCombine = gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator());
-        if (es != null) {
-            boolean bf16 = config.shufflePayload() == ShufflePayload.BF16;
-            toCombine = es.forward(gated.flatMapToPair(ps -> ps.dispatch(bf16).iterator())).union(toCombine);
-        }
-        JavaRDD<SequencePartitionStep.Combined> combined = persist(gated.zipPartitions(toCombine.partitionBy(byPartition),
-                (pit, bit) -> Collections.singletonList(pit.next().combine(ctx, sharedB.value(), bit)).iterator()),
-                "spark-moe sequence combine", persisted);
-        JavaRDD<Tuple2<PartitionResult, SequenceCursor>> results;
-        if (es != null) {
-            JavaPairRDD<Integer, ShuffleBlock> inputGrads = es.backward(combined.flatMapToPair(c -> c.backward.iterator()))
-                    .partitionBy(byPartition);
-            JavaRDD<Tuple2<PartitionResult, SequenceCursor>> parts = combined.zipPartitions(inputGrads,
-                    (cit, bit) -> Collections.singletonList(cit.next().finish(ctx, sharedB.value(), bit)).iterator());
-            results = parts.union(es.sumsOfSquares().map(s -> new Tuple2<>(
-                    new PartitionResult(partitions + s._1(), null, 0, 0, null, null, s._2()), (SequenceCursor) null)));
-        } else {
-            results = combined.map(c -> c.finish(ctx, sharedB.value(), Collections.emptyIterator()));
-        }
+            return Collections.singletonList(SequencePartitionStep.unscaled(ctx, sharedB.value(), cursor.partition(), sit.next(), cursor))
+                    .iterator();
+        }) : moeStep(ctx, sharedB, es, persisted);
 
         // job 1: the step; records in index order (data partitions, then expert shards)
         List<Tuple2<PartitionResult, SequenceCursor>> records = results.collect();
@@ -237,7 +223,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         for (Tuple2<PartitionResult, SequenceCursor> rec : records) {
             PartitionResult r = rec._1();
             if (r.sharedGrad() != null) {
-                if (grad == null) grad = r.sharedGrad().copy();
+                if (grad == null) grad = r.sharedGrad();
                 else grad.flat().axpy(1, r.sharedGrad().flat());
                 for (int i = 0; i < stats.length; i++) stats[i] += r.stats()[i];
                 for (int e = 0; e < rowsPerExpert.length; e++) rowsPerExpert[e] += r.expertCounts()[e];
@@ -247,6 +233,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
             tokens += r.examples();
             expertSq += r.expertSumOfSquares();
         }
+        if (unscaled && tokens > 0) grad.flat().scale(1.0 / tokens);
         double sumSq = grad.flat().sumOfSquares() + expertSq;
         double norm = Math.sqrt(sumSq);
         BalanceResult balance = model.moe() == null ? null : model.moe().balance(stats);
@@ -284,6 +271,35 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         }
         return new StepReport(t, tokens, tokens == 0 ? 0 : lossSum / tokens, balance, rowsPerExpert, min, max,
                 used == 0 ? 0 : (double) sum / used, norm, lr, (end - start) / 1e9, timings);
+    }
+
+    /**
+     * The step of a model with an MoE (see the class comment): gate, the rows through the experts and
+     * back with every partition's statistics, combine, the experts backward, finish; records of the
+     * data partitions, then (shard, sum of squares) of the expert shards.
+     */
+    private JavaRDD<Tuple2<PartitionResult, SequenceCursor>> moeStep(SequencePartitionStep.Context ctx, Broadcast<Parameters> sharedB,
+                                                                    ExpertExchange.Step es, List<JavaRDD<?>> persisted) {
+        int partitions = layout.partitions();
+        JavaRDD<SequenceCursor> entering = sc.parallelize(Arrays.asList(cursors), partitions);
+        JavaRDD<SequencePartitionStep> gated = persist(shelves.zipPartitions(entering, (sit, cit) -> {
+            DocumentShelf shelf = sit.next();
+            SequenceCursor cursor = cit.next();
+            return Collections.singletonList(SequencePartitionStep.gate(ctx, sharedB.value(), cursor.partition(), shelf, cursor)).iterator();
+        }), "spark-moe sequence gate", persisted);
+        DataPartitioner byPartition = new DataPartitioner(partitions);
+        boolean bf16 = config.shufflePayload() == ShufflePayload.BF16;
+        JavaPairRDD<Integer, ShuffleBlock> toCombine = es.forward(gated.flatMapToPair(ps -> ps.dispatch(bf16).iterator()))
+                .union(gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator()));
+        JavaRDD<SequencePartitionStep.Combined> combined = persist(gated.zipPartitions(Shuffles.partitionBy(toCombine, byPartition),
+                (pit, bit) -> Collections.singletonList(pit.next().combine(ctx, sharedB.value(), bit)).iterator()),
+                "spark-moe sequence combine", persisted);
+        JavaPairRDD<Integer, ShuffleBlock> inputGrads = Shuffles.partitionBy(es.backward(combined.flatMapToPair(c -> c.backward.iterator())),
+                byPartition);
+        JavaRDD<Tuple2<PartitionResult, SequenceCursor>> parts = combined.zipPartitions(inputGrads,
+                (cit, bit) -> Collections.singletonList(cit.next().finish(ctx, sharedB.value(), bit)).iterator());
+        return parts.union(es.sumsOfSquares().map(s -> new Tuple2<>(
+                new PartitionResult(partitions + s._1(), null, 0, 0, null, null, s._2()), (SequenceCursor) null)));
     }
 
     private static <T> JavaRDD<T> persist(JavaRDD<T> rdd, String name, List<JavaRDD<?>> persisted) {
@@ -541,5 +557,6 @@ public final class SparkSequenceTrainer implements AutoCloseable {
     public void close() {
         shelves.unpersist(false);
         if (experts != null) experts.close();
+        ExpertPool.release(run); // in local mode; elsewhere the executors drop the run's buffers when idle
     }
 }
