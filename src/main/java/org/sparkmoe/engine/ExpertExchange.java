@@ -20,12 +20,14 @@ import org.sparkmoe.engine.checkpoint.CheckpointStore;
 import scala.Tuple2;
 
 /**
- * The expert half of a {@link RoutingMode#SHUFFLE} step for step drivers outside this package (the
- * recurrent language model's, {@code org.sparkmoe.engine.sequence}): the experts of one MoE layer in
- * the placement's {@link ExpertStore} run forward on the blocks the data partitions dispatch and
- * backward on their gate-weighted output gradients exactly as {@link ShufflePipeline} runs them
- * ({@link ShardStep}), and the optimiser updates them where they live. The data side (what is below
- * and above the MoE) is the caller's.
+ * The expert half of a step for step drivers outside this package (the recurrent language model's,
+ * {@code org.sparkmoe.engine.sequence}): the experts of one MoE layer in the placement's
+ * {@link ExpertStore}. With {@link RoutingMode#SHUFFLE} they run forward on the blocks the data
+ * partitions dispatch and backward on their gate-weighted output gradients exactly as
+ * {@link ShufflePipeline} runs them ({@link ShardStep}); with {@link RoutingMode#LOCAL} they are
+ * broadcast to the data partitions and the partitions' expert gradients summed as
+ * {@link LocalPipeline} sums them. Either way the optimiser updates them where they live. The data
+ * side (what is below and above the MoE, and which routing) is the caller's.
  */
 public final class ExpertExchange implements AutoCloseable {
     private final JavaSparkContext sc;
@@ -40,9 +42,6 @@ public final class ExpertExchange implements AutoCloseable {
 
     private ExpertExchange(JavaSparkContext sc, MoELayer moe, EngineConfig config, java.util.function.Function<ExpertExchange, ExpertStore> store) {
         org.sparkmoe.engine.serde.SerializerAdvice.check(sc.getConf());
-        if (config.routing() == RoutingMode.LOCAL) { // AUTO: these models always route through the shuffle
-            throw new IllegalArgumentException("this model's engine step routes rows to the experts (routing SHUFFLE), got " + config.routing());
-        }
         int d = moe.expert().dim();
         this.sc = sc;
         this.config = config;
@@ -177,6 +176,29 @@ public final class ExpertExchange implements AutoCloseable {
                     }), "spark-moe experts backward", persisted);
             grads = back.map(Tuple2::_1);
             return back.flatMapToPair(r -> r._2().iterator());
+        }
+
+        /**
+         * {@link RoutingMode#LOCAL}: every expert's parameters of this step, broadcast, for the data
+         * partitions to run the experts on their own rows (DRIVER placement only).
+         */
+        public Broadcast<Parameters[]> localExperts(int partitions) {
+            Broadcast<Parameters[]> b = store.localCopies(partitions).broadcast();
+            if (b == null) throw new IllegalStateException("local routing needs the experts on the driver (DRIVER placement)");
+            return b;
+        }
+
+        /**
+         * {@link RoutingMode#LOCAL}: the data partitions' expert gradients ((expert, one partition's
+         * gradient of it) pairs) summed per expert on the expert shards, partitions in order, as
+         * {@link LocalPipeline} sums them; {@link #sumsOfSquares}, {@link #gradients} and
+         * {@link #update} then read these sums.
+         */
+        public void localGradients(JavaPairRDD<Integer, ShuffleBlock> perPartition) {
+            MoENetwork net = carrier;
+            grads = ShufflePipeline.persist(Shuffles.partitionBy(perPartition, partitioner)
+                    .mapPartitionsWithIndex((s, it) -> Collections.singletonList(LocalPipeline.sumByExpert(net, s, it)).iterator(), true),
+                    "spark-moe expert gradients", persisted);
         }
 
         /** (shard, sum of squares of its experts' gradients), one per shard in shard order, for the global clipping norm. */

@@ -151,8 +151,8 @@ final class LocalPipeline implements StepPipeline {
         return p;
     }
 
-    /** Per-partition expert gradients summed per expert, partitions in order. */
-    private static ExpertGrads sumByExpert(MoENetwork net, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> it) {
+    /** Per-partition expert gradients summed per expert, partitions in order (also the recurrent LM's local routing, {@link ExpertExchange}). */
+    static ExpertGrads sumByExpert(MoENetwork net, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> it) {
         List<ShuffleBlock> all = new ArrayList<>();
         it.forEachRemaining(t -> all.add(t._2()));
         all.sort(Comparator.comparingInt(ShuffleBlock::expert).thenComparingInt(ShuffleBlock::partition));

@@ -40,8 +40,14 @@ import scala.Tuple2;
  * ({@link SequenceTrainer}: forward, backward, clipping and Adam on one thread) measured in the same
  * process on the same documents, so that the ratio holds however loaded the machine is. The
  * reference is timed before and after the Spark run and the two rates averaged. Per timed Spark
- * step it also reports the Spark jobs, stages and tasks (a listener) and the bytes allocated by
- * the JVM's live threads (driver and, in local mode, the executor's task threads).
+ * step it also reports the CPU time of the whole process (all threads, GC and JIT included; the
+ * reference's over its own steps), the Spark jobs, stages and tasks (a listener) and the bytes
+ * allocated by the JVM's live threads (driver and, in local mode, the executor's task threads). CPU
+ * time and allocation do not depend on the machine's load; the tokens/s do, and on a loaded Linux
+ * machine with autogroup scheduling a process's threads share one group's slice, so the two
+ * Spark tasks gain little wall-clock over one thread there. Run with {@code OPENBLAS_NUM_THREADS=1}
+ * (as conf/spark-defaults.conf sets for executors): otherwise the "one thread" reference runs its
+ * GEMMs on every core and each Spark task does too.
  *
  * <p>Arguments (key=value, all optional): V=10000, d=64, h=128, k=2, S=128, T=20, models=lstm,moe-32
  * (lstm, wide, moe-N), partitions=2, master=local[2], routing=auto, steps=10, warmup=3,
@@ -84,14 +90,17 @@ public final class SparkSequenceBenchmark {
             for (String key : a.string("models", "lstm,moe-32").split(",")) {
                 RecurrentLanguageModel model = model(key.trim(), v, d, h, k);
                 double ref1 = reference(model, cfg, docs, layout, steps, warmup);
+                double refCpu1 = REFERENCE_CPU_MS[0];
                 int n = model.numExperts();
                 EngineConfig ec = EngineConfig.of(routing, ExpertPlacement.DRIVER, Math.max(1, Math.min(2, n)), s * t, cfg);
                 double spark;
-                double jobs, stages, tasks, mb;
+                double jobs, stages, tasks, mb, sparkCpu;
                 try (SparkSequenceTrainer trainer = new SparkSequenceTrainer(sc, model, ec, rdd, layout)) {
                     for (int i = 0; i < warmup; i++) trainer.trainStep();
                     counter.reset();
                     long bytes0 = allocatedBytes();
+                    java.util.Map<String, Long> cpu0 = cpuByThreadGroup();
+                    long process0 = processCpuNanos();
                     long t0 = System.nanoTime();
                     java.util.Map<String, Double> timings = new java.util.TreeMap<>();
                     for (int i = 0; i < steps; i++) {
@@ -99,25 +108,30 @@ public final class SparkSequenceBenchmark {
                     }
                     double seconds = (System.nanoTime() - t0) / 1e9;
                     mb = (allocatedBytes() - bytes0) / 1e6 / steps;
+                    sparkCpu = (processCpuNanos() - process0) / 1e6 / steps;
+                    java.util.Map<String, Double> cpu = new java.util.TreeMap<>();
+                    cpuByThreadGroup().forEach((g, ns) -> cpu.put(g, (ns - cpu0.getOrDefault(g, 0L)) / 1e6 / steps));
                     spark = (double) steps * s * t / seconds;
                     jobs = counter.jobs.get() / (double) steps;
                     stages = counter.stages.get() / (double) steps;
                     tasks = counter.tasks.get() / (double) steps;
-                    System.out.printf(Locale.ROOT, "%s: driver ms per step %s; task ms per step (summed over tasks) %s%n", key,
-                            format(timings), format(counter.perStep(steps)));
+                    System.out.printf(Locale.ROOT, "%s: driver ms per step %s; task ms per step (summed over tasks) %s; CPU ms per step"
+                            + " by thread %s; reference CPU ms per step %.1f%n", key, format(timings), format(counter.perStep(steps)),
+                            format(cpu), REFERENCE_CPU_MS[0]);
                 }
                 double ref2 = reference(model, cfg, docs, layout, steps, warmup);
-                double ref = (ref1 + ref2) / 2;
-                String line = String.format(Locale.ROOT, "| %s | %,.0f (%,.0f, %,.0f) | %,.0f | %.2f | %.1f / %.1f / %.1f | %,.0f | %s |", key,
-                        ref, ref1, ref2, spark, spark / ref, jobs, stages, tasks, mb, loadAverage());
+                double ref = (ref1 + ref2) / 2, refCpu = (refCpu1 + REFERENCE_CPU_MS[0]) / 2;
+                String line = String.format(Locale.ROOT, "| %s | %,.0f (%,.0f, %,.0f) | %,.0f | %.2f | %,.0f | %,.0f | %.2f | %.1f / %.1f / %.1f | %,.0f | %s |",
+                        key, ref, ref1, ref2, spark, spark / ref, refCpu, sparkCpu, sparkCpu / refCpu, jobs, stages, tasks, mb, loadAverage());
                 System.out.println(line);
                 lines.add(line);
             }
         }
         System.out.println();
         System.out.println("| model | reference tokens/s, one thread (before, after) | Spark tokens/s | Spark / reference |"
-                + " jobs / stages / tasks per step | MB allocated per step | load average after |");
-        System.out.println("|---|---:|---:|---:|---:|---:|---|");
+                + " reference CPU ms/step | Spark CPU ms/step | CPU Spark / reference | jobs / stages / tasks per step |"
+                + " MB allocated per step | load average after |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         lines.forEach(System.out::println);
     }
 
@@ -138,9 +152,31 @@ public final class SparkSequenceBenchmark {
         DocumentStreams streams = new DocumentStreams(layout.sequences(), layout.steps(), i -> docs.get((int) i)._2(), layout.endToken(),
                 layout.first(), layout.count(), true);
         for (int i = 0; i < warmup; i++) trainer.step(streams.next());
+        long c0 = processCpuNanos();
         long t0 = System.nanoTime();
         for (int i = 0; i < steps; i++) trainer.step(streams.next());
+        REFERENCE_CPU_MS[0] = (processCpuNanos() - c0) / 1e6 / steps;
         return (double) steps * layout.sequences() * layout.steps() / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    /** CPU time of the whole process (every thread: GC and JIT compiler included), nanoseconds. */
+    static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /** Process CPU ms per step of the last reference run. */
+    private static final double[] REFERENCE_CPU_MS = new double[1];
+
+    /** CPU time so far of the live threads, by name with digits dropped ("Executor task launch worker-", "main", ...). */
+    static java.util.Map<String, Long> cpuByThreadGroup() {
+        var mx = ManagementFactory.getThreadMXBean();
+        java.util.Map<String, Long> out = new java.util.TreeMap<>();
+        for (var info : mx.getThreadInfo(mx.getAllThreadIds())) {
+            if (info == null) continue;
+            long ns = mx.getThreadCpuTime(info.getThreadId());
+            if (ns > 0) out.merge(info.getThreadName().replaceAll("[0-9]+", ""), ns, Long::sum);
+        }
+        return out;
     }
 
     /** Bytes allocated so far by the JVM's live threads (task threads of a local master included). */

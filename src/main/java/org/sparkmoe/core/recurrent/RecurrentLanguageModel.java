@@ -373,6 +373,18 @@ public final class RecurrentLanguageModel implements Serializable {
         sharedGrad.get(EMBEDDING).scatterAddRows(ws.dTmp, batch.inputs(), 0, batch.rows(), null);
     }
 
+    /**
+     * The rest of {@link #forwardBackwardPart} once {@link #lowerForward} and the gate
+     * ({@code moe().gating().forward} into {@code ws.moe().gate()}) have run on {@code ws}: the MoE
+     * on this part's rows, the upper stages forward and backward, the MoE and the lower stages
+     * backward (an engine that gated before it knew the step's balance statistics does not gate
+     * twice). Accumulates into {@code grad}, advances {@code state}, returns the unscaled loss sum.
+     */
+    public double finishGated(ModelParameters params, SequenceBatch batch, RecurrentState state, Workspace ws, ModelParameters grad,
+                              double lossScale, double[] statsGradient) {
+        return finish(params, batch, state, ws, grad, lossScale, statsGradient);
+    }
+
     /** The rest of the pass once {@link #gateStatistics} has filled the workspace; {@code grad == null}: loss only. */
     private double finish(ModelParameters params, SequenceBatch batch, RecurrentState state, Workspace ws, ModelParameters grad,
                           double lossScale, double[] statsGradient) {

@@ -13,6 +13,7 @@ import org.sparkmoe.core.layer.Routing;
 import org.sparkmoe.core.linalg.DoubleMatrix;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.network.ModelParameters;
 import org.sparkmoe.core.param.Parameters;
 import org.sparkmoe.core.recurrent.DocumentStreams;
 import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
@@ -77,13 +78,16 @@ final class SequencePartitionStep {
         /** The upper part of the gradient (combine), and the whole partition's (finish: upper + lower). */
         final Parameters upperGrad, grad;
         private Matrix y, dxPartial, dx;
+        /** Local routing: this partition's gradient of every expert. */
+        private Parameters[] expertGrads;
 
         private Scratch(RecurrentLanguageModel model, Precision precision) {
             this.model = model;
             this.ws = model.newWorkspace(precision);
             MoELayer moe = model.moe();
-            this.gate = moe == null ? null : moe.gating().newState(precision);
-            this.routing = moe == null ? null : new Routing(moe.numExperts());
+            // the model workspace's own gate and routing, which its MoE pass reads under local routing
+            this.gate = moe == null ? null : ws.moe().gate();
+            this.routing = moe == null ? null : ws.moe().routing();
             this.upperGrad = model.sharedLayout().allocate(precision);
             this.grad = model.sharedLayout().allocate(precision);
         }
@@ -193,9 +197,54 @@ final class SequencePartitionStep {
 
     /** Stage 2 on the experts' output blocks and every partition's statistics block. */
     synchronized Combined combine(Context ctx, Parameters shared, Iterator<Tuple2<Integer, ShuffleBlock>> outputsAndStats) {
+        List<ShuffleBlock> outputs = new ArrayList<>();
+        double[] global = globalStatistics(ctx, outputsAndStats, outputs);
+        double tokens = global[global.length - 1];
+        return upper(shared, outputs, tokens == 0 ? 0 : 1.0 / tokens, global);
+    }
+
+    /** The partition's record and cursor under local routing, and its gradient of each expert it routed rows to. */
+    record Local(Tuple2<PartitionResult, SequenceCursor> result, List<Tuple2<Integer, ShuffleBlock>> expertGradients)
+            implements java.io.Serializable {
+    }
+
+    /**
+     * Local routing ({@code RoutingMode.LOCAL}), stages 2 and 3 in one on every partition's
+     * statistics block and every expert's parameters: the experts on this partition's own rows
+     * (the gate already ran in {@link #gate}), the upper LSTM and softmax forward and backward,
+     * the experts and the gate backward with the batch-global balance gradient, the lower LSTM and
+     * embedding backward. Each expert's gradient goes back as (expert, block) to be summed over the
+     * partitions in order.
+     */
+    synchronized Local local(Context ctx, Parameters shared, Parameters[] experts, Iterator<Tuple2<Integer, ShuffleBlock>> statsBlocks) {
+        List<ShuffleBlock> none = new ArrayList<>();
+        double[] global = globalStatistics(ctx, statsBlocks, none);
+        if (!none.isEmpty()) throw new IllegalStateException("expert blocks arrived at partition " + partition + " under local routing");
+        double tokens = global[global.length - 1];
+        MoELayer moe = scratch.model.moe();
+        double[] statsGradient = moe.balance(Arrays.copyOf(global, global.length - 1)).statsGradient();
+        if (scratch.expertGrads == null) {
+            scratch.expertGrads = new Parameters[experts.length];
+            for (int e = 0; e < experts.length; e++) scratch.expertGrads[e] = experts[e].zerosLike();
+        }
+        Parameters[] eg = scratch.expertGrads;
+        int[] counts = expertCounts();
+        for (int e = 0; e < eg.length; e++) if (counts[e] > 0) eg[e].flat().fill(0);
+        Parameters grad = scratch.grad;
+        grad.flat().fill(0);
+        RecurrentState state = entering.copy();
+        double loss = scratch.model.finishGated(new ModelParameters(shared, experts), batch, state, ws, new ModelParameters(grad, eg),
+                tokens == 0 ? 0 : 1.0 / tokens, statsGradient);
+        List<Tuple2<Integer, ShuffleBlock>> blocks = new ArrayList<>();
+        for (int e = 0; e < eg.length; e++) if (counts[e] > 0) blocks.add(new Tuple2<>(e, new ShuffleBlock(partition, e, eg[e].flat())));
+        PartitionResult r = new PartitionResult(partition, grad, loss, batch.targetCount(), Arrays.copyOf(stats, stats.length - 1), counts, 0);
+        return new Local(new Tuple2<>(r, new SequenceCursor(partition, documentsAfter, positionsAfter, state)), blocks);
+    }
+
+    /** Every partition's statistics block summed in partition order (then the target count); other blocks go to {@code outputs}. */
+    private double[] globalStatistics(Context ctx, Iterator<Tuple2<Integer, ShuffleBlock>> outputsAndStats, List<ShuffleBlock> outputs) {
         int partitions = ctx.layout().partitions();
         ShuffleBlock[] byPartition = new ShuffleBlock[partitions];
-        List<ShuffleBlock> outputs = new ArrayList<>();
         outputsAndStats.forEachRemaining(keyed -> {
             ShuffleBlock b = keyed._2();
             if (b.expert() != ShuffleBlock.STATS) {
@@ -211,8 +260,7 @@ final class SequencePartitionStep {
             if (byPartition[p] == null) throw new IllegalStateException("no statistics arrived from partition " + p);
             for (int i = 0; i < global.length; i++) global[i] += byPartition[p].rows().getFlat(i);
         }
-        double tokens = global[global.length - 1];
-        return upper(shared, outputs, tokens == 0 ? 0 : 1.0 / tokens, global);
+        return global;
     }
 
     /**

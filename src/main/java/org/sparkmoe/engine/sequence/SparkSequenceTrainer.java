@@ -19,6 +19,7 @@ import org.apache.spark.storage.StorageLevel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sparkmoe.core.gating.BalanceResult;
+import org.sparkmoe.core.layer.MoELayer;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.ModelParameters;
@@ -35,8 +36,10 @@ import org.sparkmoe.engine.DataPartitioner;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.engine.ExpertPool;
 import org.sparkmoe.engine.ExpertExchange;
+import org.sparkmoe.engine.ExpertPlacement;
 import org.sparkmoe.engine.JobLabel;
 import org.sparkmoe.engine.PartitionResult;
+import org.sparkmoe.engine.RoutingMode;
 import org.sparkmoe.engine.ShuffleBlock;
 import org.sparkmoe.engine.ShufflePayload;
 import org.sparkmoe.engine.Shuffles;
@@ -51,25 +54,33 @@ import scala.Tuple2;
  * Data-parallel training of a {@link RecurrentLanguageModel} on Spark, step for step equal to the
  * single-JVM {@link org.sparkmoe.core.train.SequenceTrainer} (same windows, noise, dropout, loss
  * scale and update). Each of the P data partitions holds some of the S streams
- * ({@link SequenceLayout}); a step is one window of T tokens of every stream and two Spark jobs:
- * <ol>
- * <li><b>the step</b>, one DAG (stages in {@link SequencePartitionStep}): each partition runs the
- * embedding and lower LSTM over all of its sequences at once and gates all of its rows; the rows
- * go to the experts through the shuffle ({@link ExpertExchange}: all S*T rows of the step are one
- * MoE batch, section 3.1), the outputs come back with every partition's balance statistics and
- * target count (so the loss scale 1/N and the balance gradient are global, summed in partition
- * order); each partition runs the upper LSTM and softmax forward and backward, the experts run
- * backward, and each partition finishes with the lower LSTM and embedding backward. The job
- * collects, in index order, each partition's shared gradient, loss, statistics and cursor (stream
- * positions and the LSTM state leaving the window), and each expert shard's gradient sum of
- * squares;</li>
- * <li><b>the update</b>: global-norm clipping, the optimiser on the driver for the shared
- * parameters and wherever the placement keeps the experts.</li>
- * </ol>
- * The cursors are small ({@code S x d} per LSTM layer) and come back to the driver each step: every
- * step starts from the driver's copy (so a recomputed partition starts from the same state, and no
- * lineage grows across steps), and {@link #checkpoint} writes them beside the parameters. The
- * engine config's batch size is not used: a step is S*T tokens. Routing is SHUFFLE.
+ * ({@link SequenceLayout}); a step is one window of T tokens of every stream: one Spark job that
+ * ends in a collect, in index order, of each partition's shared gradient, loss, statistics and
+ * cursor (stream positions and the LSTM state leaving the window) and each expert shard's gradient
+ * sum of squares; then the update on the driver (global-norm clipping, the optimiser for the shared
+ * parameters and wherever the placement keeps the experts). The job depends on the model
+ * (stages in {@link SequencePartitionStep}):
+ * <ul>
+ * <li><b>no MoE</b> (LSTM-LSTM): one stage, each partition's whole forward and backward pass with
+ * loss scale 1; the driver multiplies the summed gradient by 1/N for the step's N targets;</li>
+ * <li><b>MoE, routing SHUFFLE</b>: each partition runs the embedding and lower LSTM over all of its
+ * sequences at once and gates all of its rows; the rows go to the experts through the shuffle
+ * ({@link ExpertExchange}: all S*T rows of the step are one MoE batch, section 3.1), the outputs
+ * come back with every partition's balance statistics and target count (so the loss scale 1/N and
+ * the balance gradient are global, summed in partition order); each partition runs the upper LSTM
+ * and softmax forward and backward, the experts run backward, and each partition finishes with
+ * the lower LSTM and embedding backward;</li>
+ * <li><b>MoE, routing LOCAL</b> (the config's routing {@link RoutingMode#resolve resolved}: AUTO
+ * picks it for small experts held on the driver): the gate as above, then only the statistics
+ * travel; each partition runs the broadcast experts on its own rows and the rest of its pass, and
+ * the partitions' expert gradients are summed per expert.</li>
+ * </ul>
+ * The partitions' buffers (workspace, gradients, the model's per-thread scratch) are reused from
+ * step to step on each executor ({@link org.sparkmoe.engine.ExpertPool}). The cursors are small
+ * ({@code S x d} per LSTM layer) and come back to the driver each step: every step starts from the
+ * driver's copy (so a recomputed partition starts from the same state, and no lineage grows across
+ * steps), and {@link #checkpoint} writes them beside the parameters. The engine config's batch size
+ * is not used: a step is S*T tokens.
  */
 public final class SparkSequenceTrainer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SparkSequenceTrainer.class);
@@ -84,6 +95,8 @@ public final class SparkSequenceTrainer implements AutoCloseable {
     private final SequenceLayout layout;
     private final JavaRDD<DocumentShelf> shelves;
     private final ExpertExchange experts;
+    /** SHUFFLE, or LOCAL when the experts live on the driver and are small ({@link RoutingMode#resolve}); SHUFFLE without an MoE. */
+    private final RoutingMode routing;
     /** This trainer's key in the executors' {@link ExpertPool} (the partitions' buffers). */
     private final String run = java.util.UUID.randomUUID().toString();
 
@@ -127,6 +140,13 @@ public final class SparkSequenceTrainer implements AutoCloseable {
             this.sharedOptimiser = trainer.optimiser().newState(shared);
             this.step = 0;
         }
+        MoELayer moe = model.moe();
+        this.routing = moe == null ? RoutingMode.SHUFFLE : config.routing().resolve(config.placement(), layout.partitions(),
+                moe.numExperts(), moe.expert().layout().size(), moe.gating().slotsPerRow(), layout.sequences() * layout.steps(), model.dim());
+        if (routing == RoutingMode.LOCAL && config.placement() != ExpertPlacement.DRIVER) {
+            throw new IllegalArgumentException("the recurrent model routes locally only with its experts on the driver (placement DRIVER),"
+                    + " got placement " + config.placement() + "; use routing SHUFFLE or AUTO");
+        }
         if (model.moe() == null) {
             this.experts = null;
         } else if (fromCheckpoint != null) {
@@ -137,8 +157,9 @@ public final class SparkSequenceTrainer implements AutoCloseable {
             this.experts = ExpertExchange.fresh(sc, model.moe(), config);
         }
         this.cursors = cursors != null ? cursors : initialCursors();
-        LOG.info("spark-moe sequence engine: {} data partitions, S = {} sequences x T = {} tokens, {} documents, {} experts, placement {}",
-                layout.partitions(), layout.sequences(), layout.steps(), layout.count(), model.numExperts(), config.placement());
+        LOG.info("spark-moe sequence engine: {} data partitions, S = {} sequences x T = {} tokens, {} documents, {} experts, placement {},"
+                        + " routing {}", layout.partitions(), layout.sequences(), layout.steps(), layout.count(), model.numExperts(),
+                config.placement(), routing);
     }
 
     private record CheckpointedExperts(CheckpointStore store, CheckpointMeta meta) {
@@ -161,6 +182,11 @@ public final class SparkSequenceTrainer implements AutoCloseable {
 
     public SequenceLayout layout() {
         return layout;
+    }
+
+    /** How rows reach the experts: the config's routing resolved for this model ({@link RoutingMode#resolve}). */
+    public RoutingMode routing() {
+        return routing;
     }
 
     /** The current shared parameters. */
@@ -209,7 +235,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
             SequenceCursor cursor = cit.next();
             return Collections.singletonList(SequencePartitionStep.unscaled(ctx, sharedB.value(), cursor.partition(), sit.next(), cursor))
                     .iterator();
-        }) : moeStep(ctx, sharedB, es, persisted);
+        }) : routing == RoutingMode.LOCAL ? localStep(ctx, sharedB, es, persisted) : moeStep(ctx, sharedB, es, persisted);
 
         // job 1: the step; records in index order (data partitions, then expert shards)
         List<Tuple2<PartitionResult, SequenceCursor>> records = results.collect();
@@ -281,12 +307,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
     private JavaRDD<Tuple2<PartitionResult, SequenceCursor>> moeStep(SequencePartitionStep.Context ctx, Broadcast<Parameters> sharedB,
                                                                     ExpertExchange.Step es, List<JavaRDD<?>> persisted) {
         int partitions = layout.partitions();
-        JavaRDD<SequenceCursor> entering = sc.parallelize(Arrays.asList(cursors), partitions);
-        JavaRDD<SequencePartitionStep> gated = persist(shelves.zipPartitions(entering, (sit, cit) -> {
-            DocumentShelf shelf = sit.next();
-            SequenceCursor cursor = cit.next();
-            return Collections.singletonList(SequencePartitionStep.gate(ctx, sharedB.value(), cursor.partition(), shelf, cursor)).iterator();
-        }), "spark-moe sequence gate", persisted);
+        JavaRDD<SequencePartitionStep> gated = gated(ctx, sharedB, persisted);
         DataPartitioner byPartition = new DataPartitioner(partitions);
         boolean bf16 = config.shufflePayload() == ShufflePayload.BF16;
         JavaPairRDD<Integer, ShuffleBlock> toCombine = es.forward(gated.flatMapToPair(ps -> ps.dispatch(bf16).iterator()))
@@ -300,6 +321,37 @@ public final class SparkSequenceTrainer implements AutoCloseable {
                 (cit, bit) -> Collections.singletonList(cit.next().finish(ctx, sharedB.value(), bit)).iterator());
         return parts.union(es.sumsOfSquares().map(s -> new Tuple2<>(
                 new PartitionResult(partitions + s._1(), null, 0, 0, null, null, s._2()), (SequenceCursor) null)));
+    }
+
+    /**
+     * The step of a model with small experts on the driver under local routing: gate, every
+     * partition's statistics to every partition, then on each partition the experts (broadcast) on
+     * its own rows and the rest of the forward and backward pass; the partitions' expert gradients
+     * summed per expert ({@link ExpertExchange.Step#localGradients}). No row leaves its partition.
+     */
+    private JavaRDD<Tuple2<PartitionResult, SequenceCursor>> localStep(SequencePartitionStep.Context ctx, Broadcast<Parameters> sharedB,
+                                                                      ExpertExchange.Step es, List<JavaRDD<?>> persisted) {
+        int partitions = layout.partitions();
+        JavaRDD<SequencePartitionStep> gated = gated(ctx, sharedB, persisted);
+        Broadcast<Parameters[]> expertsB = es.localExperts(partitions);
+        JavaPairRDD<Integer, ShuffleBlock> stats = Shuffles.partitionBy(gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator()),
+                new DataPartitioner(partitions));
+        JavaRDD<SequencePartitionStep.Local> local = persist(gated.zipPartitions(stats,
+                (pit, bit) -> Collections.singletonList(pit.next().local(ctx, sharedB.value(), expertsB.value(), bit)).iterator()),
+                "spark-moe sequence local forward and backward", persisted);
+        es.localGradients(local.flatMapToPair(l -> l.expertGradients().iterator()));
+        return local.map(SequencePartitionStep.Local::result).union(es.sumsOfSquares().map(s -> new Tuple2<>(
+                new PartitionResult(partitions + s._1(), null, 0, 0, null, null, s._2()), (SequenceCursor) null)));
+    }
+
+    /** Stage 1 of a step with an MoE: each partition's next window, lower stages and gate, kept for the step. */
+    private JavaRDD<SequencePartitionStep> gated(SequencePartitionStep.Context ctx, Broadcast<Parameters> sharedB, List<JavaRDD<?>> persisted) {
+        JavaRDD<SequenceCursor> entering = sc.parallelize(Arrays.asList(cursors), layout.partitions());
+        return persist(shelves.zipPartitions(entering, (sit, cit) -> {
+            DocumentShelf shelf = sit.next();
+            SequenceCursor cursor = cit.next();
+            return Collections.singletonList(SequencePartitionStep.gate(ctx, sharedB.value(), cursor.partition(), shelf, cursor)).iterator();
+        }), "spark-moe sequence gate", persisted);
     }
 
     private static <T> JavaRDD<T> persist(JavaRDD<T> rdd, String name, List<JavaRDD<?>> persisted) {

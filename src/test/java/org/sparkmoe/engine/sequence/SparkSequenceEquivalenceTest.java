@@ -81,21 +81,25 @@ class SparkSequenceEquivalenceTest {
             for (ExpertPlacement placement : ExpertPlacement.values()) {
                 for (int partitions : new int[]{1, 3}) {
                     if (kind.equals("lstm") && placement == ExpertPlacement.SHARDED) continue; // no experts
-                    out.add(Arguments.of(kind, placement, partitions));
+                    out.add(Arguments.of(kind, placement, partitions, RoutingMode.SHUFFLE));
+                    // local routing: the experts broadcast from the driver to the partitions
+                    if (!kind.equals("lstm") && placement == ExpertPlacement.DRIVER) {
+                        out.add(Arguments.of(kind, placement, partitions, RoutingMode.LOCAL));
+                    }
                 }
             }
         }
         return out.stream();
     }
 
-    @ParameterizedTest(name = "{0}, {1}, {2} partitions")
+    @ParameterizedTest(name = "{0}, {1}, {2} partitions, {3}")
     @MethodSource("configurations")
-    void sparkStepsEqualTheReference(String kind, ExpertPlacement placement, int partitions) {
+    void sparkStepsEqualTheReference(String kind, ExpertPlacement placement, int partitions, RoutingMode routing) {
         JavaSparkContext sc = SparkTestContext.get();
         RecurrentLanguageModel model = model(kind);
         TrainerConfig cfg = trainer(Precision.F64);
         int shards = Math.max(1, Math.min(2, model.numExperts()));
-        EngineConfig engine = EngineConfig.of(RoutingMode.SHUFFLE, placement, shards, S * T, cfg).withKeepGradients(true);
+        EngineConfig engine = EngineConfig.of(routing, placement, shards, S * T, cfg).withKeepGradients(true);
         SequenceLayout layout = new SequenceLayout(S, T, END, 0, DOCUMENTS, partitions);
         SequenceTrainer reference = new SequenceTrainer(model, cfg, S);
         DocumentStreams streams = new DocumentStreams(S, T, DocumentStreams.markov(CORPUS), END, 0, DOCUMENTS, true);
@@ -121,6 +125,27 @@ class SparkSequenceEquivalenceTest {
             SparkSequenceTrainer.Evaluation heldOut = spark.evaluate(documents(sc, DOCUMENTS, 9, 3), 2);
             assertRelative(expected, heldOut.perplexity(), "held-out perplexity");
         }
+    }
+
+    @org.junit.jupiter.api.Test
+    void autoRoutesLocallyOnlyForSmallDriverHeldExperts() {
+        JavaSparkContext sc = SparkTestContext.get();
+        TrainerConfig cfg = trainer(Precision.F64);
+        // (P + 1) n |theta_e| = 2 * 4 * 58 = 464 expert floats against k S T d = 2 * 5 * T * 6 row floats
+        for (int t : new int[]{4, 12}) {
+            SequenceLayout layout = new SequenceLayout(S, t, END, 0, DOCUMENTS, 1);
+            for (ExpertPlacement placement : ExpertPlacement.values()) {
+                EngineConfig engine = EngineConfig.of(RoutingMode.AUTO, placement, 2, S * t, cfg);
+                try (SparkSequenceTrainer spark = new SparkSequenceTrainer(sc, model("flat"), engine, documents(sc, DOCUMENTS), layout)) {
+                    RoutingMode expected = t == 12 && placement == ExpertPlacement.DRIVER ? RoutingMode.LOCAL : RoutingMode.SHUFFLE;
+                    assertEquals(expected, spark.routing(), "T = " + t + ", " + placement);
+                }
+            }
+        }
+        EngineConfig sharded = EngineConfig.of(RoutingMode.LOCAL, ExpertPlacement.SHARDED, 2, S * T, cfg);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new SparkSequenceTrainer(sc, model("flat"), sharded, documents(sc, DOCUMENTS), new SequenceLayout(S, T, END, 0, DOCUMENTS, 1)));
+        assertTrue(e.getMessage().contains("placement SHARDED"), e.getMessage());
     }
 
     static void assertRelative(double expected, double actual, String what) {
