@@ -1,7 +1,5 @@
 package org.sparkmoe.bench;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
@@ -39,7 +37,7 @@ public final class RecurrentBenchmark {
         int h = a.integer("h", 256), s = a.integer("S", 32), t = a.integer("T", 20), c = a.integer("c", 3);
         int steps = a.integer("steps", 20), warmup = a.integer("warmup", 5);
         System.out.printf(Locale.ROOT, "V=%d d=%d experts=%d k=%d h=%d S=%d T=%d c=%d; gemm %s; load average before: %s%n",
-                v, d, n, k, h, s, t, c, GemmBackends.current().name(), loadAverage());
+                v, d, n, k, h, s, t, c, GemmBackends.current().name(), EngineBenchmark.loadAverage());
         System.out.println("| model | fwd MACs/token | tokens/s (fwd+bwd) |");
         System.out.println("|---|---:|---:|");
         RecurrentLanguageModel moe = RecurrentLanguageModel.withMoE(v, d, NoisyTopKGating.noisyTopK(d, n, k), h, BalanceWeights.PAPER, 0.1);
@@ -53,7 +51,7 @@ public final class RecurrentBenchmark {
                 new SoftmaxCrossEntropyHead(d, v));
         long windowMacs = (long) c * d * d + n * (long) d + k * new Expert(d, h).forwardFlopsPerRow() + (long) d * v;
         row("window c=" + c + ", MoE-" + n + " (k=" + k + ", h=" + h + ")", windowMacs, window(window, v, c, s * t, steps, warmup));
-        System.out.println("load average after: " + loadAverage());
+        System.out.println("load average after: " + EngineBenchmark.loadAverage());
     }
 
     private static void row(String name, long macs, double tokensPerSecond) {
@@ -102,13 +100,5 @@ public final class RecurrentBenchmark {
             net.forwardBackward(params, Batch.ofTokens(m, ids, tokens, c, labels), GateNoise.training(1, i + 1), ws, grad);
         }
         return (double) steps * m / ((System.nanoTime() - start) / 1e9);
-    }
-
-    private static String loadAverage() {
-        try {
-            return Files.readString(Path.of("/proc/loadavg")).trim();
-        } catch (Exception e) {
-            return "unavailable";
-        }
     }
 }

@@ -1,8 +1,6 @@
 package org.sparkmoe.bench;
 
 import java.lang.management.ManagementFactory;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -65,7 +63,7 @@ public final class SparkSequenceBenchmark {
         String master = a.string("master", "local[2]");
         System.out.printf(Locale.ROOT, "V=%d d=%d h=%d k=%d S=%d T=%d, %s, %d partitions, routing %s, %d steps after %d warm-up;"
                         + " gemm %s; load average before: %s%n", v, d, h, k, s, t, master, partitions, routing, steps, warmup,
-                GemmBackends.current().name(), loadAverage());
+                GemmBackends.current().name(), EngineBenchmark.loadAverage());
         SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-moe sequence benchmark")
                 .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
                 .set("spark.kryo.registrator", "org.sparkmoe.engine.serde.MoEKryoRegistrator")
@@ -122,7 +120,7 @@ public final class SparkSequenceBenchmark {
                 double ref2 = reference(model, cfg, docs, layout, steps, warmup);
                 double ref = (ref1 + ref2) / 2, refCpu = (refCpu1 + REFERENCE_CPU_MS[0]) / 2;
                 String line = String.format(Locale.ROOT, "| %s | %,.0f (%,.0f, %,.0f) | %,.0f | %.2f | %,.0f | %,.0f | %.2f | %.1f / %.1f / %.1f | %,.0f | %s |",
-                        key, ref, ref1, ref2, spark, spark / ref, refCpu, sparkCpu, sparkCpu / refCpu, jobs, stages, tasks, mb, loadAverage());
+                        key, ref, ref1, ref2, spark, spark / ref, refCpu, sparkCpu, sparkCpu / refCpu, jobs, stages, tasks, mb, EngineBenchmark.loadAverage());
                 System.out.println(line);
                 lines.add(line);
             }
@@ -241,14 +239,6 @@ public final class SparkSequenceBenchmark {
                         : e.taskInfo().finishTime() - e.taskInfo().gettingResultTime());
                 add("wall (launch to finish)", e.taskInfo().duration());
             }
-        }
-    }
-
-    private static String loadAverage() {
-        try {
-            return Files.readString(Path.of("/proc/loadavg")).trim();
-        } catch (Exception e) {
-            return "unavailable";
         }
     }
 }
