@@ -16,7 +16,8 @@ import org.sparkmoe.core.param.Parameters;
  * nested matrices and parameters use their own registered serializers.
  */
 public final class EngineSerializers {
-    static final int VERSION = 1;
+    /** 2: PartitionResult carries the local-routed partition's expert gradients. */
+    static final int VERSION = 2;
 
     private EngineSerializers() {
     }
