@@ -62,7 +62,7 @@ class _MoEParams(Params):
     wLoad: "Param[float]" = Param(
         Params._dummy(), "wLoad", "Weight of the load (balance) loss w_load (paper eq. 11).", typeConverter=TypeConverters.toFloat)
     routing: "Param[str]" = Param(
-        Params._dummy(), "routing", "How examples reach their experts. shuffle = each expert runs on all its tokens from all partitions (the paper's fix for the shrinking batch); local = every partition runs its own copy of the experts (no row shuffles; expert batches shrink with the partitions); auto = local when the experts live on the driver and are small next to the rows a step moves ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The recurrent models always shuffle.", typeConverter=TypeConverters.toString)
+        Params._dummy(), "routing", "How examples reach their experts. shuffle = each expert runs on all its tokens from all partitions (the paper's fix for the shrinking batch); local = every partition runs its own copy of the experts (no row shuffles; expert batches shrink with the partitions); auto = local when the experts live on the driver and are small next to the rows a step moves ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. For the recurrent models the batch is lm.streams x lm.seqLength rows, and local needs placement driver.", typeConverter=TypeConverters.toString)
     placement: "Param[str]" = Param(
         Params._dummy(), "placement", "Where expert parameters live while training. driver = broadcast from the driver; sharded = in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps them there).", typeConverter=TypeConverters.toString)
     expertShards: "Param[int]" = Param(
@@ -541,8 +541,9 @@ class MoEClassifier(
         partitions (the paper's fix for the shrinking batch); local = every partition runs its own
         copy of the experts (no row shuffles; expert batches shrink with the partitions); auto =
         local when the experts live on the driver and are small next to the rows a step moves
-        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The
-        recurrent models always shuffle.
+        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. For
+        the recurrent models the batch is lm.streams x lm.seqLength rows, and local needs placement
+        driver.
     placement : str, default "driver"
         Where expert parameters live while training. driver = broadcast from the driver; sharded =
         in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps
@@ -760,8 +761,9 @@ class MoERegressor(
         partitions (the paper's fix for the shrinking batch); local = every partition runs its own
         copy of the experts (no row shuffles; expert batches shrink with the partitions); auto =
         local when the experts live on the driver and are small next to the rows a step moves
-        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The
-        recurrent models always shuffle.
+        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. For
+        the recurrent models the batch is lm.streams x lm.seqLength rows, and local needs placement
+        driver.
     placement : str, default "driver"
         Where expert parameters live while training. driver = broadcast from the driver; sharded =
         in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps
@@ -989,8 +991,9 @@ class MoELanguageModelEstimator(
         partitions (the paper's fix for the shrinking batch); local = every partition runs its own
         copy of the experts (no row shuffles; expert batches shrink with the partitions); auto =
         local when the experts live on the driver and are small next to the rows a step moves
-        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The
-        recurrent models always shuffle.
+        ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. For
+        the recurrent models the batch is lm.streams x lm.seqLength rows, and local needs placement
+        driver.
     placement : str, default "driver"
         Where expert parameters live while training. driver = broadcast from the driver; sharded =
         in an RDD on the executors (the model can outgrow the driver; a fitted ML model then keeps

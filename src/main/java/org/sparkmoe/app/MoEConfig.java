@@ -128,10 +128,11 @@ public final class MoEConfig implements Serializable {
      */
     public void validate(Setting.Face face) {
         String lm = string(Settings.LM_MODEL);
-        if (!lm.equals("window") && string(Settings.ROUTING).equals("local")) {
+        if (!lm.equals("window") && string(Settings.ROUTING).equals("local") && string(Settings.PLACEMENT).equals("sharded")) {
             throw new InvalidConfigException(face.subject(Settings.ROUTING, get(Settings.ROUTING)) + " is not supported with "
-                    + face.name(Settings.LM_MODEL) + " = " + lm + ": the recurrent model routes every timestep's rows through the"
-                    + " shuffle (use engine.routing=shuffle)");
+                    + face.name(Settings.LM_MODEL) + " = " + lm + " and " + face.subject(Settings.PLACEMENT, get(Settings.PLACEMENT))
+                    + ": the recurrent model's local routing runs driver-held experts in every partition (use "
+                    + face.name(Settings.ROUTING) + " = shuffle or auto)");
         }
         if (lm.equals("lstm") || lm.equals("moe-1-wide")) return; // the model.* MoE keys do not shape these baselines' layer
         switch (gating()) {
@@ -203,9 +204,8 @@ public final class MoEConfig implements Serializable {
 
     public EngineConfig engineConfig() {
         String routing = string(Settings.ROUTING);
-        // auto: the engine picks local routing for a small model on the driver (RoutingMode.resolve); the recurrent models always shuffle
-        return EngineConfig.of(routing.equals("local") ? RoutingMode.LOCAL
-                        : routing.equals("auto") && languageModel().equals("window") ? RoutingMode.AUTO : RoutingMode.SHUFFLE,
+        // auto: the engine picks local routing for a small model on the driver (RoutingMode.resolve; a recurrent step's batch is S*T rows)
+        return EngineConfig.of(routing.equals("local") ? RoutingMode.LOCAL : routing.equals("auto") ? RoutingMode.AUTO : RoutingMode.SHUFFLE,
                 string(Settings.PLACEMENT).equals("sharded") ? ExpertPlacement.SHARDED : ExpertPlacement.DRIVER,
                 integer(Settings.EXPERT_SHARDS), integer(Settings.BATCH_SIZE), trainerConfig())
                 .withShufflePayload(string(Settings.SHUFFLE_PAYLOAD).equals("bf16") ? ShufflePayload.BF16 : ShufflePayload.F32);

@@ -11,7 +11,6 @@ import org.sparkmoe.core.param.ParameterLayout;
 import org.sparkmoe.core.recurrent.RecurrentLanguageModel;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.engine.ExpertPlacement;
-import org.sparkmoe.engine.RoutingMode;
 
 /**
  * What a saved recurrent language model (paper section 5.1, appendix C: embedding -> LSTM -> MoE ->
@@ -66,14 +65,14 @@ public record RecurrentSpec(String kind, double dropout, int seqLength, int stre
     }
 
     /**
-     * The engine config of a training run of {@code model} (this spec's): SHUFFLE routing (the only
-     * one the sequence engine has), the expert shards within the model's experts (driver placement
-     * without experts), a batch of S*T tokens, the configured trainer and shuffle payload.
+     * The engine config of a training run of {@code model} (this spec's): the configured routing (AUTO
+     * resolves on the S*T rows of a step), the expert shards within the model's experts (driver
+     * placement without experts), a batch of S*T tokens, the configured trainer and shuffle payload.
      */
     public EngineConfig engineConfig(EngineConfig configured, RecurrentLanguageModel model) {
         int shards = Math.max(1, Math.min(configured.expertShards(), Math.max(1, model.numExperts())));
         ExpertPlacement placement = model.numExperts() == 0 ? ExpertPlacement.DRIVER : configured.placement();
-        return EngineConfig.of(RoutingMode.SHUFFLE, placement, shards, Math.multiplyExact(streams, seqLength), configured.trainer())
+        return EngineConfig.of(configured.routing(), placement, shards, Math.multiplyExact(streams, seqLength), configured.trainer())
                 .withShufflePayload(configured.shufflePayload());
     }
 

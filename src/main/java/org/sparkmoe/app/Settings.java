@@ -291,8 +291,8 @@ public final class Settings {
             "How examples reach their experts. shuffle = each expert runs on all its tokens from all partitions (the paper's fix for"
             + " the shrinking batch); local = every partition runs its own copy of the experts (no row shuffles; expert batches"
             + " shrink with the partitions); auto = local when the experts live on the driver and are small next to the rows"
-            + " a step moves ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. The"
-            + " recurrent models always shuffle.");
+            + " a step moves ((partitions + 1) x experts x expert parameters <= k x batch x modelDim), else shuffle. For the"
+            + " recurrent models the batch is lm.streams x lm.seqLength rows, and local needs placement driver.");
     public static final Setting PLACEMENT = both("engine", "placement").choice("driver", "sharded").def("driver").doc(
             "Where expert parameters live while training. driver = broadcast from the driver; sharded = in an RDD on the"
             + " executors (the model can outgrow the driver; a fitted ML model then keeps them there).");

@@ -104,9 +104,10 @@ class RecurrentJobTest {
 
     @Test
     void badRecurrentSettingsNameTheKey(@TempDir Path tmp) {
-        MoEJobTest.Run local = job("train", with("engine.routing=local"), "output.dir=" + tmp.resolve("a"));
+        MoEJobTest.Run local = job("train", with("engine.routing=local", "engine.placement=sharded"), "output.dir=" + tmp.resolve("a"));
         assertEquals(2, local.code(), local.out());
-        assertTrue(local.out().contains("engine.routing") && local.out().contains("lm.model"), local.out());
+        assertTrue(local.out().contains("engine.routing") && local.out().contains("engine.placement") && local.out().contains("lm.model"),
+                local.out());
         MoEJobTest.Run task = job("train", List.of("task=regression", "lm.model=lstm"), "output.dir=" + tmp.resolve("b"));
         assertEquals(2, task.code(), task.out());
         assertTrue(task.out().contains("'lm.model'"), task.out());
