@@ -245,7 +245,9 @@ class RecurrentLanguageModelTest {
         e = assertThrows(IllegalArgumentException.class,
                 () -> estimator("lstm-moe").setModelDim(8).setInitialModel(model).setMaxSteps(1).fit(train));
         assertTrue(e.getMessage().contains("initialModelPath") && e.getMessage().contains("shape"), e.getMessage());
-        var routing = assertThrows(RuntimeException.class, () -> estimator("lstm-moe").setRouting("local").setMaxSteps(1).fit(train));
-        assertTrue(routing.getMessage().contains("param routing") && routing.getMessage().contains("lmModel"), routing.getMessage());
+        var routing = assertThrows(RuntimeException.class,
+                () -> estimator("lstm-moe").setRouting("local").setPlacement("sharded").setMaxSteps(1).fit(train));
+        assertTrue(routing.getMessage().contains("param routing") && routing.getMessage().contains("param placement")
+                && routing.getMessage().contains("lmModel"), routing.getMessage());
     }
 }
