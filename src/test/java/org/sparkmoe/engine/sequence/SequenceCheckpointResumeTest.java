@@ -32,13 +32,15 @@ import org.sparkmoe.engine.checkpoint.CheckpointStore;
 class SequenceCheckpointResumeTest {
     static final int S = SparkSequenceEquivalenceTest.S, T = SparkSequenceEquivalenceTest.T;
 
-    @ParameterizedTest(name = "{0}, {1}")
-    @CsvSource({"flat, DRIVER", "flat, SHARDED", "hierarchical, SHARDED", "lstm, DRIVER"})
-    void resumedRunEqualsUninterruptedRun(String kind, ExpertPlacement placement, @TempDir Path tmp) throws Exception {
+    @ParameterizedTest(name = "{0}, {1}, {2}")
+    @CsvSource({"flat, DRIVER, SHUFFLE", "flat, SHARDED, SHUFFLE", "hierarchical, SHARDED, SHUFFLE", "lstm, DRIVER, SHUFFLE",
+            "flat, DRIVER, LOCAL", "hierarchical, DRIVER, LOCAL"})
+    void resumedRunEqualsUninterruptedRun(String kind, ExpertPlacement placement, RoutingMode routing, @TempDir Path tmp)
+            throws Exception {
         JavaSparkContext sc = SparkTestContext.get();
         RecurrentLanguageModel model = SparkSequenceEquivalenceTest.model(kind);
         TrainerConfig cfg = SparkSequenceEquivalenceTest.trainer(Precision.F32);
-        EngineConfig engine = EngineConfig.of(RoutingMode.SHUFFLE, placement, 2, S * T, cfg);
+        EngineConfig engine = EngineConfig.of(routing, placement, 2, S * T, cfg);
         SequenceLayout layout = new SequenceLayout(S, T, SparkSequenceEquivalenceTest.END, 0, SparkSequenceEquivalenceTest.DOCUMENTS, 2);
         JavaPairRDD<Long, int[]> docs = SparkSequenceEquivalenceTest.documents(sc, SparkSequenceEquivalenceTest.DOCUMENTS);
         CheckpointStore store = new CheckpointStore(tmp.resolve("ckpt").toString(), new Configuration());
