@@ -319,8 +319,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
                 byPartition);
         JavaRDD<Tuple2<PartitionResult, SequenceCursor>> parts = combined.zipPartitions(inputGrads,
                 (cit, bit) -> Collections.singletonList(cit.next().finish(ctx, sharedB.value(), bit)).iterator());
-        return parts.union(es.sumsOfSquares().map(s -> new Tuple2<>(
-                new PartitionResult(partitions + s._1(), null, 0, 0, null, null, s._2()), (SequenceCursor) null)));
+        return parts.union(shardRecords(es));
     }
 
     /**
@@ -340,8 +339,14 @@ public final class SparkSequenceTrainer implements AutoCloseable {
                 (pit, bit) -> Collections.singletonList(pit.next().local(ctx, sharedB.value(), expertsB.value(), bit)).iterator()),
                 "spark-moe sequence local forward and backward", persisted);
         es.localGradients(local.flatMapToPair(l -> l.expertGradients().iterator()));
-        return local.map(SequencePartitionStep.Local::result).union(es.sumsOfSquares().map(s -> new Tuple2<>(
-                new PartitionResult(partitions + s._1(), null, 0, 0, null, null, s._2()), (SequenceCursor) null)));
+        return local.map(SequencePartitionStep.Local::result).union(shardRecords(es));
+    }
+
+    /** Each expert shard's gradient sum of squares as a record after the P data partitions' (index P + shard, no cursor). */
+    private JavaRDD<Tuple2<PartitionResult, SequenceCursor>> shardRecords(ExpertExchange.Step es) {
+        int partitions = layout.partitions();
+        return es.sumsOfSquares().map(s -> new Tuple2<>(
+                new PartitionResult(partitions + s._1(), null, 0, 0, null, null, s._2()), (SequenceCursor) null));
     }
 
     /** Stage 1 of a step with an MoE: each partition's next window, lower stages and gate, kept for the step. */
