@@ -4,6 +4,8 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import org.sparkmoe.core.linalg.Buffers;
+import org.sparkmoe.core.linalg.DoubleMatrix;
+import org.sparkmoe.core.linalg.FloatMatrix;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.param.ParameterLayout;
@@ -132,27 +134,31 @@ public final class NoisyTopKGating implements Gating {
         int[] expert = s.expert();
         double[] gate = s.gate();
         int topCount = Math.min(k + 1, n);
+        // the per-pair loops read and write plain double arrays (no virtual get per element): the logits are
+        // widened once, and the raw noise logits go into sigma, which each pair then overwrites with its sigma
+        double[] cd = s.cleanD, sg = s.sigma, sm = s.sigmoid, ep = s.eps, nl = s.noisyLogit;
+        toDoubles(clean, cd, m * n);
+        if (noisy) toDoubles(raw, sg, m * n);
         for (int r = 0; r < m; r++) {
             int base = r * n;
-            long rowKey = s.noiseOn ? noise.rowKey(exampleIds[r]) : 0;
-            for (int i = 0; i < n; i++) {
-                double c = clean.get(r, i);
-                s.cleanD[base + i] = c;
-                double h = c;
-                if (noisy) {
+            if (noisy) {
+                for (int i = base; i < base + n; i++) {
                     // softplus and its derivative (the sigmoid, for the backward pass) from one exp
-                    double v = raw.get(r, i);
+                    double v = sg[i];
                     double ex = Math.exp(v > 0 ? -v : v);
-                    double sigma = (v > 0 ? v + log1p(ex) : log1p(ex)) + NOISE_EPSILON;
-                    s.sigma[base + i] = sigma;
-                    s.sigmoid[base + i] = v >= 0 ? 1.0 / (1.0 + ex) : ex / (1.0 + ex);
-                    if (s.noiseOn) {
-                        double e = noise.sampleForRow(rowKey, streamBase + i);
-                        s.eps[base + i] = e;
-                        h = c + e * sigma;
-                    }
+                    sg[i] = (v > 0 ? v + log1p(ex) : log1p(ex)) + NOISE_EPSILON;
+                    sm[i] = v >= 0 ? 1.0 / (1.0 + ex) : ex / (1.0 + ex);
                 }
-                s.noisyLogit[base + i] = h;
+            }
+            if (s.noiseOn) {
+                long rowKey = noise.rowKey(exampleIds[r]);
+                for (int i = 0; i < n; i++) {
+                    double e = noise.sampleForRow(rowKey, streamBase + i);
+                    ep[base + i] = e;
+                    nl[base + i] = cd[base + i] + e * sg[base + i];
+                }
+            } else {
+                System.arraycopy(cd, base, nl, base, n);
             }
             int tb = r * (k + 1);
             if (k == n) {
@@ -178,10 +184,17 @@ public final class NoisyTopKGating implements Gating {
                 double thrIn = s.noisyLogit[base + s.top[tb + k]];
                 double thrOut = s.noisyLogit[base + s.top[tb + k - 1]];
                 markTop(s, tb);
-                for (int i = 0; i < n; i++) {
-                    double thr = s.inTop[i] ? thrIn : thrOut;
-                    double z = (s.cleanD[base + i] - thr) / s.sigma[base + i];
-                    stats[n + i] += s.precision == Precision.F32 ? NormalDistribution.cdfFast(z) : NormalDistribution.cdf(z);
+                boolean[] inTop = s.inTop;
+                if (s.precision == Precision.F32) {
+                    for (int i = 0; i < n; i++) {
+                        double z = (cd[base + i] - (inTop[i] ? thrIn : thrOut)) / sg[base + i];
+                        stats[n + i] += NormalDistribution.cdfFast(z);
+                    }
+                } else {
+                    for (int i = 0; i < n; i++) {
+                        double z = (cd[base + i] - (inTop[i] ? thrIn : thrOut)) / sg[base + i];
+                        stats[n + i] += NormalDistribution.cdf(z);
+                    }
                 }
                 unmarkTop(s, tb);
             } else {
@@ -250,10 +263,8 @@ public final class NoisyTopKGating implements Gating {
                 }
                 unmarkTop(s, tb);
             }
-            for (int i = 0; i < n; i++) {
-                dClean.set(r, i, dC[i]);
-                if (noisy) dRaw.set(r, i, dS[i] * s.sigmoid[base + i]);
-            }
+            storeRow(dC, dClean, base, n, null, 0);
+            if (noisy) storeRow(dS, dRaw, base, n, s.sigmoid, base);
         }
         grad.get(gateName).gemm(1, x, true, dClean, false, 1);
         if (dx != null) dx.gemm(1, dClean, false, p.get(gateName), true, 1);
@@ -282,15 +293,53 @@ public final class NoisyTopKGating implements Gating {
      */
     static void selectTop(double[] v, int base, int n, int count, int[] out, int ob) {
         int len = 0;
+        // the smallest kept value once the list is full, in a register: most entries fail the first test
+        double floor = Double.NaN;
         for (int i = 0; i < n; i++) {
             double x = v[base + i];
-            if (len == count && x <= v[base + out[ob + len - 1]]) continue;
+            if (len == count && x <= floor) continue;
             int pos = len == count ? count - 1 : len++;
             while (pos > 0 && x > v[base + out[ob + pos - 1]]) {
                 out[ob + pos] = out[ob + pos - 1];
                 pos--;
             }
             out[ob + pos] = i;
+            if (len == count) floor = v[base + out[ob + count - 1]];
+        }
+    }
+
+    /** {@code out[0, len)} = the matrix's first {@code len} elements, widened to double where float. */
+    private static void toDoubles(Matrix a, double[] out, int len) {
+        if (a instanceof FloatMatrix f) {
+            float[] d = f.data();
+            int o = f.offset();
+            for (int i = 0; i < len; i++) out[i] = d[o + i];
+        } else {
+            System.arraycopy(((DoubleMatrix) a).data(), a.offset(), out, 0, len);
+        }
+    }
+
+    /**
+     * Row {@code base / n} of {@code dst} = {@code src[0, n)}, times {@code scale[so, so + n)} elementwise
+     * when given (rounded to the matrix's precision as {@link Matrix#set} does).
+     */
+    private static void storeRow(double[] src, Matrix dst, int base, int n, double[] scale, int so) {
+        if (dst instanceof FloatMatrix f) {
+            float[] d = f.data();
+            int o = f.offset() + base;
+            if (scale == null) {
+                for (int i = 0; i < n; i++) d[o + i] = (float) src[i];
+            } else {
+                for (int i = 0; i < n; i++) d[o + i] = (float) (src[i] * scale[so + i]);
+            }
+        } else {
+            double[] d = ((DoubleMatrix) dst).data();
+            int o = dst.offset() + base;
+            if (scale == null) {
+                System.arraycopy(src, 0, d, o, n);
+            } else {
+                for (int i = 0; i < n; i++) d[o + i] = src[i] * scale[so + i];
+            }
         }
     }
 
