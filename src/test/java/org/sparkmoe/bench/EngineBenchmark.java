@@ -37,7 +37,9 @@ import org.sparkmoe.engine.StepReport;
  *
  * <p>Arguments (all optional, key=value): master=local[2], experts=4,16,64,256, routing=SHUFFLE,LOCAL,
  * placement=DRIVER,SHARDED, partitions=4, shards=2, batch=4096, k=2, d=128, h=512, steps=6, warmup=2,
- * payload=F32 (or BF16: bfloat16 shuffle payloads).
+ * payload=F32 (or BF16: bfloat16 shuffle payloads), timeline=false (true: after each row, the wall-clock
+ * timeline of its last step: each job and stage with its tasks' start and end, the driver's gaps between
+ * jobs, the core time no task used, and the JVM's GC pauses in the step).
  * Besides step time it prints model FLOPs per step (expert GEMMs and the gate's projections), the
  * machine's sgemm rate for the expert's six GEMMs measured in the same run on all cores, bytes
  * written to shuffles per step, Spark jobs per step, and bytes allocated per step by all live
@@ -65,6 +67,7 @@ public final class EngineBenchmark {
         int steps = a.integer("steps", 6);
         int warmup = a.integer("warmup", 2);
         String payload = a.string("payload", "F32");
+        boolean timeline = Boolean.parseBoolean(a.string("timeline", "false"));
         long cells = (long) d * h;
 
         TimedGemm timed = new TimedGemm(GemmBackends.current());
@@ -114,12 +117,19 @@ public final class EngineBenchmark {
                             long alloc0 = allocatedBytes();
                             long cpu0 = processCpuNanos();
                             long wall0 = System.nanoTime();
+                            long gc0 = 0;
                             for (int s = 0; s < steps; s++) {
+                                if (timeline && s == steps - 1) {
+                                    settle(); // the earlier steps' events delivered before recording starts
+                                    counters.markLastStep();
+                                    gc0 = gcMillis();
+                                }
                                 StepReport r = engine.trainStep();
                                 secs[s] = r.seconds();
                                 mean += r.meanExpertBatch() / steps;
                                 r.timingsMillis().forEach((key, v) -> sum.merge(key, v / steps, Double::sum));
                             }
+                            long lastStepGc = gcMillis() - gc0;
                             double wall = (System.nanoTime() - wall0) / 1e9;
                             double processCpu = (processCpuNanos() - cpu0) / 1e9 / steps;
                             double allocMb = (allocatedBytes() - alloc0) / 1e6 / steps;
@@ -138,6 +148,7 @@ public final class EngineBenchmark {
                             System.out.printf(Locale.ROOT, "| %s | %s | %d | %,d | %.3f | %,.0f | %.1f | %.1f | %.0f%% | %.1f | %.0f | %.1f | %.2f | %.2f | %.0f | %s | %s |%n",
                                     routing, placement, n, params, median, batch / median, flops / 1e9, flops / 1e9 / median,
                                     100 * flops / 1e9 / median / sgemm, shuffledMb, allocMb, jobs, taskCpu, processCpu, mean, share, timingsRow(sum));
+                            if (timeline) System.out.print(counters.timeline(cores, lastStepGc));
                         }
                     }
                 }
@@ -234,30 +245,108 @@ public final class EngineBenchmark {
         g.sgemm(false, true, m, d, h, 1f, dh, 0, h, w1, 0, h, 0f, dx, 0, d);
     }
 
-    /** Jobs started and shuffle bytes written, from the scheduler's events. */
+    /** Milliseconds the JVM's collectors have spent so far (pauses, and for G1 its concurrent cycles' pauses). */
+    static long gcMillis() {
+        long ms = 0;
+        for (var gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) ms += Math.max(0, gc.getCollectionTime());
+        return ms;
+    }
+
+    /** Jobs started and shuffle bytes written, from the scheduler's events; the last step's jobs and tasks for the timeline. */
     static final class StepCounters extends SparkListener {
         final LongAdder jobs = new LongAdder();
         final LongAdder shuffleBytes = new LongAdder();
         /** CPU time of the tasks (Spark's executorCpuTime: running, deserialising and serialising them), ns. */
         final LongAdder taskCpuNanos = new LongAdder();
+        /** The last step's events, recorded from {@link #markLastStep()} on (the listener bus is one thread). */
+        private volatile boolean recording;
+        private final List<long[]> jobTimes = new ArrayList<>(); // job id, submitted, ended
+        private final java.util.Map<Integer, String> stageNames = new java.util.TreeMap<>();
+        private final java.util.Map<Integer, Integer> stageJob = new java.util.HashMap<>();
+        private final List<long[]> taskTimes = new ArrayList<>(); // stage, index, launch, finish, run ms, cpu ns, gc ms
 
         void reset() {
             jobs.reset();
             shuffleBytes.reset();
             taskCpuNanos.reset();
+            recording = false;
+        }
+
+        synchronized void markLastStep() {
+            jobTimes.clear();
+            stageNames.clear();
+            stageJob.clear();
+            taskTimes.clear();
+            recording = true;
         }
 
         @Override
-        public void onJobStart(SparkListenerJobStart jobStart) {
+        public synchronized void onJobStart(SparkListenerJobStart jobStart) {
             jobs.increment();
+            if (!recording) return;
+            jobTimes.add(new long[]{jobStart.jobId(), jobStart.time(), -1});
+            scala.jdk.javaapi.CollectionConverters.asJava(jobStart.stageInfos()).forEach(si -> {
+                stageNames.put(si.stageId(), si.name());
+                stageJob.put(si.stageId(), jobStart.jobId());
+            });
         }
 
         @Override
-        public void onTaskEnd(SparkListenerTaskEnd taskEnd) {
-            if (taskEnd.taskMetrics() != null) {
-                shuffleBytes.add(taskEnd.taskMetrics().shuffleWriteMetrics().bytesWritten());
-                taskCpuNanos.add(taskEnd.taskMetrics().executorCpuTime());
+        public synchronized void onJobEnd(org.apache.spark.scheduler.SparkListenerJobEnd jobEnd) {
+            for (long[] j : jobTimes) if (j[0] == jobEnd.jobId()) j[2] = jobEnd.time();
+        }
+
+        @Override
+        public synchronized void onTaskEnd(SparkListenerTaskEnd taskEnd) {
+            var m = taskEnd.taskMetrics();
+            if (m != null) {
+                shuffleBytes.add(m.shuffleWriteMetrics().bytesWritten());
+                taskCpuNanos.add(m.executorCpuTime());
             }
+            if (recording) {
+                var ti = taskEnd.taskInfo();
+                taskTimes.add(new long[]{taskEnd.stageId(), ti.index(), ti.launchTime(), ti.finishTime(),
+                        m == null ? 0 : m.executorRunTime(), m == null ? 0 : m.executorCpuTime(), m == null ? 0 : m.jvmGCTime()});
+            }
+        }
+
+        /**
+         * The recorded step as text: per job its wall time and the driver's gap before it, per stage its tasks
+         * (start and end in ms from the step's first job, run and CPU time), and the core-milliseconds no task
+         * used ({@code cores} x wall - task wall), which is where a step on few cores waits on its slowest task
+         * or on the driver.
+         */
+        synchronized String timeline(int cores, long gcMillis) {
+            StringBuilder sb = new StringBuilder();
+            if (jobTimes.isEmpty()) return "";
+            long t0 = jobTimes.get(0)[1];
+            long prevEnd = -1, busy = 0, gaps = 0;
+            long end = t0;
+            for (long[] j : jobTimes) {
+                long gap = prevEnd < 0 ? 0 : j[1] - prevEnd;
+                gaps += gap;
+                sb.append(String.format(Locale.ROOT, "    job %d: %d..%d ms (%d ms), driver gap before it %d ms%n", j[0], j[1] - t0, j[2] - t0, j[2] - j[1], gap));
+                for (var st : stageNames.entrySet()) {
+                    if (stageJob.get(st.getKey()) != j[0]) continue;
+                    List<long[]> ts = new ArrayList<>();
+                    for (long[] t : taskTimes) if (t[0] == st.getKey()) ts.add(t);
+                    if (ts.isEmpty()) continue; // skipped: its output was already there
+                    ts.sort(java.util.Comparator.comparingLong(t -> t[2]));
+                    sb.append(String.format(Locale.ROOT, "      stage %d %s%n", st.getKey(), st.getValue()));
+                    for (long[] t : ts) {
+                        busy += t[3] - t[2];
+                        sb.append(String.format(Locale.ROOT, "        task %d: %d..%d ms (run %d ms, CPU %.0f ms, GC %d ms)%n",
+                                t[1], t[2] - t0, t[3] - t0, t[4], t[5] / 1e6, t[6]));
+                    }
+                }
+                prevEnd = j[2];
+                end = Math.max(end, j[2]);
+            }
+            long wall = end - t0;
+            sb.append(String.format(Locale.ROOT, "    last step: jobs %d ms from first submit to last end; task wall %d ms on %d cores: "
+                    + "%d core-ms with no task running (%.0f%%); driver gaps between jobs %d ms; JVM GC %d ms%n",
+                    wall, busy, cores, cores * wall - busy, 100.0 * (cores * wall - busy) / Math.max(1, cores * wall), gaps, gcMillis));
+            return sb.toString();
         }
     }
 
