@@ -220,6 +220,29 @@ class GatingInvariantsTest {
         }
     }
 
+    /** The top-k selection against a stable sort: descending values, ties to the lower index, at offsets into shared arrays. */
+    @Test
+    void selectTopEqualsAStableDescendingSort() {
+        SplittableRandom r = new SplittableRandom(5);
+        for (int trial = 0; trial < 300; trial++) {
+            int n = 1 + r.nextInt(40);
+            int count = 1 + r.nextInt(n);
+            int base = r.nextInt(5);
+            int ob = r.nextInt(5);
+            double[] v = new double[base + n];
+            // few distinct values, so that ties are common
+            for (int i = 0; i < v.length; i++) v[i] = trial % 2 == 0 ? r.nextInt(6) - 3 : r.nextGaussian();
+            int[] out = new int[ob + count];
+            NoisyTopKGating.selectTop(v, base, n, count, out, ob);
+            Integer[] order = new Integer[n];
+            for (int i = 0; i < n; i++) order[i] = i;
+            java.util.Arrays.sort(order, (a, b) -> Double.compare(v[base + b], v[base + a])); // stable: ties keep index order
+            for (int j = 0; j < count; j++) {
+                assertEquals(order[j].intValue(), out[ob + j], "trial " + trial + " (n " + n + ", count " + count + "), rank " + j);
+            }
+        }
+    }
+
     @Test
     void normalCdfIsAccurate() {
         assertEquals(0.5, NormalDistribution.cdf(0), 1e-16);
