@@ -23,7 +23,8 @@ import scala.Tuple2;
  *       --gate-weighted dL/dy to the experts--&gt; experts backward (parameter gradients stay on the shard)
  *       --dL/dx back to the partitions--&gt; input-layer backward: each partition's aggregation record
  * </pre>
- * The expert shards add one aggregation record each: the sum of squares of their gradients.
+ * The expert shards add one aggregation record each: the sum of squares of their gradients, taken in
+ * the experts' backward pass while each expert's gradient is still in cache ({@link ExpertGrads}).
  */
 final class ShufflePipeline implements StepPipeline {
     private final ExpertPartitioner expertPartitioner;
