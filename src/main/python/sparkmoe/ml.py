@@ -68,7 +68,7 @@ class _MoEParams(Params):
     expertShards: "Param[int]" = Param(
         Params._dummy(), "expertShards", "Expert shards (partitions of the expert stage), in [1, number of experts].", typeConverter=TypeConverters.toInt)
     batchSize: "Param[int]" = Param(
-        Params._dummy(), "batchSize", "Global mini-batch size B (examples per step over all partitions). The job's window language model (task=lm, lm.model=window) does not take this default when the key is not given: it sizes B from the data, the training tokens / 64 rounded down to a multiple of 512, between 512 and 16384 (big batches where the data has them, at least 64 steps an epoch; BENCHMARKS.md has the executor memory such a batch needs).", typeConverter=TypeConverters.toInt)
+        Params._dummy(), "batchSize", "Global mini-batch size B (examples per step over all partitions; tokens for the window language model). 0 = sized from the training data: its examples / 64 rounded down to a multiple of 512, between 512 and 16384 (big batches where the data has them, at least 64 steps an epoch; data of fewer than 512 examples needs a smaller B given here). A number given here is used as it is. BENCHMARKS.md has the executor memory a batch needs. Not used by the recurrent language models (their step is streams x seqLength tokens).", typeConverter=TypeConverters.toInt)
     shufflePayload: "Param[str]" = Param(
         Params._dummy(), "shufflePayload", "How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured effect on the loss).", typeConverter=TypeConverters.toString)
     stepSize: "Param[float]" = Param(
@@ -550,12 +550,13 @@ class MoEClassifier(
         them there).
     expertShards : int, default 2
         Expert shards (partitions of the expert stage), in [1, number of experts].
-    batchSize : int, default 512
-        Global mini-batch size B (examples per step over all partitions). The job's window language
-        model (task=lm, lm.model=window) does not take this default when the key is not given: it
-        sizes B from the data, the training tokens / 64 rounded down to a multiple of 512, between
-        512 and 16384 (big batches where the data has them, at least 64 steps an epoch;
-        BENCHMARKS.md has the executor memory such a batch needs).
+    batchSize : int, default 0
+        Global mini-batch size B (examples per step over all partitions; tokens for the window
+        language model). 0 = sized from the training data: its examples / 64 rounded down to a
+        multiple of 512, between 512 and 16384 (big batches where the data has them, at least 64
+        steps an epoch; data of fewer than 512 examples needs a smaller B given here). A number
+        given here is used as it is. BENCHMARKS.md has the executor memory a batch needs. Not used
+        by the recurrent language models (their step is streams x seqLength tokens).
     shufflePayload : str, default "f32"
         How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as
         bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured
@@ -628,7 +629,7 @@ class MoEClassifier(
         routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
-        batchSize: int = 512,
+        batchSize: int = 0,
         shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
@@ -651,7 +652,7 @@ class MoEClassifier(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoEClassifier", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=0, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -671,7 +672,7 @@ class MoEClassifier(
         routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
-        batchSize: int = 512,
+        batchSize: int = 0,
         shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
@@ -714,7 +715,7 @@ class MoEClassificationModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=0, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", probabilityCol="probability", rawPredictionCol="rawPrediction", expertsCol="", validationIndicatorCol="", weightCol="")
 
     def setLabelCol(self: P, value: str) -> P:
         """Sets the value of :py:attr:`labelCol`."""
@@ -770,12 +771,13 @@ class MoERegressor(
         them there).
     expertShards : int, default 2
         Expert shards (partitions of the expert stage), in [1, number of experts].
-    batchSize : int, default 512
-        Global mini-batch size B (examples per step over all partitions). The job's window language
-        model (task=lm, lm.model=window) does not take this default when the key is not given: it
-        sizes B from the data, the training tokens / 64 rounded down to a multiple of 512, between
-        512 and 16384 (big batches where the data has them, at least 64 steps an epoch;
-        BENCHMARKS.md has the executor memory such a batch needs).
+    batchSize : int, default 0
+        Global mini-batch size B (examples per step over all partitions; tokens for the window
+        language model). 0 = sized from the training data: its examples / 64 rounded down to a
+        multiple of 512, between 512 and 16384 (big batches where the data has them, at least 64
+        steps an epoch; data of fewer than 512 examples needs a smaller B given here). A number
+        given here is used as it is. BENCHMARKS.md has the executor memory a batch needs. Not used
+        by the recurrent language models (their step is streams x seqLength tokens).
     shufflePayload : str, default "f32"
         How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as
         bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured
@@ -837,7 +839,7 @@ class MoERegressor(
         routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
-        batchSize: int = 512,
+        batchSize: int = 0,
         shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
@@ -857,7 +859,7 @@ class MoERegressor(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoERegressor", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=0, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -877,7 +879,7 @@ class MoERegressor(
         routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
-        batchSize: int = 512,
+        batchSize: int = 0,
         shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
@@ -916,7 +918,7 @@ class MoERegressionModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, wImportance=0.1, wLoad=0.1, routing="auto", placement="driver", expertShards=2, batchSize=0, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="prediction", expertsCol="", validationIndicatorCol="", weightCol="")
 
     def setLabelCol(self: P, value: str) -> P:
         """Sets the value of :py:attr:`labelCol`."""
@@ -1000,12 +1002,13 @@ class MoELanguageModelEstimator(
         them there).
     expertShards : int, default 2
         Expert shards (partitions of the expert stage), in [1, number of experts].
-    batchSize : int, default 512
-        Global mini-batch size B (examples per step over all partitions). The job's window language
-        model (task=lm, lm.model=window) does not take this default when the key is not given: it
-        sizes B from the data, the training tokens / 64 rounded down to a multiple of 512, between
-        512 and 16384 (big batches where the data has them, at least 64 steps an epoch;
-        BENCHMARKS.md has the executor memory such a batch needs).
+    batchSize : int, default 0
+        Global mini-batch size B (examples per step over all partitions; tokens for the window
+        language model). 0 = sized from the training data: its examples / 64 rounded down to a
+        multiple of 512, between 512 and 16384 (big batches where the data has them, at least 64
+        steps an epoch; data of fewer than 512 examples needs a smaller B given here). A number
+        given here is used as it is. BENCHMARKS.md has the executor memory a batch needs. Not used
+        by the recurrent language models (their step is streams x seqLength tokens).
     shufflePayload : str, default "f32"
         How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as
         bfloat16, half the shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured
@@ -1081,7 +1084,7 @@ class MoELanguageModelEstimator(
         routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
-        batchSize: int = 512,
+        batchSize: int = 0,
         shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
@@ -1104,7 +1107,7 @@ class MoELanguageModelEstimator(
         """Keyword arguments only: any of the params above."""
         super().__init__()
         self._java_obj = self._new_java_obj("org.sparkmoe.ml.MoELanguageModelEstimator", self.uid)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, lmModel="window", seqLength=20, streams=16, dropout=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, lmModel="window", seqLength=20, streams=16, dropout=0.1, routing="auto", placement="driver", expertShards=2, batchSize=0, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -1131,7 +1134,7 @@ class MoELanguageModelEstimator(
         routing: str = "auto",
         placement: str = "driver",
         expertShards: int = 2,
-        batchSize: int = 512,
+        batchSize: int = 0,
         shufflePayload: str = "f32",
         stepSize: float = 0.01,
         warmupSteps: int = 20,
@@ -1173,7 +1176,7 @@ class MoELanguageModel(
 
     def __init__(self, java_model: Optional[Any] = None) -> None:
         super().__init__(java_model)
-        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, lmModel="window", seqLength=20, streams=16, dropout=0.1, routing="auto", placement="driver", expertShards=2, batchSize=512, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
+        self._setDefault(gating="noisyTopK", numExperts=8, k=2, numGroups=4, expertsPerGroup=4, kPrimary=2, kSecondary=2, expertHiddenSize=64, modelDim=32, context=3, embeddingDim=16, vocabularySize=0, wImportance=0.1, wLoad=0.1, lmModel="window", seqLength=20, streams=16, dropout=0.1, routing="auto", placement="driver", expertShards=2, batchSize=0, shufflePayload="f32", stepSize=0.01, warmupSteps=20, clipNorm=1.0, maxSteps=100, seed=1, checkpointDir="", checkpointInterval=50, initialModelPath="", featuresCol="features", labelCol="label", predictionCol="", expertsCol="", validationIndicatorCol="", textCol="text", logLikelihoodCol="logLikelihood", perplexityCol="perplexity", numTargetsCol="numTargets")
 
 
 class MoEPerplexityEvaluator(

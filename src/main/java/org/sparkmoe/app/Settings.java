@@ -299,11 +299,12 @@ public final class Settings {
     public static final Setting EXPERT_SHARDS = both("engine", "expertShards").integer(1)
             .allowed("an integer in [1, number of experts]").def(2).doc(
             "Expert shards (partitions of the expert stage), in [1, number of experts].");
-    public static final Setting BATCH_SIZE = both("engine", "batchSize").integer(1).def(512).doc(
-            "Global mini-batch size B (examples per step over all partitions). The job's window language model (task=lm,"
-            + " lm.model=window) does not take this default when the key is not given: it sizes B from the data, the training"
-            + " tokens / 64 rounded down to a multiple of 512, between 512 and 16384 (big batches where the data has them, at"
-            + " least 64 steps an epoch; BENCHMARKS.md has the executor memory such a batch needs).");
+    public static final Setting BATCH_SIZE = both("engine", "batchSize").integer(0).allowed("an integer >= 0 (0 = data-sized)").def(0).doc(
+            "Global mini-batch size B (examples per step over all partitions; tokens for the window language model). 0 = sized"
+            + " from the training data: its examples / 64 rounded down to a multiple of 512, between 512 and 16384 (big batches"
+            + " where the data has them, at least 64 steps an epoch; data of fewer than 512 examples needs a smaller B given"
+            + " here). A number given here is used as it is. BENCHMARKS.md has the executor memory a batch needs. Not used by"
+            + " the recurrent language models (their step is {streams} x {seqLength} tokens).");
     public static final Setting SHUFFLE_PAYLOAD = both("engine", "shufflePayload").choice("f32", "bf16").def("f32").doc(
             "How float32 rows cross the step's shuffles (shuffle routing): f32 = as they are; bf16 = as bfloat16, half the"
             + " shuffle bytes, accumulation stays float32 (BENCHMARKS.md has its measured effect on the loss).");

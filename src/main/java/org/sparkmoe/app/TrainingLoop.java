@@ -78,6 +78,10 @@ public final class TrainingLoop {
 
     /** Told about a run as it goes; an exception stops the run. */
     public interface Listener {
+        /** Once the trainer has counted the data: its batch plan (a data-sized batch resolved). Not told by {@link #drive}. */
+        default void planned(org.sparkmoe.engine.BatchPlan plan) {
+        }
+
         /** Before the first step: the step the run starts at (a resumed checkpoint's) and the target. */
         default void started(long firstStep, long targetStep) {
         }
@@ -110,6 +114,7 @@ public final class TrainingLoop {
         SparkMoETrainer trainer = start(sc, network, config, data, store, warm);
         Steps steps = Steps.of(trainer::stepsTaken, trainer::trainStep, trainer::checkpoint);
         try {
+            for (Listener l : listeners) l.planned(trainer.plan());
             return new Result(trainer, drive(steps, store, options, listeners, sc.hadoopConfiguration()));
         } catch (IOException | RuntimeException e) {
             trainer.close();

@@ -9,6 +9,9 @@ import java.util.SplittableRandom;
  * remainder), and walks through the data in epochs: in each epoch a partition visits its rows in a
  * fresh permutation seeded by (seed, epoch, partition). A step's batch is a pure function of the
  * step number, so recomputing a lost partition, or resuming from a checkpoint, selects the same rows.
+ *
+ * <p>A batch size of {@value #DATA_SIZED} asks for the data-sized batch ({@link #dataSized}), resolved
+ * here from the partition sizes the engine counts anyway, so that no extra Spark job counts the data.
  */
 public final class BatchPlan implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -19,12 +22,35 @@ public final class BatchPlan implements Serializable {
     private final int[] perStep;
     private final long stepsPerEpoch;
 
+    /** The batch size that asks for {@link #dataSized}: the examples / {@value #EPOCH_STEPS}, a multiple of 512 in [512, {@value #MAX_DATA_SIZED}]. */
+    public static final int DATA_SIZED = 0;
+    /** The largest data-sized batch (issue 9: the paper's big batches; BENCHMARKS.md sizes executors for it). */
+    public static final int MAX_DATA_SIZED = 16384;
+    /** The fewest steps an epoch a data-sized batch leaves. */
+    public static final int EPOCH_STEPS = 64;
+
+    /**
+     * The data-sized batch for {@code examples} training examples: examples / {@value #EPOCH_STEPS}
+     * rounded down to a multiple of 512, between 512 and {@value #MAX_DATA_SIZED}. Big batches
+     * amortise a step's fixed cost and feed each expert more rows (paper section 3.1); the floor keeps
+     * at least {@value #EPOCH_STEPS} steps an epoch where the data is small. A function of the data,
+     * so a resumed run takes the same.
+     */
+    public static int dataSized(long examples) {
+        long b = examples / EPOCH_STEPS / 512 * 512;
+        return (int) Math.max(512, Math.min(MAX_DATA_SIZED, b));
+    }
+
+    /** @param batchSize examples per step, or {@value #DATA_SIZED} for {@link #dataSized} of the partitions' total */
     public BatchPlan(long seed, int batchSize, long[] partitionSizes) {
         long total = 0;
         for (long s : partitionSizes) total += s;
-        if (batchSize <= 0) throw new IllegalArgumentException("batch size must be positive, got " + batchSize);
+        if (batchSize < 0) throw new IllegalArgumentException("batch size must be positive (or 0: data-sized), got " + batchSize);
+        boolean sized = batchSize == DATA_SIZED;
+        if (sized) batchSize = dataSized(total);
         if (total < batchSize) {
-            throw new IllegalArgumentException("the training data has " + total + " examples, fewer than one batch of " + batchSize);
+            throw new IllegalArgumentException("the training data has " + total + " examples, fewer than one batch of " + batchSize
+                    + (sized ? " (the data-sized batch's minimum)" : ""));
         }
         this.seed = seed;
         this.batchSize = batchSize;
@@ -52,6 +78,13 @@ public final class BatchPlan implements Serializable {
 
     public int batchSize() {
         return batchSize;
+    }
+
+    /** The training examples over all partitions. */
+    public long examples() {
+        long total = 0;
+        for (long s : partitionSizes) total += s;
+        return total;
     }
 
     public long stepsPerEpoch() {

@@ -6,7 +6,8 @@ import org.sparkmoe.core.train.TrainerConfig;
 
 /**
  * How the Spark engine trains: routing of tokens to experts, where expert parameters live, how many
- * expert shards, the global mini-batch size B, the optimiser settings (shared with the reference
+ * expert shards, the global mini-batch size B ({@link BatchPlan#DATA_SIZED} = sized from the training data by
+ * {@link BatchPlan#dataSized}), the optimiser settings (shared with the reference
  * trainer) and how often the sharded expert state is checkpointed to cut its lineage.
  *
  * @param lineageCheckpointInterval steps between reliable checkpoints of the sharded expert state
@@ -22,7 +23,7 @@ public record EngineConfig(RoutingMode routing, ExpertPlacement placement, int e
             throw new IllegalArgumentException("routing, placement, trainer settings and shuffle payload are required");
         }
         if (expertShards <= 0) throw new IllegalArgumentException("expertShards must be positive, got " + expertShards);
-        if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
+        if (batchSize < 0) throw new IllegalArgumentException("batchSize must be positive (or 0: data-sized), got " + batchSize);
         if (lineageCheckpointInterval <= 0) {
             throw new IllegalArgumentException("lineageCheckpointInterval must be positive, got " + lineageCheckpointInterval);
         }
@@ -41,6 +42,10 @@ public record EngineConfig(RoutingMode routing, ExpertPlacement placement, int e
 
     public EngineConfig withKeepGradients(boolean keep) {
         return new EngineConfig(routing, placement, expertShards, batchSize, trainer, lineageCheckpointInterval, keep, shufflePayload);
+    }
+
+    public EngineConfig withBatchSize(int batch) {
+        return new EngineConfig(routing, placement, expertShards, batch, trainer, lineageCheckpointInterval, keepGradients, shufflePayload);
     }
 
     public EngineConfig withShufflePayload(ShufflePayload payload) {

@@ -113,7 +113,6 @@ public final class SparkMoETrainer implements AutoCloseable {
         org.sparkmoe.engine.serde.SerializerAdvice.check(sc.getConf());
         this.sc = sc;
         this.network = network;
-        this.config = config;
         this.trainer = config.trainer();
         if (data.getStorageLevel().equals(StorageLevel.NONE())) {
             data = data.persist(StorageLevel.MEMORY_AND_DISK());
@@ -128,6 +127,9 @@ public final class SparkMoETrainer implements AutoCloseable {
         long[] s = new long[sizes.size()];
         for (int i = 0; i < s.length; i++) s[i] = sizes.get(i);
         this.plan = new BatchPlan(trainer.seed(), config.batchSize(), s);
+        // a data-sized batch (0) is resolved from the sizes just counted: the rest of the engine sees the number
+        config = config.withBatchSize(plan.batchSize());
+        this.config = config;
         this.expertPartitioner = new ExpertPartitioner(network.numExperts(), config.expertShards());
         DataPartitioner dataPartitioner = new DataPartitioner(partitions);
         this.routing = config.routing().resolve(config.placement(), partitions, network.numExperts(),

@@ -128,9 +128,35 @@ public final class MoEJob {
                 return FAILED;
             }
         }
+        String memory = outOfMemory(e);
+        if (memory != null) {
+            out.println("error: " + cmd + " failed: " + memory + ". An executor (or, in local mode, the driver) needs more memory"
+                    + " for this model and batch: raise spark.executor.memory (local mode: spark.driver.memory) to what BENCHMARKS.md,"
+                    + " \"Memory: sizing an executor\", gives for engine.batchSize, model.numExperts and engine.expertShards, or lower"
+                    + " engine.batchSize, or raise engine.expertShards over more executors");
+            return FAILED;
+        }
         out.println("error: " + cmd + " failed: " + e);
         e.printStackTrace(out);
         return FAILED;
+    }
+
+    /**
+     * What says that a failure was a JVM running out of memory, or null: an OutOfMemoryError in the
+     * cause chain (the driver's, or a task's as Spark reports it), or an executor that died of one
+     * (Spark's executors exit with code 52 on an OutOfMemoryError, which the driver only sees as
+     * "ExecutorLostFailure ... exited with code 52" after the task's retries).
+     */
+    static String outOfMemory(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof OutOfMemoryError) return "out of memory (" + c.getMessage() + ")";
+            String m = String.valueOf(c.getMessage());
+            if (m.contains("java.lang.OutOfMemoryError")) return "a task ran out of memory (java.lang.OutOfMemoryError)";
+            if (m.contains("ExecutorLostFailure") && m.contains("exited with code 52")) {
+                return "an executor ran out of memory (ExecutorLostFailure: exit code 52, Spark's code for an OutOfMemoryError)";
+            }
+        }
+        return null;
     }
 
     private static boolean isCommand(String s) {

@@ -85,7 +85,6 @@ class RetrainCommand extends TrainCommand {
         } else {
             data = JobData.load(sc, cfg, prevSpec, from.isEmpty() ? null : new Path(root, from));
             for (String w : data.warnings) out.println("warning: " + w);
-            cfg = withLmBatch(cfg, data);
             spec = spec(cfg, data, prevSpec);
         }
         Map<String, String> prov = new LinkedHashMap<>(spec.provenance());

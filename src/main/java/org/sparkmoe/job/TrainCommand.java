@@ -17,6 +17,7 @@ import org.sparkmoe.app.TrainingLoop;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.NetworkSpec;
 import org.sparkmoe.core.train.TrainingState;
+import org.sparkmoe.engine.BatchPlan;
 import org.sparkmoe.engine.EngineConfig;
 import org.sparkmoe.engine.StepReport;
 import org.sparkmoe.engine.checkpoint.CheckpointStore;
@@ -43,7 +44,6 @@ class TrainCommand extends Command {
             if (cfg.recurrent()) return trainRecurrent(cfg, output);
             JobData data = JobData.load(sc, cfg, null);
             for (String w : data.warnings) out.println("warning: " + w);
-            cfg = withLmBatch(cfg, data);
             ModelDirectory.Spec spec = spec(cfg, data, null);
             checkSameModel(output, spec);
             return publish(trainAndBuild(cfg, data, spec, output, null), output);
@@ -58,34 +58,6 @@ class TrainCommand extends Command {
         out.println("model published at " + model);
         out.println("summary: " + json(t.summary()));
         return MoEJob.OK;
-    }
-
-    /** The most tokens the window language model's default batch takes (issue 9: the paper's big batches). */
-    static final int LM_MAX_BATCH = 16384;
-    /** The fewest steps an epoch the window language model's default batch leaves. */
-    static final int LM_EPOCH_STEPS = 64;
-
-    /**
-     * {@code cfg} with the window language model's default batch when {@code engine.batchSize} was
-     * not given: the training tokens / {@value #LM_EPOCH_STEPS}, rounded down to a multiple of 512,
-     * between 512 and {@value #LM_MAX_BATCH}. A function of the data, so a resumed run takes the same.
-     * Other tasks, and a given batch, keep theirs.
-     */
-    JobConfig withLmBatch(JobConfig cfg, JobData data) {
-        if (cfg.task() != JobConfig.TaskKind.LM || cfg.recurrent() || cfg.given("engine.batchSize")) return cfg;
-        if (data.train.getStorageLevel().equals(org.apache.spark.storage.StorageLevel.NONE())) {
-            data.train.persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK()); // the trainer reads it again
-        }
-        long tokens = data.train.map(b -> (long) b.size()).fold(0L, Long::sum);
-        int batch = lmBatch(tokens);
-        out.println("engine.batchSize not given: " + batch + " tokens per step for " + tokens + " training tokens");
-        return cfg.with("engine.batchSize", Integer.toString(batch));
-    }
-
-    /** The rule of {@link #withLmBatch}. */
-    static int lmBatch(long trainingTokens) {
-        long b = trainingTokens / LM_EPOCH_STEPS / 512 * 512;
-        return (int) Math.max(512, Math.min(LM_MAX_BATCH, b));
     }
 
     ModelDirectory.Spec spec(JobConfig cfg, JobData data, ModelDirectory.Spec previous) {
@@ -170,6 +142,20 @@ class TrainCommand extends Command {
 
     static final String SPARK_CHECKPOINTS = "spark-checkpoints";
 
+    /** Says what a data-sized batch ({@code engine.batchSize} = 0) came to, and keeps it in {@code batch[0]} for the summary. */
+    private TrainingLoop.Listener batchNote(EngineConfig ec, int[] batch) {
+        return new TrainingLoop.Listener() {
+            @Override
+            public void planned(BatchPlan plan) {
+                batch[0] = plan.batchSize();
+                if (ec.batchSize() == BatchPlan.DATA_SIZED) {
+                    out.println("engine.batchSize data-sized: " + plan.batchSize() + " examples per step for " + plan.examples()
+                            + " training examples");
+                }
+            }
+        };
+    }
+
     static String difference(NetworkSpec a, NetworkSpec b) {
         List<String> d = new ArrayList<>();
         Map<String, String> ma = a.toMap(), mb = b.toMap();
@@ -192,6 +178,7 @@ class TrainCommand extends Command {
         TrainingLoop.Options options = new TrainingLoop.Options(target, new Path(runDir, "checkpoints").toString(),
                 cfg.integer("checkpoint.interval"), cfg.integer("checkpoint.keep"), metricsPath.toString(), spec.provenance());
         boolean[] started = {false};
+        int[] batch = {ec.batchSize()};
         Path sparkCheckpoints = defaultSparkCheckpoints(runDir);
         List<StepReport> reports;
         TrainingState finalState;
@@ -199,7 +186,7 @@ class TrainCommand extends Command {
             TrainingLoop.Result run;
             try {
                 run = TrainingLoop.run(sc, network, ec, data.train, options, warm == null ? null : TrainingLoop.WarmStart.of(warm),
-                        List.of(recordSpec(runDir, spec, started), RunListeners.progress(out, cfg.integer("progress.interval")),
+                        List.of(batchNote(ec, batch), recordSpec(runDir, spec, started), RunListeners.progress(out, cfg.integer("progress.interval")),
                                 RunListeners.failOnDivergence("lower optim.stepSize or set optim.clipNorm"), balance));
             } catch (java.io.UncheckedIOException e) {
                 throw e.getCause();
@@ -207,8 +194,10 @@ class TrainCommand extends Command {
                 if (started[0]) throw e;
                 // before the first step: the data and the configuration do not fit (BatchPlan: fewer examples than a batch)
                 String m = String.valueOf(e.getMessage());
-                throw new JobData.InputException("training cannot start: " + m + (m.contains("batch")
-                        ? " (config key 'engine.batchSize' = " + ec.batchSize() + ": lower it, or give more data)" : ""), e);
+                throw new JobData.InputException("training cannot start: " + m + (!m.contains("batch") ? ""
+                        : ec.batchSize() == BatchPlan.DATA_SIZED
+                        ? " (config key 'engine.batchSize' = 0, data-sized: give a smaller batch, or more data)"
+                        : " (config key 'engine.batchSize' = " + ec.batchSize() + ": lower it, or give more data)"), e);
             }
             reports = run.reports();
             try {
@@ -229,6 +218,7 @@ class TrainCommand extends Command {
         List<StepMetrics> all = MetricsLog.read(metricsPath.toString(), hadoop);
         Map<String, Object> summary = summary(cfg, spec, network, data, finalState, all, reports, eval, trainSeconds);
         if (!data.outOfVocabulary.isEmpty()) summary.put("outOfVocabularyRate", data.outOfVocabulary);
+        summary.put("batchSize", batch[0]);
         summary.put("wallSeconds", (System.nanoTime() - wallStart) / 1e9);
 
         Path modelTmp = Publish.tempSibling(new Path(runDir, "model"), hadoop);

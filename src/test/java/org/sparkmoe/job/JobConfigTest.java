@@ -66,7 +66,7 @@ class JobConfigTest {
             {"model.k=0", "model.k", "0"},
             {"model.k=9", "model.k", "9"},
             {"model.expertHiddenSize=-3", "model.expertHiddenSize", "-3"},
-            {"engine.batchSize=0", "engine.batchSize", "0"},
+            {"engine.batchSize=-1", "engine.batchSize", "-1"},
             {"model.vocabularySize=2", "model.vocabularySize", "2"},
             {"heldout.fraction=1.5", "heldout.fraction", "1.5"},
             {"task=clustering", "task", "clustering"},
@@ -99,15 +99,5 @@ class JobConfigTest {
         assertTrue(JobConfig.fromArgs(List.of("engine.batchSize=512")).given("engine.batchSize"), "given at its default value");
         org.junit.jupiter.api.Assertions.assertFalse(JobConfig.fromArgs(List.of("model.k=2")).given("engine.batchSize"));
         assertTrue(JobConfig.fromArgs(List.of()).with("engine.batchSize", "1024").given("engine.batchSize"));
-    }
-
-    @Test
-    void theWindowLanguageModelsDefaultBatchIsSizedFromTheData() {
-        // training tokens / 64, a multiple of 512, in [512, 16384]
-        assertEquals(512, TrainCommand.lmBatch(100));
-        assertEquals(512, TrainCommand.lmBatch(36_000));
-        assertEquals(1024, TrainCommand.lmBatch(64 * 1024));
-        assertEquals(15872, TrainCommand.lmBatch(1_016_000));
-        assertEquals(16384, TrainCommand.lmBatch(100_000_000));
     }
 }

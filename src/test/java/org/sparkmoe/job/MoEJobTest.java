@@ -114,6 +114,45 @@ class MoEJobTest {
         assertEquals(0, sc.code(), sc.out());
     }
 
+    @Test
+    void theDefaultBatchIsSizedFromTheTrainingDataAndAGivenOneWins(@TempDir Path tmp) throws Exception {
+        // 80000 examples, 10% held out: about 72000 training examples / 64 = 1125 -> 1024 (a multiple of 512)
+        List<String> base = List.of("task=regression", "synthetic.examples=80000", "model.modelDim=4", "model.expertHiddenSize=4",
+                "model.numExperts=2", "model.k=1", "optim.maxSteps=1", "input.partitions=2", "charts.enabled=false", "heldout.fraction=0.1");
+        Run sized = job("train", base, "output.dir=" + tmp.resolve("sized"));
+        assertEquals(0, sized.code(), sized.out());
+        assertTrue(sized.out().contains("engine.batchSize data-sized: 1024 examples per step for "), sized.out());
+        assertEquals(1024, JSON.readTree(tmp.resolve("sized/model/summary.json").toFile()).get("batchSize").asInt());
+        Run given = job("train", base, "output.dir=" + tmp.resolve("given"), "engine.batchSize=512");
+        assertEquals(0, given.code(), given.out());
+        assertFalse(given.out().contains("data-sized"), given.out());
+        assertEquals(512, JSON.readTree(tmp.resolve("given/model/summary.json").toFile()).get("batchSize").asInt());
+    }
+
+    @Test
+    void anExecutorOutOfMemoryIsToldAsSuchWithWhatToChange() {
+        // what the driver sees when an executor dies of an OutOfMemoryError (local-cluster, BENCHMARKS.md configuration 3)
+        Exception lost = new org.apache.spark.SparkException("Job aborted due to stage failure: Task 0 in stage 56.0 failed 4 times, most"
+                + " recent failure: Lost task 0.2 in stage 56.0 (TID 87) (192.0.2.2 executor 0): ExecutorLostFailure (executor 0 exited"
+                + " caused by one of the running tasks) Reason: Command exited with code 52");
+        Exception inTask = new org.apache.spark.SparkException("Job aborted due to stage failure: Lost task 0.0 in stage 56.0 (TID 84)"
+                + " (192.0.2.2 executor 1): java.lang.OutOfMemoryError: Java heap space");
+        for (Throwable e : List.of(lost, inTask, new IllegalStateException("step", new OutOfMemoryError("Java heap space")))) {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            int code = MoEJob.failed("train", e, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+            String out = bytes.toString(StandardCharsets.UTF_8);
+            assertEquals(MoEJob.FAILED, code);
+            for (String part : List.of("out of memory", "spark.executor.memory", "engine.batchSize", "engine.expertShards", "Memory: sizing")) {
+                assertTrue(out.contains(part), out);
+            }
+            assertFalse(out.contains("\tat "), "no stack trace: " + out);
+        }
+        // any other failure keeps its stack trace
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        MoEJob.failed("train", new IllegalStateException("Command exited with code 1"), new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        assertFalse(bytes.toString(StandardCharsets.UTF_8).contains("spark.executor.memory"));
+    }
+
     static Path classificationCsv(Path dir, int rows, boolean bad) throws Exception {
         StringBuilder sb = new StringBuilder("x1,x2,x3,label\n");
         java.util.Random r = new java.util.Random(3);

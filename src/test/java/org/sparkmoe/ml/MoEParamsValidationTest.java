@@ -35,6 +35,18 @@ class MoEParamsValidationTest {
     }
 
     @Test
+    void theBatchSizeDefaultIsDataSizedAndASetOneWins() {
+        // 0: the engine sizes B from the training rows it counts (BatchPlan.dataSized); a set value is passed as it is
+        for (MoEParams<?> p : java.util.List.<MoEParams<?>>of(new MoEClassifier(), new MoERegressor())) {
+            assertEquals(org.sparkmoe.engine.BatchPlan.DATA_SIZED, p.getBatchSize());
+            assertEquals(org.sparkmoe.engine.BatchPlan.DATA_SIZED, ParamsConfig.engineConfig(p).batchSize());
+        }
+        assertEquals(0, new MoELanguageModelEstimator().getBatchSize());
+        assertEquals(512, ParamsConfig.engineConfig(new MoEClassifier().setBatchSize(512)).batchSize());
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> new MoEClassifier().setBatchSize(-1)), "batchSize");
+    }
+
+    @Test
     void crossParamChecksNameTheParams() {
         assertMessage(assertThrows(IllegalArgumentException.class,
                 () -> new MoEClassifier().setNumExperts(4).setK(5).transformSchema(SCHEMA)), "param k", "numExperts");
