@@ -15,6 +15,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.sparkmoe.core.linalg.GemmBackends;
 import org.sparkmoe.engine.SparkTestContext;
 import org.sparkmoe.ml.MoEClassifier;
 
@@ -29,10 +30,24 @@ import org.sparkmoe.ml.MoEClassifier;
  * held-out accuracy, so that time to a given accuracy can be read off. A second table gives, per
  * MLP iteration or MoE step, what does not depend on the machine's load: Spark jobs, stages and
  * tasks (a {@code SparkListener}), task CPU time (Spark's task metrics) and bytes allocated by the
- * JVM's live threads ({@code ThreadMXBean}), each over the whole fit (data preparation included).
+ * JVM's live threads ({@code ThreadMXBean}), each over the whole fit (data preparation included),
+ * and the whole fit's process CPU time with the training examples per CPU second, which on a shared
+ * machine says more than wall time (it still moves with cache and memory-bandwidth contention).
+ *
+ * <p>Both sides are counted the same way: examples/s is the examples the fit trained on (MLP: the
+ * training rows times iterations, each iteration a full pass with solver gd; MoE: B times steps)
+ * over the wall time of the whole {@code fit} call, its setup (feature checks, conversion of the
+ * DataFrame to the model's blocks, initialisation) and model building included. With two budgets or
+ * more per model it also prints the marginal rate between the smallest and the largest (what one
+ * more iteration or step costs, setup excluded). Unless {@code warmup=0}, each model is first fitted
+ * once, untimed, on a budget of 2, so that neither timed fit pays for the JVM's first use of its code
+ * (class loading, JIT compilation): without it the MLP, fitted first, read 93k examples/s at 25
+ * iterations where a warm JVM reads two to three times that. The header names the BLAS each side
+ * runs on (MLlib's MLP: {@code org.apache.spark.ml.linalg.BLAS.nativeBLAS()}, double precision;
+ * ours: {@link GemmBackends#current()}, float) and {@code OPENBLAS_NUM_THREADS}.
  *
  * <p>Arguments (key=value, all optional): rows=100000, solver=gd, mlpIters=25,50,100,
- * mlpStep=0.03, batch=16384, moeSteps=10,20,40, moeStep=0.01, seed=3.
+ * mlpStep=0.03, batch=16384, moeSteps=10,20,40, moeStep=0.01, seed=3, warmup=1.
  */
 public final class MlpComparisonBenchmark {
 
@@ -46,6 +61,7 @@ public final class MlpComparisonBenchmark {
         int[] moeSteps = a.integers("moeSteps", "10,20,40");
         double moeStep = Double.parseDouble(a.string("moeStep", "0.01"));
         long seed = a.integer("seed", 3);
+        boolean warmup = a.integer("warmup", 1) != 0;
         int dim = 64, classes = 10;
 
         // a user's session as shipped (conf/): Kryo with our registrator, registration not required, since
@@ -70,36 +86,84 @@ public final class MlpComparisonBenchmark {
         long trainRows = train.count();
         test.count();
         MulticlassClassificationEvaluator acc = new MulticlassClassificationEvaluator().setMetricName("accuracy");
-        System.out.printf(Locale.ROOT, "%d training rows, %d held out, 64 features, 10 classes, 4 partitions, %s; load average %s%n%n",
+        System.out.printf(Locale.ROOT, "%d training rows, %d held out, 64 features, 10 classes, 4 partitions, %s; load average %s%n",
                 trainRows, rows - trainRows, spark.sparkContext().master(), EngineBenchmark.loadAverage());
+        System.out.printf(Locale.ROOT, "BLAS: MLlib's MLP %s; ours %s; OPENBLAS_NUM_THREADS=%s; warm-up fits %s%n%n",
+                org.apache.spark.ml.linalg.BLAS$.MODULE$.nativeBLAS().getClass().getSimpleName(), GemmBackends.current().name(),
+                System.getenv().getOrDefault("OPENBLAS_NUM_THREADS", "(unset)"), warmup ? "2 iterations and 2 steps, untimed" : "none");
+        if (warmup) {
+            mlp(dim, classes, solver, mlpStep, 2, seed).fit(train);
+            moe(dim, batch, moeStep, 2, seed).fit(train);
+        }
         System.out.println("| model | budget | fit s | training examples/s | held-out accuracy | load average |");
         System.out.println("|---|---|---:|---:|---:|---:|");
         Counters counters = new Counters();
         spark.sparkContext().addSparkListener(counters);
         List<String> perStep = new ArrayList<>();
-        for (int iters : mlpIters) {
-            MultilayerPerceptronClassifier mlp = new MultilayerPerceptronClassifier().setLayers(new int[]{dim, 256, classes})
-                    .setSolver(solver).setStepSize(mlpStep).setMaxIter(iters).setTol(0).setSeed(seed);
+        List<String> marginal = new ArrayList<>();
+        double[] mlpSeconds = new double[mlpIters.length];
+        for (int i = 0; i < mlpIters.length; i++) {
+            int iters = mlpIters[i];
             String name = "MLP 64-256-10 (" + solver + ") | " + iters + " iterations";
-            double[] r = fitAndScore(mlp, train, test, acc, counters, iters, name, perStep);
+            double[] r = fitAndScore(mlp(dim, classes, solver, mlpStep, iters, seed), train, test, acc, counters, iters,
+                    trainRows * (double) iters, name, perStep);
+            mlpSeconds[i] = r[0];
             System.out.printf(Locale.ROOT, "| %s | %.1f | %,.0f | %.4f | %s |%n", name, r[0],
                     trainRows * (double) iters / r[0], r[1], EngineBenchmark.loadAverage());
         }
-        for (int steps : moeSteps) {
-            MoEClassifier moe = new MoEClassifier().setNumExperts(16).setK(2).setModelDim(dim).setExpertHiddenSize(64)
-                    .setBatchSize(batch).setMaxSteps(steps).setStepSize(moeStep).setWarmupSteps(0).setSeed(seed);
+        marginal(marginal, "MLP 64-256-10 (" + solver + ")", "iterations", mlpIters, mlpSeconds, trainRows);
+        double[] moeSeconds = new double[moeSteps.length];
+        for (int i = 0; i < moeSteps.length; i++) {
+            int steps = moeSteps[i];
             String name = "MoE d=64 n=16 k=2 h=64 (B=" + batch + ") | " + steps + " steps";
-            double[] r = fitAndScore(moe, train, test, acc, counters, steps, name, perStep);
+            double[] r = fitAndScore(moe(dim, batch, moeStep, steps, seed), train, test, acc, counters, steps,
+                    (double) batch * steps, name, perStep);
+            moeSeconds[i] = r[0];
             System.out.printf(Locale.ROOT, "| %s | %.1f | %,.0f | %.4f | %s |%n", name, r[0],
                     (double) batch * steps / r[0], r[1], EngineBenchmark.loadAverage());
         }
+        marginal(marginal, "MoE d=64 n=16 k=2 h=64 (B=" + batch + ")", "steps", moeSteps, moeSeconds, batch);
+        if (!marginal.isEmpty()) {
+            System.out.println();
+            System.out.println("Marginal rate (setup excluded: the extra examples of the largest budget over the smallest, per extra second):");
+            System.out.println();
+            System.out.println("| model | budgets | extra s | ms per iteration or step | examples/s |");
+            System.out.println("|---|---|---:|---:|---:|");
+            marginal.forEach(System.out::println);
+        }
         System.out.println();
-        System.out.println("Per iteration or step, over the whole fit (load-independent):");
+        System.out.println("Per iteration or step, over the whole fit (less dependent on load than wall time); then the whole fit's CPU time"
+                + " (every thread of this JVM: driver, tasks, GC, JIT; OpenBLAS threads included) and the training examples per CPU second:");
         System.out.println();
-        System.out.println("| model | budget | jobs | stages | tasks | task CPU ms | MB allocated |");
-        System.out.println("|---|---|---:|---:|---:|---:|---:|");
+        System.out.println("| model | budget | jobs | stages | tasks | task CPU ms | MB allocated | fit CPU s | examples per CPU s |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         perStep.forEach(System.out::println);
         spark.stop();
+    }
+
+    static MultilayerPerceptronClassifier mlp(int dim, int classes, String solver, double step, int iters, long seed) {
+        return new MultilayerPerceptronClassifier().setLayers(new int[]{dim, 256, classes})
+                .setSolver(solver).setStepSize(step).setMaxIter(iters).setTol(0).setSeed(seed);
+    }
+
+    static MoEClassifier moe(int dim, int batch, double step, int steps, long seed) {
+        return new MoEClassifier().setNumExperts(16).setK(2).setModelDim(dim).setExpertHiddenSize(64)
+                .setBatchSize(batch).setMaxSteps(steps).setStepSize(step).setWarmupSteps(0).setSeed(seed);
+    }
+
+    /** The marginal row of a model fitted at two budgets or more: smallest against largest. */
+    private static void marginal(List<String> out, String model, String unit, int[] budgets, double[] seconds, long examplesPerUnit) {
+        if (budgets.length < 2) return;
+        int lo = 0, hi = 0;
+        for (int i = 1; i < budgets.length; i++) {
+            if (budgets[i] < budgets[lo]) lo = i;
+            if (budgets[i] > budgets[hi]) hi = i;
+        }
+        int extra = budgets[hi] - budgets[lo];
+        double s = seconds[hi] - seconds[lo];
+        if (extra <= 0) return;
+        out.add(String.format(Locale.ROOT, "| %s | %d -> %d %s | %.1f | %.1f | %s |", model, budgets[lo], budgets[hi], unit, s,
+                1e3 * s / extra, s > 0 ? String.format(Locale.ROOT, "%,.0f", examplesPerUnit * (double) extra / s) : "n/a"));
     }
 
     /** Jobs, stages, tasks and task CPU time of everything Spark ran, from its listener bus. */
@@ -139,18 +203,20 @@ public final class MlpComparisonBenchmark {
     /** Seconds to fit {@code estimator} on {@code train}, and the model's accuracy on {@code test}. */
     private static double[] fitAndScore(org.apache.spark.ml.Estimator<? extends org.apache.spark.ml.Model<?>> estimator,
                                         Dataset<Row> train, Dataset<Row> test, MulticlassClassificationEvaluator acc,
-                                        Counters counters, int budget, String name, List<String> perStep) {
+                                        Counters counters, int budget, double examples, String name, List<String> perStep) {
         SparkSession spark = train.sparkSession();
         long[] c0 = counters.snapshot(spark);
         long a0 = EngineBenchmark.allocatedBytes();
+        long cpu0 = EngineBenchmark.processCpuNanos();
         long t0 = System.nanoTime();
         org.apache.spark.ml.Model<?> model = estimator.fit(train);
         double s = (System.nanoTime() - t0) / 1e9;
+        double cpu = (EngineBenchmark.processCpuNanos() - cpu0) / 1e9;
         long a1 = EngineBenchmark.allocatedBytes();
         long[] c1 = counters.snapshot(spark);
-        perStep.add(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f |", name, (c1[0] - c0[0]) / (double) budget,
+        perStep.add(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %,.0f |", name, (c1[0] - c0[0]) / (double) budget,
                 (c1[1] - c0[1]) / (double) budget, (c1[2] - c0[2]) / (double) budget, (c1[3] - c0[3]) / 1e6 / budget,
-                (a1 - a0) / 1e6 / budget));
+                (a1 - a0) / 1e6 / budget, cpu, examples / cpu));
         return new double[]{s, acc.evaluate(model.transform(test))};
     }
 }
