@@ -32,15 +32,38 @@ final class FeatureBlocks {
         return ((Vector) first.get(0).get(0)).size();
     }
 
+    /**
+     * The feature count ({@link #featureDim}) and the classes ({@link #numClasses}) of a classifier's
+     * training set. When neither column carries ML attributes both come from one aggregation (the
+     * first non-null feature vector and the largest label): one Spark job where asking for each would
+     * run two, with a query plan each, before every fit.
+     */
+    static int[] featureDimAndClasses(Dataset<?> ds, String featuresCol, String labelCol) {
+        if (AttributeGroup.fromStructField(ds.schema().apply(featuresCol)).size() > 0 || nominalClasses(ds, labelCol) > 0) {
+            return new int[]{featureDim(ds, featuresCol), numClasses(ds, labelCol)};
+        }
+        Row r = ds.agg(functions.first(functions.col(featuresCol), true), functions.max(functions.col(labelCol).cast("double"))).head();
+        if (r.isNullAt(0)) throw new IllegalArgumentException("cannot fit on an empty dataset (column '" + featuresCol + "' has no values)");
+        return new int[]{((Vector) r.get(0)).size(), classesFromMax(r, 1, labelCol)};
+    }
+
     /** Classes: from the label column's nominal attribute when present, else 1 + the largest label (at least 2). */
     static int numClasses(Dataset<?> ds, String col) {
+        int nominal = nominalClasses(ds, col);
+        if (nominal > 0) return nominal;
+        return classesFromMax(ds.agg(functions.max(functions.col(col).cast("double"))).head(), 0, col);
+    }
+
+    /** The classes the label column's nominal attribute declares (at least 2), or 0 without one. */
+    private static int nominalClasses(Dataset<?> ds, String col) {
         Attribute a = Attribute.fromStructField(ds.schema().apply(col));
-        if (a instanceof NominalAttribute n && n.getNumValues().isDefined()) {
-            return Math.max(2, (Integer) n.getNumValues().get());
-        }
-        Row r = ds.agg(functions.max(functions.col(col).cast("double"))).head();
-        if (r.isNullAt(0)) throw new IllegalArgumentException("cannot fit on an empty dataset (column '" + col + "' has no values)");
-        double max = r.getDouble(0);
+        return a instanceof NominalAttribute n && n.getNumValues().isDefined() ? Math.max(2, (Integer) n.getNumValues().get()) : 0;
+    }
+
+    /** 1 + the largest label, field {@code i} of {@code r} (at least 2), checked to be a class index. */
+    private static int classesFromMax(Row r, int i, String col) {
+        if (r.isNullAt(i)) throw new IllegalArgumentException("cannot fit on an empty dataset (column '" + col + "' has no values)");
+        double max = r.getDouble(i);
         if (max < 0 || max != Math.rint(max) || max > Integer.MAX_VALUE - 1) {
             throw new IllegalArgumentException("column '" + col + "' (param labelCol) must hold class indices 0, 1, ..., got " + max);
         }

@@ -80,8 +80,9 @@ public final class MoEClassifier extends ProbabilisticClassifier<Vector, MoEClas
     public MoEClassificationModel train(Dataset<?> dataset) {
         return Fitting.instrumented(this, dataset, (instr, fit) -> {
             Dataset<?>[] parts = HeldOut.split(dataset, getValidationIndicatorCol());
-            int dim = FeatureBlocks.featureDim(dataset, getFeaturesCol());
-            int classes = FeatureBlocks.numClasses(dataset, getLabelCol());
+            int[] shape = FeatureBlocks.featureDimAndClasses(dataset, getFeaturesCol(), getLabelCol());
+            int dim = shape[0];
+            int classes = shape[1];
             instr.logNumFeatures(dim);
             instr.logNumClasses(classes);
             NetworkSpec spec = ParamsConfig.spec(this, NetworkSpec.Task.CLASSIFICATION, dim, classes);
