@@ -2,6 +2,7 @@ package org.sparkmoe.core.network;
 
 import java.io.Serializable;
 
+import org.sparkmoe.core.linalg.FloatMatrix;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
 
@@ -169,10 +170,20 @@ public final class RowBlock implements Serializable {
             return Batch.ofTokens(count, ids, t, c, l);
         }
         Matrix f = precision.zeros(count, first.featureDim);
-        for (int r = 0; r < count; r++) {
-            RowBlock b = blocks[block[from + r]];
-            int o = rows[from + r] * b.featureDim;
-            for (int j = 0; j < b.featureDim; j++) f.set(r, j, b.features[o + j]);
+        if (f instanceof FloatMatrix ff) {
+            // the training path (F32): whole rows copied, not one virtual set per value
+            float[] dst = ff.data();
+            int d = first.featureDim;
+            for (int r = 0; r < count; r++) {
+                RowBlock b = blocks[block[from + r]];
+                System.arraycopy(b.features, rows[from + r] * d, dst, ff.offset() + r * d, d);
+            }
+        } else {
+            for (int r = 0; r < count; r++) {
+                RowBlock b = blocks[block[from + r]];
+                int o = rows[from + r] * b.featureDim;
+                for (int j = 0; j < b.featureDim; j++) f.set(r, j, b.features[o + j]);
+            }
         }
         if (first.labels != null) {
             int[] l = new int[count];
