@@ -111,6 +111,7 @@ public final class SparkMoETrainer implements AutoCloseable {
     private SparkMoETrainer(JavaSparkContext sc, MoENetwork network, EngineConfig config, JavaRDD<RowBlock> data,
                             Object initial) {
         org.sparkmoe.engine.serde.SerializerAdvice.check(sc.getConf());
+        BlasThreadsAdvice.check(sc.getConf());
         this.sc = sc;
         this.network = network;
         this.trainer = config.trainer();
