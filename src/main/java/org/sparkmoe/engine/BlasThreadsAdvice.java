@@ -13,9 +13,10 @@ import org.slf4j.LoggerFactory;
  * BLAS (our GEMM back end {@code netlib-native}, and MLlib's) loads {@code libblas.so.3}, usually
  * OpenBLAS, which unless told otherwise splits every GEMM over all the machine's cores, while Spark
  * already runs one task per core: the threads then wait for each other's cores. Measured on
- * configuration 4 of issue 9 (BENCHMARKS.md, "Session-5 fit work"): the classifier's step took 3.5x the
- * task CPU without {@code OPENBLAS_NUM_THREADS=1}. In local mode the tasks run in this JVM, so its own
- * environment decides; on a cluster, the executors' ({@code spark.executorEnv.*}).
+ * configuration 4 of issue 9 (BENCHMARKS.md, "Session-5 fit work"): the classifier's step took 4.1x
+ * the task CPU without {@code OPENBLAS_NUM_THREADS=1} (471 against 116 ms). In local mode the tasks
+ * run in this JVM, so its own environment decides; on a cluster, the executors'
+ * ({@code spark.executorEnv.*}).
  */
 final class BlasThreadsAdvice {
     private static final Logger LOG = LoggerFactory.getLogger(BlasThreadsAdvice.class);
@@ -38,14 +39,14 @@ final class BlasThreadsAdvice {
             return Optional.of("spark-moe: OPENBLAS_NUM_THREADS is not set, so native BLAS (OpenBLAS) may split every GEMM over all "
                     + cores + " cores while Spark runs " + localSlots(master, cores) + " tasks at once; in local mode set "
                     + "OPENBLAS_NUM_THREADS=1 in the environment of the JVM that starts Spark (the jobs/ scripts do): "
-                    + "a training step used 3.5x the CPU without it (BENCHMARKS.md)");
+                    + "a training step used 4x the task CPU without it (BENCHMARKS.md)");
         }
         Map<String, String> executorEnv = new java.util.HashMap<>();
         for (scala.Tuple2<String, String> kv : conf.getAllWithPrefix("spark.executorEnv.")) executorEnv.put(kv._1(), kv._2());
         if (anySet(executorEnv)) return Optional.empty();
         return Optional.of("spark-moe: spark.executorEnv.OPENBLAS_NUM_THREADS is not set; if the executors' native BLAS is OpenBLAS, "
                 + "each GEMM may use all of a machine's cores while Spark runs one task per core: set "
-                + "spark.executorEnv.OPENBLAS_NUM_THREADS=1 (a training step used 3.5x the CPU without it, BENCHMARKS.md)");
+                + "spark.executorEnv.OPENBLAS_NUM_THREADS=1 (a training step used 4x the task CPU without it, BENCHMARKS.md)");
     }
 
     /** Logs {@link #warning} for this JVM's environment, once per JVM. */

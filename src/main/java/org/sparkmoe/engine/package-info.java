@@ -15,7 +15,8 @@
  * rows form each step's mini-batch).
  * {@link org.sparkmoe.engine.ExpertExchange} offers the expert half of a shuffle-routed step to step
  * drivers outside this package (the recurrent LM's, {@code engine.sequence}).
- * {@link org.sparkmoe.engine.EngineConfig} holds the settings; the driver loop around the steps
+ * {@link org.sparkmoe.engine.EngineConfig} holds the settings ({@code BlasThreadsAdvice} warns when
+ * native BLAS would run several threads inside each task); the driver loop around the steps
  * (resume, checkpoints, metrics) is the application layer's {@code TrainingLoop}.
  *
  * <p>Layer: engine, above core. May depend on {@code org.sparkmoe.core.*}, its own subpackages,
