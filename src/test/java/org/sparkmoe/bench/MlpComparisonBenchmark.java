@@ -40,14 +40,15 @@ import org.sparkmoe.ml.MoEClassifier;
  * DataFrame to the model's blocks, initialisation) and model building included. With two budgets or
  * more per model it also prints the marginal rate between the smallest and the largest (what one
  * more iteration or step costs, setup excluded). Unless {@code warmup=0}, each model is first fitted
- * once, untimed, on a budget of 2, so that neither timed fit pays for the JVM's first use of its code
- * (class loading, JIT compilation): without it the MLP, fitted first, read 93k examples/s at 25
- * iterations where a warm JVM reads two to three times that. The header names the BLAS each side
+ * once, untimed, on a budget of {@code warmup} iterations or steps, so that the timed fits pay less
+ * for the JVM's first use of their code (class loading, JIT compilation): without it the MLP, fitted
+ * first, read 93k examples/s at 25 iterations where a warm JVM reads more; after a warm-up of 2 its
+ * first timed fit (10 iterations) still took 1.5x the CPU per iteration of the next (25). The header names the BLAS each side
  * runs on (MLlib's MLP: {@code org.apache.spark.ml.linalg.BLAS.nativeBLAS()}, double precision;
  * ours: {@link GemmBackends#current()}, float) and {@code OPENBLAS_NUM_THREADS}.
  *
  * <p>Arguments (key=value, all optional): rows=100000, solver=gd, mlpIters=25,50,100,
- * mlpStep=0.03, batch=16384, moeSteps=10,20,40, moeStep=0.01, seed=3, warmup=1.
+ * mlpStep=0.03, batch=16384, moeSteps=10,20,40, moeStep=0.01, seed=3, warmup=10.
  */
 public final class MlpComparisonBenchmark {
 
@@ -61,7 +62,7 @@ public final class MlpComparisonBenchmark {
         int[] moeSteps = a.integers("moeSteps", "10,20,40");
         double moeStep = Double.parseDouble(a.string("moeStep", "0.01"));
         long seed = a.integer("seed", 3);
-        boolean warmup = a.integer("warmup", 1) != 0;
+        int warmup = a.integer("warmup", 10);
         int dim = 64, classes = 10;
 
         // a user's session as shipped (conf/): Kryo with our registrator, registration not required, since
@@ -90,10 +91,11 @@ public final class MlpComparisonBenchmark {
                 trainRows, rows - trainRows, spark.sparkContext().master(), EngineBenchmark.loadAverage());
         System.out.printf(Locale.ROOT, "BLAS: MLlib's MLP %s; ours %s; OPENBLAS_NUM_THREADS=%s; warm-up fits %s%n%n",
                 org.apache.spark.ml.linalg.BLAS$.MODULE$.nativeBLAS().getClass().getSimpleName(), GemmBackends.current().name(),
-                System.getenv().getOrDefault("OPENBLAS_NUM_THREADS", "(unset)"), warmup ? "2 iterations and 2 steps, untimed" : "none");
-        if (warmup) {
-            mlp(dim, classes, solver, mlpStep, 2, seed).fit(train);
-            moe(dim, batch, moeStep, 2, seed).fit(train);
+                System.getenv().getOrDefault("OPENBLAS_NUM_THREADS", "(unset)"),
+                warmup > 0 ? warmup + " iterations and " + warmup + " steps, untimed" : "none");
+        if (warmup > 0) {
+            mlp(dim, classes, solver, mlpStep, warmup, seed).fit(train);
+            moe(dim, batch, moeStep, warmup, seed).fit(train);
         }
         System.out.println("| model | budget | fit s | training examples/s | held-out accuracy | load average |");
         System.out.println("|---|---|---:|---:|---:|---:|");
