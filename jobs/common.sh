@@ -1,11 +1,17 @@
 # Sourced by jobs/moe-submit.sh and jobs/pyspark-check.sh (not run on its own), with ROOT set and the
 # working directory at ROOT. Picks the Spark line, builds the application jar for it when missing or
-# stale, and resolves the Maven classpath that stands in for a Spark installation. Sets:
+# stale, and resolves the Maven classpath that stands in for a Spark installation. Exports
+# OPENBLAS_NUM_THREADS=1 unless the caller set it. Sets:
 #   SUBMIT      the installed spark-submit ($SPARK_HOME/bin/spark-submit, else spark-submit on PATH), or ""
 #   SPARK_LINE  4 or 3.5: $SPARK_MOE_SPARK_LINE if set, else the installed Spark's line, else 4
 #   MVN_PROFILE the Maven profile flag for that line ("" for 4, -Pspark-3.5 for 3.5)
 #   JAR         target/spark-moe_2.13-<version>-app.jar, built for SPARK_LINE
 # and defines spark_moe_classpath (prints the path of the compile+provided classpath file for SPARK_LINE).
+
+# One BLAS thread per Spark task (conf/spark-defaults.conf sets it for executors; local mode reads this
+# process's environment): a multi-threaded OpenBLAS inside every task took 4-5x the task CPU per step
+# (BENCHMARKS.md, "Session-5 fit work"). A value the caller exported wins.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 SUBMIT=""
 if [ -n "${SPARK_HOME:-}" ] && [ -x "$SPARK_HOME/bin/spark-submit" ]; then
