@@ -38,8 +38,9 @@ import org.sparkmoe.engine.StepReport;
  * <p>Arguments (all optional, key=value): master=local[2], experts=4,16,64,256, routing=SHUFFLE,LOCAL,
  * placement=DRIVER,SHARDED, partitions=4, shards=2, batch=4096, k=2, d=128, h=512, steps=6, warmup=2,
  * payload=F32 (or BF16: bfloat16 shuffle payloads), timeline=false (true: after each row, the wall-clock
- * timeline of its last step: each job and stage with its tasks' start and end, the driver's gaps between
- * jobs, the core time no task used, and the JVM's GC pauses in the step).
+ * timeline of its last step: each job and stage with its tasks' start and end, the executor that ran each
+ * task and its locality level, the shuffle bytes it read from other executors and its fetch wait, the
+ * driver's gaps between jobs, the core time no task used, and the JVM's GC pauses in the step).
  * Besides step time it prints model FLOPs per step (expert GEMMs and the gate's projections), the
  * machine's sgemm rate for the expert's six GEMMs measured in the same run on all cores, bytes
  * written to shuffles per step, Spark jobs per step, and bytes allocated per step by all live
@@ -264,6 +265,8 @@ public final class EngineBenchmark {
         private final java.util.Map<Integer, String> stageNames = new java.util.TreeMap<>();
         private final java.util.Map<Integer, Integer> stageJob = new java.util.HashMap<>();
         private final List<long[]> taskTimes = new ArrayList<>(); // stage, index, launch, finish, run ms, cpu ns, gc ms
+        /** Per entry of {@link #taskTimes}: the executor that ran the task and its locality level. */
+        private final List<String> taskPlaces = new ArrayList<>();
 
         void reset() {
             jobs.reset();
@@ -277,6 +280,7 @@ public final class EngineBenchmark {
             stageNames.clear();
             stageJob.clear();
             taskTimes.clear();
+            taskPlaces.clear();
             recording = true;
         }
 
@@ -306,7 +310,9 @@ public final class EngineBenchmark {
             if (recording) {
                 var ti = taskEnd.taskInfo();
                 taskTimes.add(new long[]{taskEnd.stageId(), ti.index(), ti.launchTime(), ti.finishTime(),
-                        m == null ? 0 : m.executorRunTime(), m == null ? 0 : m.executorCpuTime(), m == null ? 0 : m.jvmGCTime()});
+                        m == null ? 0 : m.executorRunTime(), m == null ? 0 : m.executorCpuTime(), m == null ? 0 : m.jvmGCTime(),
+                        m == null ? 0 : m.shuffleReadMetrics().remoteBytesRead(), m == null ? 0 : m.shuffleReadMetrics().fetchWaitTime()});
+                taskPlaces.add("executor " + ti.executorId() + ", " + ti.taskLocality());
             }
         }
 
@@ -328,15 +334,16 @@ public final class EngineBenchmark {
                 sb.append(String.format(Locale.ROOT, "    job %d: %d..%d ms (%d ms), driver gap before it %d ms%n", j[0], j[1] - t0, j[2] - t0, j[2] - j[1], gap));
                 for (var st : stageNames.entrySet()) {
                     if (stageJob.get(st.getKey()) != j[0]) continue;
-                    List<long[]> ts = new ArrayList<>();
-                    for (long[] t : taskTimes) if (t[0] == st.getKey()) ts.add(t);
+                    List<Integer> ts = new ArrayList<>();
+                    for (int i = 0; i < taskTimes.size(); i++) if (taskTimes.get(i)[0] == st.getKey()) ts.add(i);
                     if (ts.isEmpty()) continue; // skipped: its output was already there
-                    ts.sort(java.util.Comparator.comparingLong(t -> t[2]));
+                    ts.sort(java.util.Comparator.comparingLong(i -> taskTimes.get(i)[2]));
                     sb.append(String.format(Locale.ROOT, "      stage %d %s%n", st.getKey(), st.getValue()));
-                    for (long[] t : ts) {
+                    for (int i : ts) {
+                        long[] t = taskTimes.get(i);
                         busy += t[3] - t[2];
-                        sb.append(String.format(Locale.ROOT, "        task %d: %d..%d ms (run %d ms, CPU %.0f ms, GC %d ms)%n",
-                                t[1], t[2] - t0, t[3] - t0, t[4], t[5] / 1e6, t[6]));
+                        sb.append(String.format(Locale.ROOT, "        task %d: %d..%d ms (run %d ms, CPU %.0f ms, GC %d ms, %s, shuffle read remote %d B, fetch wait %d ms)%n",
+                                t[1], t[2] - t0, t[3] - t0, t[4], t[5] / 1e6, t[6], taskPlaces.get(i), t[7], t[8]));
                     }
                 }
                 prevEnd = j[2];
