@@ -32,6 +32,8 @@ final class ShardedExperts implements ExpertStore {
     /** Whether {@link #state} was checkpointed (or built outside), so later states' lineage does not reach back past it. */
     private boolean stateKept;
     private final List<Broadcast<?>> lineageBroadcasts = new ArrayList<>();
+    /** Per shard, the executor this step's forward, backward and update prefer (where its state is cached), or null. */
+    private String[] pins;
 
     ShardedExperts(JavaSparkContext sc, Optimiser optimiser, int numExperts, int lineageCheckpointInterval, String run,
                    JavaRDD<ExpertShard> state) {
@@ -50,17 +52,45 @@ final class ShardedExperts implements ExpertStore {
 
     @Override
     public void beginStep() {
+        pins = statePlaces();
+    }
+
+    /**
+     * Per shard, the executor that caches its state ({@code executor_<host>_<id>}), each executor
+     * claimed by one shard at most: a shard whose state shares an executor with an earlier shard's
+     * gets no preference this step, runs where a core is free, and its next state is cached there,
+     * so the states spread over the executors instead of settling on one.
+     */
+    private String[] statePlaces() {
+        int n = state.getNumPartitions();
+        String[] out = new String[n];
+        java.util.Set<String> claimed = new java.util.HashSet<>();
+        for (int i = 0; i < n; i++) {
+            for (Object loc : scala.jdk.javaapi.CollectionConverters.asJava(sc.sc().getPreferredLocs(state.rdd(), i))) {
+                String l = loc.toString();
+                if (l.startsWith("executor_") && claimed.add(l)) {
+                    out[i] = l;
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    private <T> JavaRDD<T> pinned(JavaRDD<T> rdd) {
+        return pins == null ? rdd : new JavaRDD<>(new PinnedRDD<>(rdd.rdd(), pins), rdd.classTag());
     }
 
     @Override
     public JavaRDD<ShardStep> forward(StepContext ctx, JavaPairRDD<Integer, ShuffleBlock> dispatched, StageClock clock) {
-        return dispatched.zipPartitions(state, (it, st) -> {
+        // pinned to the state's executor; the backward zips this RDD and inherits the preference
+        return pinned(dispatched.zipPartitions(state, (it, st) -> {
             ExpertShard es = st.next();
             long t0 = System.nanoTime();
             ShardStep ss = ShardStep.forward(ctx, es.shard, it, es::params);
             clock.experts(t0);
             return Collections.singletonList(ss).iterator();
-        });
+        }));
     }
 
     /**
@@ -83,11 +113,11 @@ final class ShardedExperts implements ExpertStore {
         Optimiser opt = optimiser;
         String r = run;
         boolean cut = step % lineageCheckpointInterval == 0;
-        JavaRDD<ExpertShard> next = state.zipPartitions(grads, (sit, git) -> {
+        JavaRDD<ExpertShard> next = pinned(state.zipPartitions(grads, (sit, git) -> {
             ExpertShard s = sit.next();
             ExpertGrads g = git.hasNext() ? git.next() : null;
             return Collections.singletonList(s.update(opt, g, scale, step, learningRate, r, cut)).iterator();
-        }).persist(StorageLevel.MEMORY_AND_DISK());
+        })).persist(StorageLevel.MEMORY_AND_DISK());
         if (cut) {
             if (sc.getCheckpointDir().isPresent()) {
                 next.checkpoint();
