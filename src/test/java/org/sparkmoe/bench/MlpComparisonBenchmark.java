@@ -30,7 +30,8 @@ import org.sparkmoe.ml.MoEClassifier;
  * held-out accuracy, so that time to a given accuracy can be read off. A second table gives, per
  * MLP iteration or MoE step, what does not depend on the machine's load: Spark jobs, stages and
  * tasks (a {@code SparkListener}), task CPU time (Spark's task metrics) and bytes allocated by the
- * JVM's live threads ({@code ThreadMXBean}), each over the whole fit (data preparation included),
+ * JVM's live threads ({@code ThreadMXBean}), garbage collections and their time (the collectors' MXBeans),
+ * each over the whole fit (data preparation included),
  * and the whole fit's process CPU time with the training examples per CPU second, which on a shared
  * machine says more than wall time (it still moves with cache and memory-bandwidth contention).
  *
@@ -48,7 +49,7 @@ import org.sparkmoe.ml.MoEClassifier;
  * ours: {@link GemmBackends#current()}, float) and {@code OPENBLAS_NUM_THREADS}.
  *
  * <p>Arguments (key=value, all optional): rows=100000, solver=gd, mlpIters=25,50,100,
- * mlpStep=0.03, batch=16384, moeSteps=10,20,40, moeStep=0.01, seed=3, warmup=10.
+ * (or none: the MoE alone), mlpStep=0.03, batch=16384, moeSteps=10,20,40, moeStep=0.01, seed=3, warmup=10.
  */
 public final class MlpComparisonBenchmark {
 
@@ -56,7 +57,8 @@ public final class MlpComparisonBenchmark {
         BenchArgs a = new BenchArgs(args);
         int rows = a.integer("rows", 100000);
         String solver = a.string("solver", "gd");
-        int[] mlpIters = a.integers("mlpIters", "25,50,100");
+        // mlpIters=none fits the MoE alone (for profiling its step)
+        int[] mlpIters = "none".equals(a.string("mlpIters", "")) ? new int[0] : a.integers("mlpIters", "25,50,100");
         double mlpStep = Double.parseDouble(a.string("mlpStep", "0.03"));
         int batch = a.integer("batch", 16384);
         int[] moeSteps = a.integers("moeSteps", "10,20,40");
@@ -94,7 +96,7 @@ public final class MlpComparisonBenchmark {
                 System.getenv().getOrDefault("OPENBLAS_NUM_THREADS", "(unset)"),
                 warmup > 0 ? warmup + " iterations and " + warmup + " steps, untimed" : "none");
         if (warmup > 0) {
-            mlp(dim, classes, solver, mlpStep, warmup, seed).fit(train);
+            if (mlpIters.length > 0) mlp(dim, classes, solver, mlpStep, warmup, seed).fit(train);
             moe(dim, batch, moeStep, warmup, seed).fit(train);
         }
         System.out.println("| model | budget | fit s | training examples/s | held-out accuracy | load average |");
@@ -137,8 +139,8 @@ public final class MlpComparisonBenchmark {
         System.out.println("Per iteration or step, over the whole fit (less dependent on load than wall time); then the whole fit's CPU time"
                 + " (every thread of this JVM: driver, tasks, GC, JIT; OpenBLAS threads included) and the training examples per CPU second:");
         System.out.println();
-        System.out.println("| model | budget | jobs | stages | tasks | task CPU ms | MB allocated | fit CPU s | examples per CPU s |");
-        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        System.out.println("| model | budget | jobs | stages | tasks | task CPU ms | MB allocated | GCs | GC ms | fit CPU s | examples per CPU s |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         perStep.forEach(System.out::println);
         spark.stop();
     }
@@ -202,6 +204,16 @@ public final class MlpComparisonBenchmark {
         }
     }
 
+    /** Collections and milliseconds spent collecting, summed over the JVM's collectors (G1: young, concurrent and old). */
+    private static long[] gc() {
+        long count = 0, millis = 0;
+        for (java.lang.management.GarbageCollectorMXBean b : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            count += Math.max(0, b.getCollectionCount());
+            millis += Math.max(0, b.getCollectionTime());
+        }
+        return new long[]{count, millis};
+    }
+
     /** Seconds to fit {@code estimator} on {@code train}, and the model's accuracy on {@code test}. */
     private static double[] fitAndScore(org.apache.spark.ml.Estimator<? extends org.apache.spark.ml.Model<?>> estimator,
                                         Dataset<Row> train, Dataset<Row> test, MulticlassClassificationEvaluator acc,
@@ -210,15 +222,18 @@ public final class MlpComparisonBenchmark {
         long[] c0 = counters.snapshot(spark);
         long a0 = EngineBenchmark.allocatedBytes();
         long cpu0 = EngineBenchmark.processCpuNanos();
+        long[] gc0 = gc();
         long t0 = System.nanoTime();
         org.apache.spark.ml.Model<?> model = estimator.fit(train);
         double s = (System.nanoTime() - t0) / 1e9;
         double cpu = (EngineBenchmark.processCpuNanos() - cpu0) / 1e9;
+        long[] gc1 = gc();
         long a1 = EngineBenchmark.allocatedBytes();
         long[] c1 = counters.snapshot(spark);
-        perStep.add(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %,.0f |", name, (c1[0] - c0[0]) / (double) budget,
-                (c1[1] - c0[1]) / (double) budget, (c1[2] - c0[2]) / (double) budget, (c1[3] - c0[3]) / 1e6 / budget,
-                (a1 - a0) / 1e6 / budget, cpu, examples / cpu));
+        perStep.add(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %,.0f |", name,
+                (c1[0] - c0[0]) / (double) budget, (c1[1] - c0[1]) / (double) budget, (c1[2] - c0[2]) / (double) budget,
+                (c1[3] - c0[3]) / 1e6 / budget, (a1 - a0) / 1e6 / budget, (gc1[0] - gc0[0]) / (double) budget,
+                (gc1[1] - gc0[1]) / (double) budget, cpu, examples / cpu));
         return new double[]{s, acc.evaluate(model.transform(test))};
     }
 }
