@@ -142,12 +142,11 @@ class TrainCommand extends Command {
 
     static final String SPARK_CHECKPOINTS = "spark-checkpoints";
 
-    /** Says what a data-sized batch ({@code engine.batchSize} = 0) came to, and keeps it in {@code batch[0]} for the summary. */
-    private TrainingLoop.Listener batchNote(EngineConfig ec, int[] batch) {
+    /** Says what a data-sized batch ({@code engine.batchSize} = 0) came to, before the first step. */
+    private TrainingLoop.Listener batchNote(EngineConfig ec) {
         return new TrainingLoop.Listener() {
             @Override
             public void planned(BatchPlan plan) {
-                batch[0] = plan.batchSize();
                 if (ec.batchSize() == BatchPlan.DATA_SIZED) {
                     out.println("engine.batchSize data-sized: " + plan.batchSize() + " examples per step for " + plan.examples()
                             + " training examples");
@@ -178,15 +177,15 @@ class TrainCommand extends Command {
         TrainingLoop.Options options = new TrainingLoop.Options(target, new Path(runDir, "checkpoints").toString(),
                 cfg.integer("checkpoint.interval"), cfg.integer("checkpoint.keep"), metricsPath.toString(), spec.provenance());
         boolean[] started = {false};
-        int[] batch = {ec.batchSize()};
         Path sparkCheckpoints = defaultSparkCheckpoints(runDir);
         List<StepReport> reports;
         TrainingState finalState;
+        int batchSize;
         try {
             TrainingLoop.Result run;
             try {
                 run = TrainingLoop.run(sc, network, ec, data.train, options, warm == null ? null : TrainingLoop.WarmStart.of(warm),
-                        List.of(batchNote(ec, batch), recordSpec(runDir, spec, started), RunListeners.progress(out, cfg.integer("progress.interval")),
+                        List.of(batchNote(ec), recordSpec(runDir, spec, started), RunListeners.progress(out, cfg.integer("progress.interval")),
                                 RunListeners.failOnDivergence("lower optim.stepSize or set optim.clipNorm"), balance));
             } catch (java.io.UncheckedIOException e) {
                 throw e.getCause();
@@ -200,6 +199,7 @@ class TrainCommand extends Command {
                         : " (config key 'engine.batchSize' = " + ec.batchSize() + ": lower it, or give more data)"), e);
             }
             reports = run.reports();
+            batchSize = run.trainer().plan().batchSize();
             try {
                 finalState = run.trainer().snapshot();
             } finally {
@@ -218,7 +218,7 @@ class TrainCommand extends Command {
         List<StepMetrics> all = MetricsLog.read(metricsPath.toString(), hadoop);
         Map<String, Object> summary = summary(cfg, spec, network, data, finalState, all, reports, eval, trainSeconds);
         if (!data.outOfVocabulary.isEmpty()) summary.put("outOfVocabularyRate", data.outOfVocabulary);
-        summary.put("batchSize", batch[0]);
+        summary.put("batchSize", batchSize);
         summary.put("wallSeconds", (System.nanoTime() - wallStart) / 1e9);
 
         Path modelTmp = Publish.tempSibling(new Path(runDir, "model"), hadoop);
