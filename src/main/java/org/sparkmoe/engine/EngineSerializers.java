@@ -114,7 +114,8 @@ public final class EngineSerializers {
     /**
      * Partition, the segments (expert, rows), then the rows of all parts one after another (only a
      * view's own elements travel, without a copy): float32 rows of a {@code bf16} block as bfloat16
-     * (2 bytes each), any other rows in their precision. Read back as one compact matrix.
+     * (2 bytes each), any other rows in their precision. Read back as one compact matrix, float32 rows
+     * into the shuffle-read arena open on the reading thread, if any ({@link PartitionBuffers.ReadArena}).
      */
     public static final class ShuffleBlockSerializer extends Serializer<ShuffleBlock> {
         private static final int F32 = 0;
@@ -166,10 +167,15 @@ public final class EngineSerializers {
             int cols = in.readInt(true);
             int n = Math.toIntExact(rows * cols);
             Matrix m;
+            org.sparkmoe.core.linalg.FloatMatrix pooled = half || precision == F32 ? PartitionBuffers.ReadArena.take((int) rows, cols) : null;
             if (half) {
-                float[] d = new float[n];
-                for (int i = 0; i < n; i++) d[i] = Float.intBitsToFloat((in.readShort() & 0xffff) << 16);
-                m = new org.sparkmoe.core.linalg.FloatMatrix(d, 0, (int) rows, cols);
+                org.sparkmoe.core.linalg.FloatMatrix f = pooled != null ? pooled : new org.sparkmoe.core.linalg.FloatMatrix((int) rows, cols);
+                float[] d = f.data();
+                for (int i = f.offset(), e = i + n; i < e; i++) d[i] = Float.intBitsToFloat((in.readShort() & 0xffff) << 16);
+                m = f;
+            } else if (pooled != null) {
+                readFloats(in, pooled.data(), pooled.offset(), n);
+                m = pooled;
             } else if (precision == F32) {
                 m = new org.sparkmoe.core.linalg.FloatMatrix(in.readFloats(n), 0, (int) rows, cols);
             } else {
@@ -177,6 +183,18 @@ public final class EngineSerializers {
             }
             return new ShuffleBlock(p, experts, counts, new Matrix[]{m}, half);
         }
+    }
+
+    /**
+     * {@code n} floats into {@code a} from {@code off}, as {@code Input.readFloats} reads them (straight
+     * into the array from Spark's unsafe Kryo input, in its native byte order).
+     */
+    private static void readFloats(Input in, float[] a, int off, int n) {
+        if (in instanceof com.esotericsoftware.kryo.io.UnsafeInput u) {
+            u.readBytes(a, com.esotericsoftware.kryo.util.UnsafeUtil.floatArrayBaseOffset + 4L * off, 4L * n);
+            return;
+        }
+        for (int i = off, e = off + n; i < e; i++) a[i] = in.readFloat();
     }
 
     /** The bfloat16 nearest to {@code v} (ties to even; NaN stays NaN), as its 16 bits. */

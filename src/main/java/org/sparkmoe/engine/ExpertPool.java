@@ -9,7 +9,8 @@ import java.util.TreeMap;
  * Per-executor (per-JVM) cache of the large buffers a training run reuses from step to step: the
  * expert parameters and optimiser moments a {@link ShardedExperts} update writes, the experts'
  * gradient buffers and the expert shard's activation arena ({@link ShardStep}), and each data
- * partition's gating state and routing ({@link PartitionStep}, keyed by partition; O(B n)). They live here and
+ * partition's gating state and routing ({@link PartitionStep}, keyed by partition; O(B n)) and per-stage
+ * arrays ({@link PartitionBuffers}, handed out by {@link #recycle}). They live here and
  * not in the cached RDD blocks, so the block store holds only what a state is (parameters and
  * moments), the n = 256 state fits in memory instead of spilling, and a step allocates nothing the
  * size of the model.
@@ -42,7 +43,14 @@ public final class ExpertPool {
     public enum Kind { STATE, GRADIENTS, ACTIVATIONS, GATE,
         /** a data partition's forward/backward scratch ({@link LocalPipeline}, the recurrent LM's partitions in
          * {@code engine.sequence}) */ WORKSPACE,
-        /** a local-routing partition's gradient buffers, keyed by data partition ({@link LocalPipeline}) */ LOCAL_GRADIENTS }
+        /** a local-routing partition's gradient buffers, keyed by data partition ({@link LocalPipeline}) */ LOCAL_GRADIENTS,
+        /** a shuffle-routed data partition's per-stage arrays ({@link PartitionBuffers}, {@link #recycle}), keyed by data partition:
+         * the gate's x, */ PARTITION_ROWS,
+        /** the dispatch blocks' rows, */ PARTITION_DISPATCH,
+        /** the combine's y, dL/dy, partial dL/dx, shared gradient and dOut blocks, */ PARTITION_COMBINE,
+        /** the finish's dL/dx and shared gradient, */ PARTITION_FINISH,
+        /** the rows the combine reads from the experts' output shuffle, */ PARTITION_READ_OUTPUTS,
+        /** and those the finish reads from the dL/dx shuffle */ PARTITION_READ_INPUT_GRADS }
 
     private record Key(String run, int shard, Kind kind) {
     }
@@ -76,6 +84,30 @@ public final class ExpertPool {
         return (T) older.getValue();
     }
 
+    /**
+     * For buffers that blocks of the running step may still reference (a cached RDD's, or one a
+     * retried or speculative attempt of the same task may be reading or writing): a set of an
+     * older generation, retagged {@code generation}; never the set another attempt of this
+     * generation holds. Else {@code allocate}'s new set, registered as {@code generation}. A task of
+     * a generation older than the newest this key has seen is a lineage recomputation of a finished
+     * step (after an executor loss) while a later step runs: it gets a new set that is not pooled,
+     * so it never shares arrays with the running step.
+     */
+    static synchronized <T> T recycle(String run, int key, Kind kind, long generation, java.util.function.Supplier<T> allocate) {
+        long now = System.currentTimeMillis();
+        evictIdle(now);
+        Entry e = POOL.computeIfAbsent(new Key(run, key, kind), k -> new Entry());
+        e.lastUse = now;
+        if (!e.byGeneration.isEmpty() && e.byGeneration.lastKey() > generation) return allocate.get();
+        Map.Entry<Long, Object> older = e.byGeneration.floorEntry(generation - 1);
+        @SuppressWarnings("unchecked")
+        T set = older == null ? allocate.get() : (T) older.getValue();
+        if (older != null) e.byGeneration.remove(older.getKey());
+        e.byGeneration.put(generation, set);
+        while (e.byGeneration.size() > MAX_PER_KIND) e.byGeneration.pollFirstEntry();
+        return set;
+    }
+
     /** Registers {@code set} as holding {@code generation} (replacing one so tagged). */
     public static synchronized void put(String run, int shard, Kind kind, long generation, Object set) {
         long now = System.currentTimeMillis();
@@ -94,6 +126,11 @@ public final class ExpertPool {
     /** Drops every entry of {@code run} held by this JVM. */
     public static synchronized void release(String run) {
         POOL.keySet().removeIf(k -> k.run.equals(run));
+    }
+
+    /** Drops every entry this JVM holds (tests: a step on an empty pool must give the same values). */
+    static synchronized void clear() {
+        POOL.clear();
     }
 
     /** Number of buffer sets this JVM holds for {@code run} (for tests). */

@@ -82,7 +82,7 @@ final class PartitionStep implements java.io.Serializable {
         MoENetwork net = ctx.network();
         Batch batch = selectBatch(ctx, partition, blocks);
         int m = batch.size();
-        Matrix x = ctx.precision().zeros(m, net.input().outputDim());
+        Matrix x = PartitionBuffers.of(ctx, partition, ExpertPool.Kind.PARTITION_ROWS).rows(0, ctx.precision(), m, net.input().outputDim(), true);
         double[] stats = new double[net.moe().gating().statsSize()];
         GateBuffers buffers = GateBuffers.of(ctx, partition);
         GatingState gate = buffers.gate();
@@ -200,14 +200,20 @@ final class PartitionStep implements java.io.Serializable {
     }
 
     /**
-     * Dispatch: one block per expert shard this partition routes rows to, keyed by the shard's first
+     * Dispatch (into fresh arrays): one block per expert shard this partition routes rows to, keyed by the shard's first
      * expert there ({@code shards} sends it to the shard), holding the rows of each of the shard's
      * experts one after another in routing order. The routing sorts entries by expert and a shard's
      * experts are a contiguous range, so a shard's rows are one contiguous range of entries.
      */
     List<Tuple2<Integer, ShuffleBlock>> dispatch(ExpertPartitioner shards, boolean bf16) {
+        return dispatch(shards, bf16, new PartitionBuffers());
+    }
+
+    private List<Tuple2<Integer, ShuffleBlock>> dispatch(ExpertPartitioner shards, boolean bf16, PartitionBuffers buffers) {
         List<Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>(shards.numPartitions());
         int d = x.cols();
+        // every entry's row, in routing order: each shard's block is a view of its range (written to the shuffle, then dead)
+        Matrix arena = buffers.rows(0, x.precision(), routing.entries(), d, false);
         for (int s = 0; s < shards.numPartitions(); s++) {
             int e0 = shards.firstExpert(s);
             int e1 = shards.firstExpert(s + 1);
@@ -223,7 +229,7 @@ final class PartitionStep implements java.io.Serializable {
                 experts[i] = e;
                 counts[i++] = routing.count(e);
             }
-            Matrix rows = x.precision().zeros(total, d);
+            Matrix rows = arena.slice(from * d, total, d);
             rows.gatherRows(x, routing.rows(), from, total);
             out.add(new Tuple2<>(experts[0], new ShuffleBlock(partition, experts, counts, new Matrix[]{rows}, bf16)));
         }
@@ -232,7 +238,7 @@ final class PartitionStep implements java.io.Serializable {
 
     /** {@link #dispatch(ExpertPartitioner, boolean)} in the step's shuffle payload format. */
     List<Tuple2<Integer, ShuffleBlock>> dispatch(StepContext ctx, ExpertPartitioner shards) {
-        return dispatch(shards, ctx.payload() == ShufflePayload.BF16);
+        return dispatch(shards, ctx.payload() == ShufflePayload.BF16, PartitionBuffers.of(ctx, partition, ExpertPool.Kind.PARTITION_DISPATCH));
     }
 
     /**
@@ -242,8 +248,12 @@ final class PartitionStep implements java.io.Serializable {
      */
     Combined combine(StepContext ctx, Parameters shared, int partitions, Iterator<ShuffleBlock> outputsAndStats) {
         List<ShuffleBlock> outputs = new ArrayList<>();
-        GlobalStats global = globalStats(ctx.network(), partitions, outputsAndStats, outputs);
-        return combine(ctx, shared, ctx.network().moe().balance(global.balance()).statsGradient(), global.lossScale(), outputs.iterator());
+        // the experts' outputs are read into a pooled arena: they are dead once combine returns
+        PartitionBuffers read = PartitionBuffers.of(ctx, partition, ExpertPool.Kind.PARTITION_READ_OUTPUTS);
+        try (PartitionBuffers.ReadArena.Scope ignored = read.arena().open((long) routing.entries() * x.cols())) {
+            GlobalStats global = globalStats(ctx.network(), partitions, outputsAndStats, outputs);
+            return combine(ctx, shared, ctx.network().moe().balance(global.balance()).statsGradient(), global.lossScale(), outputs.iterator());
+        }
     }
 
     /**
@@ -259,14 +269,16 @@ final class PartitionStep implements java.io.Serializable {
         blocks.sort(Comparator.comparingInt(ShuffleBlock::firstExpert));
         int m = batch.size();
         int d = x.cols();
-        Parameters grad = shared.zerosLike();
-        Matrix dxPartial = x.precision().zeros(m, d);
+        // y and dY are dead when this returns; grad, dxPartial and the dOut rows live in the cached Combined until the step ends
+        PartitionBuffers buffers = PartitionBuffers.of(ctx, partition, ExpertPool.Kind.PARTITION_COMBINE);
+        Parameters grad = buffers.zerosLike(0, shared);
+        Matrix dxPartial = buffers.rows(0, x.precision(), m, d, true);
         List<ShuffleBlock> backward = new ArrayList<>();
         if (m == 0) {
             return new Combined(this, grad, 0, dxPartial, backward);
         }
         checkCovers(blocks);
-        Matrix y = x.precision().zeros(m, d);
+        Matrix y = buffers.rows(1, x.precision(), m, d, true);
         for (ShuffleBlock b : blocks) {
             Matrix rows = b.rows();
             for (int i = 0, off = 0; i < b.segments(); off += b.segmentRows(i), i++) {
@@ -276,7 +288,8 @@ final class PartitionStep implements java.io.Serializable {
             }
         }
         if (net.moe().residual()) y.axpy(1, x);
-        Matrix dY = x.precision().zeros(m, d);
+        Matrix dY = buffers.rows(2, x.precision(), m, d, true);
+        Matrix dOuts = buffers.rows(3, x.precision(), routing.entries(), d, false);
         double lossSum = net.head().lossAndGradient(shared, y, batch, lossScale, dY, grad);
         double[] dGate = gate.gateGradient();
         int slots = gate.slots();
@@ -290,7 +303,7 @@ final class PartitionStep implements java.io.Serializable {
                 dGate[row * slots + routing.slots()[from + q]] = dY.dotRows(row, rows, q);
             }
             // the same entries in the same order go back to the shard: one block with the same segments
-            Matrix dOut = x.precision().zeros(total, d);
+            Matrix dOut = dOuts.slice(from * d, total, d);
             dOut.gatherRows(dY, routing.rows(), from, total);
             dOut.scaleRows(routing.gates(), from);
             backward.add(ctx.block(partition, b, dOut));
@@ -347,11 +360,17 @@ final class PartitionStep implements java.io.Serializable {
         /** Backward combine: dL/dx from the experts added in, then the input layer's backward pass. */
         PartitionResult finish(StepContext ctx, Parameters shared, Iterator<ShuffleBlock> inputGradients) {
             PartitionStep ps = step;
-            Parameters grad = sharedGrad.copy();
+            // copies into pooled arrays, so that a retried finish starts from the cached Combined as it was
+            PartitionBuffers buffers = PartitionBuffers.of(ctx, ps.partition, ExpertPool.Kind.PARTITION_FINISH);
+            Parameters grad = buffers.copyOf(0, sharedGrad);
             if (ps.batch.size() > 0) {
-                Matrix dx = dxPartial.copy();
+                Matrix dx = buffers.rows(0, dxPartial.precision(), dxPartial.rows(), dxPartial.cols(), false);
+                dx.copyFrom(dxPartial);
                 List<ShuffleBlock> blocks = new ArrayList<>();
-                inputGradients.forEachRemaining(blocks::add);
+                PartitionBuffers read = PartitionBuffers.of(ctx, ps.partition, ExpertPool.Kind.PARTITION_READ_INPUT_GRADS);
+                try (PartitionBuffers.ReadArena.Scope ignored = read.arena().open((long) ps.routing.entries() * dx.cols())) {
+                    inputGradients.forEachRemaining(blocks::add);
+                }
                 blocks.sort(Comparator.comparingInt(ShuffleBlock::firstExpert));
                 ps.checkCovers(blocks);
                 for (ShuffleBlock b : blocks) {

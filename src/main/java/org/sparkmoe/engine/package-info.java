@@ -11,7 +11,8 @@
  * {@link org.sparkmoe.engine.ShuffleBlock} (what crosses the shuffle),
  * {@link org.sparkmoe.engine.ExpertPartitioner} and {@link org.sparkmoe.engine.ExpertShard} (where
  * experts live), {@link org.sparkmoe.engine.ExpertPool} (each executor's cache of the expert state,
- * gradient and activation buffers reused across steps; {@code PinnedRDD} keeps a shard's forward,
+ * gradient and activation buffers reused across steps, and of the data partitions' per-stage arrays,
+ * {@code PartitionBuffers}; {@code PinnedRDD} keeps a shard's forward,
  * backward and update on the executor that caches its state), {@link org.sparkmoe.engine.BatchPlan} (which
  * rows form each step's mini-batch).
  * {@link org.sparkmoe.engine.ExpertExchange} offers the expert half of a shuffle-routed step to step

@@ -44,7 +44,8 @@ import org.sparkmoe.engine.StepReport;
  * Besides step time it prints model FLOPs per step (expert GEMMs and the gate's projections), the
  * machine's sgemm rate for the expert's six GEMMs measured in the same run on all cores, bytes
  * written to shuffles per step, Spark jobs per step, and bytes allocated per step by all live
- * threads of this JVM (ThreadMXBean; in local mode that includes the executors' task threads), and
+ * threads of this JVM (ThreadMXBean; in local mode that includes the executors' task threads), minor page
+ * faults per step of this JVM (/proc/self/stat), and
  * CPU seconds per step: the tasks' (Spark's executorCpuTime) and this whole JVM's, which on a loaded
  * machine compare better than step times.
  * With a local master the share of step time spent in GEMM is measured by timing every GEMM call
@@ -95,9 +96,9 @@ public final class EngineBenchmark {
                             + "load average %s%nnative sgemm, the six expert GEMMs on %d threads at once: %.1f GFLOP/s%n%n",
                     timed.inner.name(), master, partitions, shards, batch, k, d, h, loadAverage(), cores, sgemm);
             System.out.println("| routing | placement | n | expert params | step s (median) | tokens/s | model GFLOP/step | model GFLOP/s | % of sgemm "
-                    + "| MB shuffled/step | MB allocated/step | jobs/step | task CPU s/step | process CPU s/step | mean expert batch | GEMM share "
+                    + "| MB shuffled/step | MB allocated/step | minor faults/step | jobs/step | task CPU s/step | process CPU s/step | mean expert batch | GEMM share "
                 + "| gate | dispatch | experts | combine | aggregate | optimiser |");
-            System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (String routing : routings) {
                 for (String placement : placements) {
                     for (int n : experts) {
@@ -116,6 +117,7 @@ public final class EngineBenchmark {
                             timed.reset();
                             counters.reset();
                             long alloc0 = allocatedBytes();
+                            long faults0 = minorFaults();
                             long cpu0 = processCpuNanos();
                             long wall0 = System.nanoTime();
                             long gc0 = 0;
@@ -134,6 +136,7 @@ public final class EngineBenchmark {
                             double wall = (System.nanoTime() - wall0) / 1e9;
                             double processCpu = (processCpuNanos() - cpu0) / 1e9 / steps;
                             double allocMb = (allocatedBytes() - alloc0) / 1e6 / steps;
+                            double faults = (double) (minorFaults() - faults0) / steps;
                             settle();
                             double shuffledMb = counters.shuffleBytes.sum() / 1e6 / steps;
                             double jobs = (double) counters.jobs.sum() / steps;
@@ -146,9 +149,9 @@ public final class EngineBenchmark {
                             // experts: 2 GEMMs forward, 4 backward, 2*rows*d*h each, on k*B rows; gating: the
                             // gate and noise projections (d x n each) forward, their weight gradients and dx
                             double flops = 12.0 * k * batch * cells + 3 * 2 * 2.0 * batch * d * n;
-                            System.out.printf(Locale.ROOT, "| %s | %s | %d | %,d | %.3f | %,.0f | %.1f | %.1f | %.0f%% | %.1f | %.0f | %.1f | %.2f | %.2f | %.0f | %s | %s |%n",
+                            System.out.printf(Locale.ROOT, "| %s | %s | %d | %,d | %.3f | %,.0f | %.1f | %.1f | %.0f%% | %.1f | %.0f | %,.0f | %.1f | %.2f | %.2f | %.0f | %s | %s |%n",
                                     routing, placement, n, params, median, batch / median, flops / 1e9, flops / 1e9 / median,
-                                    100 * flops / 1e9 / median / sgemm, shuffledMb, allocMb, jobs, taskCpu, processCpu, mean, share, timingsRow(sum));
+                                    100 * flops / 1e9 / median / sgemm, shuffledMb, allocMb, faults, jobs, taskCpu, processCpu, mean, share, timingsRow(sum));
                             if (timeline) System.out.print(counters.timeline(cores, lastStepGc));
                         }
                     }
@@ -166,6 +169,21 @@ public final class EngineBenchmark {
         long sum = 0;
         for (long b : mx.getThreadAllocatedBytes(mx.getAllThreadIds())) if (b > 0) sum += b;
         return sum;
+    }
+
+    /**
+     * Minor page faults of this process so far (field minflt of /proc/self/stat; -1 where there is
+     * none): each first touch of a page the JVM had not used yet, which costs CPU in the kernel, and
+     * on a nearly full machine more (BENCHMARKS.md, "Session-5 engine work"). Executors of a
+     * local-cluster master are other processes and are not counted.
+     */
+    static long minorFaults() {
+        try {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+            return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[7]);
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /**

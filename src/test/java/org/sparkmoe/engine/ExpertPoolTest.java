@@ -1,6 +1,7 @@
 package org.sparkmoe.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
@@ -51,5 +52,21 @@ class ExpertPoolTest {
         ExpertPool.release(RUN);
         assertEquals(0, ExpertPool.size(RUN));
         assertNull(ExpertPool.take(RUN, 0, ExpertPool.Kind.STATE, 13, 2));
+    }
+
+    @Test
+    void recycledSetsComeOnlyFromFinishedSteps() {
+        java.util.function.Supplier<Object> fresh = Object::new;
+        Object a = ExpertPool.recycle(RUN, 0, ExpertPool.Kind.PARTITION_COMBINE, 1, fresh);
+        // a retried or speculative attempt of step 1 must not share the first attempt's arrays
+        Object retry = ExpertPool.recycle(RUN, 0, ExpertPool.Kind.PARTITION_COMBINE, 1, fresh);
+        assertNotSame(a, retry);
+        // step 2 gets step 1's set (the retry's, the one registered last) ...
+        assertSame(retry, ExpertPool.recycle(RUN, 0, ExpertPool.Kind.PARTITION_COMBINE, 2, fresh));
+        // ... and a lineage recomputation of step 1 while step 2 runs gets a set that is not pooled
+        Object recompute = ExpertPool.recycle(RUN, 0, ExpertPool.Kind.PARTITION_COMBINE, 1, fresh);
+        assertNotSame(retry, recompute);
+        assertSame(retry, ExpertPool.recycle(RUN, 0, ExpertPool.Kind.PARTITION_COMBINE, 3, fresh));
+        assertEquals(1, ExpertPool.size(RUN));
     }
 }

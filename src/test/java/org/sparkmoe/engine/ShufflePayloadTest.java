@@ -1,6 +1,8 @@
 package org.sparkmoe.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
@@ -141,6 +143,34 @@ class ShufflePayloadTest {
             for (int s = 0; s < losses.length; s++) losses[s] = engine.trainStep().taskLoss();
         }
         return losses;
+    }
+
+    @Test
+    void blocksReadInAnOpenArenaLandInItOneAfterAnother() {
+        for (String unsafe : new String[]{"false", "true"}) {
+            SerializerInstance kryo = new KryoSerializer(SparkTestContext.conf("local[1]").set("spark.kryo.unsafe", unsafe)).newInstance();
+            float[] v = new float[30];
+            for (int i = 0; i < v.length; i++) v[i] = 0.5f * i - 3;
+            // a view, as the dispatch and dOut blocks are: only its own rows travel
+            ShuffleBlock a = new ShuffleBlock(1, 2, new FloatMatrix(v, 6, 2, 3));
+            ShuffleBlock b = new ShuffleBlock(1, 4, new FloatMatrix(v, 12, 3, 3), true);
+            PartitionBuffers.ReadArena arena = new PartitionBuffers().arena();
+            ShuffleBlock ra, rb;
+            try (PartitionBuffers.ReadArena.Scope ignored = arena.open(15)) {
+                ra = roundTrip(kryo, a);
+                rb = roundTrip(kryo, b);
+            }
+            FloatMatrix fa = (FloatMatrix) ra.rows(), fb = (FloatMatrix) rb.rows();
+            assertSame(fa.data(), fb.data(), "unsafe=" + unsafe);
+            assertEquals(0, fa.offset());
+            assertEquals(6, fb.offset());
+            for (int i = 0; i < 6; i++) assertEquals(v[6 + i], (float) fa.getFlat(i));
+            for (int i = 0; i < 9; i++) assertEquals(v[12 + i], (float) fb.getFlat(i)); // exact in bfloat16
+            // the scope is closed: a read allocates its own array again
+            FloatMatrix outside = (FloatMatrix) roundTrip(kryo, a).rows();
+            assertNotSame(fa.data(), outside.data());
+            assertEquals(6, outside.data().length);
+        }
     }
 
     @SuppressWarnings("unchecked")
