@@ -50,7 +50,9 @@ public final class ExpertPool {
         /** the combine's y, dL/dy, partial dL/dx, shared gradient and dOut blocks, */ PARTITION_COMBINE,
         /** the finish's dL/dx and shared gradient, */ PARTITION_FINISH,
         /** the rows the combine reads from the experts' output shuffle, */ PARTITION_READ_OUTPUTS,
-        /** and those the finish reads from the dL/dx shuffle */ PARTITION_READ_INPUT_GRADS }
+        /** and those the finish reads from the dL/dx shuffle; */ PARTITION_READ_INPUT_GRADS,
+        /** an expert shard's shuffle reads ({@link ShardStep}, copied into its arena), keyed by shard: the dispatched rows */ SHARD_READ_INPUTS,
+        /** and the gate-weighted dL/dy rows */ SHARD_READ_GRADIENTS }
 
     private record Key(String run, int shard, Kind kind) {
     }

@@ -72,14 +72,19 @@ final class PartitionBuffers {
         private float[] floats;
         private int capacity;
         private int used;
+        /** Floats the reads of the current (or last) scope asked for, whether they fit or not. */
+        private long demanded;
 
         /**
          * In use on this thread until the scope closes, for a read expected to hold {@code expected}
-         * float32 values (the array is allocated, or grown, at the first block read into it).
+         * float32 values (0: unknown; then as many as the last read asked for, and an eighth more).
+         * The array is allocated, or grown, at the first block read into it; a block that does not
+         * fit gets an array of its own.
          */
         Scope open(long expected) {
-            capacity = Math.toIntExact(expected);
+            capacity = Math.toIntExact(Math.max(expected, Math.min(Integer.MAX_VALUE - 8, demanded + (demanded >> 3))));
             used = 0;
+            demanded = 0;
             ReadArena previous = CURRENT.get();
             CURRENT.set(this);
             return () -> CURRENT.set(previous);
@@ -89,8 +94,9 @@ final class PartitionBuffers {
         static FloatMatrix take(int rows, int cols) {
             ReadArena a = CURRENT.get();
             if (a == null) return null;
-            if (a.floats == null || a.floats.length < a.capacity) a.floats = new float[a.capacity];
             int n = Math.multiplyExact(rows, cols);
+            a.demanded += n;
+            if (a.floats == null || a.floats.length < a.capacity) a.floats = new float[a.capacity];
             if (a.floats.length - a.used < n) return new FloatMatrix(rows, cols);
             FloatMatrix m = new FloatMatrix(a.floats, a.used, rows, cols);
             a.used += n;

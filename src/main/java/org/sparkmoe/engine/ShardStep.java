@@ -68,7 +68,7 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
      */
     static ShardStep forward(StepContext ctx, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> dispatched,
                              IntFunction<Parameters> paramsOf) {
-        List<ShuffleBlock> blocks = sorted(dispatched);
+        List<ShuffleBlock> blocks = sorted(ctx, shard, ExpertPool.Kind.SHARD_READ_INPUTS, dispatched);
         Expert expert = ctx.network().moe().expert();
         int d = expert.dim();
         int hid = expert.hidden();
@@ -217,7 +217,7 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
      * expert parameter gradients and dL/dx blocks back to the data partitions.
      */
     synchronized Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>> backward(StepContext ctx, Iterator<Tuple2<Integer, ShuffleBlock>> gradients) {
-        List<ShuffleBlock> blocks = sorted(gradients);
+        List<ShuffleBlock> blocks = sorted(ctx, shard, ExpertPool.Kind.SHARD_READ_GRADIENTS, gradients);
         Expert expert = ctx.network().moe().expert();
         int d = expert.dim();
         if (blocks.size() != sources.length) {
@@ -253,6 +253,16 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
     }
 
     /** The blocks' values by (partition, first expert): a fixed order whatever the shuffle's. */
+    /**
+     * {@link #sorted(Iterator)}, the float32 rows read into a pooled arena ({@link PartitionBuffers.ReadArena}):
+     * the blocks are copied into the shard's arena and dead when the task ends.
+     */
+    private static List<ShuffleBlock> sorted(StepContext ctx, int shard, ExpertPool.Kind kind, Iterator<Tuple2<Integer, ShuffleBlock>> it) {
+        try (PartitionBuffers.ReadArena.Scope ignored = PartitionBuffers.of(ctx, shard, kind).arena().open(0)) {
+            return sorted(it);
+        }
+    }
+
     private static List<ShuffleBlock> sorted(Iterator<Tuple2<Integer, ShuffleBlock>> it) {
         List<ShuffleBlock> all = new ArrayList<>();
         it.forEachRemaining(t -> all.add(t._2()));
