@@ -81,20 +81,17 @@ public final class MoELayer implements java.io.Serializable {
         int total = routing.entries();
         ws.expertIn = Buffers.ensureRows(ws.expertIn, ws.precision, total, d);
         ws.expertOut = Buffers.ensureRows(ws.expertOut, ws.precision, total, d);
-        y.fill(0);
+        // dispatch: every expert's rows in one block ordered by expert, gathered in one pass
+        ws.expertIn.gatherRows(x, routing.rows(), 0, total);
         for (int e = 0; e < numExperts(); e++) {
             int c = routing.count(e);
             if (c == 0) continue;
             int s = routing.start(e);
-            Matrix in = ws.expertIn.slice(s * d, c, d);
-            Matrix out = ws.expertOut.slice(s * d, c, d);
-            in.gatherRows(x, routing.rows(), s, c);
-            expert.forward(experts[e], in, ws.expertWorkspace(e), out);
-            y.scatterAddRows(out, routing.rows(), s, c, routing.gates());
+            expert.forward(experts[e], ws.expertIn.slice(s * d, c, d), ws.expertWorkspace(e), ws.expertOut.slice(s * d, c, d));
         }
-        if (residual) {
-            y.axpy(1, x);
-        }
+        // combine row by row (each row of y written once, residual included) rather than clearing y and
+        // adding each expert's outputs into it: the same sums in the same order (experts ascending)
+        y.sumRowsOf(ws.expertOut, routing.entryOf(), routing.slotsPerRow(), routing.gates(), residual ? x : null);
     }
 
     /** The balancing losses for summed statistics. */
@@ -113,25 +110,24 @@ public final class MoELayer implements java.io.Serializable {
         int total = routing.entries();
         ws.expertGradOut = Buffers.ensureRows(ws.expertGradOut, ws.precision, total, d);
         ws.expertGradIn = Buffers.ensureRows(ws.expertGradIn, ws.precision, total, d);
+        ws.gateDots = Buffers.ensure(ws.gateDots, total);
         double[] dGate = ws.gate.gateGradient();
         int slots = ws.gate.slots();
-        dx.fill(0);
         for (int e = 0; e < numExperts(); e++) {
             int c = routing.count(e);
             if (c == 0) continue;
             int s = routing.start(e);
-            Matrix out = ws.expertOut.slice(s * d, c, d);
             Matrix dOut = ws.expertGradOut.slice(s * d, c, d);
             Matrix dIn = ws.expertGradIn.slice(s * d, c, d);
+            // dL/dG of each entry (dY . E(x)) and dL/dE(x) = G dY, from one read of each dY row
+            dOut.gatherScaledRowsDot(dY, routing.rows(), s, c, routing.gates(), ws.expertOut.slice(s * d, c, d), ws.gateDots);
             for (int q = 0; q < c; q++) {
-                int row = routing.rows()[s + q];
-                dGate[row * slots + routing.slots()[s + q]] = dY.dotRows(row, out, q);
+                dGate[routing.rows()[s + q] * slots + routing.slots()[s + q]] = ws.gateDots[q];
             }
-            dOut.gatherRows(dY, routing.rows(), s, c);
-            dOut.scaleRows(routing.gates(), s);
             expert.backward(experts[e], ws.expertIn.slice(s * d, c, d), ws.expertWorkspace(e), dOut, dIn, expertGrads[e]);
-            dx.scatterAddRows(dIn, routing.rows(), s, c, null);
         }
+        // backward combine row by row, as in the forward pass (no clearing of dx, no per-expert scatter)
+        dx.sumRowsOf(ws.expertGradIn, routing.entryOf(), routing.slotsPerRow(), null, null);
         gating.backward(shared, x, ws.gate, statsGradient, sharedGrad, dx);
         if (residual) {
             dx.axpy(1, dY);
@@ -145,6 +141,7 @@ public final class MoELayer implements java.io.Serializable {
         private final Routing routing;
         private final ExpertWorkspace[] expertWorkspaces;
         private Matrix expertIn, expertOut, expertGradOut, expertGradIn;
+        private double[] gateDots;
 
         Workspace(Precision precision) {
             this.precision = precision;

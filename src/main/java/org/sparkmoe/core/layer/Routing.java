@@ -18,6 +18,8 @@ public final class Routing implements java.io.Serializable {
     private int[] row = new int[0];
     private int[] slot = new int[0];
     private double[] gate = new double[0];
+    private int slotsPerRow;
+    private int[] entryOf = new int[0];
 
     public Routing(int numExperts) {
         this.numExperts = numExperts;
@@ -45,16 +47,22 @@ public final class Routing implements java.io.Serializable {
         row = Buffers.ensure(row, total);
         slot = Buffers.ensure(slot, total);
         gate = Buffers.ensure(gate, total);
+        slotsPerRow = slots;
+        entryOf = Buffers.ensure(entryOf, m * slots);
         int[] fill = Arrays.copyOf(start, numExperts);
         for (int r = 0; r < m; r++) {
             for (int s = 0; s < slots; s++) {
                 int q = r * slots + s;
                 int e = expert[q];
-                if (e < 0 || g[q] == 0) continue;
+                if (e < 0 || g[q] == 0) {
+                    entryOf[q] = -1;
+                    continue;
+                }
                 int at = fill[e]++;
                 row[at] = r;
                 slot[at] = s;
                 gate[at] = g[q];
+                entryOf[q] = at;
             }
         }
     }
@@ -86,6 +94,20 @@ public final class Routing implements java.io.Serializable {
     /** Slot within the row of each entry. */
     public int[] slots() {
         return slot;
+    }
+
+    /**
+     * The inverse of {@link #rows()} and {@link #slots()}: the entry of (row r, slot s) at
+     * {@code r * slotsPerRow() + s}, -1 where that slot routes nowhere; so the combine can run row
+     * by row ({@link org.sparkmoe.core.linalg.Matrix#sumRowsOf}).
+     */
+    public int[] entryOf() {
+        return entryOf;
+    }
+
+    /** Slots per row of the last {@link #build} (the gating state's). */
+    public int slotsPerRow() {
+        return slotsPerRow;
     }
 
     /** Gate value of each entry. */

@@ -182,6 +182,52 @@ public final class DoubleMatrix extends Matrix {
     }
 
     @Override
+    public void sumRowsOf(Matrix src, int[] entryOf, int slots, double[] scale, Matrix residual) {
+        double[] sd = ((DoubleMatrix) src).data;
+        double[] rd = residual == null ? null : ((DoubleMatrix) residual).data;
+        int[] q = new int[slots];
+        for (int r = 0; r < rows; r++) {
+            int n = ascendingEntries(entryOf, r * slots, slots, q);
+            int o = offset + r * cols;
+            if (n == 0) {
+                Arrays.fill(data, o, o + cols, 0d);
+            }
+            for (int j = 0; j < n; j++) {
+                int so = src.offset + q[j] * src.cols;
+                double s = scale == null ? 1d : scale[q[j]];
+                if (j == 0) {
+                    for (int c = 0; c < cols; c++) data[o + c] = 0d + s * sd[so + c];
+                } else {
+                    for (int c = 0; c < cols; c++) data[o + c] += s * sd[so + c];
+                }
+            }
+            if (rd != null) {
+                int ro = residual.offset + r * residual.cols;
+                for (int c = 0; c < cols; c++) data[o + c] += rd[ro + c];
+            }
+        }
+    }
+
+    @Override
+    public void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other, double[] dots) {
+        double[] sd = ((DoubleMatrix) src).data;
+        double[] od = ((DoubleMatrix) other).data;
+        for (int r = 0; r < count; r++) {
+            int s0 = src.offset + index[from + r] * src.cols;
+            int o0 = other.offset + r * other.cols;
+            int d0 = offset + r * cols;
+            double f0 = scale[from + r];
+            double a0 = 0;
+            for (int c = 0; c < cols; c++) {
+                double v0 = sd[s0 + c];
+                a0 += v0 * od[o0 + c];
+                data[d0 + c] = v0 * f0;
+            }
+            dots[r] = a0;
+        }
+    }
+
+    @Override
     public void scaleRows(double[] s, int from) {
         for (int r = 0; r < rows; r++) {
             double f = s[from + r];

@@ -202,6 +202,71 @@ public final class FloatMatrix extends Matrix {
     }
 
     @Override
+    public void sumRowsOf(Matrix src, int[] entryOf, int slots, double[] scale, Matrix residual) {
+        float[] sd = ((FloatMatrix) src).data;
+        float[] rd = residual == null ? null : ((FloatMatrix) residual).data;
+        int[] q = new int[slots];
+        for (int r = 0; r < rows; r++) {
+            int n = ascendingEntries(entryOf, r * slots, slots, q);
+            int o = offset + r * cols;
+            if (n == 0) {
+                Arrays.fill(data, o, o + cols, 0f);
+            }
+            for (int j = 0; j < n; j++) {
+                int so = src.offset + q[j] * src.cols;
+                float s = scale == null ? 1f : (float) scale[q[j]];
+                if (j == 0) {
+                    for (int c = 0; c < cols; c++) data[o + c] = 0f + s * sd[so + c]; // 0f +: -0 becomes +0, as after fill(0)
+                } else {
+                    for (int c = 0; c < cols; c++) data[o + c] += s * sd[so + c];
+                }
+            }
+            if (rd != null) {
+                int ro = residual.offset + r * residual.cols;
+                for (int c = 0; c < cols; c++) data[o + c] += rd[ro + c];
+            }
+        }
+    }
+
+    @Override
+    public void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other, double[] dots) {
+        float[] sd = ((FloatMatrix) src).data;
+        float[] od = ((FloatMatrix) other).data;
+        int r = 0;
+        // two rows at a time: each dot is a chain of dependent double additions (kept in column order, so
+        // bit for bit dotRows), and two independent chains hide each other's latency
+        for (; r + 1 < count; r += 2) {
+            int s0 = src.offset + index[from + r] * src.cols, s1 = src.offset + index[from + r + 1] * src.cols;
+            int o0 = other.offset + r * other.cols, o1 = o0 + other.cols;
+            int d0 = offset + r * cols, d1 = d0 + cols;
+            float f0 = (float) scale[from + r], f1 = (float) scale[from + r + 1];
+            double a0 = 0, a1 = 0;
+            for (int c = 0; c < cols; c++) {
+                float v0 = sd[s0 + c], v1 = sd[s1 + c];
+                a0 += v0 * od[o0 + c];
+                a1 += v1 * od[o1 + c];
+                data[d0 + c] = v0 * f0;
+                data[d1 + c] = v1 * f1;
+            }
+            dots[r] = a0;
+            dots[r + 1] = a1;
+        }
+        for (; r < count; r++) {
+            int s0 = src.offset + index[from + r] * src.cols;
+            int o0 = other.offset + r * other.cols;
+            int d0 = offset + r * cols;
+            float f0 = (float) scale[from + r];
+            double a0 = 0;
+            for (int c = 0; c < cols; c++) {
+                float v0 = sd[s0 + c];
+                a0 += v0 * od[o0 + c];
+                data[d0 + c] = v0 * f0;
+            }
+            dots[r] = a0;
+        }
+    }
+
+    @Override
     public void scaleRows(double[] s, int from) {
         for (int r = 0; r < rows; r++) {
             float f = (float) s[from + r];

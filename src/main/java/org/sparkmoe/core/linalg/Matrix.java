@@ -123,6 +123,25 @@ public abstract sealed class Matrix implements java.io.Serializable permits Floa
      */
     public abstract void scatterAddRows(Matrix src, int[] index, int from, int count, double[] scale);
 
+    /**
+     * The combine of a dispatch (paper eq. 1's weighted sum), written row by row: row r of this = the
+     * sum over the entries {@code q = entryOf[r * slots + j] >= 0} ({@code j < slots}) of
+     * {@code scale[q]} (1 when null) times row q of {@code src}, added from zero in ascending q, then
+     * row r of {@code residual} when it is non-null. The same values as {@code fill(0)},
+     * {@link #scatterAddRows} of the entries in ascending order and {@code axpy(1, residual)}, in one
+     * pass that writes each row once instead of clearing it and adding into it k + 1 times.
+     */
+    public abstract void sumRowsOf(Matrix src, int[] entryOf, int slots, double[] scale, Matrix residual);
+
+    /**
+     * The backward of a gated dispatch in one read of the upstream gradient: for r in [0, count), row
+     * r of this = {@code scale[from + r]} times row {@code index[from + r]} of {@code src} (what
+     * {@link #gatherRows} then {@link #scaleRows} give), and {@code dots[r]} = that row of {@code src},
+     * unscaled, dotted with row r of {@code other} (what {@link #dotRows} gives, bit for bit).
+     */
+    public abstract void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other,
+                                             double[] dots);
+
     /** Multiplies row r by {@code s[from + r]}. */
     public abstract void scaleRows(double[] s, int from);
 
@@ -138,6 +157,25 @@ public abstract sealed class Matrix implements java.io.Serializable permits Floa
     @Override
     public String toString() {
         return precision() + "[" + rows + "x" + cols + "]";
+    }
+
+    /**
+     * The non-negative values of {@code entryOf[base, base + slots)} into {@code out}, ascending
+     * (insertion sort: slots is k, a handful); returns how many.
+     */
+    static int ascendingEntries(int[] entryOf, int base, int slots, int[] out) {
+        int n = 0;
+        for (int j = 0; j < slots; j++) {
+            int q = entryOf[base + j];
+            if (q < 0) continue;
+            int at = n++;
+            while (at > 0 && out[at - 1] > q) {
+                out[at] = out[at - 1];
+                at--;
+            }
+            out[at] = q;
+        }
+        return n;
     }
 
     protected final void checkSameShape(Matrix o) {

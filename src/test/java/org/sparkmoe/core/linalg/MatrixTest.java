@@ -82,6 +82,74 @@ class MatrixTest {
         assertPaddingIntact(dst);
     }
 
+    /** Random values with fractional parts, so that a change in the order of additions shows in the last bits. */
+    private static Matrix randomView(Precision p, int rows, int cols, java.util.SplittableRandom rnd) {
+        Matrix m = view(p, rows, cols, (r, c) -> 0);
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) m.set(r, c, rnd.nextDouble() * 2 - 1);
+        }
+        return m;
+    }
+
+    private static void assertSameBits(Matrix expected, Matrix actual) {
+        for (int i = 0; i < expected.size(); i++) {
+            assertEquals(Double.doubleToRawLongBits(expected.getFlat(i)), Double.doubleToRawLongBits(actual.getFlat(i)), "element " + i);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void sumRowsOfIsClearScatterInEntryOrderThenResidualBitForBit(Precision p) {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(3);
+        int rows = 5, cols = 7, slots = 3;
+        // entries grouped by "expert" as a dispatch lays them out; row 3 routes nowhere, slot order is not entry order
+        int[] entryOf = {4, 0, -1, 5, -1, 1, 2, 6, 7, -1, -1, -1, 3, 8, -1};
+        int[] rowOf = new int[9];
+        for (int q = 0; q < entryOf.length; q++) if (entryOf[q] >= 0) rowOf[entryOf[q]] = q / slots;
+        double[] scale = new double[9];
+        for (int q = 0; q < scale.length; q++) scale[q] = rnd.nextDouble();
+        Matrix src = randomView(p, 9, cols, rnd);
+        Matrix residual = randomView(p, rows, cols, rnd);
+        for (boolean withResidual : new boolean[]{false, true}) {
+            for (double[] sc : new double[][]{scale, null}) {
+                Matrix expected = view(p, rows, cols, (r, c) -> 1);
+                expected.fill(0);
+                for (int q = 0; q < 9; q++) expected.scatterAddRows(src.slice(q * cols, 1, cols), rowOf, q, 1, sc);
+                if (withResidual) expected.axpy(1, residual);
+                Matrix actual = view(p, rows, cols, (r, c) -> 1);
+                actual.sumRowsOf(src, entryOf, slots, sc, withResidual ? residual : null);
+                assertSameBits(expected, actual);
+                assertPaddingIntact(actual);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void gatherScaledRowsDotIsGatherScaleAndDotRowsBitForBit(Precision p) {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
+        int cols = 6;
+        Matrix src = randomView(p, 8, cols, rnd);
+        int[] index = {9, 9, 3, 0, 7, 3, 5};
+        double[] scale = {9, 9, 0.25, -1.5, 0.7, 0.1, 2.2};
+        for (int count : new int[]{4, 5}) { // even and odd: the kernel takes rows two at a time
+            Matrix other = randomView(p, count, cols, rnd);
+            Matrix expected = view(p, count, cols, (r, c) -> 0);
+            expected.gatherRows(src, index, 2, count);
+            double[] expectedDots = new double[count];
+            for (int r = 0; r < count; r++) expectedDots[r] = src.dotRows(index[2 + r], other, r);
+            expected.scaleRows(scale, 2);
+            Matrix actual = view(p, count, cols, (r, c) -> 0);
+            double[] dots = new double[count + 1];
+            actual.gatherScaledRowsDot(src, index, 2, count, scale, other, dots);
+            assertSameBits(expected, actual);
+            assertPaddingIntact(actual);
+            for (int r = 0; r < count; r++) {
+                assertEquals(Double.doubleToRawLongBits(expectedDots[r]), Double.doubleToRawLongBits(dots[r]), "dot " + r);
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Precision.class)
     void addColumnSumsToAccumulatesIntoAnOffsetVector(Precision p) {
