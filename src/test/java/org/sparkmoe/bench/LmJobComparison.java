@@ -20,7 +20,11 @@ import org.sparkmoe.job.MoEJob;
  * after the other on one SparkContext (local[2]), {@code rounds} times alternating, so that both
  * see the same JVM and about the same load. Prints each run's median step time over the steps after
  * {@code skip} (from its {@code metrics.jsonl}: examples / tokens per second), its routing-relevant
- * batch, and the MoE / dense ratio per round.
+ * batch, and the MoE / dense ratio per round; then per run the median of each phase's task time
+ * ({@code metrics.jsonl}'s timings: in local routing "experts" is the whole local forward and backward
+ * pass, output head included), and over the whole run, per step, the tasks' CPU time per Spark stage
+ * (Spark's executorCpuTime, by the stage's call site) and the bytes the JVM's threads allocated.
+ * CPU and allocation do not stretch with load the way wall time does.
  *
  * <p>Arguments (key=value): input (a glob of Brown files, required), steps=30, skip=5, rounds=1,
  * then any job keys (e.g. engine.batchSize=2048) passed to both runs.
@@ -51,6 +55,9 @@ public final class LmJobComparison {
         Path root = Files.createTempDirectory("lm-job-comparison");
         System.out.printf(Locale.ROOT, "steps %d (median over steps %d-%d), %s; load average %s%n%n", steps, skip + 1, steps,
                 String.join(" ", extra), EngineBenchmark.loadAverage());
+        StageCpu cpu = new StageCpu();
+        spark.sparkContext().addSparkListener(cpu);
+        List<String> details = new ArrayList<>();
         System.out.println("| round | model | batch | step ms (median) | tokens/s | load average |");
         System.out.println("|---:|---|---:|---:|---:|---:|");
         for (int r = 1; r <= rounds; r++) {
@@ -61,16 +68,31 @@ public final class LmJobComparison {
                 List<String> cmd = new ArrayList<>(List.of("train", "output.dir=" + out));
                 cmd.addAll(common);
                 cmd.addAll(m == 0 ? moe : dense);
+                cpu.reset();
+                long alloc0 = EngineBenchmark.allocatedBytes();
                 int rc = MoEJob.run(sc, new PrintStream(new java.io.ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
                         cmd.toArray(new String[0]));
                 if (rc != 0) throw new IllegalStateException(name + ": the job exited " + rc);
+                double allocMb = (EngineBenchmark.allocatedBytes() - alloc0) / 1e6;
                 List<Double> stepMs = new ArrayList<>();
+                java.util.Map<String, List<Double>> phases = new java.util.LinkedHashMap<>();
                 long batch = 0;
+                int ran = 0;
                 for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) {
                     StepMetrics sm = StepMetrics.parse(line);
                     batch = sm.examples();
-                    if (sm.step() > skip) stepMs.add(1000.0 * sm.examples() / sm.tokensPerSecond());
+                    ran++;
+                    if (sm.step() > skip) {
+                        stepMs.add(1000.0 * sm.examples() / sm.tokensPerSecond());
+                        sm.timingsMs().forEach((k, v) -> phases.computeIfAbsent(k, x -> new ArrayList<>()).add(v));
+                    }
                 }
+                StringBuilder d = new StringBuilder(String.format(Locale.ROOT, "round %d, %s (load %s): median task ms per step:", r, name,
+                        EngineBenchmark.loadAverage()));
+                phases.forEach((k, v) -> d.append(String.format(Locale.ROOT, " %s %.1f;", k, median(v))));
+                d.append(String.format(Locale.ROOT, "%n  whole run, per step (%d steps): MB allocated %.1f; task CPU ms %s", ran,
+                        allocMb / ran, cpu.perStep(ran)));
+                details.add(d.toString());
                 stepMs.sort(null);
                 ms[m] = stepMs.get(stepMs.size() / 2);
                 System.out.printf(Locale.ROOT, "| %d | %s | %d | %.0f | %,.0f | %s |%n", r, name, batch, ms[m], 1000.0 * batch / ms[m],
@@ -78,6 +100,46 @@ public final class LmJobComparison {
             }
             System.out.printf(Locale.ROOT, "| %d | MoE / dense | | %.2fx | | |%n", r, ms[0] / ms[1]);
         }
+        System.out.println();
+        details.forEach(System.out::println);
         spark.stop();
+    }
+
+    private static double median(List<Double> v) {
+        List<Double> s = new ArrayList<>(v);
+        s.sort(null);
+        return s.get(s.size() / 2);
+    }
+
+    /** Task CPU time per stage call site (Spark's executorCpuTime), summed since {@link #reset}. */
+    private static final class StageCpu extends org.apache.spark.scheduler.SparkListener {
+        private final java.util.Map<String, Long> nanos = new java.util.TreeMap<>();
+        private final java.util.Map<Integer, String> names = new java.util.HashMap<>();
+
+        synchronized void reset() {
+            nanos.clear();
+        }
+
+        @Override
+        public synchronized void onStageSubmitted(org.apache.spark.scheduler.SparkListenerStageSubmitted e) {
+            String n = e.stageInfo().name();
+            names.put(e.stageInfo().stageId(), n.contains(" at ") ? n.substring(n.indexOf(" at ") + 4) : n);
+        }
+
+        @Override
+        public synchronized void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd e) {
+            if (e.taskMetrics() == null) return;
+            nanos.merge(names.getOrDefault(e.stageId(), "stage ?"), e.taskMetrics().executorCpuTime(), Long::sum);
+        }
+
+        synchronized String perStep(int steps) {
+            StringBuilder sb = new StringBuilder();
+            long total = 0;
+            for (var en : nanos.entrySet()) {
+                total += en.getValue();
+                sb.append(String.format(Locale.ROOT, "%s %.1f, ", en.getKey(), en.getValue() / 1e6 / steps));
+            }
+            return sb.append(String.format(Locale.ROOT, "total %.1f", total / 1e6 / steps)).toString();
+        }
     }
 }

@@ -1,0 +1,172 @@
+package org.sparkmoe.bench;
+
+import java.lang.management.ManagementFactory;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+import org.sparkmoe.core.expert.Expert;
+import org.sparkmoe.core.gating.BalanceWeights;
+import org.sparkmoe.core.gating.GateNoise;
+import org.sparkmoe.core.gating.NoisyTopKGating;
+import org.sparkmoe.core.layer.MoELayer;
+import org.sparkmoe.core.linalg.GemmBackends;
+import org.sparkmoe.core.linalg.Matrix;
+import org.sparkmoe.core.linalg.Precision;
+import org.sparkmoe.core.param.ParameterLayout;
+import org.sparkmoe.core.param.Parameters;
+
+/**
+ * The MoE layer alone, one partition's share of a step, MoE against the dense baseline of the same
+ * compute per row (issue 9's configuration 2 at its LM shape by default: d = 64, n = 32, k = 2,
+ * h = 128 against one expert of h = k*h, 7,168 rows = a 14,336-token batch over 2 partitions; and
+ * configuration 4's local stage with {@code experts=16 h=64 rows=8192}). One thread, float32, the
+ * models alternating pass by pass so that both see the same load. Per phase it prints the median
+ * thread CPU time per pass (unlike wall time it does not stretch while other processes hold the
+ * core) and the bytes the pass allocated:
+ * <ul>
+ *   <li>gate: {@code gating.forward} (input to the routing; core.gating),</li>
+ *   <li>experts forward: {@link MoELayer#forwardGated} (dispatch plan, gather, experts, combine),</li>
+ *   <li>backward: {@link MoELayer#backward} (backward combine with dL/dG, experts backward,
+ *   backward dispatch, and the gate's backward pass),</li>
+ *   <li>gate backward: {@code gating.backward} alone on the same state, to be read as the part of
+ *   "backward" that is the gate's.</li>
+ * </ul>
+ * Arguments (key=value): d=64 experts=32 k=2 h=128 rows=7168 reps=60 warmup=20 gemm=(the default back end).
+ */
+public final class MoELayerBenchmark {
+
+    public static void main(String[] args) {
+        BenchArgs a = new BenchArgs(args);
+        int d = a.integer("d", 64);
+        int n = a.integer("experts", 32);
+        int k = a.integer("k", 2);
+        int h = a.integer("h", 128);
+        int rows = a.integer("rows", 7168);
+        int reps = a.integer("reps", 60);
+        int warmup = a.integer("warmup", 20);
+        String gemm = a.string("gemm", "");
+        if (!gemm.isEmpty()) GemmBackends.use(GemmBackends.byName(gemm));
+        Case moe = new Case("MoE n=" + n + " k=" + k + " h=" + h, NoisyTopKGating.noisyTopK(d, n, k), new Expert(d, h),
+                new BalanceWeights(0.01, 0.01), rows, d);
+        Case dense = new Case("dense h=" + (k * h), NoisyTopKGating.softmax(d, 1), new Expert(d, k * h), BalanceWeights.NONE, rows, d);
+        System.out.printf(Locale.ROOT, "d=%d rows=%d, gemm %s, %d passes each after %d warm-up; load average %s%n", d, rows,
+                GemmBackends.current().name(), reps, warmup, EngineBenchmark.loadAverage());
+        for (int r = 0; r < warmup; r++) {
+            moe.pass(-1);
+            dense.pass(-1);
+        }
+        for (int r = 0; r < reps; r++) {
+            moe.pass(r);
+            dense.pass(r);
+        }
+        System.out.println("| model | gate ms | experts forward ms | backward ms | of which gate backward ms | layer ms (sum) | KB allocated/pass |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|");
+        double[] m = moe.print(), dn = dense.print();
+        System.out.printf(Locale.ROOT, "| MoE / dense | %.2fx | %.2fx | %.2fx | | %.2fx | |%n", m[0] / dn[0], m[1] / dn[1], m[2] / dn[2],
+                m[4] / dn[4]);
+        System.out.printf(Locale.ROOT, "| MoE - dense, ms | %.2f | %.2f | %.2f | %.2f | %.2f | |%n", m[0] - dn[0], m[1] - dn[1],
+                m[2] - dn[2], m[3] - dn[3], m[4] - dn[4]);
+        System.out.println("load average " + EngineBenchmark.loadAverage());
+    }
+
+    private static final class Case {
+        private static final com.sun.management.ThreadMXBean MX = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        final String name;
+        final MoELayer layer;
+        final Parameters shared, sharedGrad;
+        final Parameters[] experts, expertGrads;
+        final Matrix x, y, dY, dx;
+        final long[] ids;
+        final MoELayer.Workspace ws;
+        final double[] stats;
+        int step;
+
+        Case(String name, NoisyTopKGating gating, Expert expert, BalanceWeights weights, int rows, int d) {
+            this.name = name;
+            this.layer = new MoELayer(gating, expert, true, weights);
+            SplittableRandom rnd = new SplittableRandom(11);
+            ParameterLayout.Builder b = ParameterLayout.builder();
+            gating.declare(b);
+            ParameterLayout sl = b.build();
+            shared = sl.allocate(Precision.F32);
+            // small random gate weights: with the zero initial ones only the noise would route
+            shared.fill(() -> (rnd.nextDouble() - 0.5) * 0.2);
+            sharedGrad = shared.zerosLike();
+            experts = new Parameters[gating.numExperts()];
+            expertGrads = new Parameters[experts.length];
+            for (int e = 0; e < experts.length; e++) {
+                experts[e] = expert.initialise(Precision.F32, rnd.split());
+                expertGrads[e] = experts[e].zerosLike();
+            }
+            x = random(rows, d, rnd);
+            dY = random(rows, d, rnd);
+            y = Precision.F32.zeros(rows, d);
+            dx = Precision.F32.zeros(rows, d);
+            ids = new long[rows];
+            for (int i = 0; i < rows; i++) ids[i] = i;
+            ws = layer.newWorkspace(Precision.F32);
+            stats = new double[gating.statsSize()];
+        }
+
+        private static Matrix random(int rows, int cols, SplittableRandom r) {
+            Matrix m = Precision.F32.zeros(rows, cols);
+            for (int i = 0, n = m.size(); i < n; i++) m.setFlat(i, r.nextDouble() * 2 - 1);
+            return m;
+        }
+
+        private long[][] times = new long[4][];
+        private long[] bytes;
+
+        void pass(int rep) {
+            if (rep == 0 || times[0] == null) {
+                for (int i = 0; i < 4; i++) times[i] = new long[0];
+                bytes = new long[0];
+            }
+            long tid = Thread.currentThread().getId();
+            long a0 = MX.getThreadAllocatedBytes(tid);
+            long t0 = MX.getCurrentThreadCpuTime();
+            Arrays.fill(stats, 0);
+            layer.gating().forward(shared, x, ids, GateNoise.training(7, step++), ws.gate(), stats);
+            long t1 = MX.getCurrentThreadCpuTime();
+            layer.forwardGated(experts, x, ws, y);
+            long t2 = MX.getCurrentThreadCpuTime();
+            double[] statsGradient = layer.balance(stats).statsGradient();
+            layer.backward(shared, experts, x, ws, dY, statsGradient, sharedGrad, expertGrads, dx);
+            long t3 = MX.getCurrentThreadCpuTime();
+            long a1 = MX.getThreadAllocatedBytes(tid);
+            layer.gating().backward(shared, x, ws.gate(), statsGradient, sharedGrad, dx);
+            long t4 = MX.getCurrentThreadCpuTime();
+            if (rep < 0) return;
+            add(0, t1 - t0);
+            add(1, t2 - t1);
+            add(2, t3 - t2);
+            add(3, t4 - t3);
+            bytes = Arrays.copyOf(bytes, bytes.length + 1);
+            bytes[bytes.length - 1] = a1 - a0;
+        }
+
+        private void add(int i, long v) {
+            times[i] = Arrays.copyOf(times[i], times[i].length + 1);
+            times[i][times[i].length - 1] = v;
+        }
+
+        /** Prints the row; returns the medians in ms (gate, forward, backward, gate backward, layer). */
+        double[] print() {
+            double[] m = new double[5];
+            for (int i = 0; i < 4; i++) m[i] = median(times[i]) / 1e6;
+            long[] sum = new long[times[0].length];
+            for (int r = 0; r < sum.length; r++) sum[r] = times[0][r] + times[1][r] + times[2][r];
+            m[4] = median(sum) / 1e6;
+            System.out.printf(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f |%n", name, m[0], m[1], m[2], m[3], m[4],
+                    median(bytes) / 1e3);
+            return m;
+        }
+
+        private static double median(long[] v) {
+            long[] s = v.clone();
+            Arrays.sort(s);
+            return s[s.length / 2];
+        }
+    }
+}
