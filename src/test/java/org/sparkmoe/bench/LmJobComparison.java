@@ -27,6 +27,7 @@ import org.sparkmoe.job.MoEJob;
  * CPU and allocation do not stretch with load the way wall time does.
  *
  * <p>Arguments (key=value): input (a glob of Brown files, required), steps=30, skip=5, rounds=1,
+ * alternate=false (true: the dense run first in even rounds),
  * then any job keys (e.g. engine.batchSize=2048) passed to both runs.
  */
 public final class LmJobComparison {
@@ -38,6 +39,9 @@ public final class LmJobComparison {
         int steps = a.integer("steps", 30);
         int skip = a.integer("skip", 5);
         int rounds = a.integer("rounds", 1);
+        // alternate=true: the dense run goes first in even rounds, so that neither model always pays for
+        // the JVM's first steps (JIT, heap growth and its first-touch page faults) after the other's
+        boolean alternate = Boolean.parseBoolean(a.string("alternate", "false"));
         List<String> extra = new ArrayList<>();
         for (String s : args) {
             String k = s.substring(0, Math.max(0, s.indexOf('=')));
@@ -62,7 +66,8 @@ public final class LmJobComparison {
         System.out.println("|---:|---|---:|---:|---:|---:|");
         for (int r = 1; r <= rounds; r++) {
             double[] ms = new double[2];
-            for (int m = 0; m < 2; m++) {
+            for (int i = 0; i < 2; i++) {
+                int m = alternate && r % 2 == 0 ? 1 - i : i;
                 String name = m == 0 ? "MoE n=32 k=2 h=128" : "dense h=256";
                 Path out = root.resolve("r" + r + "-" + m);
                 List<String> cmd = new ArrayList<>(List.of("train", "output.dir=" + out));

@@ -15,8 +15,9 @@ import org.sparkmoe.core.param.Parameters;
  * ({@code 1 x C}).
  *
  * <p>The log-softmax subtracts the row maximum and is evaluated in double precision whatever the
- * parameters' precision, so large logits neither overflow nor lose the loss. The logits buffer is
- * per thread and reused (it becomes dL/dz in place).
+ * parameters' precision, so large logits neither overflow nor lose the loss. The rows go through
+ * in chunks of a bounded number of logits ({@link #chunkRows}); the chunk's buffer is per thread
+ * and reused (it becomes dL/dz in place).
  */
 public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
     private static final long serialVersionUID = 1L;
@@ -27,6 +28,7 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
     private final int inputDim;
     private final int classes;
     private final Linear linear;
+    private static final int CHUNK_ELEMENTS = 1 << 18;
     private final PerThread<Scratch> scratch = new PerThread<>(Scratch::new);
 
     /**
@@ -69,26 +71,32 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
         if (labels == null) {
             throw new IllegalArgumentException("SoftmaxCrossEntropyHead needs class labels, the batch has none");
         }
+        checkLabels(labels, m);
         Scratch s = scratch.get();
-        Matrix z = logits(p, y, labels, s);
-        double[] row = s.row;
         float[] weights = batch.weights();
         double loss = 0;
-        for (int r = 0; r < m; r++) {
-            z.getRow(r, row);
-            double logZ = logSumExp(row);
-            int label = labels[r];
-            double w = weights == null ? 1 : weights[r];
-            loss += w * (logZ - row[label]);
-            double scale = lossScale * w;
-            // dL/dz = w * (softmax(z) - onehot(label)), times lossScale, written over the logits.
-            for (int c = 0; c < classes; c++) {
-                double g = Math.exp(row[c] - logZ);
-                if (c == label) g -= 1;
-                z.set(r, c, scale * g);
+        int chunk = chunkRows(m);
+        for (int r0 = 0; r0 < m; r0 += chunk) {
+            int mc = Math.min(chunk, m - r0);
+            Matrix yc = y.slice(r0 * inputDim, mc, inputDim);
+            Matrix z = logits(p, yc, s);
+            double[] row = s.row;
+            for (int r = 0; r < mc; r++) {
+                z.getRow(r, row);
+                double logZ = logSumExp(row);
+                int label = labels[r0 + r];
+                double w = weights == null ? 1 : weights[r0 + r];
+                loss += w * (logZ - row[label]);
+                double scale = lossScale * w;
+                // dL/dz = w * (softmax(z) - onehot(label)), times lossScale, written over the logits.
+                for (int c = 0; c < classes; c++) {
+                    double g = Math.exp(row[c] - logZ);
+                    if (c == label) g -= 1;
+                    z.set(r, c, scale * g);
+                }
             }
+            linear.backward(p, yc, z, grad, dY.slice(r0 * inputDim, mc, inputDim));
         }
-        linear.backward(p, y, z, grad, dY);
         return loss;
     }
 
@@ -98,24 +106,44 @@ public final class SoftmaxCrossEntropyHead implements OutputHead, Serializable {
      */
     public double loss(Parameters p, Matrix y, int[] labels) {
         Init.checkShape("y", y, y.rows(), inputDim);
+        int m = y.rows();
+        checkLabels(labels, m);
         Scratch s = scratch.get();
-        Matrix z = logits(p, y, labels, s);
         double loss = 0;
-        for (int r = 0, m = y.rows(); r < m; r++) {
-            z.getRow(r, s.row);
-            loss += logSumExp(s.row) - s.row[labels[r]];
+        int chunk = chunkRows(m);
+        for (int r0 = 0; r0 < m; r0 += chunk) {
+            int mc = Math.min(chunk, m - r0);
+            Matrix z = logits(p, y.slice(r0 * inputDim, mc, inputDim), s);
+            for (int r = 0; r < mc; r++) {
+                z.getRow(r, s.row);
+                loss += logSumExp(s.row) - s.row[labels[r0 + r]];
+            }
         }
         return loss;
     }
 
-    /** Checks the labels of the rows of {@code y} and returns their logits in the scratch buffer (and sizes its row array). */
-    private Matrix logits(Parameters p, Matrix y, int[] labels, Scratch s) {
-        int m = y.rows();
+    /**
+     * Rows of logits the head holds at once: about {@value #CHUNK_ELEMENTS} values (1 MB in float32),
+     * at least 16 rows. The whole batch's logits (B/P x C: 115 MB at 7,168 rows and C = 4,000) were a
+     * new buffer every step, since a task's head is a fresh copy, and kept the collector busy; a
+     * chunk this size is reused within the pass and stays in cache between the forward GEMM, the
+     * softmax and the backward GEMMs.
+     */
+    private int chunkRows(int m) {
+        return Math.max(1, Math.min(m, Math.max(16, CHUNK_ELEMENTS / classes)));
+    }
+
+    private void checkLabels(int[] labels, int m) {
         for (int r = 0; r < m; r++) {
             if (labels[r] < 0 || labels[r] >= classes) {
                 throw new IllegalArgumentException("label " + labels[r] + " at row " + r + " is outside [0, " + classes + ")");
             }
         }
+    }
+
+    /** The logits of the rows of {@code y} in the scratch buffer (and sizes its row array). */
+    private Matrix logits(Parameters p, Matrix y, Scratch s) {
+        int m = y.rows();
         s.logits = Buffers.ensureRows(s.logits, p.precision(), m, classes);
         s.row = Buffers.ensure(s.row, classes);
         Matrix z = s.logits.topRows(m);

@@ -55,6 +55,40 @@ class SoftmaxCrossEntropyHeadTest {
         assertTrue(allZero(grad.get("input.weight")));
     }
 
+    /**
+     * With many classes the head holds a few rows' logits at a time (16 rows at C = 32,768): a batch of
+     * several chunks and a ragged last one gives the loss, dY and the accumulated parameter gradients of
+     * its rows taken one at a time, and {@code loss} the same loss.
+     */
+    @Test
+    void rowsInChunksGiveWhatTheRowsGiveOneByOne() {
+        int classes = 1 << 15, d = 3, m = 37;
+        SoftmaxCrossEntropyHead head = new SoftmaxCrossEntropyHead(d, classes);
+        Parameters p = init(head, Precision.F64);
+        fillRandom(p.get(SoftmaxCrossEntropyHead.WEIGHT), 0.5, new SplittableRandom(8));
+        Matrix y = random(Precision.F64, m, d, new SplittableRandom(9));
+        int[] labels = new int[m];
+        SplittableRandom r = new SplittableRandom(10);
+        for (int i = 0; i < m; i++) labels[i] = r.nextInt(classes);
+        Matrix dY = Precision.F64.zeros(m, d);
+        Parameters grad = p.zerosLike();
+        double loss = head.lossAndGradient(p, y, Batch.ofTokens(m, ids(m), new int[m], 1, labels), SCALE, dY, grad);
+        double lossOneByOne = 0;
+        Parameters gradOneByOne = p.zerosLike();
+        Matrix dYRow = Precision.F64.zeros(1, d);
+        for (int i = 0; i < m; i++) {
+            lossOneByOne += head.lossAndGradient(p, y.slice(i * d, 1, d), Batch.ofTokens(1, ids(1), new int[1], 1, new int[]{labels[i]}),
+                    SCALE, dYRow, gradOneByOne);
+            for (int c = 0; c < d; c++) assertEquals(dYRow.get(0, c), dY.get(i, c), 1e-15, "dY row " + i);
+        }
+        assertEquals(lossOneByOne, loss, 1e-9 * Math.abs(loss));
+        assertEquals(loss, head.loss(p, y, labels), 0.0);
+        assertTrue(GradientCheck.hasSignal(grad.flat()));
+        for (int i = 0; i < grad.flat().size(); i++) {
+            assertEquals(gradOneByOne.flat().getFlat(i), grad.flat().getFlat(i), 1e-12, "gradient element " + i);
+        }
+    }
+
     @Test
     void lossIsUnscaledGradientsAreScaledAndAccumulate() {
         SoftmaxCrossEntropyHead head = new SoftmaxCrossEntropyHead(D, CLASSES);
