@@ -64,6 +64,8 @@ public final class SparkMoETrainer implements AutoCloseable {
     private final EngineConfig config;
     private final TrainerConfig trainer;
     private final JavaRDD<RowBlock> data;
+    /** {@link #data} as the step's tasks read it: the cached blocks without the data's lineage in every task ({@link DataTap}). */
+    private final JavaRDD<RowBlock> tap;
     private final int partitions;
     private final BatchPlan plan;
     private final ExpertPartitioner expertPartitioner;
@@ -119,6 +121,7 @@ public final class SparkMoETrainer implements AutoCloseable {
             data = data.persist(StorageLevel.MEMORY_AND_DISK());
         }
         this.data = data;
+        this.tap = new JavaRDD<>(new DataTap<>(data.rdd()), data.classTag());
         this.partitions = data.getNumPartitions();
         List<Long> sizes = data.mapPartitions(it -> {
             long n = 0;
@@ -251,7 +254,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         StageClock c = clock;
         boolean local = routing == RoutingMode.LOCAL;
         List<JavaRDD<?>> persisted = new ArrayList<>();
-        JavaRDD<PartitionStep> gated = ShufflePipeline.persist(data.mapPartitionsWithIndex((p, it) -> {
+        JavaRDD<PartitionStep> gated = ShufflePipeline.persist(tap.mapPartitionsWithIndex((p, it) -> {
             long t0 = System.nanoTime();
             PartitionStep ps = local ? PartitionStep.gateLocal(ctx, sharedB.value(), p, it) : PartitionStep.gate(ctx, sharedB.value(), p, it);
             c.gate(t0);
