@@ -14,7 +14,8 @@
  * gradient and activation buffers reused across steps, and of the data partitions' per-stage arrays,
  * {@code PartitionBuffers}; {@code PinnedRDD} keeps a shard's forward,
  * backward and update on the executor that caches its state), {@link org.sparkmoe.engine.BatchPlan} (which
- * rows form each step's mini-batch).
+ * rows form each step's mini-batch; {@code DataTap} lets the step's tasks read the cached rows without
+ * deserialising the data's lineage each time).
  * {@link org.sparkmoe.engine.ExpertExchange} offers the expert half of a shuffle-routed step to step
  * drivers outside this package (the recurrent LM's, {@code engine.sequence}).
  * {@link org.sparkmoe.engine.EngineConfig} holds the settings ({@code BlasThreadsAdvice} warns when
