@@ -29,7 +29,8 @@ import org.sparkmoe.ml.MoEClassifier;
  * training examples per second (MLP: rows x iterations / time; MoE: B x steps / time) and the
  * held-out accuracy, so that time to a given accuracy can be read off. A second table gives, per
  * MLP iteration or MoE step, what does not depend on the machine's load: Spark jobs, stages and
- * tasks (a {@code SparkListener}), task CPU time (Spark's task metrics) and bytes allocated by the
+ * tasks (a {@code SparkListener}), task CPU time and the tasks' CPU time deserialising themselves (Spark's
+ * task metrics, {@code executorCpuTime} and {@code executorDeserializeCpuTime}) and bytes allocated by the
  * JVM's live threads ({@code ThreadMXBean}), garbage collections and their time (the collectors' MXBeans),
  * each over the whole fit (data preparation included),
  * and the whole fit's process CPU time with the training examples per CPU second, which on a shared
@@ -141,8 +142,9 @@ public final class MlpComparisonBenchmark {
         System.out.println("Per iteration or step, over the whole fit (less dependent on load than wall time); then the whole fit's CPU time"
                 + " (every thread of this JVM: driver, tasks, GC, JIT; OpenBLAS threads included) and the training examples per CPU second:");
         System.out.println();
-        System.out.println("| model | budget | jobs | stages | tasks | task CPU ms | MB allocated | GCs | GC ms | fit CPU s | examples per CPU s |");
-        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        System.out.println("| model | budget | jobs | stages | tasks | task CPU ms | task deserialise CPU ms | MB allocated | GCs | GC ms | fit CPU s"
+                + " | examples per CPU s |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         perStep.forEach(System.out::println);
         spark.stop();
     }
@@ -178,6 +180,8 @@ public final class MlpComparisonBenchmark {
         final java.util.concurrent.atomic.AtomicLong stages = new java.util.concurrent.atomic.AtomicLong();
         final java.util.concurrent.atomic.AtomicLong tasks = new java.util.concurrent.atomic.AtomicLong();
         final java.util.concurrent.atomic.AtomicLong cpuNanos = new java.util.concurrent.atomic.AtomicLong();
+        /** CPU the tasks spent deserialising themselves (their RDD, its lineage and closures), outside {@link #cpuNanos}. */
+        final java.util.concurrent.atomic.AtomicLong deserializeCpuNanos = new java.util.concurrent.atomic.AtomicLong();
 
         @Override
         public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart e) {
@@ -192,7 +196,10 @@ public final class MlpComparisonBenchmark {
         @Override
         public void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd e) {
             tasks.incrementAndGet();
-            if (e.taskMetrics() != null) cpuNanos.addAndGet(e.taskMetrics().executorCpuTime());
+            if (e.taskMetrics() != null) {
+                cpuNanos.addAndGet(e.taskMetrics().executorCpuTime());
+                deserializeCpuNanos.addAndGet(e.taskMetrics().executorDeserializeCpuTime());
+            }
         }
 
         long[] snapshot(SparkSession spark) {
@@ -202,7 +209,7 @@ public final class MlpComparisonBenchmark {
             } catch (InterruptedException ex) {
                 Thread.currentThread().interrupt();
             }
-            return new long[]{jobs.get(), stages.get(), tasks.get(), cpuNanos.get()};
+            return new long[]{jobs.get(), stages.get(), tasks.get(), cpuNanos.get(), deserializeCpuNanos.get()};
         }
     }
 
@@ -232,9 +239,9 @@ public final class MlpComparisonBenchmark {
         long[] gc1 = gc();
         long a1 = EngineBenchmark.allocatedBytes();
         long[] c1 = counters.snapshot(spark);
-        perStep.add(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %,.0f |", name,
+        perStep.add(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %,.0f |", name,
                 (c1[0] - c0[0]) / (double) budget, (c1[1] - c0[1]) / (double) budget, (c1[2] - c0[2]) / (double) budget,
-                (c1[3] - c0[3]) / 1e6 / budget, (a1 - a0) / 1e6 / budget, (gc1[0] - gc0[0]) / (double) budget,
+                (c1[3] - c0[3]) / 1e6 / budget, (c1[4] - c0[4]) / 1e6 / budget, (a1 - a0) / 1e6 / budget, (gc1[0] - gc0[0]) / (double) budget,
                 (gc1[1] - gc0[1]) / (double) budget, cpu, examples / cpu));
         return new double[]{s, acc.evaluate(model.transform(test))};
     }
