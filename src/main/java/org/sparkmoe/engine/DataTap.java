@@ -31,19 +31,19 @@ import scala.reflect.ClassTag;
 final class DataTap<T> extends RDD<T> {
     private static final long serialVersionUID = 1L;
 
+    private final transient RDD<T> data;
     private final transient Reader<T> reader;
-    private final ClassTag<T> tag;
 
     /** @param data the training data (persisted: otherwise every task reads through the lineage) */
     DataTap(RDD<T> data) {
         super(data, data.elementClassTag());
-        this.tag = data.elementClassTag();
+        this.data = data;
         data.partitions();  // resolved before serialising, as the scheduler does
         ByteBuffer b = new JavaSerializer(data.sparkContext().getConf()).newInstance()
                 .serialize(data, scala.reflect.ClassTag$.MODULE$.AnyRef());
         byte[] bytes = new byte[b.remaining()];
         b.get(bytes);
-        this.reader = new Reader<>(data.sparkContext(), data.id(), bytes, tag);
+        this.reader = new Reader<>(data.sparkContext(), data.id(), bytes, data.elementClassTag());
     }
 
     /** What a task deserialises in place of this tap. */
@@ -51,14 +51,15 @@ final class DataTap<T> extends RDD<T> {
         return reader;
     }
 
+    /** Never run from a task (they get the reader); the reader's reading where it is. */
     @Override
     public scala.collection.Iterator<T> compute(Partition split, TaskContext context) {
-        return firstParent(tag).iterator(split, context);
+        return reader.compute(split, context);
     }
 
     @Override
     public Partition[] getPartitions() {
-        return firstParent(tag).partitions();
+        return data.partitions();
     }
 
     /** The executor side of a {@link DataTap}: built on the driver, never scheduled itself; no dependencies. */
