@@ -78,8 +78,8 @@ final class PartitionBuffers {
         /**
          * In use on this thread until the scope closes, for a read expected to hold {@code expected}
          * float32 values (0: unknown; then as many as the last read asked for, and an eighth more).
-         * The array is allocated, or grown, at the first block read into it; a block that does not
-         * fit gets an array of its own.
+         * The array is allocated, or grown (to this size, and by at least half), at the first block read
+         * into it; a block that does not fit gets an array of its own.
          */
         Scope open(long expected) {
             capacity = Math.toIntExact(Math.max(expected, Math.min(Integer.MAX_VALUE - 8, demanded + (demanded >> 3))));
@@ -96,7 +96,14 @@ final class PartitionBuffers {
             if (a == null) return null;
             int n = Math.multiplyExact(rows, cols);
             a.demanded += n;
-            if (a.floats == null || a.floats.length < a.capacity) a.floats = new float[a.capacity];
+            if (a.floats == null) {
+                a.floats = new float[a.capacity];
+            } else if (a.floats.length < a.capacity) {
+                // grow by half again, as the shard's activation arena does: a read's size wanders with the routing,
+                // and growing to just this read's size reallocated (and first-touched) the arena at every new maximum
+                // (BENCHMARKS.md, "Session-6 engine work": 19 MB at two of three steps per shard at the proxy shape)
+                a.floats = new float[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(a.capacity, a.floats.length + (a.floats.length >> 1)))];
+            }
             if (a.floats.length - a.used < n) return new FloatMatrix(rows, cols);
             FloatMatrix m = new FloatMatrix(a.floats, a.used, rows, cols);
             a.used += n;

@@ -173,6 +173,24 @@ class ShufflePayloadTest {
         }
     }
 
+    @Test
+    void anArenaGrowsByHalfSoAReadThatWandersUpDoesNotReallocateItEachStep() {
+        SerializerInstance kryo = new KryoSerializer(SparkTestContext.conf("local[1]")).newInstance();
+        ShuffleBlock a = new ShuffleBlock(1, 2, new FloatMatrix(new float[6], 0, 2, 3));
+        PartitionBuffers.ReadArena arena = new PartitionBuffers().arena();
+        float[][] data = new float[3][];
+        long[] expected = {15, 20, 21};
+        for (int step = 0; step < 3; step++) {
+            try (PartitionBuffers.ReadArena.Scope ignored = arena.open(expected[step])) {
+                data[step] = ((FloatMatrix) roundTrip(kryo, a).rows()).data();
+            }
+        }
+        assertEquals(15, data[0].length);
+        // 20 > 15: grown by half again (22), not to 20, so the next step's slightly larger read (21) fits
+        assertEquals(22, data[1].length);
+        assertSame(data[1], data[2], "a read 5% above the last one reused the arena");
+    }
+
     @SuppressWarnings("unchecked")
     private static <T> T roundTrip(SerializerInstance kryo, T value) {
         ByteBuffer bytes = kryo.serialize(value, ClassTag$.MODULE$.apply(Object.class));
