@@ -69,11 +69,11 @@ public final class MlpComparisonBenchmark {
         int dim = 64, classes = 10;
 
         // a user's session as shipped (conf/): Kryo with our registrator, registration not required, since
-        // MLlib's MLP ships breeze vectors that no registrator lists; the shipped broadcast block size
-        // (-Dspark.broadcast.blockSize=4m gives Spark's default)
+        // MLlib's MLP ships breeze vectors that no registrator lists; the shipped broadcast block size comes
+        // with SparkTestContext.conf (-Dspark.broadcast.blockSize=4m gives Spark's default)
         SparkSession spark = SparkSession.builder()
-                .config(SparkTestContext.conf("local[2]").set("spark.kryo.registrationRequired", "false")
-                        .set("spark.broadcast.blockSize", System.getProperty("spark.broadcast.blockSize", "256k"))).getOrCreate();
+                .config(SparkTestContext.conf("local[2]").set("spark.kryo.registrationRequired", "false"))
+                .getOrCreate();
         spark.sparkContext().setLogLevel("WARN");
         StructType schema = new StructType().add("features", new VectorUDT(), false).add("label", DataTypes.DoubleType, false);
         SplittableRandom rnd = new SplittableRandom(seed);
