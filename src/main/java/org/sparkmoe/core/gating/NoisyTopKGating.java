@@ -151,12 +151,8 @@ public final class NoisyTopKGating implements Gating {
                 }
             }
             if (s.noiseOn) {
-                long rowKey = noise.rowKey(exampleIds[r]);
-                for (int i = 0; i < n; i++) {
-                    double e = noise.sampleForRow(rowKey, streamBase + i);
-                    ep[base + i] = e;
-                    nl[base + i] = cd[base + i] + e * sg[base + i];
-                }
+                noise.fillRow(noise.rowKey(exampleIds[r]), streamBase, n, ep, base);
+                for (int i = base; i < base + n; i++) nl[i] = cd[i] + ep[i] * sg[i];
             } else {
                 System.arraycopy(cd, base, nl, base, n);
             }

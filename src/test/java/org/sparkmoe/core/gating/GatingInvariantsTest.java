@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.Random;
 import java.util.SplittableRandom;
 
@@ -197,6 +198,44 @@ class GatingInvariantsTest {
         assertEquals(0, sum / n, 0.01);
         assertEquals(1, sq / n, 0.01);
         assertEquals(0.0, GateNoise.none().sample(5, 5));
+    }
+
+    /**
+     * The polar method's two outputs per pair of streams: fillRow gives what sample gives stream by
+     * stream (also from an odd first stream and for an odd count), and the draws are standard normal
+     * (Kolmogorov-Smirnov against Phi, separately for even and odd streams) with the two halves of a
+     * pair uncorrelated.
+     */
+    @Test
+    void rowFillEqualsSingleDrawsAndIsStandardNormal() {
+        GateNoise g = GateNoise.training(5, 17);
+        double[] row = new double[9];
+        for (long id = 0; id < 50; id++) {
+            int first = (int) (id % 4);
+            g.fillRow(g.rowKey(id), first, 9, row, 0);
+            for (int i = 0; i < 9; i++) assertEquals(g.sample(id, first + i), row[i], 0.0);
+        }
+        int m = 100000;
+        double[] even = new double[m], odd = new double[m];
+        double[] pair = new double[2];
+        double cross = 0;
+        for (int i = 0; i < m; i++) {
+            g.fillRow(g.rowKey(i), 6, 2, pair, 0);
+            even[i] = pair[0];
+            odd[i] = pair[1];
+            cross += pair[0] * pair[1];
+        }
+        assertEquals(0, cross / m, 0.015, "the two outputs of a draw are uncorrelated");
+        for (double[] z : new double[][]{even, odd}) {
+            Arrays.sort(z);
+            double ks = 0;
+            for (int i = 0; i < m; i++) {
+                double p = NormalDistribution.cdf(z[i]);
+                ks = Math.max(ks, Math.max(Math.abs(p - (double) i / m), Math.abs(p - (double) (i + 1) / m)));
+            }
+            // 1.63 / sqrt(m) is the 1% critical value of the Kolmogorov-Smirnov statistic
+            assertTrue(ks < 1.63 / Math.sqrt(m), "KS distance " + ks);
+        }
     }
 
     @Test
