@@ -19,6 +19,7 @@ import org.sparkmoe.core.param.Parameters;
 final class PartitionBuffers {
     private final Matrix[] rows = new Matrix[4];
     private final Parameters[] params = new Parameters[1];
+    private double[] doubles = new double[0];
     private ReadArena arena;
 
     /** The set of {@code kind} for data partition {@code partition} in this step (a fresh, unpooled one without a run id). */
@@ -33,6 +34,11 @@ final class PartitionBuffers {
         Matrix v = buf.topRows(m);
         if (zero) v.fill(0);
         return v;
+    }
+
+    /** At least {@code n} doubles, stale values. */
+    double[] doubles(int n) {
+        return doubles = Buffers.ensure(doubles, n);
     }
 
     /** Slot {@code slot} as zeros in the layout and precision of {@code like}. */

@@ -294,18 +294,17 @@ final class PartitionStep implements java.io.Serializable {
         double[] dGate = gate.gateGradient();
         int slots = gate.slots();
         java.util.Arrays.fill(dGate, 0, m * slots, 0.0);
+        double[] dots = buffers.doubles(routing.entries());
         for (ShuffleBlock b : blocks) {
-            Matrix rows = b.rows();
             int from = routing.start(b.firstExpert());
             int total = b.totalRows();
-            for (int q = 0; q < total; q++) {
-                int row = routing.rows()[from + q];
-                dGate[row * slots + routing.slots()[from + q]] = dY.dotRows(row, rows, q);
-            }
-            // the same entries in the same order go back to the shard: one block with the same segments
+            // the same entries in the same order go back to the shard: one block with the same segments;
+            // dL/dG of each entry (dY . E(x)) and its dOut = G dY from one read of each dY row
             Matrix dOut = dOuts.slice(from * d, total, d);
-            dOut.gatherRows(dY, routing.rows(), from, total);
-            dOut.scaleRows(routing.gates(), from);
+            dOut.gatherScaledRowsDot(dY, routing.rows(), from, total, routing.gates(), b.rows(), dots);
+            for (int q = 0; q < total; q++) {
+                dGate[routing.rows()[from + q] * slots + routing.slots()[from + q]] = dots[q];
+            }
             backward.add(ctx.block(partition, b, dOut));
         }
         net.moe().gating().backward(shared, x, gate, statsGradient, grad, dxPartial);
