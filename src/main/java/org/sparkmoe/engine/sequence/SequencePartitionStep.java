@@ -80,6 +80,8 @@ final class SequencePartitionStep {
         private Matrix y, dxPartial, dx;
         /** Local routing: this partition's gradient of every expert. */
         private Parameters[] expertGrads;
+        /** Combine's dL/dG of one expert's entries. */
+        private double[] dots;
 
         private Scratch(RecurrentLanguageModel model, Precision precision) {
             this.model = model;
@@ -295,13 +297,12 @@ final class SequencePartitionStep {
         List<Tuple2<Integer, ShuffleBlock>> backward = new ArrayList<>();
         for (ShuffleBlock b : outputs) {
             int e = b.expert(), s = routing.start(e), c = routing.count(e);
-            for (int q = 0; q < c; q++) {
-                int row = routing.rows()[s + q];
-                dGate[row * slots + routing.slots()[s + q]] = dY.dotRows(row, b.rows(), q);
-            }
+            // dL/dG of each entry (dY . E(x)) and its dOut = G dY from one read of each dY row; a fresh dOut,
+            // since the block is shuffled and may be read again by a retried task
             Matrix dOut = x1.precision().zeros(c, d);
-            dOut.gatherRows(dY, routing.rows(), s, c);
-            dOut.scaleRows(routing.gates(), s);
+            double[] dots = scratch.dots = scratch.dots != null && scratch.dots.length >= c ? scratch.dots : new double[c];
+            dOut.gatherScaledRowsDot(dY, routing.rows(), s, c, routing.gates(), b.rows(), dots);
+            for (int q = 0; q < c; q++) dGate[routing.rows()[s + q] * slots + routing.slots()[s + q]] = dots[q];
             backward.add(new Tuple2<>(e, new ShuffleBlock(partition, e, dOut, b.bf16())));
         }
         double[] statsGradient = moe.balance(Arrays.copyOf(global, global.length - 1)).statsGradient();
