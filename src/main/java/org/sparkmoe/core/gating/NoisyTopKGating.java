@@ -134,39 +134,42 @@ public final class NoisyTopKGating implements Gating {
         int[] expert = s.expert();
         double[] gate = s.gate();
         int topCount = Math.min(k + 1, n);
-        // the per-pair loops read and write plain double arrays (no virtual get per element): the logits are
-        // widened once, and the raw noise logits go into sigma, which each pair then overwrites with its sigma
-        double[] cd = s.cleanD, sg = s.sigma, sm = s.sigmoid, ep = s.eps, nl = s.noisyLogit;
-        toDoubles(clean, cd, m * n);
-        if (noisy) toDoubles(raw, sg, m * n);
+        // one row at a time, everything in L1: the row's clean logits widened into cd and its noisy logits
+        // in nl (row scratch, not kept); per pair only sigma, its sigmoid (softplus') and eps are kept for
+        // the backward pass, which reads the clean logits back from the matrix and the row's two load
+        // thresholds from thr
+        double[] cd = s.rowClean, nl = s.rowNoisy, sg = s.sigma, sm = s.sigmoid, ep = s.eps, thr = s.thresholds;
         for (int r = 0; r < m; r++) {
             int base = r * n;
+            widenRow(clean, base, n, cd);
             if (noisy) {
-                for (int i = base; i < base + n; i++) {
-                    // softplus and its derivative (the sigmoid, for the backward pass) from one exp
-                    double v = sg[i];
-                    double ex = Math.exp(v > 0 ? -v : v);
-                    sg[i] = (v > 0 ? v + log1p(ex) : log1p(ex)) + NOISE_EPSILON;
-                    sm[i] = v >= 0 ? 1.0 / (1.0 + ex) : ex / (1.0 + ex);
+                if (raw instanceof FloatMatrix f) {
+                    float[] d = f.data();
+                    int o = f.offset() + base;
+                    for (int i = 0; i < n; i++) softplus(d[o + i], sg, sm, base + i);
+                } else {
+                    double[] d = ((DoubleMatrix) raw).data();
+                    int o = raw.offset() + base;
+                    for (int i = 0; i < n; i++) softplus(d[o + i], sg, sm, base + i);
                 }
             }
             if (s.noiseOn) {
                 noise.fillRow(noise.rowKey(exampleIds[r]), streamBase, n, ep, base);
-                for (int i = base; i < base + n; i++) nl[i] = cd[i] + ep[i] * sg[i];
+                for (int i = 0; i < n; i++) nl[i] = cd[i] + ep[base + i] * sg[base + i];
             } else {
-                System.arraycopy(cd, base, nl, base, n);
+                System.arraycopy(cd, 0, nl, 0, n);
             }
             int tb = r * (k + 1);
             if (k == n) {
-                identityWithMaxFirst(s.noisyLogit, base, n, s.top, tb);
+                identityWithMaxFirst(nl, 0, n, s.top, tb);
             } else {
-                selectTop(s.noisyLogit, base, n, topCount, s.top, tb);
+                selectTop(nl, 0, n, topCount, s.top, tb);
             }
             // softmax over the k survivors
-            double max = s.noisyLogit[base + s.top[tb]];
+            double max = nl[s.top[tb]];
             double sum = 0;
             for (int j = 0; j < k; j++) {
-                double e = Math.exp(s.noisyLogit[base + s.top[tb + j]] - max);
+                double e = Math.exp(nl[s.top[tb + j]] - max);
                 gate[r * k + j] = e;
                 sum += e;
             }
@@ -177,18 +180,20 @@ public final class NoisyTopKGating implements Gating {
                 stats[e] += gate[r * k + j];
             }
             if (s.smoothLoad) {
-                double thrIn = s.noisyLogit[base + s.top[tb + k]];
-                double thrOut = s.noisyLogit[base + s.top[tb + k - 1]];
+                double thrIn = nl[s.top[tb + k]];
+                double thrOut = nl[s.top[tb + k - 1]];
+                thr[2 * r] = thrIn;
+                thr[2 * r + 1] = thrOut;
                 markTop(s, tb);
                 boolean[] inTop = s.inTop;
                 if (s.precision == Precision.F32) {
                     for (int i = 0; i < n; i++) {
-                        double z = (cd[base + i] - (inTop[i] ? thrIn : thrOut)) / sg[base + i];
+                        double z = (cd[i] - (inTop[i] ? thrIn : thrOut)) / sg[base + i];
                         stats[n + i] += NormalDistribution.cdfFast(z);
                     }
                 } else {
                     for (int i = 0; i < n; i++) {
-                        double z = (cd[base + i] - (inTop[i] ? thrIn : thrOut)) / sg[base + i];
+                        double z = (cd[i] - (inTop[i] ? thrIn : thrOut)) / sg[base + i];
                         stats[n + i] += NormalDistribution.cdf(z);
                     }
                 }
@@ -197,6 +202,16 @@ public final class NoisyTopKGating implements Gating {
                 for (int j = 0; j < k; j++) stats[n + s.top[tb + j]] += 1;
             }
         }
+    }
+
+    /**
+     * sigma = softplus(v) + {@link #NOISE_EPSILON} into {@code sg[i]} and softplus'(v) = sigmoid(v) into
+     * {@code sm[i]} (for the backward pass), from one exp.
+     */
+    private static void softplus(double v, double[] sg, double[] sm, int i) {
+        double ex = Math.exp(v > 0 ? -v : v);
+        sg[i] = (v > 0 ? v + log1p(ex) : log1p(ex)) + NOISE_EPSILON;
+        sm[i] = v >= 0 ? 1.0 / (1.0 + ex) : ex / (1.0 + ex);
     }
 
     @Override
@@ -222,6 +237,7 @@ public final class NoisyTopKGating implements Gating {
         int[] expert = s.expert();
         double[] dC = s.rowScratchC;
         double[] dS = s.rowScratchS;
+        double[] cd = s.rowClean;
         for (int r = 0; r < m; r++) {
             int base = r * n;
             int tb = r * (k + 1);
@@ -243,17 +259,21 @@ public final class NoisyTopKGating implements Gating {
             if (s.smoothLoad) {
                 int jIn = s.top[tb + k];
                 int jOut = s.top[tb + k - 1];
+                double thrIn = s.thresholds[2 * r], thrOut = s.thresholds[2 * r + 1];
+                widenRow(s.clean, base, n, cd);
                 markTop(s, tb);
                 for (int i = 0; i < n; i++) {
                     double dP = statsGradient[n + i];
                     if (dP == 0) continue;
-                    int j = s.inTop[i] ? jIn : jOut;
+                    boolean in = s.inTop[i];
+                    int j = in ? jIn : jOut;
                     double sigma = s.sigma[base + i];
-                    double z = (s.cleanD[base + i] - s.noisyLogit[base + j]) / sigma;
+                    double z = (cd[i] - (in ? thrIn : thrOut)) / sigma;
                     double dz = NormalDistribution.density(z) * dP;
-                    dC[i] += dz / sigma;
+                    double dzs = dz / sigma;  // -dz / sigma is -(dz / sigma) exactly: one division for both
+                    dC[i] += dzs;
                     dS[i] -= dz * z / sigma;
-                    double dThr = -dz / sigma;  // threshold = H_j = clean_j + eps_j * sigma_j
+                    double dThr = -dzs;  // threshold = H_j = clean_j + eps_j * sigma_j
                     dC[j] += dThr;
                     dS[j] += dThr * s.eps[base + j];
                 }
@@ -304,14 +324,14 @@ public final class NoisyTopKGating implements Gating {
         }
     }
 
-    /** {@code out[0, len)} = the matrix's first {@code len} elements, widened to double where float. */
-    private static void toDoubles(Matrix a, double[] out, int len) {
+    /** {@code out[0, n)} = the matrix's elements {@code [base, base + n)} (one row), widened to double where float. */
+    private static void widenRow(Matrix a, int base, int n, double[] out) {
         if (a instanceof FloatMatrix f) {
             float[] d = f.data();
-            int o = f.offset();
-            for (int i = 0; i < len; i++) out[i] = d[o + i];
+            int o = f.offset() + base;
+            for (int i = 0; i < n; i++) out[i] = d[o + i];
         } else {
-            System.arraycopy(((DoubleMatrix) a).data(), a.offset(), out, 0, len);
+            System.arraycopy(((DoubleMatrix) a).data(), a.offset() + base, out, 0, n);
         }
     }
 
@@ -371,13 +391,16 @@ public final class NoisyTopKGating implements Gating {
         private final int numExperts;
         private final boolean noisy;
         private Matrix clean, raw, dClean, dRaw;
-        private double[] cleanD = new double[0], sigma = new double[0], eps = new double[0], noisyLogit = new double[0];
-        /** softplus'(raw) = sigmoid(raw) per (row, expert), kept from the forward pass for the backward pass. */
-        private double[] sigmoid = new double[0];
+        /** Per (row, expert): sigma, eps (noise on) and softplus'(raw) = sigmoid(raw), for the backward pass. */
+        private double[] sigma = new double[0], eps = new double[0], sigmoid = new double[0];
+        /** Per row: the load estimator's thresholds (eq. 9) for experts in and out of the top k. */
+        private double[] thresholds = new double[0];
         private int[] top = new int[0];
         private final boolean[] inTop;
         private final double[] rowScratchC;
         private final double[] rowScratchS;
+        /** One row's clean and noisy logits in double: scratch, not state. */
+        private final double[] rowClean, rowNoisy;
         private boolean smoothLoad;
         private boolean noiseOn;
 
@@ -389,6 +412,8 @@ public final class NoisyTopKGating implements Gating {
             this.inTop = new boolean[numExperts];
             this.rowScratchC = new double[numExperts];
             this.rowScratchS = new double[numExperts];
+            this.rowClean = new double[numExperts];
+            this.rowNoisy = new double[numExperts];
         }
 
         void prepare(int m, int n, int k) {
@@ -398,22 +423,23 @@ public final class NoisyTopKGating implements Gating {
                 raw = Buffers.ensureRows(raw, precision, m, n);
                 dRaw = Buffers.ensureRows(dRaw, precision, m, n);
             }
-            cleanD = Buffers.ensure(cleanD, m * n);
-            sigma = Buffers.ensure(sigma, m * n);
-            if (noisy) sigmoid = Buffers.ensure(sigmoid, m * n);
-            eps = Buffers.ensure(eps, m * n);
-            noisyLogit = Buffers.ensure(noisyLogit, m * n);
+            if (noisy) {
+                sigma = Buffers.ensure(sigma, m * n);
+                sigmoid = Buffers.ensure(sigmoid, m * n);
+                eps = Buffers.ensure(eps, m * n);
+                thresholds = Buffers.ensure(thresholds, 2 * m);
+            }
             top = Buffers.ensure(top, m * (k + 1));
         }
 
         /** Clean logits (x W_g)_i of row r, for tests and inspection. */
         public double cleanLogit(int r, int i) {
-            return cleanD[r * numExperts + i];
+            return clean.get(r, i);
         }
 
-        /** Noisy logits H(x)_i of row r. */
+        /** Noisy logits H(x)_i of row r (the forward pass's expression, so the same value). */
         public double noisyLogit(int r, int i) {
-            return noisyLogit[r * numExperts + i];
+            return noiseOn ? cleanLogit(r, i) + eps[r * numExperts + i] * sigma[r * numExperts + i] : cleanLogit(r, i);
         }
 
         /** sigma_i(x) of row r. */
