@@ -32,7 +32,11 @@ import org.sparkmoe.core.param.Parameters;
  *   <li>gate backward: {@code gating.backward} alone on the same state, to be read as the part of
  *   "backward" that is the gate's.</li>
  * </ul>
- * Arguments (key=value): d=64 experts=32 k=2 h=128 rows=7168 reps=60 warmup=20 gemm=(the default back end).
+ * Arguments (key=value): d=64 experts=32 k=2 h=128 rows=7168 reps=60 warmup=20 gemm=(the default back end),
+ * gateOnly=false. {@code gateOnly=true} times the noisy top-k gate alone (no experts, so it fits the
+ * paper's shape, e.g. {@code gateOnly=true d=512 experts=256 k=4 rows=4096}, configuration 1's
+ * partition): its forward and backward pass, and beside them the same GEMMs alone (two d x n
+ * forward, four backward), so that what the gate spends beyond its GEMMs reads directly.
  */
 public final class MoELayerBenchmark {
 
@@ -47,6 +51,10 @@ public final class MoELayerBenchmark {
         int warmup = a.integer("warmup", 20);
         String gemm = a.string("gemm", "");
         if (!gemm.isEmpty()) GemmBackends.use(GemmBackends.byName(gemm));
+        if (Boolean.parseBoolean(a.string("gateOnly", "false"))) {
+            gateOnly(d, n, k, rows, reps, warmup);
+            return;
+        }
         Case moe = new Case("MoE n=" + n + " k=" + k + " h=" + h, NoisyTopKGating.noisyTopK(d, n, k), new Expert(d, h),
                 new BalanceWeights(0.01, 0.01), rows, d);
         Case dense = new Case("dense h=" + (k * h), NoisyTopKGating.softmax(d, 1), new Expert(d, k * h), BalanceWeights.NONE, rows, d);
@@ -67,6 +75,68 @@ public final class MoELayerBenchmark {
                 m[4] / dn[4]);
         System.out.printf(Locale.ROOT, "| MoE - dense, ms | %.2f | %.2f | %.2f | %.2f | %.2f | |%n", m[0] - dn[0], m[1] - dn[1],
                 m[2] - dn[2], m[3] - dn[3], m[4] - dn[4]);
+        System.out.println("load average " + EngineBenchmark.loadAverage());
+    }
+
+    /** The gate alone: forward, backward, and the GEMMs among them timed alone on the same shapes. */
+    private static void gateOnly(int d, int n, int k, int rows, int reps, int warmup) {
+        NoisyTopKGating gating = NoisyTopKGating.noisyTopK(d, n, k);
+        SplittableRandom rnd = new SplittableRandom(11);
+        ParameterLayout.Builder b = ParameterLayout.builder();
+        gating.declare(b);
+        Parameters shared = b.build().allocate(Precision.F32);
+        shared.fill(() -> (rnd.nextDouble() - 0.5) * 0.2);
+        Parameters grad = shared.zerosLike();
+        Matrix x = Case.random(rows, d, rnd);
+        Matrix dx = Precision.F32.zeros(rows, d);
+        Matrix logits = Precision.F32.zeros(rows, n);
+        long[] ids = new long[rows];
+        for (int i = 0; i < rows; i++) ids[i] = i;
+        org.sparkmoe.core.gating.GatingState state = gating.newState(Precision.F32);
+        double[] stats = new double[gating.statsSize()];
+        // dL/dG as the combine leaves it, so that the backward pass does its full work
+        BalanceWeights w = new BalanceWeights(0.01, 0.01);
+        System.out.printf(Locale.ROOT, "gate alone: d=%d n=%d k=%d rows=%d, gemm %s, %d passes after %d warm-up; load average %s%n",
+                d, n, k, rows, GemmBackends.current().name(), reps, warmup, EngineBenchmark.loadAverage());
+        long[][] t = new long[4][reps];
+        long[] bytes = new long[reps];
+        long tid = Thread.currentThread().getId();
+        for (int r = -warmup; r < reps; r++) {
+            long a0 = Case.MX.getThreadAllocatedBytes(tid);
+            long t0 = Case.MX.getCurrentThreadCpuTime();
+            Arrays.fill(stats, 0);
+            gating.forward(shared, x, ids, GateNoise.training(7, r + warmup), state, stats);
+            long t1 = Case.MX.getCurrentThreadCpuTime();
+            double[] dGate = state.gateGradient();
+            for (int i = 0; i < rows * k; i++) dGate[i] = ((i * 0x9E3779B9L) >>> 8 & 0xFF) / 255.0 - 0.5;
+            double[] statsGradient = gating.balance(stats, w).statsGradient();
+            long t2 = Case.MX.getCurrentThreadCpuTime();
+            gating.backward(shared, x, state, statsGradient, grad, dx);
+            long t3 = Case.MX.getCurrentThreadCpuTime();
+            long a1 = Case.MX.getThreadAllocatedBytes(tid);
+            // the same six GEMMs alone: x W_g, x W_noise; x^T dC, x^T dS into the gradients; dC W_g^T, dS W_noise^T into dx
+            for (String name : new String[]{"gate.w_gate", "gate.w_noise"}) logits.gemm(1, x, false, shared.get(name), false, 0);
+            long t4 = Case.MX.getCurrentThreadCpuTime();
+            for (String name : new String[]{"gate.w_gate", "gate.w_noise"}) {
+                grad.get(name).gemm(1, x, true, logits, false, 1);
+                dx.gemm(1, logits, false, shared.get(name), true, 1);
+            }
+            long t5 = Case.MX.getCurrentThreadCpuTime();
+            if (r < 0) continue;
+            t[0][r] = t1 - t0;
+            t[1][r] = t3 - t2;
+            t[2][r] = t4 - t3;
+            t[3][r] = t5 - t4;
+            bytes[r] = a1 - a0;
+        }
+        double[] m = new double[4];
+        for (int i = 0; i < 4; i++) m[i] = Case.median(t[i]) / 1e6;
+        System.out.println("| shape | forward ms | of which 2 GEMMs | rest | backward ms | of which 4 GEMMs | rest | ns per pair beyond GEMMs (fwd, bwd) | KB allocated/pass |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|---|---:|");
+        double pairs = (double) rows * n;
+        System.out.printf(Locale.ROOT, "| %d x %d, d=%d, k=%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f, %.1f | %.1f |%n", rows, n, d, k,
+                m[0], m[2], m[0] - m[2], m[1], m[3], m[1] - m[3], (m[0] - m[2]) * 1e6 / pairs, (m[1] - m[3]) * 1e6 / pairs,
+                Case.median(bytes) / 1e3);
         System.out.println("load average " + EngineBenchmark.loadAverage());
     }
 
