@@ -39,6 +39,18 @@ public final class MoEJob {
             "exit codes: 0 ok, 1 failure, 2 bad input/config/model, 3 rejected by the evaluation bar (retrain),"
                     + " 4 output.dir or retrain.root locked by another run");
 
+    /**
+     * A training step's task results carry the partition's gradients (with local routing, those of
+     * every expert it routed rows to: an LM partition at n = 32, d = 64, h = 128 returns 4 MB).
+     * Spark sends a result over its 1 MB default through the block manager, which the driver then
+     * fetches (in local mode over a loopback connection to itself), copying it again on the way; on
+     * the LM comparison that was the largest part of what the MoE's step adds beyond its task CPU
+     * (BENCHMARKS.md, "Session-7 MoE vs dense"). Up to this size results travel in the task's status
+     * update instead (Spark caps it at {@code spark.rpc.message.maxSize}, 128 MB); a user's setting wins.
+     */
+    static final String DIRECT_RESULT_SIZE_KEY = "spark.task.maxDirectResultSize";
+    static final String DIRECT_RESULT_SIZE = "16m";
+
     public static void main(String[] args) {
         System.exit(run(args));
     }
@@ -54,6 +66,7 @@ public final class MoEJob {
             conf.setIfMissing("spark.app.name", "spark-moe " + args[0]);
             // the engine truncates lineage with RDD checkpoints every few steps; without this they pile up
             conf.setIfMissing("spark.cleaner.referenceTracking.cleanCheckpoints", "true");
+            conf.setIfMissing(DIRECT_RESULT_SIZE_KEY, DIRECT_RESULT_SIZE);
             System.setProperty("java.awt.headless", "true");
             SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
             return JavaSparkContext.fromSparkContext(spark.sparkContext());

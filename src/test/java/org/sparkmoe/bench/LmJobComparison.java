@@ -24,7 +24,10 @@ import org.sparkmoe.job.MoEJob;
  * ({@code metrics.jsonl}'s timings: in local routing "experts" is the whole local forward and backward
  * pass, output head included), and over the whole run, per step, the tasks' CPU time per Spark stage
  * (Spark's executorCpuTime, by the stage's call site) and the bytes the JVM's threads allocated.
- * CPU and allocation do not stretch with load the way wall time does.
+ * CPU and allocation do not stretch with load the way wall time does. Per stage it also prints the
+ * stage's wall time, the bytes its tasks returned to the driver and the time the driver took to fetch
+ * them (a result over {@code spark.task.maxDirectResultSize} goes through the block manager). The session
+ * sets that to 16m as the job does ({@code -Dspark.task.maxDirectResultSize=1m}: Spark's default).
  *
  * <p>Arguments (key=value): input (a glob of Brown files, required), steps=30, skip=5, rounds=1,
  * alternate=false (true: the dense run first in even rounds),
@@ -53,7 +56,9 @@ public final class LmJobComparison {
         List<String> moe = List.of("model.numExperts=32", "model.k=2", "model.expertHiddenSize=128");
         List<String> dense = List.of("model.gating=softmax", "model.numExperts=1", "model.expertHiddenSize=256", "engine.expertShards=1");
 
-        SparkSession spark = SparkSession.builder().config(SparkTestContext.conf("local[2]")).getOrCreate();
+        // the job's own session default (MoEJob.run sets it where the user has not), which a session built here must set itself
+        SparkSession spark = SparkSession.builder().config(SparkTestContext.conf("local[2]")
+                .set("spark.task.maxDirectResultSize", System.getProperty("spark.task.maxDirectResultSize", "16m"))).getOrCreate();
         spark.sparkContext().setLogLevel("WARN");
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Path root = Files.createTempDirectory("lm-job-comparison");
@@ -97,6 +102,7 @@ public final class LmJobComparison {
                 phases.forEach((k, v) -> d.append(String.format(Locale.ROOT, " %s %.1f;", k, median(v))));
                 d.append(String.format(Locale.ROOT, "%n  whole run, per step (%d steps): MB allocated %.1f; task CPU ms %s", ran,
                         allocMb / ran, cpu.perStep(ran)));
+                d.append(String.format(Locale.ROOT, "%n  stages, per step: %s", cpu.wallPerStep(ran)));
                 details.add(d.toString());
                 stepMs.sort(null);
                 ms[m] = stepMs.get(stepMs.size() / 2);
@@ -119,10 +125,21 @@ public final class LmJobComparison {
     /** Task CPU time per stage call site (Spark's executorCpuTime), summed since {@link #reset}. */
     private static final class StageCpu extends org.apache.spark.scheduler.SparkListener {
         private final java.util.Map<String, Long> nanos = new java.util.TreeMap<>();
+        /** Per stage call site: wall ms (submission to completion), result bytes, ms getting results, tasks' run and deserialise ms. */
+        private final java.util.Map<String, double[]> wall = new java.util.TreeMap<>();
         private final java.util.Map<Integer, String> names = new java.util.HashMap<>();
 
         synchronized void reset() {
             nanos.clear();
+            wall.clear();
+        }
+
+        @Override
+        public synchronized void onStageCompleted(org.apache.spark.scheduler.SparkListenerStageCompleted e) {
+            var info = e.stageInfo();
+            if (info.submissionTime().isEmpty() || info.completionTime().isEmpty()) return;
+            wall.computeIfAbsent(names.getOrDefault(info.stageId(), "stage ?"), k -> new double[5])[0] +=
+                    (Long) info.completionTime().get() - (Long) info.submissionTime().get();
         }
 
         @Override
@@ -134,7 +151,27 @@ public final class LmJobComparison {
         @Override
         public synchronized void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd e) {
             if (e.taskMetrics() == null) return;
-            nanos.merge(names.getOrDefault(e.stageId(), "stage ?"), e.taskMetrics().executorCpuTime(), Long::sum);
+            String n = names.getOrDefault(e.stageId(), "stage ?");
+            nanos.merge(n, e.taskMetrics().executorCpuTime(), Long::sum);
+            double[] w = wall.computeIfAbsent(n, k -> new double[5]);
+            w[1] += e.taskMetrics().resultSize();
+            w[3] += e.taskMetrics().executorRunTime();
+            w[4] += e.taskMetrics().executorDeserializeTime();
+            w[2] += e.taskInfo().gettingResultTime() > 0 ? e.taskInfo().finishTime() - e.taskInfo().gettingResultTime() : 0;
+        }
+
+        /**
+         * Per stage call site and step: the stage's wall ms, its tasks' run and deserialisation ms (summed over
+         * tasks), the KB they returned, ms the driver spent fetching them.
+         */
+        synchronized String wallPerStep(int steps) {
+            StringBuilder sb = new StringBuilder();
+            for (var en : wall.entrySet()) {
+                double[] w = en.getValue();
+                sb.append(String.format(Locale.ROOT, "%s %.1f ms wall (tasks: %.1f ms run, %.1f ms deserialising), %.0f KB results,"
+                        + " %.1f ms getting results; ", en.getKey(), w[0] / steps, w[3] / steps, w[4] / steps, w[1] / 1e3 / steps, w[2] / steps));
+            }
+            return sb.toString();
         }
 
         synchronized String perStep(int steps) {
