@@ -165,6 +165,8 @@ public final class SparkTestContext {
                 .set("spark.ui.enabled", "false")
                 // as conf/spark-defaults.conf ships it: Spark's 4m takes a humongous 4 MB chunk per stage's task binary
                 .set("spark.broadcast.blockSize", System.getProperty("spark.broadcast.blockSize", "256k"))
+                // as conf/spark-defaults.conf ships it: gradient-carrying results over Spark's 1m go through the block manager
+                .set("spark.task.maxDirectResultSize", System.getProperty("spark.task.maxDirectResultSize", "16m"))
                 .set("spark.sql.shuffle.partitions", "4")
                 .set("spark.driver.host", "127.0.0.1")
                 .set("spark.driver.bindAddress", "127.0.0.1");
