@@ -120,6 +120,7 @@ public final class EngineBenchmark {
                             long faults0 = minorFaults();
                             long cpu0 = processCpuNanos();
                             long wall0 = System.nanoTime();
+                            long epoch0 = System.currentTimeMillis();
                             long gc0 = 0;
                             for (int s = 0; s < steps; s++) {
                                 if (timeline && s == steps - 1) {
@@ -133,6 +134,8 @@ public final class EngineBenchmark {
                                 r.timingsMillis().forEach((key, v) -> sum.merge(key, v / steps, Double::sum));
                             }
                             long lastStepGc = gcMillis() - gc0;
+                            // the timed window, for cutting a JFR recording of the whole run down to the timed steps
+                            System.out.printf(Locale.ROOT, "n = %d: timed steps from epoch ms %d to %d%n", n, epoch0, System.currentTimeMillis());
                             double wall = (System.nanoTime() - wall0) / 1e9;
                             double processCpu = (processCpuNanos() - cpu0) / 1e9 / steps;
                             double allocMb = (allocatedBytes() - alloc0) / 1e6 / steps;
