@@ -76,19 +76,22 @@ final class PartitionBuffers {
     static final class ReadArena {
         private static final ThreadLocal<ReadArena> CURRENT = new ThreadLocal<>();
         private float[] floats;
-        private int capacity;
+        /** Floats this scope's read needs room for: the expected size, else what the last read asked for. */
+        private int needed;
         private int used;
         /** Floats the reads of the current (or last) scope asked for, whether they fit or not. */
         private long demanded;
 
         /**
          * In use on this thread until the scope closes, for a read expected to hold {@code expected}
-         * float32 values (0: unknown; then as many as the last read asked for, and an eighth more).
-         * The array is allocated, or grown (to this size, and by at least half), at the first block read
-         * into it; a block that does not fit gets an array of its own.
+         * float32 values (0: unknown; then as many as the last read asked for). The array is allocated
+         * at the first block read into it, an eighth larger than that, and grown (by at least half)
+         * only when it is smaller than that: an arena that held the last read is kept however little
+         * room it has left, since the size of an expert shard's read wanders by a few percent with the
+         * routing; a block that does not fit gets an array of its own.
          */
         Scope open(long expected) {
-            capacity = Math.toIntExact(Math.max(expected, Math.min(Integer.MAX_VALUE - 8, demanded + (demanded >> 3))));
+            needed = Math.toIntExact(Math.min(Integer.MAX_VALUE - 8, Math.max(expected, demanded)));
             used = 0;
             demanded = 0;
             ReadArena previous = CURRENT.get();
@@ -102,13 +105,13 @@ final class PartitionBuffers {
             if (a == null) return null;
             int n = Math.multiplyExact(rows, cols);
             a.demanded += n;
-            if (a.floats == null) {
-                a.floats = new float[a.capacity];
-            } else if (a.floats.length < a.capacity) {
-                // grow by half again, as the shard's activation arena does: a read's size wanders with the routing,
-                // and growing to just this read's size reallocated (and first-touched) the arena at every new maximum
-                // (BENCHMARKS.md, "Session-6 engine work": 19 MB at two of three steps per shard at the proxy shape)
-                a.floats = new float[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(a.capacity, a.floats.length + (a.floats.length >> 1)))];
+            if (a.floats == null || a.floats.length < a.needed) {
+                // an eighth of headroom, and growth by half again, as the shard's activation arena has: a read's size
+                // wanders with the routing. Growing whenever the last read plus an eighth exceeded the arena (as
+                // before) reallocated an expert shard's arena (28 MB at the proxy shape) in the timed steps of n = 256
+                // for a read 0.5% larger than the first (BENCHMARKS.md, "Session-7 engine work")
+                long grown = a.floats == null ? 0 : a.floats.length + (a.floats.length >> 1);
+                a.floats = new float[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(a.needed + ((long) a.needed >> 3), grown))];
             }
             if (a.floats.length - a.used < n) return new FloatMatrix(rows, cols);
             FloatMatrix m = new FloatMatrix(a.floats, a.used, rows, cols);

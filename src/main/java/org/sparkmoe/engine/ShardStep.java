@@ -68,7 +68,7 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
      */
     static ShardStep forward(StepContext ctx, int shard, Iterator<Tuple2<Integer, ShuffleBlock>> dispatched,
                              IntFunction<Parameters> paramsOf) {
-        List<ShuffleBlock> blocks = sorted(ctx, shard, ExpertPool.Kind.SHARD_READ_INPUTS, dispatched);
+        List<ShuffleBlock> blocks = sorted(ctx, shard, ExpertPool.Kind.SHARD_READ_INPUTS, 0, dispatched);
         Expert expert = ctx.network().moe().expert();
         int d = expert.dim();
         int hid = expert.hidden();
@@ -217,9 +217,10 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
      * expert parameter gradients and dL/dx blocks back to the data partitions.
      */
     synchronized Tuple2<ExpertGrads, List<Tuple2<Integer, ShuffleBlock>>> backward(StepContext ctx, Iterator<Tuple2<Integer, ShuffleBlock>> gradients) {
-        List<ShuffleBlock> blocks = sorted(ctx, shard, ExpertPool.Kind.SHARD_READ_GRADIENTS, gradients);
         Expert expert = ctx.network().moe().expert();
         int d = expert.dim();
+        // exactly the forward's rows come back
+        List<ShuffleBlock> blocks = sorted(ctx, shard, ExpertPool.Kind.SHARD_READ_GRADIENTS, (long) x.rows() * d, gradients);
         if (blocks.size() != sources.length) {
             throw new IllegalStateException("shard " + shard + " got " + sources.length + " blocks forward but "
                     + blocks.size() + " gradient blocks");
@@ -252,17 +253,19 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
         return new Tuple2<>(new ExpertGrads(shard, experts.clone(), grads, sumOfSquares), cutBack(dx, bf16));
     }
 
-    /** The blocks' values by (partition, first expert): a fixed order whatever the shuffle's. */
     /**
-     * {@link #sorted(Iterator)}, the float32 rows read into a pooled arena ({@link PartitionBuffers.ReadArena}):
-     * the blocks are copied into the shard's arena and dead when the task ends.
+     * {@link #sorted(Iterator)}, the float32 rows read into a pooled arena ({@link PartitionBuffers.ReadArena})
+     * for {@code expected} floats (0: as many as the last read): the blocks are copied into the shard's arena
+     * and dead when the task ends.
      */
-    private static List<ShuffleBlock> sorted(StepContext ctx, int shard, ExpertPool.Kind kind, Iterator<Tuple2<Integer, ShuffleBlock>> it) {
-        try (PartitionBuffers.ReadArena.Scope ignored = PartitionBuffers.of(ctx, shard, kind).arena().open(0)) {
+    private static List<ShuffleBlock> sorted(StepContext ctx, int shard, ExpertPool.Kind kind, long expected,
+                                             Iterator<Tuple2<Integer, ShuffleBlock>> it) {
+        try (PartitionBuffers.ReadArena.Scope ignored = PartitionBuffers.of(ctx, shard, kind).arena().open(expected)) {
             return sorted(it);
         }
     }
 
+    /** The blocks' values by (partition, first expert): a fixed order whatever the shuffle's. */
     private static List<ShuffleBlock> sorted(Iterator<Tuple2<Integer, ShuffleBlock>> it) {
         List<ShuffleBlock> all = new ArrayList<>();
         it.forEachRemaining(t -> all.add(t._2()));

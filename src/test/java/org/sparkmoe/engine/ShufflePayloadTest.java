@@ -185,10 +185,33 @@ class ShufflePayloadTest {
                 data[step] = ((FloatMatrix) roundTrip(kryo, a).rows()).data();
             }
         }
-        assertEquals(15, data[0].length);
-        // 20 > 15: grown by half again (22), not to 20, so the next step's slightly larger read (21) fits
-        assertEquals(22, data[1].length);
+        // an eighth more than the first read
+        assertEquals(16, data[0].length);
+        // 20 > 16: grown by half again (24), not to 20 plus an eighth (22)
+        assertEquals(24, data[1].length);
         assertSame(data[1], data[2], "a read 5% above the last one reused the arena");
+    }
+
+    @Test
+    void anArenaThatHoldsTheReadIsKeptThoughTheReadGrew() {
+        SerializerInstance kryo = new KryoSerializer(SparkTestContext.conf("local[1]")).newInstance();
+        ShuffleBlock a = new ShuffleBlock(1, 2, new FloatMatrix(new float[6], 0, 2, 3));
+        PartitionBuffers.ReadArena arena = new PartitionBuffers().arena();
+        // an expert shard's read size wanders by a few percent from step to step; the arena (an eighth above the
+        // first read) was reallocated at the first read above the first one, which at n = 256 fell in the timed steps
+        long[] expected = {48, 50, 53, 54, 0};
+        float[] first = null;
+        for (int step = 0; step < expected.length; step++) {
+            try (PartitionBuffers.ReadArena.Scope ignored = arena.open(expected[step])) {
+                float[] data = ((FloatMatrix) roundTrip(kryo, a).rows()).data();
+                if (step == 0) first = data;
+                assertEquals(54, data.length);
+                assertSame(first, data, "step " + step);
+            }
+        }
+        try (PartitionBuffers.ReadArena.Scope ignored = arena.open(55)) {
+            assertEquals(81, ((FloatMatrix) roundTrip(kryo, a).rows()).data().length, "a read that does not fit: grown by half");
+        }
     }
 
     @SuppressWarnings("unchecked")
