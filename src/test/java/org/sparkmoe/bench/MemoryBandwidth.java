@@ -47,11 +47,16 @@ public final class MemoryBandwidth {
                 report("triad a = b + s c", t, 12, n, reps, pool, (lo, hi) -> {
                     for (int i = lo; i < hi; i++) p2[i] = g[i] + 3f * m[i];
                 });
-                report("read (max of one array)", t, 4, n, reps, pool, (lo, hi) -> {
-                    // max is associative, so C2 vectorises it; a float sum would run at the add's latency, not memory's
-                    float s = Float.NEGATIVE_INFINITY;
-                    for (int i = lo; i < hi; i++) s = Math.max(s, v[i]);
-                    if (s == -1f) System.out.print("");
+                report("read (sum of one array)", t, 4, n, reps, pool, (lo, hi) -> {
+                    // eight running sums: one would run at the float add's latency, not at memory's rate
+                    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+                    int i = lo;
+                    for (; i + 7 < hi; i += 8) {
+                        s0 += v[i]; s1 += v[i + 1]; s2 += v[i + 2]; s3 += v[i + 3];
+                        s4 += v[i + 4]; s5 += v[i + 5]; s6 += v[i + 6]; s7 += v[i + 7];
+                    }
+                    for (; i < hi; i++) s0 += v[i];
+                    if (s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7 == -1f) System.out.print("");
                 });
                 report("write (fill one array)", t, 4, n, reps, pool, (lo, hi) -> java.util.Arrays.fill(m2, lo, hi, 0f));
                 report("adam (read p g m v, write p' m' v')", t, 28, n, reps, pool, (lo, hi) -> {
