@@ -18,14 +18,16 @@ import scala.Tuple2;
 /**
  * {@link RoutingMode#LOCAL}: the experts travel to the rows (every partition gets all of them), and
  * each partition runs its whole forward and backward pass locally on its own rows. One Spark job.
- * With the experts on the driver ({@link DriverExperts}: one broadcast), two stages and one tiny
- * shuffle:
+ * With the experts on the driver ({@link DriverExperts}: one broadcast), two stages of one task per
+ * core and one tiny shuffle; each task runs a group of contiguous data partitions
+ * ({@link ReductionTree#groups()}, {@link DataGroups}), one after the other:
  * <pre>
- *   gate: input layer and gate into the partition's pooled workspace
- *       --every partition's balance statistics to every partition--&gt;
+ *   gate: for each data partition of the group, input layer and gate into its pooled workspace
+ *       --every partition's balance statistics to every group--&gt;
  *   local forward and backward from the gates already computed (batch-global balance gradient summed
- *   in partition order): one aggregation record per partition, carrying its expert gradients
- *       --collect--&gt; the driver sums them in partition order and updates, with no second job
+ *   in partition order), each partition into its own pooled gradient buffers, summed up the
+ *   ReductionTree to one aggregation record per group, carrying the group's expert gradients
+ *       --collect--&gt; the driver sums the groups' records up the tree and updates, with no second job
  * </pre>
  * With sharded experts, every shard's experts travel to every partition in the statistics shuffle,
  * and the per-partition expert gradients go back to their shards in a second shuffle, where they are
@@ -35,12 +37,21 @@ import scala.Tuple2;
  * ({@link RoutingMode#resolve}).
  */
 final class LocalPipeline implements StepPipeline {
+    /** The name of the RDD of the groups' forward and backward passes (driver-held experts), as the UI shows it. */
+    static final String GROUPS_STAGE = "spark-moe local forward and backward (groups)";
     private final ExpertPartitioner expertPartitioner;
     private final DataPartitioner dataPartitioner;
+    /** With the experts on the driver: how data partitions are grouped into tasks and summed (else null). */
+    private final ReductionTree tree;
 
-    LocalPipeline(ExpertPartitioner expertPartitioner, DataPartitioner dataPartitioner) {
+    /**
+     * @param tree with driver-held experts, the groups of data partitions the step's tasks run
+     *             ({@code gated} then has one partition per group, its data partitions' steps in order), else null
+     */
+    LocalPipeline(ExpertPartitioner expertPartitioner, DataPartitioner dataPartitioner, ReductionTree tree) {
         this.expertPartitioner = expertPartitioner;
         this.dataPartitioner = dataPartitioner;
+        this.tree = tree;
     }
 
     @Override
@@ -49,6 +60,7 @@ final class LocalPipeline implements StepPipeline {
         ExpertStore.LocalCopies copies = experts.localCopies(partitions);
         MoENetwork net = ctx.network();
         boolean onDriver = copies.blocks() == null; // then the experts are in the step's broadcast, after the shared group
+        if (onDriver) return grouped(ctx, gated, partitions, shared, clock);
         JavaPairRDD<Integer, ShuffleBlock> toPartitions = gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator());
         if (copies.blocks() != null) toPartitions = toPartitions.union(copies.blocks());
         JavaRDD<Tuple2<PartitionResult, List<ShuffleBlock>>> local = gated.zipPartitions(
@@ -89,6 +101,55 @@ final class LocalPipeline implements StepPipeline {
                 "spark-moe expert gradients", persisted);
         JavaRDD<PartitionResult> norms = grads.map(g -> PartitionResult.ofShard(partitions, g.shard(), g.sumOfSquares()));
         return new Flow(local.map(Tuple2::_1).union(norms), grads);
+    }
+
+    /**
+     * Driver-held experts: one task per group of data partitions ({@link ReductionTree}), in both
+     * stages. A group's task runs its partitions' forward and backward passes one after the other,
+     * each into its own (pooled) gradient buffers, and sums them up the tree to one aggregation record,
+     * so the expert gradients leave the task once; the driver sums the groups' records to the root.
+     */
+    private Flow grouped(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, StepBroadcast shared, StageClock clock) {
+        MoENetwork net = ctx.network();
+        ReductionTree t = tree;
+        int groups = t.groups();
+        JavaPairRDD<Integer, ShuffleBlock> stats = gated.flatMapToPair(ps -> ps.statsForAll(groups).iterator());
+        JavaRDD<PartitionResult> records = gated.zipPartitions(Shuffles.partitionBy(stats, new DataPartitioner(groups)), (pit, sit) -> {
+            long t0 = System.nanoTime();
+            List<ShuffleBlock> none = new ArrayList<>();
+            PartitionStep.GlobalStats global = PartitionStep.globalStats(net, partitions, ShufflePipeline.values(sit), none);
+            if (!none.isEmpty()) throw new IllegalStateException(none.size() + " unexpected blocks in the statistics shuffle");
+            double[] statsGradient = net.moe().balance(global.balance()).statsGradient();
+            Parameters[] params = shared.experts();
+            List<PartitionResult> parts = new ArrayList<>();
+            int group = -1;
+            while (pit.hasNext()) {
+                PartitionStep ps = pit.next();
+                if (group < 0) group = groupOf(t, ps.partition);
+                int[] counts = ps.expertCounts();
+                ModelParameters grad = gradients(ctx, ps.partition, shared.value(), params, counts);
+                double loss = 0;
+                if (ps.batch.size() > 0) {
+                    ModelParameters p = new ModelParameters(shared.value(), params);
+                    loss = ps.workspace != null
+                            ? net.forwardBackwardGated(p, ps.batch, ps.workspace, grad, global.lossScale(), statsGradient)
+                            // the gated block came from another executor (without its workspace): gate again, identically
+                            : net.forwardBackwardPart(p, ps.batch, ctx.noise(), workspace(ctx, ps.partition), grad, global.lossScale(),
+                            statsGradient);
+                }
+                parts.add(new PartitionResult(ps.partition, grad.shared(), loss, ps.batch.size(), ps.weightSum(), ps.stats, counts, 0,
+                        grad.experts()));
+            }
+            clock.experts(t0);
+            return Collections.singletonList(t.sumGroup(group, parts)).iterator();
+        }).setName(GROUPS_STAGE);
+        return new Flow(records, null, t);
+    }
+
+    private static int groupOf(ReductionTree t, int partition) {
+        int[] starts = t.starts();
+        for (int g = 0; g + 1 < starts.length; g++) if (partition < starts[g + 1]) return g;
+        throw new IllegalStateException("data partition " + partition + " is in no group");
     }
 
     private static <T> void persist(JavaRDD<T> rdd, String name, List<JavaRDD<?>> persisted) {

@@ -70,6 +70,10 @@ public final class SparkMoETrainer implements AutoCloseable {
     private final BatchPlan plan;
     private final ExpertPartitioner expertPartitioner;
     private final StepPipeline pipeline;
+    /** Local routing with driver-held experts: how the step's tasks group and sum the data partitions (else null). */
+    private final ReductionTree tree;
+    /** {@link #tap} in {@link #tree}'s groups (null without a tree). */
+    private final JavaRDD<DataGroups.Slice<RowBlock>> groups;
     /** The routing the steps run ({@link RoutingMode#AUTO} resolved). */
     private final RoutingMode routing;
     private final StageClock clock;
@@ -139,8 +143,12 @@ public final class SparkMoETrainer implements AutoCloseable {
         this.routing = config.routing().resolve(config.placement(), partitions, network.numExperts(),
                 network.moe().expert().layout().size(), network.moe().gating().slotsPerRow(), config.batchSize(),
                 network.moe().expert().dim());
+        // local routing with the experts on the driver: one task per core, each running a group of data partitions
+        this.tree = routing == RoutingMode.LOCAL && config.placement() == ExpertPlacement.DRIVER
+                ? ReductionTree.of(partitions, network.numExperts(), sc.defaultParallelism()) : null;
+        this.groups = tree == null ? null : new JavaRDD<>(new DataGroups<>(tap.rdd(), tree.starts()), DataGroups.sliceTag());
         this.pipeline = routing == RoutingMode.SHUFFLE ? new ShufflePipeline(expertPartitioner, dataPartitioner)
-                : new LocalPipeline(expertPartitioner, dataPartitioner);
+                : new LocalPipeline(expertPartitioner, dataPartitioner, tree);
         this.clock = new StageClock(sc);
         if (initial instanceof ShardedStart ss) {
             this.shared = ss.shared;
@@ -254,16 +262,27 @@ public final class SparkMoETrainer implements AutoCloseable {
         StageClock c = clock;
         boolean local = routing == RoutingMode.LOCAL;
         List<JavaRDD<?>> persisted = new ArrayList<>();
-        JavaRDD<PartitionStep> gated = ShufflePipeline.persist(tap.mapPartitionsWithIndex((p, it) -> {
+        JavaRDD<PartitionStep> gated = ShufflePipeline.persist(groups != null ? groups.mapPartitions(it -> {
+            // a group's data partitions in order (LocalPipeline)
+            long t0 = System.nanoTime();
+            List<PartitionStep> steps = new ArrayList<>();
+            while (it.hasNext()) {
+                DataGroups.Slice<RowBlock> s = it.next();
+                steps.add(PartitionStep.gateLocal(ctx, sharedB.value(), s.partition(), s.rows()));
+            }
+            c.gate(t0);
+            return steps.iterator();
+        }, true) : tap.mapPartitionsWithIndex((p, it) -> {
             long t0 = System.nanoTime();
             PartitionStep ps = local ? PartitionStep.gateLocal(ctx, sharedB.value(), p, it) : PartitionStep.gate(ctx, sharedB.value(), p, it);
             c.gate(t0);
             return Collections.singletonList(ps).iterator();
         }, true), "spark-moe gate", persisted);
         StepPipeline.Flow flow = pipeline.build(ctx, gated, partitions, sharedB, experts, clock, persisted);
+        long tBuilt = System.nanoTime();
 
         // job 1: the step, ending in the aggregation
-        Aggregate total = sumInOrder(flow.aggregation());
+        Aggregate total = flow.tree() != null ? sumTree(flow.aggregation(), flow.tree()) : sumInOrder(flow.aggregation());
         long tJob = System.nanoTime();
         // with the expert gradients in the aggregation (local routing, experts on the driver) there is no second job
         boolean gradsHere = flow.expertGrads() == null;
@@ -289,8 +308,11 @@ public final class SparkMoETrainer implements AutoCloseable {
         experts.endStep(List.of(paramsB));
         label.restore();
         step = t;
+        long released = System.nanoTime();
 
         Map<String, Double> timings = clock.millis();
+        timings.put(StepMetrics.DRIVER_BUILD, ms(start, tBuilt));
+        timings.put(StepMetrics.DRIVER_RELEASE, ms(end, released));
         timings.put(StepMetrics.STEP_JOB, ms(start, tJob));
         timings.put(StepMetrics.AGGREGATE, total.driverNanos / 1e6);
         timings.put(StepMetrics.OPTIMISER, ms(tJob, end));
@@ -332,8 +354,10 @@ public final class SparkMoETrainer implements AutoCloseable {
             weightSum += r.weightSum();
             if (r.stats() != null) for (int i = 0; i < stats.length; i++) stats[i] += r.stats()[i];
             if (r.expertCounts() != null) {
-                for (int e = 0; e < rowsPerExpert.length; e++) {
-                    int n = r.expertCounts()[e];
+                // n per data partition the record covers (several: a group's record, ReductionTree)
+                for (int i = 0; i < r.expertCounts().length; i++) {
+                    int e = i % rowsPerExpert.length;
+                    int n = r.expertCounts()[i];
                     rowsPerExpert[e] += n;
                     if (n > 0) {
                         minPartitionBatch = Math.min(minPartitionBatch, n);
@@ -387,6 +411,16 @@ public final class SparkMoETrainer implements AutoCloseable {
             }
             return k == 0 ? 0 : (double) sum / k;
         }
+    }
+
+    /** The groups' records summed to the root of {@code tree}. */
+    private Aggregate sumTree(JavaRDD<PartitionResult> records, ReductionTree tree) {
+        List<PartitionResult> all = records.collect();
+        long t0 = System.nanoTime();
+        Aggregate total = new Aggregate();
+        total.add(tree.sumGroups(all));
+        total.driverNanos = System.nanoTime() - t0;
+        return total;
     }
 
     /**

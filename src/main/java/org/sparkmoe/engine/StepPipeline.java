@@ -29,7 +29,13 @@ interface StepPipeline {
      * @param expertGrads one element per expert shard (partition s = shard s), persisted: the update reads it;
      *                    null when the aggregation records carry the expert gradients themselves
      *                    ({@link PartitionResult#expertGrads()}: local routing, experts on the driver)
+     * @param tree        when not null, the aggregation has one record per group of data partitions,
+     *                    each summed up to its node of this tree, and the driver sums them to the root
      */
-    record Flow(JavaRDD<PartitionResult> aggregation, JavaRDD<ExpertGrads> expertGrads) {
+    record Flow(JavaRDD<PartitionResult> aggregation, JavaRDD<ExpertGrads> expertGrads, ReductionTree tree) {
+        /** A flow whose records are summed in index order. */
+        Flow(JavaRDD<PartitionResult> aggregation, JavaRDD<ExpertGrads> expertGrads) {
+            this(aggregation, expertGrads, null);
+        }
     }
 }

@@ -15,7 +15,8 @@
  * {@code PartitionBuffers}; {@code PinnedRDD} keeps a shard's forward,
  * backward and update on the executor that caches its state), {@link org.sparkmoe.engine.BatchPlan} (which
  * rows form each step's mini-batch; {@code DataTap} lets the step's tasks read the cached rows without
- * deserialising the data's lineage each time).
+ * deserialising the data's lineage each time; {@code DataGroups} hands a local-routing step's task, one per
+ * core, its group of data partitions, whose records it sums up the {@code ReductionTree}).
  * {@link org.sparkmoe.engine.ExpertExchange} offers the expert half of a shuffle-routed step to step
  * drivers outside this package (the recurrent LM's, {@code engine.sequence}).
  * {@link org.sparkmoe.engine.EngineConfig} holds the settings ({@code BlasThreadsAdvice} warns when

@@ -76,17 +76,7 @@ public final class MlpComparisonBenchmark {
                 .getOrCreate();
         spark.sparkContext().setLogLevel("WARN");
         StructType schema = new StructType().add("features", new VectorUDT(), false).add("label", DataTypes.DoubleType, false);
-        SplittableRandom rnd = new SplittableRandom(seed);
-        double[][] centres = new double[classes * 4][dim];
-        for (double[] c : centres) for (int j = 0; j < dim; j++) c[j] = 0.5 * rnd.nextGaussian();
-        List<Row> data = new ArrayList<>(rows);
-        for (int i = 0; i < rows; i++) {
-            int cluster = rnd.nextInt(centres.length);
-            double[] x = new double[dim];
-            for (int j = 0; j < dim; j++) x[j] = centres[cluster][j] + rnd.nextGaussian();
-            data.add(RowFactory.create(Vectors.dense(x), (double) (cluster % classes)));
-        }
-        Dataset<Row>[] split = spark.createDataFrame(data, schema).randomSplit(new double[]{0.8, 0.2}, seed);
+        Dataset<Row>[] split = spark.createDataFrame(clusteredRows(rows, dim, classes, seed), schema).randomSplit(new double[]{0.8, 0.2}, seed);
         Dataset<Row> train = split[0].repartition(4).cache();
         Dataset<Row> test = split[1].repartition(4).cache();
         long trainRows = train.count();
@@ -147,6 +137,24 @@ public final class MlpComparisonBenchmark {
         System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         perStep.forEach(System.out::println);
         spark.stop();
+    }
+
+    /**
+     * The benchmark's data: {@code rows} (features, label) rows, 4 Gaussian clusters per class (centres
+     * drawn with standard deviation 0.5, unit noise), so that the classes are not linearly separable.
+     */
+    public static List<Row> clusteredRows(int rows, int dim, int classes, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        double[][] centres = new double[classes * 4][dim];
+        for (double[] c : centres) for (int j = 0; j < dim; j++) c[j] = 0.5 * rnd.nextGaussian();
+        List<Row> data = new ArrayList<>(rows);
+        for (int i = 0; i < rows; i++) {
+            int cluster = rnd.nextInt(centres.length);
+            double[] x = new double[dim];
+            for (int j = 0; j < dim; j++) x[j] = centres[cluster][j] + rnd.nextGaussian();
+            data.add(RowFactory.create(Vectors.dense(x), (double) (cluster % classes)));
+        }
+        return data;
     }
 
     static MultilayerPerceptronClassifier mlp(int dim, int classes, String solver, double step, int iters, long seed) {

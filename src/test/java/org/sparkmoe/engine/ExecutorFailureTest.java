@@ -28,6 +28,7 @@ import org.apache.spark.scheduler.SparkListenerStageSubmitted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.sparkmoe.core.linalg.Matrix;
@@ -50,7 +51,9 @@ import org.sparkmoe.core.train.TrainerConfig;
  * last checkpoint) on the surviving executor and the Worker starts a replacement executor. The
  * engine is deterministic (counter-based noise, fixed-order reductions), so the disturbed run's
  * parameters must equal the undisturbed run's: asserted to 1e-12 relative, and the number of
- * elements that are not bit-identical is reported.
+ * elements that are not bit-identical is reported. The same with LOCAL routing and driver-held
+ * experts, whose step tasks each run a group of data partitions ({@link ReductionTree}), killed when
+ * the groups' forward and backward stage is submitted.
  * <p>
  * Why not {@code SparkContext.killExecutor(id)}: that is a polite request through the cluster
  * manager which also lowers the target executor count (so no replacement is started) and makes
@@ -76,14 +79,29 @@ class ExecutorFailureTest {
     @ParameterizedTest(name = "{0} placement")
     @EnumSource(ExpertPlacement.class)
     void trainingSurvivesAnExecutorKilledMidStep(ExpertPlacement placement) throws Exception {
-        SparkTestContext.awaitExecutors(SparkTestContext.CLUSTER_EXECUTORS, 120_000);
-        Run undisturbed = train(placement, false);
+        survivesAnExecutorKilledMidStep(RoutingMode.SHUFFLE, placement, "spark-moe combine");
+    }
 
-        Failures failures = new Failures(sc, "spark-moe combine", "spark-moe step " + KILL_STEP, ARMED);
+    /**
+     * Local routing with the experts on the driver: the step's tasks each run a group of data
+     * partitions (3 partitions, 2 groups); the executor dies when the second stage (the groups'
+     * forward and backward passes) is submitted, losing its cached gated groups and statistics
+     * shuffle output.
+     */
+    @Test
+    void localStepSurvivesAnExecutorKilledMidStep() throws Exception {
+        survivesAnExecutorKilledMidStep(RoutingMode.LOCAL, ExpertPlacement.DRIVER, LocalPipeline.GROUPS_STAGE);
+    }
+
+    private void survivesAnExecutorKilledMidStep(RoutingMode routing, ExpertPlacement placement, String killStage) throws Exception {
+        SparkTestContext.awaitExecutors(SparkTestContext.CLUSTER_EXECUTORS, 120_000);
+        Run undisturbed = train(routing, placement, false);
+
+        Failures failures = new Failures(sc, killStage, "spark-moe step " + KILL_STEP, ARMED);
         sc.sc().addSparkListener(failures);
         Run disturbed;
         try {
-            disturbed = train(placement, true);
+            disturbed = train(routing, placement, true);
         } finally {
             sc.sc().removeSparkListener(failures);
         }
@@ -96,8 +114,8 @@ class ExecutorFailureTest {
         assertTrue(failures.removedExecutors.contains(failures.killedId.get()),
                 () -> "executor " + failures.killedId.get() + " not reported lost; removed: " + failures.removedExecutors);
         assertFalse(executorIds(sc).contains(failures.killedId.get()));
-        System.out.printf("%s: killed executor %s (pid %d) at step %d's combine stage; %d failed tasks, %d failed stage attempts, "
-                        + "undisturbed %.1f s, disturbed %.1f s%n", placement, failures.killedId.get(), victim.pid(), KILL_STEP,
+        System.out.printf("%s, %s: killed executor %s (pid %d) at step %d's stage '%s'; %d failed tasks, %d failed stage attempts, "
+                        + "undisturbed %.1f s, disturbed %.1f s%n", routing, placement, failures.killedId.get(), victim.pid(), KILL_STEP, killStage,
                 failures.failedTasks.get(), failures.failedStages.get(), undisturbed.seconds, disturbed.seconds);
 
         // same losses step by step, same final parameters
@@ -116,13 +134,13 @@ class ExecutorFailureTest {
     private record Run(double[] losses, ModelParameters params, double seconds) {
     }
 
-    private Run train(ExpertPlacement placement, boolean kill) {
+    private Run train(RoutingMode routing, ExpertPlacement placement, boolean kill) {
         MoENetwork net = DistributedStepEquivalenceTest.regressionNetwork();
         TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 3), 0.5, 11,
                 Precision.F64);
         // sharded expert state is checkpointed every 4 steps (reliable checkpoint, SparkTestContext sets the
         // dir), so the kill in step 3 forces recomputation through the lineage of steps 1-3
-        EngineConfig ec = new EngineConfig(RoutingMode.SHUFFLE, placement, 2, 24, tc, 4, false);
+        EngineConfig ec = new EngineConfig(routing, placement, 2, 24, tc, 4, false);
         // weighted rows: the loss normaliser (their weight sum) must also be recomputed identically
         double[] losses = new double[STEPS];
         long start = System.nanoTime();

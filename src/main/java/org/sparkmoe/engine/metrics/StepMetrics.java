@@ -44,6 +44,10 @@ public record StepMetrics(long step, long examples, double taskLoss, double impo
     public static final String OPTIMISER = "optimiser";
     /** The Spark engine's step job, wall time on the driver. */
     public static final String STEP_JOB = "step job";
+    /** The driver's wall time building the step's broadcast and RDDs, before its job is submitted (inside {@link #STEP_JOB}). */
+    public static final String DRIVER_BUILD = "driver build";
+    /** The driver's wall time after the update: unpersisting the step's RDDs, destroying its broadcast. */
+    public static final String DRIVER_RELEASE = "driver release";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
