@@ -415,7 +415,7 @@ public final class SparkMoETrainer implements AutoCloseable {
 
     /** The groups' records summed to the root of {@code tree}. */
     private Aggregate sumTree(JavaRDD<PartitionResult> records, ReductionTree tree) {
-        List<PartitionResult> all = records.collect();
+        List<PartitionResult> all = collect(records);
         long t0 = System.nanoTime();
         Aggregate total = new Aggregate();
         total.add(tree.sumGroups(all));
@@ -433,7 +433,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         int count = records.getNumPartitions();
         Aggregate total = new Aggregate();
         if (count <= DIRECT_SUM_LIMIT) {
-            List<PartitionResult> all = records.collect();
+            List<PartitionResult> all = collect(records);
             long t0 = System.nanoTime();
             for (PartitionResult r : all) total.add(r);
             if (total.sharedGrad == null) total.sharedGrad = network.sharedLayout().allocate(trainer.precision());
@@ -455,6 +455,53 @@ public final class SparkMoETrainer implements AutoCloseable {
         if (total.sharedGrad == null) total.sharedGrad = network.sharedLayout().allocate(trainer.precision());
         total.driverNanos = System.nanoTime() - t0;
         return total;
+    }
+
+    /**
+     * {@code rdd}'s elements in partition order, as {@code collect()} returns them, but without Spark's
+     * closure cleaner: {@code collect} hands it two Scala lambdas, which it parses with ASM from their
+     * class files (read and inflated from the Spark jar) on every call; with a named function class
+     * there is nothing to parse. That was about 40% of the driver thread's samples in a classifier step
+     * (BENCHMARKS.md, "Session-7 fit work").
+     */
+    static <T> List<T> collect(JavaRDD<T> rdd) {
+        int n = rdd.getNumPartitions();
+        List<Object> ids = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) ids.add(i);
+        Object[][] parts = new Object[n][];
+        rdd.context().runJob(rdd.rdd(), new ToArray<T>(), scala.jdk.javaapi.CollectionConverters.asScala(ids).toSeq(),
+                new scala.runtime.AbstractFunction2<Object, Object[], scala.runtime.BoxedUnit>() {
+                    @Override
+                    public scala.runtime.BoxedUnit apply(Object index, Object[] part) {
+                        parts[(Integer) index] = part;
+                        return scala.runtime.BoxedUnit.UNIT;
+                    }
+                }, scala.reflect.ClassTag$.MODULE$.apply(Object[].class));
+        List<T> all = new ArrayList<>();
+        for (Object[] p : parts) {
+            for (Object o : p) {
+                @SuppressWarnings("unchecked")
+                T t = (T) o;
+                all.add(t);
+            }
+        }
+        return all;
+    }
+
+    /**
+     * A partition's elements as an array (the type {@code collect} ships, registered with Kryo): a
+     * named class, so the closure cleaner has nothing to parse ({@link #collect}).
+     */
+    private static final class ToArray<T> extends scala.runtime.AbstractFunction2<org.apache.spark.TaskContext, scala.collection.Iterator<T>,
+            Object[]> implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public Object[] apply(org.apache.spark.TaskContext context, scala.collection.Iterator<T> it) {
+            List<Object> out = new ArrayList<>();
+            while (it.hasNext()) out.add(it.next());
+            return out.toArray();
+        }
     }
 
     /** Records summed in list order into one (statistics and expert batch sizes summed elementwise). */
