@@ -22,7 +22,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * @param maxExpertBatch largest number of tokens any expert received this step
  * @param timingsMs      milliseconds per phase, in insertion order (keys such as {@link #GATE},
  *                       {@link #DISPATCH}, {@link #EXPERTS}, {@link #COMBINE}, {@link #AGGREGATE},
- *                       {@link #OPTIMISER}, {@link #STEP_JOB}; others are allowed). The Spark
+ *                       {@link #OPTIMISER}, {@link #STEP_JOB}, {@link #DRIVER_BUILD},
+ *                       {@link #DRIVER_RELEASE}; others are allowed). The Spark
  *                       engine runs a step as one job whose
  *                       stages overlap, so its {@link #GATE}, {@link #DISPATCH}, {@link #EXPERTS}
  *                       and {@link #COMBINE} are <em>task</em> time summed over the step's tasks
@@ -30,7 +31,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  *                       recomputed task counts again), {@link #STEP_JOB} is the driver's wall time
  *                       for that job, {@link #AGGREGATE} the driver's wall time summing the
  *                       collected per-partition records, and {@link #OPTIMISER} the driver's wall
- *                       time for the update (its second job).
+ *                       time for the update (its second job); {@link #DRIVER_BUILD} and
+ *                       {@link #DRIVER_RELEASE} are the driver's own wall time before the job is
+ *                       submitted and after the update.
  */
 public record StepMetrics(long step, long examples, double taskLoss, double importanceLoss, double loadLoss,
                           double cvImportance, double cvLoad, double maxOverMeanLoad, long minExpertBatch,
