@@ -17,7 +17,6 @@ import org.sparkmoe.core.layer.MoELayer;
 import org.sparkmoe.core.linalg.GemmBackend;
 import org.sparkmoe.core.linalg.GemmBackends;
 import org.sparkmoe.core.linalg.Precision;
-import org.sparkmoe.core.network.Batch;
 import org.sparkmoe.core.network.DenseProjection;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.SquaredErrorHead;
@@ -81,14 +80,14 @@ public final class EngineBenchmark {
                 : master.equals("local[2]") ? SparkTestContext.get() : new JavaSparkContext(SparkTestContext.conf(master));
         try {
             sc.setLogLevel("WARN");
-            RegimeMixture data = new RegimeMixture(8, 4, 8, 0.1, 42);
             int perPartition = Math.max(batch * 2 / partitions, 1);
-            List<RowBlock> blocks = new ArrayList<>();
-            for (int p = 0; p < partitions; p++) {
-                Batch b = data.batch(perPartition, p, Precision.F32);
-                blocks.add(RowBlock.of(b));
-            }
-            var rdd = sc.parallelize(blocks, partitions);
+            // Each partition's rows are made on the executor that computes it, as a job's are read there
+            // from its files: parallelize'd rows would travel inside every task that reads the partition
+            // (about 24 a step), and their deserialisation would be counted as the engine's allocation.
+            List<Integer> partitionIds = new ArrayList<>();
+            for (int p = 0; p < partitions; p++) partitionIds.add(p);
+            var rdd = sc.parallelize(partitionIds, partitions).map(p ->
+                    RowBlock.of(new RegimeMixture(8, 4, 8, 0.1, 42).batch(perPartition, p, Precision.F32)));
             double sgemm = sgemmRate(timed.inner, cores, Math.max(k * batch / 16, 256), d, h);
             StepCounters counters = new StepCounters();
             sc.sc().addSparkListener(counters);
