@@ -59,10 +59,10 @@ final class LocalPipeline implements StepPipeline {
                       ExpertStore experts, StageClock clock, List<JavaRDD<?>> persisted) {
         ExpertStore.LocalCopies copies = experts.localCopies(partitions);
         MoENetwork net = ctx.network();
-        boolean onDriver = copies.blocks() == null; // then the experts are in the step's broadcast, after the shared group
-        if (onDriver) return grouped(ctx, gated, partitions, shared, clock);
-        JavaPairRDD<Integer, ShuffleBlock> toPartitions = gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator());
-        if (copies.blocks() != null) toPartitions = toPartitions.union(copies.blocks());
+        // experts on the driver: they are in the step's broadcast, after the shared group
+        if (copies.blocks() == null) return grouped(ctx, gated, partitions, shared, clock);
+        JavaPairRDD<Integer, ShuffleBlock> toPartitions = gated.flatMapToPair(ps -> ps.statsForAll(partitions).iterator())
+                .union(copies.blocks());
         JavaRDD<Tuple2<PartitionResult, List<ShuffleBlock>>> local = gated.zipPartitions(
                 Shuffles.partitionBy(toPartitions, dataPartitioner), (pit, sit) -> {
                     PartitionStep ps = pit.next();
@@ -70,30 +70,17 @@ final class LocalPipeline implements StepPipeline {
                     List<ShuffleBlock> expertBlocks = new ArrayList<>();
                     PartitionStep.GlobalStats stats = PartitionStep.globalStats(net, partitions, ShufflePipeline.values(sit), expertBlocks);
                     double[] statsGradient = net.moe().balance(stats.balance()).statsGradient();
-                    Parameters[] params = onDriver ? shared.experts() : fromBlocks(net, expertBlocks);
+                    Parameters[] params = fromBlocks(net, expertBlocks);
                     int[] counts = ps.expertCounts();
                     ModelParameters grad = gradients(ctx, ps.partition, shared.value(), params, counts);
-                    double loss = 0;
-                    if (ps.batch.size() > 0) {
-                        ModelParameters p = new ModelParameters(shared.value(), params);
-                        if (ps.workspace != null) {
-                            loss = net.forwardBackwardGated(p, ps.batch, ps.workspace, grad, stats.lossScale(), statsGradient);
-                        } else {
-                            loss = net.forwardBackwardPart(p, ps.batch, ctx.noise(), workspace(ctx, ps.partition), grad,
-                                    stats.lossScale(), statsGradient);
-                        }
-                    }
+                    double loss = forwardBackward(ctx, ps, shared.value(), params, grad, stats, statsGradient);
                     Parameters[] eg = grad.experts();
                     List<ShuffleBlock> blocks = new ArrayList<>();
-                    if (!onDriver) for (int e = 0; e < eg.length; e++) if (eg[e] != null) blocks.add(new ShuffleBlock(ps.partition, e, eg[e].flat()));
+                    for (int e = 0; e < eg.length; e++) if (eg[e] != null) blocks.add(new ShuffleBlock(ps.partition, e, eg[e].flat()));
                     clock.experts(t0);
                     return Collections.singletonList(new Tuple2<>(new PartitionResult(ps.partition, grad.shared(), loss,
-                            ps.batch.size(), ps.weightSum(), ps.stats, counts, 0, onDriver ? eg : null), blocks)).iterator();
+                            ps.batch.size(), ps.weightSum(), ps.stats, counts, 0, null), blocks)).iterator();
                 });
-        if (onDriver) {
-            // the records carry the expert gradients to the driver, which sums them in partition order
-            return new Flow(local.map(Tuple2::_1), null);
-        }
         persist(local, "spark-moe local forward and backward", persisted);
         JavaRDD<ExpertGrads> grads = ShufflePipeline.persist(Shuffles.partitionBy(local
                 .flatMapToPair(r -> r._2().stream().map(b -> new Tuple2<>(b.expert(), b)).iterator()), expertPartitioner)
@@ -125,18 +112,10 @@ final class LocalPipeline implements StepPipeline {
             int group = -1;
             while (pit.hasNext()) {
                 PartitionStep ps = pit.next();
-                if (group < 0) group = groupOf(t, ps.partition);
+                if (group < 0) group = t.groupOf(ps.partition);
                 int[] counts = ps.expertCounts();
                 ModelParameters grad = gradients(ctx, ps.partition, shared.value(), params, counts);
-                double loss = 0;
-                if (ps.batch.size() > 0) {
-                    ModelParameters p = new ModelParameters(shared.value(), params);
-                    loss = ps.workspace != null
-                            ? net.forwardBackwardGated(p, ps.batch, ps.workspace, grad, global.lossScale(), statsGradient)
-                            // the gated block came from another executor (without its workspace): gate again, identically
-                            : net.forwardBackwardPart(p, ps.batch, ctx.noise(), workspace(ctx, ps.partition), grad, global.lossScale(),
-                            statsGradient);
-                }
+                double loss = forwardBackward(ctx, ps, shared.value(), params, grad, global, statsGradient);
                 parts.add(new PartitionResult(ps.partition, grad.shared(), loss, ps.batch.size(), ps.weightSum(), ps.stats, counts, 0,
                         grad.experts()));
             }
@@ -146,10 +125,19 @@ final class LocalPipeline implements StepPipeline {
         return new Flow(records, null, t);
     }
 
-    private static int groupOf(ReductionTree t, int partition) {
-        int[] starts = t.starts();
-        for (int g = 0; g + 1 < starts.length; g++) if (partition < starts[g + 1]) return g;
-        throw new IllegalStateException("data partition " + partition + " is in no group");
+    /**
+     * The partition's forward and backward pass into {@code grad}, from the gate its gate stage computed
+     * when its workspace is on this executor; returns the loss sum (0 for an empty batch).
+     */
+    private static double forwardBackward(StepContext ctx, PartitionStep ps, Parameters shared, Parameters[] params,
+                                          ModelParameters grad, PartitionStep.GlobalStats global, double[] statsGradient) {
+        if (ps.batch.size() == 0) return 0;
+        MoENetwork net = ctx.network();
+        ModelParameters p = new ModelParameters(shared, params);
+        return ps.workspace != null
+                ? net.forwardBackwardGated(p, ps.batch, ps.workspace, grad, global.lossScale(), statsGradient)
+                // the gated block came from another executor (without its workspace): gate again, identically
+                : net.forwardBackwardPart(p, ps.batch, ctx.noise(), workspace(ctx, ps.partition), grad, global.lossScale(), statsGradient);
     }
 
     private static <T> void persist(JavaRDD<T> rdd, String name, List<JavaRDD<?>> persisted) {

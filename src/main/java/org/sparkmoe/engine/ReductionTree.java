@@ -63,6 +63,12 @@ final class ReductionTree implements Serializable {
         return starts.clone();
     }
 
+    /** The group that runs data partition {@code partition}. */
+    int groupOf(int partition) {
+        for (int g = 0; g + 1 < starts.length; g++) if (partition < starts[g + 1]) return g;
+        throw new IllegalStateException("data partition " + partition + " is in no group");
+    }
+
     /** The records of group g's data partitions (in any order) summed up to the group's node. */
     PartitionResult sumGroup(int group, List<PartitionResult> records) {
         return sum(records, starts[group], starts[group + 1]);

@@ -10,6 +10,7 @@ import org.sparkmoe.core.gating.GateNoise;
 import org.sparkmoe.core.gating.GatingState;
 import org.sparkmoe.core.layer.MoELayer;
 import org.sparkmoe.core.layer.Routing;
+import org.sparkmoe.core.linalg.Buffers;
 import org.sparkmoe.core.linalg.DoubleMatrix;
 import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
@@ -300,7 +301,7 @@ final class SequencePartitionStep {
             // dL/dG of each entry (dY . E(x)) and its dOut = G dY from one read of each dY row; a fresh dOut,
             // since the block is shuffled and may be read again by a retried task
             Matrix dOut = x1.precision().zeros(c, d);
-            double[] dots = scratch.dots = scratch.dots != null && scratch.dots.length >= c ? scratch.dots : new double[c];
+            double[] dots = scratch.dots = Buffers.ensure(scratch.dots, c);
             dOut.gatherScaledRowsDot(dY, routing.rows(), s, c, routing.gates(), b.rows(), dots);
             for (int q = 0; q < c; q++) dGate[routing.rows()[s + q] * slots + routing.slots()[s + q]] = dots[q];
             backward.add(new Tuple2<>(e, new ShuffleBlock(partition, e, dOut, b.bf16())));
