@@ -6,8 +6,8 @@ import java.util.List;
 import org.sparkmoe.core.param.Parameters;
 
 /**
- * The fixed order in which a local-routing step with driver-held experts sums its P data partitions'
- * aggregation records: a binary tree over the partition indices, sum[lo, hi) = sum[lo, mid) +
+ * The fixed order in which a step sums its P data partitions' aggregation records (local routing with
+ * driver-held experts, and shuffle routing's last stage): a binary tree over the partition indices, sum[lo, hi) = sum[lo, mid) +
  * sum[mid, hi) with mid = (lo + hi) / 2. The step's tasks each run one group of data partitions, a
  * node of this tree at depth j ({@link #groups()}: 2^j of them, the largest power of two not above
  * min(P, cores)), and sum their partitions up to it; the driver sums the groups' records up to the
@@ -114,7 +114,8 @@ final class ReductionTree implements Serializable {
     private static PartitionResult add(PartitionResult a, PartitionResult b) {
         a.sharedGrad().flat().axpy(1, b.sharedGrad().flat());
         Parameters[] eg = a.expertGrads();
-        for (int e = 0; e < eg.length; e++) {
+        // null with shuffle routing: the expert gradients stay on their shards
+        for (int e = 0; eg != null && e < eg.length; e++) {
             Parameters g = b.expertGrads()[e];
             if (g == null) continue;
             if (eg[e] == null) eg[e] = g;

@@ -1,5 +1,6 @@
 package org.sparkmoe.engine;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
@@ -21,18 +22,27 @@ import scala.Tuple2;
  *       --outputs to their partitions, plus every partition's balance statistics to every partition--&gt;
  *   combine: y, loss, dL/dy, gating backward with the batch-global balance gradient
  *       --gate-weighted dL/dy to the experts--&gt; experts backward (parameter gradients stay on the shard)
- *       --dL/dx back to the partitions--&gt; input-layer backward: each partition's aggregation record
+ *       --dL/dx back to the partitions--&gt; input-layer backward: each partition's aggregation record,
+ *       summed up the {@link ReductionTree} to one record per group of data partitions (one task per group)
  * </pre>
+ * The last stage runs one task per group of contiguous data partitions ({@link ReductionTree#groups()},
+ * {@link DataGroups}), each finishing its partitions one after the other and summing their records to the
+ * group's node of the tree, so the shared gradient (the gate's 2·d·n weights: 1 MB at d = 512, n = 256)
+ * leaves the executors once per group instead of once per data partition: a task result is copied
+ * about six times between the executor's serializer and the driver's sum.
  * The expert shards add one aggregation record each: the sum of squares of their gradients, taken in
  * the experts' backward pass while each expert's gradient is still in cache ({@link ExpertGrads}).
  */
 final class ShufflePipeline implements StepPipeline {
     private final ExpertPartitioner expertPartitioner;
     private final DataPartitioner dataPartitioner;
+    /** How the last stage groups the data partitions into tasks and sums their records. */
+    private final ReductionTree tree;
 
-    ShufflePipeline(ExpertPartitioner expertPartitioner, DataPartitioner dataPartitioner) {
+    ShufflePipeline(ExpertPartitioner expertPartitioner, DataPartitioner dataPartitioner, ReductionTree tree) {
         this.expertPartitioner = expertPartitioner;
         this.dataPartitioner = dataPartitioner;
+        this.tree = tree;
     }
 
     @Override
@@ -69,15 +79,22 @@ final class ShufflePipeline implements StepPipeline {
         }), "spark-moe experts backward", persisted);
 
         JavaPairRDD<Integer, ShuffleBlock> inputGrads = Shuffles.partitionBy(shardBack.flatMapToPair(r -> r._2().iterator()), dataPartitioner);
-        JavaRDD<PartitionResult> results = combined.zipPartitions(inputGrads, (cit, bit) -> {
+        JavaRDD<PartitionResult> finished = combined.zipPartitions(inputGrads, (cit, bit) -> {
             long t0 = System.nanoTime();
             PartitionResult r = cit.next().finish(ctx, shared.value(), values(bit));
             clock.combine(t0);
             return Collections.singletonList(r).iterator();
         });
+        ReductionTree sums = tree;
+        JavaRDD<PartitionResult> results = new JavaRDD<>(new DataGroups<>(finished.rdd(), sums.starts()), DataGroups.<PartitionResult>sliceTag())
+                .mapPartitionsWithIndex((g, it) -> {
+                    List<PartitionResult> records = new ArrayList<>();
+                    while (it.hasNext()) it.next().rows().forEachRemaining(records::add);
+                    return Collections.singletonList(sums.sumGroup(g, records)).iterator();
+                }, true);
         JavaRDD<ExpertGrads> grads = shardBack.map(Tuple2::_1);
         JavaRDD<PartitionResult> norms = grads.map(g -> PartitionResult.ofShard(partitions, g.shard(), g.sumOfSquares()));
-        return new Flow(results.union(norms), grads);
+        return new Flow(results.union(norms), grads, tree);
     }
 
     static <T> JavaRDD<T> persist(JavaRDD<T> rdd, String name, List<JavaRDD<?>> persisted) {

@@ -147,7 +147,8 @@ public final class SparkMoETrainer implements AutoCloseable {
         this.tree = routing == RoutingMode.LOCAL && config.placement() == ExpertPlacement.DRIVER
                 ? ReductionTree.of(partitions, network.numExperts(), sc.defaultParallelism()) : null;
         this.groups = tree == null ? null : new JavaRDD<>(new DataGroups<>(tap.rdd(), tree.starts()), DataGroups.sliceTag());
-        this.pipeline = routing == RoutingMode.SHUFFLE ? new ShufflePipeline(expertPartitioner, dataPartitioner)
+        this.pipeline = routing == RoutingMode.SHUFFLE ? new ShufflePipeline(expertPartitioner, dataPartitioner,
+                ReductionTree.of(partitions, network.numExperts(), sc.defaultParallelism()))
                 : new LocalPipeline(expertPartitioner, dataPartitioner, tree);
         this.clock = new StageClock(sc);
         if (initial instanceof ShardedStart ss) {
@@ -346,7 +347,8 @@ public final class SparkMoETrainer implements AutoCloseable {
 
         void add(PartitionResult r) {
             if (r.sharedGrad() != null) {
-                if (sharedGrad == null) sharedGrad = r.sharedGrad().copy();
+                // adopted, not copied: every record is the step's own (a deserialized task result, or a sum of them)
+                if (sharedGrad == null) sharedGrad = r.sharedGrad();
                 else sharedGrad.flat().axpy(1, r.sharedGrad().flat());
             }
             lossSum += r.lossSum();
@@ -413,12 +415,15 @@ public final class SparkMoETrainer implements AutoCloseable {
         }
     }
 
-    /** The groups' records summed to the root of {@code tree}. */
+    /** The groups' records summed to the root of {@code tree}, then the expert shards' records (index P + s) in index order. */
     private Aggregate sumTree(JavaRDD<PartitionResult> records, ReductionTree tree) {
         List<PartitionResult> all = collect(records);
         long t0 = System.nanoTime();
         Aggregate total = new Aggregate();
-        total.add(tree.sumGroups(all));
+        List<PartitionResult> groups = new ArrayList<>(all.size());
+        for (PartitionResult r : all) if (r.partition() < partitions) groups.add(r);
+        total.add(tree.sumGroups(groups));
+        for (PartitionResult r : all) if (r.partition() >= partitions) total.add(r);
         total.driverNanos = System.nanoTime() - t0;
         return total;
     }
