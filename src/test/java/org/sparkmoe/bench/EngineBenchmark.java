@@ -116,6 +116,7 @@ public final class EngineBenchmark {
                             timed.reset();
                             counters.reset();
                             long alloc0 = allocatedBytes();
+                            java.util.Map<Long, Long> byThread0 = allocatedByThread();
                             long faults0 = minorFaults();
                             long cpu0 = processCpuNanos();
                             long wall0 = System.nanoTime();
@@ -138,6 +139,7 @@ public final class EngineBenchmark {
                             double wall = (System.nanoTime() - wall0) / 1e9;
                             double processCpu = (processCpuNanos() - cpu0) / 1e9 / steps;
                             double allocMb = (allocatedBytes() - alloc0) / 1e6 / steps;
+                            String allocSplit = allocationSplit(byThread0, steps);
                             double faults = (double) (minorFaults() - faults0) / steps;
                             settle();
                             double shuffledMb = counters.shuffleBytes.sum() / 1e6 / steps;
@@ -154,6 +156,7 @@ public final class EngineBenchmark {
                             System.out.printf(Locale.ROOT, "| %s | %s | %d | %,d | %.3f | %,.0f | %.1f | %.1f | %.0f%% | %.1f | %.0f | %,.0f | %.1f | %.2f | %.2f | %.0f | %s | %s |%n",
                                     routing, placement, n, params, median, batch / median, flops / 1e9, flops / 1e9 / median,
                                     100 * flops / 1e9 / median / sgemm, shuffledMb, allocMb, faults, jobs, taskCpu, processCpu, mean, share, timingsRow(sum));
+                            System.out.println("n = " + n + ": MB allocated/step by thread: " + allocSplit);
                             if (timeline) System.out.print(counters.timeline(cores, lastStepGc));
                         }
                     }
@@ -171,6 +174,42 @@ public final class EngineBenchmark {
         long sum = 0;
         for (long b : mx.getThreadAllocatedBytes(mx.getAllThreadIds())) if (b > 0) sum += b;
         return sum;
+    }
+
+    /** Bytes allocated so far by each live thread of this JVM, by thread id. */
+    static java.util.Map<Long, Long> allocatedByThread() {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long[] ids = mx.getAllThreadIds();
+        long[] bytes = mx.getThreadAllocatedBytes(ids);
+        java.util.Map<Long, Long> m = new java.util.HashMap<>();
+        for (int i = 0; i < ids.length; i++) if (bytes[i] > 0) m.put(ids[i], bytes[i]);
+        return m;
+    }
+
+    /**
+     * MB per step allocated since {@code before} by the driver's main thread, the executors' task threads,
+     * the driver's task-result getters (deserialising task results), the DAG scheduler and the rest: which
+     * side of the step's task results and broadcasts an allocation is on, exactly, where a sampling
+     * profiler's attribution is rough. Spark renames a task thread for each task, so threads are grouped by
+     * id and named by what they are now.
+     */
+    static String allocationSplit(java.util.Map<Long, Long> before, int steps) {
+        java.util.Map<Long, Long> now = allocatedByThread();
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        // an executor's task thread is "Executor task launch worker ..." while it runs a task, "Executor task idle worker#N" after
+        String[] groups = {"main", "Executor task", "task-result-getter", "dag-scheduler", "other"};
+        double[] mb = new double[groups.length];
+        for (java.util.Map.Entry<Long, Long> e : now.entrySet()) {
+            java.lang.management.ThreadInfo ti = mx.getThreadInfo(e.getKey());
+            String name = ti == null ? "" : ti.getThreadName();
+            int g = groups.length - 1;
+            for (int i = 0; i < groups.length - 1; i++) if (name.startsWith(groups[i])) g = i;
+            mb[g] += (e.getValue() - before.getOrDefault(e.getKey(), 0L)) / 1e6 / steps;
+        }
+        StringBuilder b = new StringBuilder();
+        String[] labels = {"driver main", "task threads", "result getters", "DAG scheduler", "other"};
+        for (int i = 0; i < groups.length; i++) b.append(i == 0 ? "" : ", ").append(labels[i]).append(String.format(Locale.ROOT, " %.1f", mb[i]));
+        return b.toString();
     }
 
     /**
