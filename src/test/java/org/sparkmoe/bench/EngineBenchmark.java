@@ -39,7 +39,10 @@ import org.sparkmoe.engine.StepReport;
  * payload=F32 (or BF16: bfloat16 shuffle payloads), timeline=false (true: after each row, the wall-clock
  * timeline of its last step: each job and stage with its tasks' start and end, the executor that ran each
  * task and its locality level, the shuffle bytes it read from other executors and its fetch wait, the
- * driver's gaps between jobs, the core time no task used, and the JVM's GC pauses in the step).
+ * driver's gaps between jobs, the core time no task used, and the JVM's GC pauses in the step),
+ * batchSgemm=false (true: after each row, the sgemm rate of the six expert GEMMs at that row's mean expert
+ * batch, each thread cycling through up to 32 experts' weights, as an expert shard does).
+ * It prints the bytes allocated per step split by thread (driver, task threads, result getters, DAG scheduler).
  * Besides step time it prints model FLOPs per step (expert GEMMs and the gate's projections), the
  * machine's sgemm rate for the expert's six GEMMs measured in the same run on all cores, bytes
  * written to shuffles per step, Spark jobs per step, and bytes allocated per step by all live
@@ -69,6 +72,7 @@ public final class EngineBenchmark {
         int warmup = a.integer("warmup", 2);
         String payload = a.string("payload", "F32");
         boolean timeline = Boolean.parseBoolean(a.string("timeline", "false"));
+        boolean batchSgemm = Boolean.parseBoolean(a.string("batchSgemm", "false"));
         long cells = (long) d * h;
 
         TimedGemm timed = new TimedGemm(GemmBackends.current());
@@ -157,6 +161,15 @@ public final class EngineBenchmark {
                                     routing, placement, n, params, median, batch / median, flops / 1e9, flops / 1e9 / median,
                                     100 * flops / 1e9 / median / sgemm, shuffledMb, allocMb, faults, jobs, taskCpu, processCpu, mean, share, timingsRow(sum));
                             System.out.println("n = " + n + ": MB allocated/step by thread: " + allocSplit);
+                            if (batchSgemm) {
+                                // what the experts stages can reach at this n: the six GEMMs at the mean expert batch, a
+                                // shard's experts one after another (up to 32 a thread, enough to leave the caches)
+                                int m = (int) Math.max(1, Math.round(mean));
+                                double atBatch = sgemmRate(timed.inner, cores, m, d, h, Math.max(1, Math.min(32, n / cores)));
+                                System.out.printf(Locale.ROOT, "n = %d: native sgemm at the mean expert batch (m = %d, %d experts a thread): "
+                                        + "%.1f GFLOP/s (%.0f%% of the m = %d reading)%n", n, m, Math.max(1, Math.min(32, n / cores)), atBatch,
+                                        100 * atBatch / sgemm, Math.max(k * batch / 16, 256));
+                            }
                             if (timeline) System.out.print(counters.timeline(cores, lastStepGc));
                         }
                     }
@@ -253,6 +266,15 @@ public final class EngineBenchmark {
      * GEMMs (forward and backward, same transposes) on their own operands for about two seconds.
      */
     static double sgemmRate(GemmBackend gemm, int threads, int rows, int d, int h) {
+        return sgemmRate(gemm, threads, rows, d, h, 1);
+    }
+
+    /**
+     * The six expert GEMMs' rate on {@code threads} threads at once, each thread cycling through {@code sets}
+     * experts' own weights and weight gradients (1: the same expert's, which stay in cache; more: as a
+     * shard's experts run one after another, each expert's weights read from memory).
+     */
+    static double sgemmRate(GemmBackend gemm, int threads, int rows, int d, int h, int sets) {
         LongAdder done = new LongAdder();
         long until = System.nanoTime() + 2_500_000_000L;
         List<Thread> ts = new ArrayList<>();
@@ -261,18 +283,26 @@ public final class EngineBenchmark {
         for (int t = 0; t < threads; t++) {
             Thread th = new Thread(() -> {
                 java.util.SplittableRandom r = new java.util.SplittableRandom(7);
-                float[] x = fill(r, rows * d), w1 = fill(r, d * h), w2 = fill(r, h * d), hid = new float[rows * h];
-                float[] out = new float[rows * d], dOut = fill(r, rows * d), dh = new float[rows * h], gW1 = new float[d * h];
-                float[] gW2 = new float[h * d], dx = new float[rows * d];
-                six(gemm, rows, d, h, x, w1, w2, hid, out, dOut, dh, gW1, gW2, dx); // warm-up
+                float[] x = fill(r, rows * d), hid = new float[rows * h];
+                float[] out = new float[rows * d], dOut = fill(r, rows * d), dh = new float[rows * h], dx = new float[rows * d];
+                float[][] w1 = new float[sets][], w2 = new float[sets][], gW1 = new float[sets][], gW2 = new float[sets][];
+                for (int e = 0; e < sets; e++) {
+                    w1[e] = fill(r, d * h);
+                    w2[e] = fill(r, h * d);
+                    gW1[e] = new float[d * h];
+                    gW2[e] = new float[h * d];
+                }
+                six(gemm, rows, d, h, x, w1[0], w2[0], hid, out, dOut, dh, gW1[0], gW2[0], dx); // warm-up
                 try {
                     barrier.await();
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
+                int e = 0;
                 do { // at least once, however slow the machine
-                    six(gemm, rows, d, h, x, w1, w2, hid, out, dOut, dh, gW1, gW2, dx);
+                    six(gemm, rows, d, h, x, w1[e], w2[e], hid, out, dOut, dh, gW1[e], gW2[e], dx);
                     done.increment();
+                    e = (e + 1) % sets;
                 } while (System.nanoTime() < until);
             });
             ts.add(th);
