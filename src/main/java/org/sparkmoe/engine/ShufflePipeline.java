@@ -25,24 +25,31 @@ import scala.Tuple2;
  *       --dL/dx back to the partitions--&gt; input-layer backward: each partition's aggregation record,
  *       summed up the {@link ReductionTree} to one record per group of data partitions (one task per group)
  * </pre>
- * The last stage runs one task per group of contiguous data partitions ({@link ReductionTree#groups()},
- * {@link DataGroups}), each finishing its partitions one after the other and summing their records to the
- * group's node of the tree, so the shared gradient (the gate's 2·d·n weights: 1 MB at d = 512, n = 256)
- * leaves the executors once per group instead of once per data partition: a task result is copied
- * about six times between the executor's serializer and the driver's sum.
+ * With a local master the last stage runs one task per group of contiguous data partitions
+ * ({@link ReductionTree#groups()}, {@link DataGroups}), each finishing its partitions one after the other
+ * and summing their records to the group's node of the tree, so the shared gradient (the gate's 2·d·n
+ * weights: 1 MB at d = 512, n = 256) leaves the executors once per group instead of once per data
+ * partition: a task result is copied about six times between the executor's serializer and the
+ * driver's sum. On a cluster a group's partitions may have combined on different executors, and a
+ * cached combine (about 50 MB at the paper shape) read from another executor costs far more than a
+ * result, so there each data partition finishes in its own task, where its combine is cached; the
+ * driver sums the records in the same tree order either way.
  * The expert shards add one aggregation record each: the sum of squares of their gradients, taken in
  * the experts' backward pass while each expert's gradient is still in cache ({@link ExpertGrads}).
  */
 final class ShufflePipeline implements StepPipeline {
     private final ExpertPartitioner expertPartitioner;
     private final DataPartitioner dataPartitioner;
-    /** How the last stage groups the data partitions into tasks and sums their records. */
+    /** The order in which the data partitions' records are summed, and the last stage's groups when {@link #grouped}. */
     private final ReductionTree tree;
+    /** Whether the last stage runs one task per group of the tree (local master) or per data partition. */
+    private final boolean grouped;
 
-    ShufflePipeline(ExpertPartitioner expertPartitioner, DataPartitioner dataPartitioner, ReductionTree tree) {
+    ShufflePipeline(ExpertPartitioner expertPartitioner, DataPartitioner dataPartitioner, ReductionTree tree, boolean grouped) {
         this.expertPartitioner = expertPartitioner;
         this.dataPartitioner = dataPartitioner;
         this.tree = tree;
+        this.grouped = grouped;
     }
 
     @Override
@@ -86,7 +93,8 @@ final class ShufflePipeline implements StepPipeline {
             return Collections.singletonList(r).iterator();
         });
         ReductionTree sums = tree;
-        JavaRDD<PartitionResult> results = new JavaRDD<>(new DataGroups<>(finished.rdd(), sums.starts()), DataGroups.<PartitionResult>sliceTag())
+        JavaRDD<PartitionResult> results = !grouped ? finished
+                : new JavaRDD<>(new DataGroups<>(finished.rdd(), sums.starts()), DataGroups.<PartitionResult>sliceTag())
                 .mapPartitionsWithIndex((g, it) -> {
                     List<PartitionResult> records = new ArrayList<>();
                     while (it.hasNext()) it.next().rows().forEachRemaining(records::add);

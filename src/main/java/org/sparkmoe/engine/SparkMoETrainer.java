@@ -148,7 +148,7 @@ public final class SparkMoETrainer implements AutoCloseable {
                 ? ReductionTree.of(partitions, network.numExperts(), sc.defaultParallelism()) : null;
         this.groups = tree == null ? null : new JavaRDD<>(new DataGroups<>(tap.rdd(), tree.starts()), DataGroups.sliceTag());
         this.pipeline = routing == RoutingMode.SHUFFLE ? new ShufflePipeline(expertPartitioner, dataPartitioner,
-                ReductionTree.of(partitions, network.numExperts(), sc.defaultParallelism()))
+                ReductionTree.of(partitions, network.numExperts(), sc.defaultParallelism()), sc.isLocal())
                 : new LocalPipeline(expertPartitioner, dataPartitioner, tree);
         this.clock = new StageClock(sc);
         if (initial instanceof ShardedStart ss) {
