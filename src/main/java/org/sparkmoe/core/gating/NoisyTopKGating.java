@@ -146,7 +146,7 @@ public final class NoisyTopKGating implements Gating {
                 if (raw instanceof FloatMatrix f) {
                     float[] d = f.data();
                     int o = f.offset() + base;
-                    for (int i = 0; i < n; i++) softplus(d[o + i], sg, sm, base + i);
+                    for (int i = 0; i < n; i++) FloatGateFunctions.softplus(d[o + i], sg, sm, base + i);
                 } else {
                     double[] d = ((DoubleMatrix) raw).data();
                     int o = raw.offset() + base;
@@ -189,7 +189,7 @@ public final class NoisyTopKGating implements Gating {
                 if (s.precision == Precision.F32) {
                     for (int i = 0; i < n; i++) {
                         double z = (cd[i] - (inTop[i] ? thrIn : thrOut)) / sg[base + i];
-                        stats[n + i] += NormalDistribution.cdfFast(z);
+                        stats[n + i] += FloatGateFunctions.cdf(z);
                     }
                 } else {
                     for (int i = 0; i < n; i++) {
@@ -260,6 +260,7 @@ public final class NoisyTopKGating implements Gating {
                 int jIn = s.top[tb + k];
                 int jOut = s.top[tb + k - 1];
                 double thrIn = s.thresholds[2 * r], thrOut = s.thresholds[2 * r + 1];
+                boolean f32 = s.precision == Precision.F32;
                 widenRow(s.clean, base, n, cd);
                 markTop(s, tb);
                 for (int i = 0; i < n; i++) {
@@ -269,7 +270,7 @@ public final class NoisyTopKGating implements Gating {
                     int j = in ? jIn : jOut;
                     double sigma = s.sigma[base + i];
                     double z = (cd[i] - (in ? thrIn : thrOut)) / sigma;
-                    double dz = NormalDistribution.density(z) * dP;
+                    double dz = (f32 ? FloatGateFunctions.density(z) : NormalDistribution.density(z)) * dP;
                     double dzs = dz / sigma;  // -dz / sigma is -(dz / sigma) exactly: one division for both
                     dC[i] += dzs;
                     dS[i] -= dz * z / sigma;
@@ -308,19 +309,31 @@ public final class NoisyTopKGating implements Gating {
      * O(n * count), fine for count = k + 1 small.
      */
     static void selectTop(double[] v, int base, int n, int count, int[] out, int ob) {
-        int len = 0;
-        // the smallest kept value once the list is full, in a register: most entries fail the first test
-        double floor = Double.NaN;
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        // fill: the first count entries, insertion-sorted
+        for (int len = 0; i < n && len < count; i++, len++) {
             double x = v[base + i];
-            if (len == count && x <= floor) continue;
-            int pos = len == count ? count - 1 : len++;
+            int pos = len;
             while (pos > 0 && x > v[base + out[ob + pos - 1]]) {
                 out[ob + pos] = out[ob + pos - 1];
                 pos--;
             }
             out[ob + pos] = i;
-            if (len == count) floor = v[base + out[ob + count - 1]];
+        }
+        if (i < n) {
+            // the smallest kept value, in a register: most entries fail this one test
+            double floor = v[base + out[ob + count - 1]];
+            for (; i < n; i++) {
+                double x = v[base + i];
+                if (x <= floor) continue;
+                int pos = count - 1;
+                while (pos > 0 && x > v[base + out[ob + pos - 1]]) {
+                    out[ob + pos] = out[ob + pos - 1];
+                    pos--;
+                }
+                out[ob + pos] = i;
+                floor = v[base + out[ob + count - 1]];
+            }
         }
     }
 

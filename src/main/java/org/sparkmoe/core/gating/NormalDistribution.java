@@ -24,21 +24,6 @@ public final class NormalDistribution {
         return 0.5 * erfc(-z / SQRT_2);
     }
 
-    /**
-     * Phi(z) to float precision (fractional error of erfc below 1.2e-7: Numerical Recipes' Chebyshev
-     * fit {@code erfcc}), about ten times cheaper than {@link #cdf}. The float32 hot path evaluates
-     * Phi for every (token, expert) pair; its own rounding is of the same size.
-     */
-    public static double cdfFast(double z) {
-        double x = -z / SQRT_2;
-        double a = Math.abs(x);
-        double t = 1.0 / (1.0 + 0.5 * a);
-        double erfc = t * Math.exp(-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
-                + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
-                + t * (-0.82215223 + t * 0.17087277)))))))));
-        return 0.5 * (x >= 0 ? erfc : 2.0 - erfc);
-    }
-
     /** Complementary error function. */
     public static double erfc(double x) {
         if (x < 0) {
