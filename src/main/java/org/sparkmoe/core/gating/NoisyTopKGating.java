@@ -263,21 +263,26 @@ public final class NoisyTopKGating implements Gating {
                 boolean f32 = s.precision == Precision.F32;
                 widenRow(s.clean, base, n, cd);
                 markTop(s, tb);
+                // the thresholds' gradients summed in registers and added once: every expert's term lands on one of
+                // two entries, which through memory would chain the loop's iterations
+                double dThrIn = 0, dThrOut = 0;
                 for (int i = 0; i < n; i++) {
                     double dP = statsGradient[n + i];
                     if (dP == 0) continue;
                     boolean in = s.inTop[i];
-                    int j = in ? jIn : jOut;
-                    double sigma = s.sigma[base + i];
-                    double z = (cd[i] - (in ? thrIn : thrOut)) / sigma;
-                    double dz = (f32 ? FloatGateFunctions.density(z) : NormalDistribution.density(z)) * dP;
-                    double dzs = dz / sigma;  // -dz / sigma is -(dz / sigma) exactly: one division for both
+                    double inv = 1 / s.sigma[base + i];
+                    double z = (cd[i] - (in ? thrIn : thrOut)) * inv;
+                    double dzs = (f32 ? FloatGateFunctions.density(z) : NormalDistribution.density(z)) * dP * inv;
                     dC[i] += dzs;
-                    dS[i] -= dz * z / sigma;
-                    double dThr = -dzs;  // threshold = H_j = clean_j + eps_j * sigma_j
-                    dC[j] += dThr;
-                    dS[j] += dThr * s.eps[base + j];
+                    dS[i] -= dzs * z;
+                    // threshold = H_j = clean_j + eps_j * sigma_j
+                    if (in) dThrIn -= dzs;
+                    else dThrOut -= dzs;
                 }
+                dC[jIn] += dThrIn;
+                dS[jIn] += dThrIn * s.eps[base + jIn];
+                dC[jOut] += dThrOut;
+                dS[jOut] += dThrOut * s.eps[base + jOut];
                 unmarkTop(s, tb);
             }
             storeRow(dC, dClean, base, n, null, 0);
