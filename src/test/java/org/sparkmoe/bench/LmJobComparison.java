@@ -143,7 +143,7 @@ public final class LmJobComparison {
         int ran = all.size();
         java.util.Map<String, Double> phaseMedians = new java.util.LinkedHashMap<>();
         phases.forEach((k, v) -> phaseMedians.put(k, median(v)));
-        return new Run(m, NAMES[m], batch, median(stepMs), all, phaseMedians, allocMb / ran, cpu.totalPerStep(ran),
+        return new Run(m, NAMES[m], batch, median(stepMs), all, phaseMedians, cpu.stepMedians(ran, skip), allocMb / ran,
                 cpu.perStep(ran), cpu.wallPerStep(ran), EngineBenchmark.loadAverage());
     }
 
@@ -161,8 +161,8 @@ public final class LmJobComparison {
         for (String s : args) if (!s.startsWith("pairs=") && !s.startsWith("model=") && !s.startsWith("rounds=")) childArgs.add(s);
         System.out.printf(Locale.ROOT, "%d pairs of JVMs (MoE, dense), each model in its own JVM; child arguments %s; load average %s%n%n",
                 pairs, String.join(" ", childArgs), EngineBenchmark.loadAverage());
-        System.out.println("| JVM | model | batch | step ms (median) | gate / experts task ms (median) | task CPU ms/step (all stages)"
-                + " | MB allocated/step | load at start, end |");
+        System.out.println("| JVM | model | batch | step ms (median) | gate / experts task ms (median) | step stages' task CPU ms (median)"
+                + " | MB allocated/step (median) | load at start, end |");
         System.out.println("|---:|---|---:|---:|---|---:|---:|---|");
         List<Run> runs = new ArrayList<>();
         List<String> details = new ArrayList<>();
@@ -195,7 +195,8 @@ public final class LmJobComparison {
             details.add("JVM " + (p + 1) + ": " + detail.toString().replaceFirst("^round 1, ", "").trim());
             System.out.printf(Locale.ROOT, "| %d | %s | %d | %.0f | %.1f / %.1f | %.1f | %.1f | %s, %s |%n", p + 1, run.name, run.batch,
                     run.medianMs, run.phaseMedians.getOrDefault(StepMetrics.GATE, Double.NaN),
-                    run.phaseMedians.getOrDefault(StepMetrics.EXPERTS, Double.NaN), run.cpuTotal, run.allocMb, loadBefore, run.load);
+                    run.phaseMedians.getOrDefault(StepMetrics.EXPERTS, Double.NaN), run.stepStages.getOrDefault("total", Double.NaN),
+                    run.stepStages.getOrDefault("alloc", Double.NaN), loadBefore, run.load);
         }
         System.out.println();
         List<Double> moe = new ArrayList<>(), dense = new ArrayList<>();
@@ -224,11 +225,13 @@ public final class LmJobComparison {
 
     /** One model's run: what a child JVM hands its parent (tab-separated, '|' within lists). */
     private record Run(int model, String name, long batch, double medianMs, List<Double> allMs, java.util.Map<String, Double> phaseMedians,
-            double allocMb, double cpuTotal, String cpuPerStep, String wallPerStep, String load) {
+            java.util.Map<String, Double> stepStages, double allocMb, String cpuPerStep, String wallPerStep, String load) {
 
         String detail(int round) {
             StringBuilder d = new StringBuilder(String.format(Locale.ROOT, "round %d, %s (load %s): median task ms per step:", round, name, load));
             phaseMedians.forEach((k, v) -> d.append(String.format(Locale.ROOT, " %s %.1f;", k, v)));
+            d.append(String.format(Locale.ROOT, "%n  the step's stages, median task CPU ms per step (MB allocated a step):"));
+            stepStages.forEach((k, v) -> d.append(String.format(Locale.ROOT, " %s %.1f;", k, v)));
             d.append(String.format(Locale.ROOT, "%n  whole run, per step (%d steps): MB allocated %.1f; task CPU ms %s", allMs.size(),
                     allocMb, cpuPerStep));
             d.append(String.format(Locale.ROOT, "%n  stages, per step: %s", wallPerStep));
@@ -238,10 +241,24 @@ public final class LmJobComparison {
         String encode() {
             StringBuilder ms = new StringBuilder();
             for (double v : allMs) ms.append(ms.length() == 0 ? "" : "|").append(v);
-            StringBuilder ph = new StringBuilder();
-            phaseMedians.forEach((k, v) -> ph.append(ph.length() == 0 ? "" : "|").append(k).append('=').append(v));
-            return String.join("\t", Integer.toString(model), Long.toString(batch), Double.toString(medianMs), ms, ph,
-                    Double.toString(allocMb), Double.toString(cpuTotal), load);
+            return String.join("\t", Integer.toString(model), Long.toString(batch), Double.toString(medianMs), ms, encode(phaseMedians),
+                    encode(stepStages), Double.toString(allocMb), load);
+        }
+
+        private static String encode(java.util.Map<String, Double> map) {
+            StringBuilder sb = new StringBuilder();
+            map.forEach((k, v) -> sb.append(sb.length() == 0 ? "" : "|").append(k).append('=').append(v));
+            return sb.toString();
+        }
+
+        private static java.util.Map<String, Double> decodeMap(String s) {
+            java.util.Map<String, Double> map = new java.util.LinkedHashMap<>();
+            if (s.isEmpty()) return map;
+            for (String kv : s.split("\\|")) {
+                int eq = kv.lastIndexOf('=');
+                map.put(kv.substring(0, eq), Double.parseDouble(kv.substring(eq + 1)));
+            }
+            return map;
         }
 
         static Run decode(String s) {
@@ -249,14 +266,7 @@ public final class LmJobComparison {
             int m = Integer.parseInt(f[0]);
             List<Double> all = new ArrayList<>();
             for (String v : f[3].split("\\|")) all.add(Double.parseDouble(v));
-            java.util.Map<String, Double> ph = new java.util.LinkedHashMap<>();
-            if (!f[4].isEmpty()) {
-                for (String kv : f[4].split("\\|")) {
-                    int eq = kv.lastIndexOf('=');
-                    ph.put(kv.substring(0, eq), Double.parseDouble(kv.substring(eq + 1)));
-                }
-            }
-            return new Run(m, NAMES[m], Long.parseLong(f[1]), Double.parseDouble(f[2]), all, ph, Double.parseDouble(f[5]),
+            return new Run(m, NAMES[m], Long.parseLong(f[1]), Double.parseDouble(f[2]), all, decodeMap(f[4]), decodeMap(f[5]),
                     Double.parseDouble(f[6]), "", "", f[7]);
         }
     }
@@ -273,10 +283,43 @@ public final class LmJobComparison {
         /** Per stage call site: wall ms (submission to completion), result bytes, ms getting results, tasks' run and deserialise ms. */
         private final java.util.Map<String, double[]> wall = new java.util.TreeMap<>();
         private final java.util.Map<Integer, String> names = new java.util.HashMap<>();
+        /** Per call site, per stage in submission order: its tasks' CPU ns; and the JVM's allocated bytes at its submission. */
+        private final java.util.Map<String, List<long[]>> stages = new java.util.LinkedHashMap<>();
+        private final java.util.Map<Integer, long[]> byId = new java.util.HashMap<>();
 
         synchronized void reset() {
             nanos.clear();
             wall.clear();
+            stages.clear();
+            byId.clear();
+        }
+
+        /**
+         * The step's own stages: the call sites with exactly one stage per step. Per site, the median over steps after
+         * {@code skip} of its tasks' CPU ms; then "alloc" (MB the JVM allocated between consecutive submissions of the
+         * step's first stage, median after skip) and "total" (the sum of the sites' medians).
+         */
+        synchronized java.util.Map<String, Double> stepMedians(int steps, int skip) {
+            java.util.Map<String, Double> out = new java.util.LinkedHashMap<>();
+            double total = 0;
+            List<long[]> first = null;
+            for (var en : stages.entrySet()) {
+                List<long[]> v = en.getValue();
+                if (v.size() != steps) continue;
+                if (first == null) first = v;
+                List<Double> cpu = new ArrayList<>();
+                for (int i = skip; i < steps; i++) cpu.add(v.get(i)[0] / 1e6);
+                double med = median(cpu);
+                out.put(en.getKey(), med);
+                total += med;
+            }
+            out.put("total", total);
+            if (first != null && steps > skip + 1) {
+                List<Double> alloc = new ArrayList<>();
+                for (int i = skip + 1; i < steps; i++) alloc.add((first.get(i)[1] - first.get(i - 1)[1]) / 1e6);
+                out.put("alloc", median(alloc));
+            }
+            return out;
         }
 
         @Override
@@ -290,7 +333,11 @@ public final class LmJobComparison {
         @Override
         public synchronized void onStageSubmitted(org.apache.spark.scheduler.SparkListenerStageSubmitted e) {
             String n = e.stageInfo().name();
-            names.put(e.stageInfo().stageId(), n.contains(" at ") ? n.substring(n.indexOf(" at ") + 4) : n);
+            String site = n.contains(" at ") ? n.substring(n.indexOf(" at ") + 4) : n;
+            names.put(e.stageInfo().stageId(), site);
+            long[] st = {0, EngineBenchmark.allocatedBytes()};
+            stages.computeIfAbsent(site, k -> new ArrayList<>()).add(st);
+            byId.put(e.stageInfo().stageId(), st);
         }
 
         @Override
@@ -298,6 +345,8 @@ public final class LmJobComparison {
             if (e.taskMetrics() == null) return;
             String n = names.getOrDefault(e.stageId(), "stage ?");
             nanos.merge(n, e.taskMetrics().executorCpuTime(), Long::sum);
+            long[] st = byId.get(e.stageId());
+            if (st != null) st[0] += e.taskMetrics().executorCpuTime();
             double[] w = wall.computeIfAbsent(n, k -> new double[5]);
             w[1] += e.taskMetrics().resultSize();
             w[3] += e.taskMetrics().executorRunTime();
@@ -319,11 +368,6 @@ public final class LmJobComparison {
             return sb.toString();
         }
 
-        synchronized double totalPerStep(int steps) {
-            long total = 0;
-            for (long v : nanos.values()) total += v;
-            return total / 1e6 / steps;
-        }
 
         synchronized String perStep(int steps) {
             StringBuilder sb = new StringBuilder();
