@@ -199,15 +199,20 @@ public final class LmJobComparison {
                     run.stepStages.getOrDefault("alloc", Double.NaN), loadBefore, run.load);
         }
         System.out.println();
-        List<Double> moe = new ArrayList<>(), dense = new ArrayList<>();
-        StringBuilder ratios = new StringBuilder();
+        List<Double> moe = new ArrayList<>(), dense = new ArrayList<>(), moeCpu = new ArrayList<>(), denseCpu = new ArrayList<>();
+        StringBuilder ratios = new StringBuilder(), cpuRatios = new StringBuilder();
         for (int p = 0; p < pairs; p++) {
             Run a = runs.get(2 * p), b = runs.get(2 * p + 1);
             moe.add(a.medianMs);
             dense.add(b.medianMs);
+            double ca = a.stepStages.getOrDefault("total", Double.NaN), cb = b.stepStages.getOrDefault("total", Double.NaN);
+            moeCpu.add(ca);
+            denseCpu.add(cb);
             ratios.append(String.format(Locale.ROOT, "%s%.2fx", p == 0 ? "" : ", ", a.medianMs / b.medianMs));
+            cpuRatios.append(String.format(Locale.ROOT, "%s%.2fx", p == 0 ? "" : ", ", ca / cb));
         }
-        System.out.printf(Locale.ROOT, "MoE / dense per pair: %s%n", ratios);
+        System.out.printf(Locale.ROOT, "MoE / dense per pair: %s (step stages' task CPU: %s; median of medians %.1f / %.1f ms = %.2fx)%n",
+                ratios, cpuRatios, median(moeCpu), median(denseCpu), median(moeCpu) / median(denseCpu));
         System.out.printf(Locale.ROOT, "MoE / dense, median of the JVMs' medians: %.0f / %.0f ms = %.2fx (mean of medians %.2fx); %.0f s%n%n",
                 median(moe), median(dense), median(moe) / median(dense),
                 moe.stream().mapToDouble(x -> x).average().orElse(0) / dense.stream().mapToDouble(x -> x).average().orElse(1),
@@ -271,10 +276,12 @@ public final class LmJobComparison {
         }
     }
 
+    /** The median (the mean of the middle two for an even count). */
     private static double median(List<Double> v) {
         List<Double> s = new ArrayList<>(v);
         s.sort(null);
-        return s.get(s.size() / 2);
+        int h = s.size() / 2;
+        return s.size() % 2 == 1 ? s.get(h) : (s.get(h - 1) + s.get(h)) / 2;
     }
 
     /** Task CPU time per stage call site (Spark's executorCpuTime), summed since {@link #reset}. */
