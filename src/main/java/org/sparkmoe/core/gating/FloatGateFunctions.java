@@ -47,12 +47,10 @@ final class FloatGateFunctions {
         }
         int j = (int) u;
         double t = u - j;
-        double t2 = t * t, t3 = t2 * t;
-        double h01 = 3 * t2 - 2 * t3, h10 = t3 - 2 * t2 + t, h11 = t3 - t2;
         int q = 2 * j;
         double f0 = SP[q], s0 = SP[q + 1], f1 = SP[q + 2], s1 = SP[q + 3];
-        sg[i] = f0 + (f1 - f0) * h01 + SP_H * (s0 * h10 + s1 * h11) + NoisyTopKGating.NOISE_EPSILON;
-        sm[i] = s0 + (s1 - s0) * h01 + SP_H * (s0 * (1 - s0) * h10 + s1 * (1 - s1) * h11);
+        sg[i] = hermite(t, f0, f1, SP_H * s0, SP_H * s1) + NoisyTopKGating.NOISE_EPSILON;
+        sm[i] = hermite(t, s0, s1, SP_H * s0 * (1 - s0), SP_H * s1 * (1 - s1));
     }
 
     /**
@@ -64,12 +62,8 @@ final class FloatGateFunctions {
         if (!(u > 0)) return u == u ? 0.0 : Double.NaN;
         if (u >= PHI.length / 2 - 1) return 1.0;
         int j = (int) u;
-        double t = u - j;
-        double t2 = t * t, t3 = t2 * t;
-        double h01 = 3 * t2 - 2 * t3, h10 = t3 - 2 * t2 + t, h11 = t3 - t2;
         int q = 2 * j;
-        double f0 = PHI[q], d0 = PHI[q + 1], f1 = PHI[q + 2], d1 = PHI[q + 3];
-        return f0 + (f1 - f0) * h01 + d0 * h10 + d1 * h11;
+        return hermite(u - j, PHI[q], PHI[q + 2], PHI[q + 1], PHI[q + 3]);
     }
 
     /** phi(z), from the Phi table's nodes (phi' = -z phi): absolute error below 2e-10, 0 beyond |z| = 8 (phi(8) = 5e-15). */
@@ -77,13 +71,16 @@ final class FloatGateFunctions {
         double u = (z + PHI_R) * PHI_SCALE;
         if (!(u > 0 && u < PHI.length / 2 - 1)) return u == u ? 0.0 : Double.NaN;
         int j = (int) u;
-        double t = u - j;
-        double t2 = t * t, t3 = t2 * t;
-        double h01 = 3 * t2 - 2 * t3, h10 = t3 - 2 * t2 + t, h11 = t3 - t2;
         int q = 2 * j;
         double z0 = -PHI_R + j * PHI_H;
         double d0 = PHI[q + 1], d1 = PHI[q + 3];  // PHI_H phi at the nodes
-        return (d0 + (d1 - d0) * h01 - PHI_H * (z0 * d0 * h10 + (z0 + PHI_H) * d1 * h11)) * PHI_SCALE;
+        return hermite(u - j, d0, d1, -PHI_H * z0 * d0, -PHI_H * (z0 + PHI_H) * d1) * PHI_SCALE;
+    }
+
+    /** The cubic Hermite interpolant at t in [0, 1) between values f0, f1 with slopes (times the node spacing) d0, d1. */
+    private static double hermite(double t, double f0, double f1, double d0, double d1) {
+        double t2 = t * t, t3 = t2 * t;
+        return f0 + (f1 - f0) * (3 * t2 - 2 * t3) + d0 * (t3 - 2 * t2 + t) + d1 * (t3 - t2);
     }
 
     static double softplusExact(double v) {

@@ -104,23 +104,16 @@ public final class GateNoise {
      * serve two streams: about a third of the per-stream cost.
      */
     private static double normalForRow(long rowKey, int stream) {
-        long c = pairCounter(rowKey, stream >> 1);
-        double u, v, q;
-        do {
-            long h = mix64(c);
-            long h2 = mix64(h + 0x9E3779B97F4A7C15L);
-            c += ATTEMPT_STRIDE;
-            u = uniformSymmetric(h);
-            v = uniformSymmetric(h2);
-            q = u * u + v * v;
-        } while (q >= 1.0);
-        // the same expression as polarPair's, so the same bits
-        double f = Math.sqrt(-2.0 * Math.log(q) / q);
-        return (stream & 1) == 0 ? u * f : v * f;
+        return polar(rowKey, stream >> 1, stream & 1, null, 0);
     }
 
     /** {@code out[off]} and {@code out[off + 1]} = streams 2p and 2p+1 of the row. */
     private static void polarPair(long rowKey, int p, double[] out, int off) {
+        polar(rowKey, p, 2, out, off);
+    }
+
+    /** One draw for streams 2p and 2p+1: returns stream 2p + which for which 0 or 1; for 2 writes both to out. */
+    private static double polar(long rowKey, int p, int which, double[] out, int off) {
         long c = pairCounter(rowKey, p);
         double u, v, q;
         do {
@@ -132,8 +125,12 @@ public final class GateNoise {
             q = u * u + v * v;
         } while (q >= 1.0);
         double f = Math.sqrt(-2.0 * Math.log(q) / q);
-        out[off] = u * f;
-        out[off + 1] = v * f;
+        if (which == 2) {
+            out[off] = u * f;
+            out[off + 1] = v * f;
+            return 0;
+        }
+        return which == 0 ? u * f : v * f;
     }
 
     private static long pairCounter(long rowKey, int pair) {
