@@ -6,7 +6,10 @@
  * (eq. 12-14), Importance and Load losses through
  * {@link org.sparkmoe.core.gating.CoefficientOfVariation},
  * {@link org.sparkmoe.core.gating.BalanceWeights} and {@link org.sparkmoe.core.gating.BalanceResult},
- * and the deterministic gate noise {@link org.sparkmoe.core.gating.GateNoise}.
+ * the deterministic gate noise {@link org.sparkmoe.core.gating.GateNoise}, the normal distribution's
+ * CDF and density in full precision ({@link org.sparkmoe.core.gating.NormalDistribution}) and, for the
+ * float32 path's per-(row, expert) loops, softplus, Phi and phi from interpolation tables
+ * ({@code FloatGateFunctions}).
  *
  * <p>Layer: core. May depend on {@code core.linalg}, {@code core.param} and the JDK; never on
  * Spark or Scala.
