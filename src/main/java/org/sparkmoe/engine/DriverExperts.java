@@ -47,7 +47,7 @@ final class DriverExperts implements ExpertStore {
 
     @Override
     public void beginStep() {
-        current = sc.broadcast(params);
+        current = StepBroadcast.of(sc, params);
         first = 0;
     }
 
@@ -59,7 +59,7 @@ final class DriverExperts implements ExpertStore {
         Parameters[] all = new Parameters[params.length + 1];
         all[0] = shared;
         System.arraycopy(params, 0, all, 1, params.length);
-        current = sc.broadcast(all);
+        current = StepBroadcast.of(sc, all);
         first = 1;
         return current;
     }

@@ -100,8 +100,12 @@ final class LocalPipeline implements StepPipeline {
         MoENetwork net = ctx.network();
         ReductionTree t = tree;
         int groups = t.groups();
-        JavaPairRDD<Integer, ShuffleBlock> stats = gated.flatMapToPair(ps -> ps.statsForAll(groups).iterator());
-        JavaRDD<PartitionResult> records = gated.zipPartitions(Shuffles.partitionBy(stats, new DataPartitioner(groups)), (pit, sit) -> {
+        JavaPairRDD<Integer, ShuffleBlock> stats = NamedRDDs.mapToPair(gated, (g, it) -> {
+            List<Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>();
+            it.forEachRemaining(ps -> out.addAll(ps.statsForAll(groups)));
+            return out.iterator();
+        });
+        JavaRDD<PartitionResult> records = NamedRDDs.zip(gated, Shuffles.partitionBy(stats, new DataPartitioner(groups)).rdd().toJavaRDD(), (pit, sit) -> {
             long t0 = System.nanoTime();
             List<ShuffleBlock> none = new ArrayList<>();
             PartitionStep.GlobalStats global = PartitionStep.globalStats(net, partitions, ShufflePipeline.values(sit), none);

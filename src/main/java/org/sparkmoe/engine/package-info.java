@@ -16,7 +16,9 @@
  * backward and update on the executor that caches its state), {@link org.sparkmoe.engine.BatchPlan} (which
  * rows form each step's mini-batch; {@code DataTap} lets the step's tasks read the cached rows without
  * deserialising the data's lineage each time; {@code DataGroups} hands a local-routing step's task, one per
- * core, its group of data partitions, whose records it sums up the {@code ReductionTree}).
+ * core, its group of data partitions, whose records it sums up the {@code ReductionTree}; {@code NamedRDDs}
+ * builds that step's RDDs without the closure cleaner, and {@code StepBroadcast} hands the driver-held
+ * parameters to local mode's tasks without serialising them).
  * {@link org.sparkmoe.engine.ExpertExchange} offers the expert half of a shuffle-routed step to step
  * drivers outside this package (the recurrent LM's, {@code engine.sequence}).
  * {@link org.sparkmoe.engine.EngineConfig} holds the settings ({@code BlasThreadsAdvice} warns when
