@@ -121,5 +121,8 @@ final class DriverExperts implements ExpertStore {
 
     @Override
     public void close() {
+        // a step that failed before endStep left its parameters' broadcast (or local handoff, StepBroadcast.of) live
+        if (current != null) current.destroy(false);
+        current = null;
     }
 }
