@@ -29,6 +29,9 @@ import scala.Tuple2;
  *   ReductionTree to one aggregation record per group, carrying the group's expert gradients
  *       --collect--&gt; the driver sums the groups' records up the tree and updates, with no second job
  * </pre>
+ * When every group can run at once (one task per core), the two stages are one barrier stage whose
+ * tasks exchange the statistics with {@code allGather} instead of the shuffle ({@link #fused}); the
+ * same floats in the same order.
  * With sharded experts, every shard's experts travel to every partition in the statistics shuffle,
  * and the per-partition expert gradients go back to their shards in a second shuffle, where they are
  * summed per expert, partitions in order, for the shards' update.
@@ -97,7 +100,6 @@ final class LocalPipeline implements StepPipeline {
      * so the expert gradients leave the task once; the driver sums the groups' records to the root.
      */
     private Flow grouped(StepContext ctx, JavaRDD<PartitionStep> gated, int partitions, StepBroadcast shared, StageClock clock) {
-        MoENetwork net = ctx.network();
         ReductionTree t = tree;
         int groups = t.groups();
         JavaPairRDD<Integer, ShuffleBlock> stats = NamedRDDs.mapToPair(gated, (g, it) -> {
@@ -107,26 +109,120 @@ final class LocalPipeline implements StepPipeline {
         });
         JavaRDD<PartitionResult> records = NamedRDDs.zip(gated, Shuffles.partitionBy(stats, new DataPartitioner(groups)).rdd().toJavaRDD(), (pit, sit) -> {
             long t0 = System.nanoTime();
-            List<ShuffleBlock> none = new ArrayList<>();
-            PartitionStep.GlobalStats global = PartitionStep.globalStats(net, partitions, ShufflePipeline.values(sit), none);
-            if (!none.isEmpty()) throw new IllegalStateException(none.size() + " unexpected blocks in the statistics shuffle");
-            double[] statsGradient = net.moe().balance(global.balance()).statsGradient();
-            Parameters[] params = shared.experts();
-            List<PartitionResult> parts = new ArrayList<>();
-            int group = -1;
-            while (pit.hasNext()) {
-                PartitionStep ps = pit.next();
-                if (group < 0) group = t.groupOf(ps.partition);
-                int[] counts = ps.expertCounts();
-                ModelParameters grad = gradients(ctx, ps.partition, shared.value(), params, counts);
-                double loss = forwardBackward(ctx, ps, shared.value(), params, grad, global, statsGradient);
-                parts.add(new PartitionResult(ps.partition, grad.shared(), loss, ps.batch.size(), ps.weightSum(), ps.stats, counts, 0,
-                        grad.experts()));
-            }
+            PartitionResult r = runGroup(ctx, t, partitions, shared, pit, ShufflePipeline.values(sit));
             clock.experts(t0);
-            return Collections.singletonList(t.sumGroup(group, parts)).iterator();
+            return Collections.singletonList(r).iterator();
         }).setName(GROUPS_STAGE);
         return new Flow(records, null, t);
+    }
+
+    /**
+     * {@link #grouped} in one stage, for when every group can run at once (one task per core):
+     * <pre>
+     *   a barrier stage, one task per group: gate its data partitions into their pooled workspaces;
+     *       allGather the groups' balance statistics (BarrierTaskContext: each task gets every group's,
+     *       the stage's tasks all running at the same time);
+     *   then as the second stage of {@link #grouped}: batch-global statistics summed in partition
+     *   order, forward and backward, the group's record up the ReductionTree
+     *       --collect--&gt; the driver sums the groups' records up the tree and updates
+     * </pre>
+     * The same floats in the same order as {@link #grouped}, so a step gives the same bits either way,
+     * without the second stage's task binary, launches, the statistics shuffle and the persisted gate.
+     * A barrier stage needs as many free slots as groups and fails over as a whole, and Spark refuses it
+     * under dynamic allocation; {@link SparkMoETrainer} falls back to {@link #grouped} then.
+     *
+     * @param groups the data's cached blocks in the tree's groups ({@link CachedGroups})
+     */
+    Flow fused(StepContext ctx, JavaRDD<DataGroups.Slice<org.sparkmoe.core.network.RowBlock>> groups, int partitions,
+               StepBroadcast shared, StageClock clock) {
+        ReductionTree t = tree;
+        JavaRDD<PartitionResult> records = NamedRDDs.barrier(groups, (g, it) -> {
+            long t0 = System.nanoTime();
+            List<PartitionStep> steps = gateGroup(ctx, shared, it);
+            clock.gate(t0);
+            String[] all = allGather(PartitionStep.encodeStats(steps));
+            long t1 = System.nanoTime();
+            PartitionResult r = runGroup(ctx, t, partitions, shared, steps.iterator(), PartitionStep.decodeStats(all));
+            clock.experts(t1);
+            return Collections.singletonList(r).iterator();
+        }).setName(GROUPS_STAGE);
+        return new Flow(records, null, t);
+    }
+
+    /**
+     * {@code BarrierTaskContext.allGather}, woken promptly. Spark's task waits for the coordinator's
+     * answer in a loop of {@code Thread.sleep(1000)} (BarrierTaskContext.runBarrier, Spark 3-4), so
+     * the task that arrives first waits until the next whole second: a 130 ms step took 1,020
+     * (BENCHMARKS.md, "Session-8 fit work"). An interrupt ends the sleep, after which the loop checks
+     * whether the answer is in (a task Spark has not killed goes on waiting). So a helper thread
+     * interrupts the caller while it sleeps (TIMED_WAITING: the only timed wait in that loop, so no
+     * other blocking call sees an interrupt), every 200 us, until allGather returns; the flag is
+     * cleared before this returns.
+     */
+    private static String[] allGather(String message) {
+        org.apache.spark.BarrierTaskContext context = org.apache.spark.BarrierTaskContext.get();
+        Thread caller = Thread.currentThread();
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread waker = new Thread(() -> {
+            while (!done.get()) {
+                java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+                if (!done.get() && caller.getState() == Thread.State.TIMED_WAITING) caller.interrupt();
+            }
+        }, "spark-moe allGather waker");
+        waker.setDaemon(true);
+        waker.start();
+        try {
+            return context.allGather(message);
+        } finally {
+            done.set(true);
+            boolean joined = false;
+            while (!joined) {
+                try {
+                    waker.join();
+                    joined = true;
+                } catch (InterruptedException e) {
+                    // the waker's last interrupt
+                }
+            }
+            Thread.interrupted();
+        }
+    }
+
+    /** The gate of a group's data partitions, in order, each into its pooled workspace. */
+    static List<PartitionStep> gateGroup(StepContext ctx, StepBroadcast shared,
+                                         Iterator<DataGroups.Slice<org.sparkmoe.core.network.RowBlock>> slices) {
+        List<PartitionStep> steps = new ArrayList<>();
+        while (slices.hasNext()) {
+            DataGroups.Slice<org.sparkmoe.core.network.RowBlock> s = slices.next();
+            steps.add(PartitionStep.gateLocal(ctx, shared.value(), s.partition(), s.rows()));
+        }
+        return steps;
+    }
+
+    /**
+     * A group's forward and backward passes from its gated partitions and every data partition's
+     * statistics blocks, summed up the tree to the group's record.
+     */
+    private static PartitionResult runGroup(StepContext ctx, ReductionTree t, int partitions, StepBroadcast shared,
+                                            Iterator<PartitionStep> steps, Iterator<ShuffleBlock> stats) {
+        MoENetwork net = ctx.network();
+        List<ShuffleBlock> none = new ArrayList<>();
+        PartitionStep.GlobalStats global = PartitionStep.globalStats(net, partitions, stats, none);
+        if (!none.isEmpty()) throw new IllegalStateException(none.size() + " unexpected blocks in the statistics exchange");
+        double[] statsGradient = net.moe().balance(global.balance()).statsGradient();
+        Parameters[] params = shared.experts();
+        List<PartitionResult> parts = new ArrayList<>();
+        int group = -1;
+        while (steps.hasNext()) {
+            PartitionStep ps = steps.next();
+            if (group < 0) group = t.groupOf(ps.partition);
+            int[] counts = ps.expertCounts();
+            ModelParameters grad = gradients(ctx, ps.partition, shared.value(), params, counts);
+            double loss = forwardBackward(ctx, ps, shared.value(), params, grad, global, statsGradient);
+            parts.add(new PartitionResult(ps.partition, grad.shared(), loss, ps.batch.size(), ps.weightSum(), ps.stats, counts, 0,
+                    grad.experts()));
+        }
+        return t.sumGroup(group, parts);
     }
 
     /**

@@ -40,12 +40,20 @@ final class NamedRDDs {
 
     /** {@code parent.mapPartitionsWithIndex(f, true)}. */
     static <T, U> JavaRDD<U> map(JavaRDD<T> parent, PartitionFunction<T, U> f) {
-        return new JavaRDD<>(new Mapped<>(parent.rdd(), f), anyTag());
+        return new JavaRDD<>(new Mapped<>(parent.rdd(), f, false), anyTag());
+    }
+
+    /**
+     * {@code parent.barrier().mapPartitionsWithIndex(f, true)}: a barrier stage, whose tasks Spark
+     * launches together and which may call {@link org.apache.spark.BarrierTaskContext}.
+     */
+    static <T, U> JavaRDD<U> barrier(JavaRDD<T> parent, PartitionFunction<T, U> f) {
+        return new JavaRDD<>(new Mapped<>(parent.rdd(), f, true), anyTag());
     }
 
     /** {@code parent.flatMapToPair} per partition, with the partition's index. */
     static <T, K, V> JavaPairRDD<K, V> mapToPair(JavaRDD<T> parent, PartitionFunction<T, Tuple2<K, V>> f) {
-        return new JavaPairRDD<>(new Mapped<>(parent.rdd(), f), anyTag(), anyTag());
+        return new JavaPairRDD<>(new Mapped<>(parent.rdd(), f, false), anyTag(), anyTag());
     }
 
     /** {@code left.zipPartitions(right, f)}. */
@@ -64,11 +72,18 @@ final class NamedRDDs {
         private static final long serialVersionUID = 1L;
         private final PartitionFunction<T, U> f;
         private final scala.Option<org.apache.spark.Partitioner> partitioner;
+        private final boolean barrier;
 
-        Mapped(RDD<T> parent, PartitionFunction<T, U> f) {
+        Mapped(RDD<T> parent, PartitionFunction<T, U> f, boolean barrier) {
             super(parent, anyTag());
             this.f = f;
             this.partitioner = parent.partitioner();
+            this.barrier = barrier;
+        }
+
+        @Override
+        public boolean isBarrier() {
+            return barrier || super.isBarrier();
         }
 
         @Override

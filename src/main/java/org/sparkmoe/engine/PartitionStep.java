@@ -155,11 +155,46 @@ final class PartitionStep implements java.io.Serializable {
      */
     List<scala.Tuple2<Integer, ShuffleBlock>> statsForAll(int partitions) {
         List<scala.Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>(partitions);
-        double[] withNormaliser = java.util.Arrays.copyOf(stats, stats.length + 1);
-        withNormaliser[stats.length] = weightSum();
-        ShuffleBlock b = ShuffleBlock.stats(partition, withNormaliser);
+        ShuffleBlock b = ShuffleBlock.stats(partition, statsWithNormaliser());
         for (int q = 0; q < partitions; q++) out.add(new scala.Tuple2<>(q, b));
         return out;
+    }
+
+    /** The balance statistics with the weight sum after them, as every partition receives them. */
+    private double[] statsWithNormaliser() {
+        double[] withNormaliser = java.util.Arrays.copyOf(stats, stats.length + 1);
+        withNormaliser[stats.length] = weightSum();
+        return withNormaliser;
+    }
+
+    /**
+     * {@code steps}' statistics as one barrier message ({@code BarrierTaskContext.allGather} carries
+     * strings): per partition its index and the raw bits of each double, so that
+     * {@link #decodeStats} gives back exactly the blocks {@link #statsForAll} sends.
+     */
+    static String encodeStats(List<PartitionStep> steps) {
+        StringBuilder out = new StringBuilder();
+        for (PartitionStep ps : steps) {
+            if (out.length() > 0) out.append(';');
+            out.append(ps.partition);
+            for (double v : ps.statsWithNormaliser()) out.append(',').append(Long.toHexString(Double.doubleToRawLongBits(v)));
+        }
+        return out.toString();
+    }
+
+    /** The statistics blocks of every partition in {@code messages} ({@link #encodeStats}). */
+    static Iterator<ShuffleBlock> decodeStats(String[] messages) {
+        List<ShuffleBlock> blocks = new ArrayList<>();
+        for (String m : messages) {
+            if (m.isEmpty()) continue;
+            for (String part : m.split(";")) {
+                String[] f = part.split(",");
+                double[] v = new double[f.length - 1];
+                for (int i = 0; i < v.length; i++) v[i] = Double.longBitsToDouble(Long.parseUnsignedLong(f[i + 1], 16));
+                blocks.add(ShuffleBlock.stats(Integer.parseInt(f[0]), v));
+            }
+        }
+        return blocks.iterator();
     }
 
     /**

@@ -77,6 +77,10 @@ public final class SparkMoETrainer implements AutoCloseable {
     private final ReductionTree tree;
     /** {@link #tap} in {@link #tree}'s groups (null without a tree). */
     private final JavaRDD<DataGroups.Slice<RowBlock>> groups;
+    /** The data's cached blocks in {@link #tree}'s groups, without the data's lineage, for the one-stage step (null without a tree). */
+    private final JavaRDD<DataGroups.Slice<RowBlock>> cachedGroups;
+    /** Whether steps may run in one barrier stage ({@link #fusedStep}); {@code -Dsparkmoe.fuseStages=false} measures the two stages. */
+    private boolean fuseStages = !"false".equals(System.getProperty("sparkmoe.fuseStages"));
     /** The routing the steps run ({@link RoutingMode#AUTO} resolved). */
     private final RoutingMode routing;
     private final StageClock clock;
@@ -150,6 +154,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         this.tree = routing == RoutingMode.LOCAL && config.placement() == ExpertPlacement.DRIVER
                 ? ReductionTree.of(partitions, network.numExperts(), sc.defaultParallelism()) : null;
         this.groups = tree == null ? null : new JavaRDD<>(new DataGroups<>(tap.rdd(), tree.starts()), DataGroups.sliceTag());
+        this.cachedGroups = tree == null ? null : new JavaRDD<>(new CachedGroups<>(data.rdd(), tree.starts()), DataGroups.sliceTag());
         this.pipeline = routing == RoutingMode.SHUFFLE ? new ShufflePipeline(expertPartitioner, dataPartitioner,
                 ReductionTree.of(partitions, network.numExperts(), sc.defaultParallelism()), sc.isLocal())
                 : new LocalPipeline(expertPartitioner, dataPartitioner, tree);
@@ -268,30 +273,28 @@ public final class SparkMoETrainer implements AutoCloseable {
             paramsB = sc.broadcast(new Parameters[]{shared});
         }
         StepBroadcast sharedB = new StepBroadcast(paramsB);
-        StageClock c = clock;
-        boolean local = routing == RoutingMode.LOCAL;
         List<JavaRDD<?>> persisted = new ArrayList<>();
-        JavaRDD<PartitionStep> gated = ShufflePipeline.persist(groups != null ? NamedRDDs.map(groups, (g, it) -> {
-            // a group's data partitions in order (LocalPipeline)
-            long t0 = System.nanoTime();
-            List<PartitionStep> steps = new ArrayList<>();
-            while (it.hasNext()) {
-                DataGroups.Slice<RowBlock> s = it.next();
-                steps.add(PartitionStep.gateLocal(ctx, sharedB.value(), s.partition(), s.rows()));
-            }
-            c.gate(t0);
-            return steps.iterator();
-        }) : NamedRDDs.map(tap, (p, it) -> {
-            long t0 = System.nanoTime();
-            PartitionStep ps = local ? PartitionStep.gateLocal(ctx, sharedB.value(), p, it) : PartitionStep.gate(ctx, sharedB.value(), p, it);
-            c.gate(t0);
-            return Collections.singletonList(ps).iterator();
-        }), "spark-moe gate", persisted);
-        StepPipeline.Flow flow = pipeline.build(ctx, gated, partitions, sharedB, experts, clock, persisted);
+        boolean fused = fusedStep();
+        StepPipeline.Flow flow = fused ? ((LocalPipeline) pipeline).fused(ctx, cachedGroups, partitions, sharedB, clock)
+                : pipeline.build(ctx, gate(ctx, sharedB, persisted), partitions, sharedB, experts, clock, persisted);
         long tBuilt = System.nanoTime();
 
         // job 1: the step, ending in the aggregation
-        Aggregate total = flow.tree() != null ? sumTree(flow.aggregation(), flow.tree()) : sumInOrder(flow.aggregation());
+        Aggregate total;
+        try {
+            total = flow.tree() != null ? sumTree(flow.aggregation(), flow.tree()) : sumInOrder(flow.aggregation());
+        } catch (Exception e) {
+            if (!fused || !(e instanceof org.apache.spark.SparkException) || String.valueOf(e.getMessage()).contains("cancelled")) throw e;
+            // Spark does not retry a failed barrier result stage (an executor lost, or a cached data block with it,
+            // CachedGroups.MISSING): the job is aborted. The step is a function of the parameters and the data, so it
+            // runs again in two stages, whose tasks Spark retries and which recompute lost blocks: the same floats.
+            // A failure of the step itself fails again there and is thrown.
+            LOG.warn("step {}: the one-stage step failed ({}); running it in two stages", t, e.getMessage());
+            for (JavaRDD<?> r : persisted) r.unpersist(false);
+            persisted.clear();
+            flow = pipeline.build(ctx, gate(ctx, sharedB, persisted), partitions, sharedB, experts, clock, persisted);
+            total = sumTree(flow.aggregation(), flow.tree());
+        }
         long tJob = System.nanoTime();
         // with the expert gradients in the aggregation (local routing, experts on the driver) there is no second job
         boolean gradsHere = flow.expertGrads() == null;
@@ -334,6 +337,45 @@ public final class SparkMoETrainer implements AutoCloseable {
                 : total.partitionBatches == 0 ? 0 : (double) total.partitionRows / total.partitionBatches;
         return new StepReport(t, total.examples, total.weightSum > 0 ? total.lossSum / total.weightSum : 0, balance, total.rowsPerExpert,
                 minBatch, maxBatch, mean, norm, lr, (end - start) / 1e9, timings);
+    }
+
+    /**
+     * The step's gate stage (persisted until the step ends): each data partition's, or with groups
+     * each group's partitions' in order ({@link LocalPipeline}).
+     */
+    private JavaRDD<PartitionStep> gate(StepContext ctx, StepBroadcast sharedB, List<JavaRDD<?>> persisted) {
+        StageClock c = clock;
+        boolean local = routing == RoutingMode.LOCAL;
+        return ShufflePipeline.persist(groups != null ? NamedRDDs.map(groups, (g, it) -> {
+            long t0 = System.nanoTime();
+            List<PartitionStep> steps = LocalPipeline.gateGroup(ctx, sharedB, it);
+            c.gate(t0);
+            return steps.iterator();
+        }) : NamedRDDs.map(tap, (p, it) -> {
+            long t0 = System.nanoTime();
+            PartitionStep ps = local ? PartitionStep.gateLocal(ctx, sharedB.value(), p, it) : PartitionStep.gate(ctx, sharedB.value(), p, it);
+            c.gate(t0);
+            return Collections.singletonList(ps).iterator();
+        }), "spark-moe gate", persisted);
+    }
+
+    /**
+     * Whether this step's groups run as one barrier stage ({@link LocalPipeline#fused}) rather than
+     * two: only when Spark can run it. It refuses barrier stages under dynamic allocation, and a job
+     * whose barrier stage has more tasks than the cluster has slots waits, its submission retried every
+     * 15 s; with fewer slots than groups now (an executor lost), the two stages run instead. Either
+     * way the step adds the same floats in the same order.
+     */
+    private boolean fusedStep() {
+        if (cachedGroups == null || !fuseStages) return false;
+        if (org.apache.spark.util.Utils.isDynamicAllocationEnabled(sc.getConf())) return false;
+        org.apache.spark.SparkContext s = sc.sc();
+        return s.maxNumConcurrentTasks(s.resourceProfileManager().defaultResourceProfile()) >= tree.groups();
+    }
+
+    /** Tests: {@code false} runs every step in two stages, as without barrier mode. */
+    void fuseStages(boolean on) {
+        fuseStages = on;
     }
 
     /** A step's aggregation records summed in index order. */

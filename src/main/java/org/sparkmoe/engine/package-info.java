@@ -16,7 +16,8 @@
  * backward and update on the executor that caches its state), {@link org.sparkmoe.engine.BatchPlan} (which
  * rows form each step's mini-batch; {@code DataTap} lets the step's tasks read the cached rows without
  * deserialising the data's lineage each time; {@code DataGroups} hands a local-routing step's task, one per
- * core, its group of data partitions, whose records it sums up the {@code ReductionTree}; {@code NamedRDDs}
+ * core, its group of data partitions, whose records it sums up the {@code ReductionTree}, and
+ * {@code CachedGroups} the same groups for the step in one barrier stage; {@code NamedRDDs}
  * builds that step's RDDs without the closure cleaner, and {@code StepBroadcast} hands the driver-held
  * parameters to local mode's tasks without serialising them).
  * {@link org.sparkmoe.engine.ExpertExchange} offers the expert half of a shuffle-routed step to step

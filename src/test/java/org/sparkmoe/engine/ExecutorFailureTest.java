@@ -84,9 +84,10 @@ class ExecutorFailureTest {
 
     /**
      * Local routing with the experts on the driver: the step's tasks each run a group of data
-     * partitions (3 partitions, 2 groups); the executor dies when the second stage (the groups'
-     * forward and backward passes) is submitted, losing its cached gated groups and statistics
-     * shuffle output.
+     * partitions (3 partitions, 2 groups); the executor dies when the groups' forward and backward
+     * stage is submitted. With both executors up that is the step's one barrier stage
+     * (LocalPipeline.fused), which Spark does not retry: the job fails and the engine runs the step
+     * again in two stages, which recompute the lost data block from its lineage.
      */
     @Test
     void localStepSurvivesAnExecutorKilledMidStep() throws Exception {
