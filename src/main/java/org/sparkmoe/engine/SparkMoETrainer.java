@@ -58,9 +58,6 @@ import scala.Tuple2;
 public final class SparkMoETrainer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SparkMoETrainer.class);
     private static final int DIRECT_SUM_LIMIT = 32;
-    /** Spark's local properties for the call site of the jobs and RDDs that follow ({@code CallSite.SHORT_FORM}, {@code LONG_FORM}). */
-    private static final String CALL_SITE_SHORT = "callSite.short";
-    private static final String CALL_SITE_LONG = "callSite.long";
 
     private final JavaSparkContext sc;
     private final MoENetwork network;
@@ -258,11 +255,6 @@ public final class SparkMoETrainer implements AutoCloseable {
         long start = System.nanoTime();
         StepContext ctx = new StepContext(network, trainer.precision(), trainer.seed(), t, plan, config.shufflePayload(), run);
         JobLabel label = new JobLabel(sc, "spark-moe-step-" + t, "spark-moe step " + t).set("");
-        // the step's RDDs and jobs take this call site instead of each walking the driver's stack for it
-        // (Utils.getCallSite: about 9% of the driver thread's CPU in a classifier step); the caller's, if set, stays
-        String[] site = {sc.getLocalProperty(CALL_SITE_SHORT), sc.getLocalProperty(CALL_SITE_LONG)};
-        if (site[0] == null) sc.setLocalProperty(CALL_SITE_SHORT, "spark-moe step " + t);
-        if (site[1] == null) sc.setLocalProperty(CALL_SITE_LONG, "spark-moe step " + t);
         clock.reset();
         // one broadcast: the shared group, and the experts after it when they live on the driver
         Broadcast<Parameters[]> paramsB;
@@ -319,8 +311,6 @@ public final class SparkMoETrainer implements AutoCloseable {
         for (JavaRDD<?> r : persisted) r.unpersist(false);
         experts.endStep(List.of(paramsB));
         label.restore();
-        sc.setLocalProperty(CALL_SITE_SHORT, site[0]);
-        sc.setLocalProperty(CALL_SITE_LONG, site[1]);
         step = t;
         long released = System.nanoTime();
 
