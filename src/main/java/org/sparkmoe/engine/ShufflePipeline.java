@@ -33,7 +33,9 @@ import scala.Tuple2;
  * driver's sum. On a cluster a group's partitions may have combined on different executors, and a
  * cached combine (about 50 MB at the paper shape) read from another executor costs far more than a
  * result, so there each data partition finishes in its own task, where its combine is cached; the
- * driver sums the records in the same tree order either way.
+ * driver sums the records in the same tree order either way (over {@code SparkMoETrainer.DIRECT_SUM_LIMIT}
+ * partitions their records first meet in their tree groups through one more shuffle, so that the driver
+ * does not receive a shared gradient per partition).
  * The expert shards add one aggregation record each: the sum of squares of their gradients, taken in
  * the experts' backward pass while each expert's gradient is still in cache ({@link ExpertGrads}).
  */
@@ -93,13 +95,28 @@ final class ShufflePipeline implements StepPipeline {
             return Collections.singletonList(r).iterator();
         });
         ReductionTree sums = tree;
-        JavaRDD<PartitionResult> results = !grouped ? finished
-                : new JavaRDD<>(new DataGroups<>(finished.rdd(), sums.starts()), DataGroups.<PartitionResult>sliceTag())
-                .mapPartitionsWithIndex((g, it) -> {
-                    List<PartitionResult> records = new ArrayList<>();
-                    while (it.hasNext()) it.next().rows().forEachRemaining(records::add);
-                    return Collections.singletonList(sums.sumGroup(g, records)).iterator();
-                }, true);
+        JavaRDD<PartitionResult> results;
+        if (grouped) {
+            results = new JavaRDD<>(new DataGroups<>(finished.rdd(), sums.starts()), DataGroups.<PartitionResult>sliceTag())
+                    .mapPartitionsWithIndex((g, it) -> {
+                        List<PartitionResult> records = new ArrayList<>();
+                        while (it.hasNext()) it.next().rows().forEachRemaining(records::add);
+                        return Collections.singletonList(sums.sumGroup(g, records)).iterator();
+                    }, true);
+        } else if (partitions <= SparkMoETrainer.DIRECT_SUM_LIMIT) {
+            results = finished;
+        } else {
+            // Many partitions on a cluster: the records meet in their tree groups through a shuffle, so the
+            // driver receives one shared gradient per group, not one per partition. Every node of the tree is
+            // the same sum at any depth, so this equals the local master's grouped sums bit for bit.
+            results = Shuffles.partitionBy(finished.mapToPair(r -> new Tuple2<>(sums.groupOf(r.partition()), r)),
+                            new DataPartitioner(sums.groups()))
+                    .mapPartitionsWithIndex((g, it) -> {
+                        List<PartitionResult> records = new ArrayList<>();
+                        it.forEachRemaining(x -> records.add(x._2()));
+                        return Collections.singletonList(sums.sumGroup(g, records)).iterator();
+                    }, true);
+        }
         JavaRDD<ExpertGrads> grads = shardBack.map(Tuple2::_1);
         JavaRDD<PartitionResult> norms = grads.map(g -> PartitionResult.ofShard(partitions, g.shard(), g.sumOfSquares()));
         return new Flow(results.union(norms), grads, tree);

@@ -57,7 +57,8 @@ import scala.Tuple2;
  */
 public final class SparkMoETrainer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SparkMoETrainer.class);
-    private static final int DIRECT_SUM_LIMIT = 32;
+    /** The most aggregation records a step sends to the driver one per data partition (more are summed in groups first). */
+    static final int DIRECT_SUM_LIMIT = 32;
 
     private final JavaSparkContext sc;
     private final MoENetwork network;

@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * through Kryo, so anything that only worked because local[2] shares one heap (a closure capturing
  * driver state, an unregistered class, a mutated broadcast value) shows up here. Two steps of flat
  * and hierarchical gating, 3 data partitions, 2 expert shards, both placements and both routings
- * equal the single-JVM reference trainer within 1e-6 relative (F64).
+ * equal the single-JVM reference trainer within 1e-6 relative (F64), and so does a shuffle-routed step over
+ * more data partitions than the driver collects one by one.
  */
 class LocalClusterEquivalenceTest {
     private static JavaSparkContext sc;
@@ -51,6 +52,9 @@ class LocalClusterEquivalenceTest {
                 }
             }
         }
+        // more data partitions than the driver takes one record each from: on a cluster the shuffle-routed
+        // step sums them in their reduction-tree groups through a shuffle first (ShufflePipeline)
+        out.add(Arguments.of("flat", SparkMoETrainer.DIRECT_SUM_LIMIT + 8, 2, ExpertPlacement.SHARDED, RoutingMode.SHUFFLE));
         return out.stream();
     }
 
