@@ -19,10 +19,11 @@ final class FloatGateFunctions {
     private static final double[] PHI = new double[2 * ((int) (2 * PHI_R * PHI_SCALE) + 1)];
 
     static {
+        double[] f = new double[1], s = new double[1];
         for (int j = 0; j < SP.length / 2; j++) {
-            double v = SP_LO + j * SP_H;
-            SP[2 * j] = softplusExact(v);
-            SP[2 * j + 1] = sigmoidExact(v);
+            NoisyTopKGating.softplus(SP_LO + j * SP_H, 0, f, s, 0);
+            SP[2 * j] = f[0];
+            SP[2 * j + 1] = s[0];
         }
         for (int j = 0; j < PHI.length / 2; j++) {
             double z = -PHI_R + j * PHI_H;
@@ -41,8 +42,7 @@ final class FloatGateFunctions {
     static void softplus(double v, double[] sg, double[] sm, int i) {
         double u = (v - SP_LO) * SP_SCALE;
         if (!(u >= 0 && u < SP.length / 2 - 1)) {  // outside the table, or NaN
-            sg[i] = softplusExact(v) + NoisyTopKGating.NOISE_EPSILON;
-            sm[i] = sigmoidExact(v);
+            NoisyTopKGating.softplus(v, NoisyTopKGating.NOISE_EPSILON, sg, sm, i);
             return;
         }
         int j = (int) u;
@@ -81,15 +81,5 @@ final class FloatGateFunctions {
     private static double hermite(double t, double f0, double f1, double d0, double d1) {
         double t2 = t * t, t3 = t2 * t;
         return f0 + (f1 - f0) * (3 * t2 - 2 * t3) + d0 * (t3 - 2 * t2 + t) + d1 * (t3 - t2);
-    }
-
-    static double softplusExact(double v) {
-        double ex = Math.exp(v > 0 ? -v : v);
-        return v > 0 ? v + NoisyTopKGating.log1p(ex) : NoisyTopKGating.log1p(ex);
-    }
-
-    static double sigmoidExact(double v) {
-        double ex = Math.exp(v > 0 ? -v : v);
-        return v >= 0 ? 1.0 / (1.0 + ex) : ex / (1.0 + ex);
     }
 }

@@ -150,7 +150,7 @@ public final class NoisyTopKGating implements Gating {
                 } else {
                     double[] d = ((DoubleMatrix) raw).data();
                     int o = raw.offset() + base;
-                    for (int i = 0; i < n; i++) softplus(d[o + i], sg, sm, base + i);
+                    for (int i = 0; i < n; i++) softplus(d[o + i], NOISE_EPSILON, sg, sm, base + i);
                 }
             }
             if (s.noiseOn) {
@@ -205,12 +205,13 @@ public final class NoisyTopKGating implements Gating {
     }
 
     /**
-     * sigma = softplus(v) + {@link #NOISE_EPSILON} into {@code sg[i]} and softplus'(v) = sigmoid(v) into
-     * {@code sm[i]} (for the backward pass), from one exp.
+     * sigma = softplus(v) + {@code eps} into {@code sg[i]} and softplus'(v) = sigmoid(v) into
+     * {@code sm[i]} (for the backward pass), in full precision from one exp: the float64 path's, and
+     * the exact values {@link FloatGateFunctions} tabulates and falls back to.
      */
-    private static void softplus(double v, double[] sg, double[] sm, int i) {
+    static void softplus(double v, double eps, double[] sg, double[] sm, int i) {
         double ex = Math.exp(v > 0 ? -v : v);
-        sg[i] = (v > 0 ? v + log1p(ex) : log1p(ex)) + NOISE_EPSILON;
+        sg[i] = (v > 0 ? v + log1p(ex) : log1p(ex)) + eps;
         sm[i] = v >= 0 ? 1.0 / (1.0 + ex) : ex / (1.0 + ex);
     }
 
