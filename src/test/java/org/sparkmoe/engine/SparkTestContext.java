@@ -194,15 +194,16 @@ public final class SparkTestContext {
 
     /**
      * The JVM flags of this JVM that Spark needs on Java 17: the {@code spark.jvm.args} list of pom.xml,
-     * which surefire puts on the test JVM's command line (argLine). Read back from the running JVM so
-     * that there is one list to maintain; memory and agent flags are left out.
+     * which surefire puts on the test JVM's command line (argLine), and its huge-pages flag. Read back from
+     * the running JVM so that there is one list to maintain; memory and agent flags are left out.
      */
     static List<String> sparkJvmFlags() {
         List<String> out = new ArrayList<>();
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             if (a.startsWith("--add-opens") || a.startsWith("--add-exports") || a.startsWith("--add-modules")
                     || a.startsWith("--enable-native-access") || a.startsWith("-Dio.netty.")
-                    || a.equals("-XX:+IgnoreUnrecognizedVMOptions") || a.equals("-XX:+EnableDynamicAgentLoading")) {
+                    || a.equals("-XX:+IgnoreUnrecognizedVMOptions") || a.equals("-XX:+EnableDynamicAgentLoading")
+                    || a.equals("-XX:+UseTransparentHugePages")) {
                 out.add(a);
             }
         }
