@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that spark-moe works as a published dependency, the way users consume it:
-#   1. installs the library jar (target/spark-moe_2.13-<version>.jar, built with the app jar) and its pom into a
-#      throw-away local Maven repository (install:install-file -DlocalRepositoryPath; ~/.m2 is left alone),
+#   1. puts the library jar (target/spark-moe_2.13-<version>.jar, built with the app jar) and its pom into a
+#      throw-away Maven repository, in the layout Maven's install would write (~/.m2 is left alone),
 #   2. spark-submit --packages org.sparkmoe:spark-moe_2.13:<version> --repositories file://<that repository>
 #      resolves the library and its dependencies (ojAlgo, JFreeChart) with Spark's own Ivy resolution, and runs
 #      the job from the resolved jar (no application jar: the primary resource is spark-internal):
@@ -23,9 +23,13 @@ trap 'rm -rf "$WORK"' EXIT
 REPO="$WORK/m2"
 LIB="$ROOT/target/spark-moe_2.13-$VERSION.jar"
 [ -f "$LIB" ] || { echo "missing $LIB (the library jar; mvn package builds it beside the app jar)" >&2; exit 1; }
-# The library jar and the pom Maven deploys with it (the same file as pom.xml for this single-module project).
-mvn -q -B -o install:install-file -Dfile="$LIB" -DpomFile=pom.xml -DlocalRepositoryPath="$REPO" >&2 \
-    || mvn -q -B install:install-file -Dfile="$LIB" -DpomFile=pom.xml -DlocalRepositoryPath="$REPO" >&2
+# The library jar and the pom Maven deploys with it (the same file as pom.xml for this single-module project),
+# laid out as a Maven repository holds a release: <group path>/<artifact>/<version>/<artifact>-<version>.{jar,pom}.
+# Written directly rather than with install:install-file, whose plugin a fresh machine without network would lack.
+ARTIFACT_DIR="$REPO/org/sparkmoe/spark-moe_2.13/$VERSION"
+mkdir -p "$ARTIFACT_DIR"
+cp "$LIB" "$ARTIFACT_DIR/spark-moe_2.13-$VERSION.jar"
+cp pom.xml "$ARTIFACT_DIR/spark-moe_2.13-$VERSION.pom"
 COORD="org.sparkmoe:spark-moe_2.13:$VERSION"
 echo "installed $COORD into $REPO" >&2
 
