@@ -263,7 +263,7 @@ public final class SparkMoETrainer implements AutoCloseable {
             paramsB = de.beginStep(shared);
         } else {
             experts.beginStep();
-            paramsB = sc.broadcast(new Parameters[]{shared});
+            paramsB = StepBroadcast.ofShared(sc, shared);
         }
         StepBroadcast sharedB = new StepBroadcast(paramsB);
         List<JavaRDD<?>> persisted = new ArrayList<>();
@@ -390,7 +390,7 @@ public final class SparkMoETrainer implements AutoCloseable {
 
         void add(PartitionResult r) {
             if (r.sharedGrad() != null) {
-                // adopted, not copied: every record is the step's own (a deserialized task result, or a sum of them)
+                // adopted, not copied: every record is the step's own (a task result, deserialised or handed over in local mode, or a sum of them)
                 if (sharedGrad == null) sharedGrad = r.sharedGrad();
                 else sharedGrad.flat().axpy(1, r.sharedGrad().flat());
             }
@@ -510,21 +510,30 @@ public final class SparkMoETrainer implements AutoCloseable {
      * closure cleaner: {@code collect} hands it two Scala lambdas, which it parses with ASM from their
      * class files (read and inflated from the Spark jar) on every call; with a named function class
      * there is nothing to parse. That was about 40% of the driver thread's samples in a classifier step
-     * (BENCHMARKS.md, "Session-7 fit work").
+     * (BENCHMARKS.md, "Session-7 fit work"). With a local master the elements are not serialised at all
+     * ({@link LocalResults}): the driver gets the objects the tasks built.
      */
     static <T> List<T> collect(JavaRDD<T> rdd) {
         int n = rdd.getNumPartitions();
         List<Object> ids = new ArrayList<>(n);
         for (int i = 0; i < n; i++) ids.add(i);
         Object[][] parts = new Object[n][];
-        rdd.context().runJob(rdd.rdd(), new ToArray<T>(), scala.jdk.javaapi.CollectionConverters.asScala(ids).toSeq(),
-                new scala.runtime.AbstractFunction2<Object, Object[], scala.runtime.BoxedUnit>() {
-                    @Override
-                    public scala.runtime.BoxedUnit apply(Object index, Object[] part) {
-                        parts[(Integer) index] = part;
-                        return scala.runtime.BoxedUnit.UNIT;
-                    }
-                }, scala.reflect.ClassTag$.MODULE$.apply(Object[].class));
+        // local master: the tasks run in this JVM and hand their elements over by reference (LocalResults)
+        boolean local = rdd.context().isLocal();
+        long job = local ? LocalResults.open() : -1;
+        try {
+            rdd.context().runJob(rdd.rdd(), local ? new LocalResults.Keep<T>(job) : new ToArray<T>(),
+                    scala.jdk.javaapi.CollectionConverters.asScala(ids).toSeq(),
+                    new scala.runtime.AbstractFunction2<Object, Object[], scala.runtime.BoxedUnit>() {
+                        @Override
+                        public scala.runtime.BoxedUnit apply(Object index, Object[] part) {
+                            parts[(Integer) index] = local ? LocalResults.take(job, (Long) part[0]) : part;
+                            return scala.runtime.BoxedUnit.UNIT;
+                        }
+                    }, scala.reflect.ClassTag$.MODULE$.apply(Object[].class));
+        } finally {
+            if (local) LocalResults.close(job);
+        }
         List<T> all = new ArrayList<>();
         for (Object[] p : parts) {
             for (Object o : p) {

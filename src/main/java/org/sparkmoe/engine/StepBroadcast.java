@@ -37,11 +37,44 @@ record StepBroadcast(Broadcast<Parameters[]> broadcast) implements Serializable 
      * broadcast does besides (serialising and compressing every parameter into blocks no task reads,
      * their block-manager entries and their removal; a fifth of the driver thread's CPU in a
      * classifier step, BENCHMARKS.md "Session-8 fit work"). For a value nothing reads after the step
-     * (driver-held parameters, {@link DriverExperts#endStep}); the sharded placement keeps its step
-     * broadcasts for the expert state's lineage, and a real broadcast's blocks then hold the step's values.
+     * (driver-held parameters, {@link DriverExperts#endStep}); for the sharded placement's shared group,
+     * which the driver updates in place while the step's broadcast is kept: {@link #ofShared}.
      */
     static <T> Broadcast<T> of(org.apache.spark.api.java.JavaSparkContext sc, T value) {
         return sc.isLocal() ? new LocalHandoff<>(value) : sc.broadcast(value);
+    }
+
+    /** Copies of the shared group that destroyed handoffs gave back (softly held: a cache, dropped under memory pressure). */
+    private static final java.util.Deque<java.lang.ref.SoftReference<Parameters>> SPARE_COPIES = new java.util.concurrent.ConcurrentLinkedDeque<>();
+    /** Spare copies kept at most: a sharded run holds a step's copy until its lineage is cut (10 steps by default). */
+    private static final int MAX_SPARE_COPIES = 16;
+
+    /**
+     * The sharded placement's step broadcast of the shared group. Its expert state's lineage reads it
+     * until the next lineage checkpoint ({@link ShardedExperts#endStep}) while the driver updates
+     * {@code shared} in place, so it must hold the step's values: a real broadcast's blocks do (the
+     * parameters serialised and compressed each step: about 2 copies of the gate's 2·d·n weights,
+     * which grew the step's allocation with n); in local mode a {@link LocalHandoff} of a copy, taken
+     * from the copies that earlier steps' destroyed handoffs gave back, so that a step allocates none.
+     */
+    static Broadcast<Parameters[]> ofShared(org.apache.spark.api.java.JavaSparkContext sc, Parameters shared) {
+        if (!sc.isLocal()) return sc.broadcast(new Parameters[]{shared});
+        Parameters copy = null;
+        for (java.lang.ref.SoftReference<Parameters> r : SPARE_COPIES) {
+            Parameters p = r.get();
+            // remove() decides between two trainers' steps reaching for the same copy
+            if (p != null && p.layout().equals(shared.layout()) && p.precision() == shared.precision() && SPARE_COPIES.remove(r)) {
+                copy = p;
+                break;
+            }
+        }
+        if (copy == null) copy = shared.copy();
+        else copy.flat().copyFrom(shared.flat());
+        Parameters kept = copy;
+        return new LocalHandoff<>(new Parameters[]{kept}, v -> {
+            SPARE_COPIES.removeIf(r -> r.get() == null);
+            if (SPARE_COPIES.size() < MAX_SPARE_COPIES) SPARE_COPIES.addLast(new java.lang.ref.SoftReference<>(kept));
+        });
     }
 
     /**
@@ -52,11 +85,18 @@ record StepBroadcast(Broadcast<Parameters[]> broadcast) implements Serializable 
         private static final long serialVersionUID = 1L;
         private static final java.util.concurrent.atomic.AtomicLong NEXT = new java.util.concurrent.atomic.AtomicLong();
         private static final java.util.Map<Long, Object> VALUES = new java.util.concurrent.ConcurrentHashMap<>();
+        /** Called with the value when the driver's instance is destroyed (null: nothing; tasks' copies have none). */
+        private final transient java.util.function.Consumer<T> onDestroy;
+
+        LocalHandoff(T value) {
+            this(value, null);
+        }
 
         @SuppressWarnings("unchecked")
-        LocalHandoff(T value) {
+        LocalHandoff(T value, java.util.function.Consumer<T> onDestroy) {
             // negative ids: never one of Spark's broadcast ids in logs
             super(-1 - NEXT.getAndIncrement(), (scala.reflect.ClassTag<T>) scala.reflect.ClassTag$.MODULE$.AnyRef());
+            this.onDestroy = onDestroy;
             VALUES.put(id(), value);
         }
 
@@ -73,8 +113,10 @@ record StepBroadcast(Broadcast<Parameters[]> broadcast) implements Serializable 
         }
 
         @Override
+        @SuppressWarnings("unchecked")
         public void doDestroy(boolean blocking) {
-            VALUES.remove(id());
+            Object v = VALUES.remove(id());
+            if (v != null && onDestroy != null) onDestroy.accept((T) v);
         }
     }
 }
