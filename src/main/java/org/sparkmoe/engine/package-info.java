@@ -18,8 +18,8 @@
  * deserialising the data's lineage each time; {@code DataGroups} hands a local-routing step's task, one per
  * core, its group of data partitions, whose records it sums up the {@code ReductionTree}, and
  * {@code CachedGroups} the same groups for the step in one barrier stage; {@code NamedRDDs}
- * builds that step's RDDs without the closure cleaner, and {@code StepBroadcast} hands the driver-held
- * parameters to local mode's tasks without serialising them).
+ * builds that step's RDDs without the closure cleaner, {@code StepBroadcast} hands the driver-held
+ * parameters to local mode's tasks without serialising them, and {@code LocalResults} the tasks' results back).
  * {@link org.sparkmoe.engine.ExpertExchange} offers the expert half of a shuffle-routed step to step
  * drivers outside this package (the recurrent LM's, {@code engine.sequence}).
  * {@link org.sparkmoe.engine.EngineConfig} holds the settings ({@code BlasThreadsAdvice} warns when
