@@ -102,6 +102,25 @@ public final class Expert implements java.io.Serializable {
      * experts' parameters.
      */
     public void backward(Parameters p, Matrix x, ExpertWorkspace ws, Matrix dOut, Matrix dx, Parameters grad, boolean accumulate) {
+        backward(p, x, ws, dOut, dx, grad, accumulate, false);
+    }
+
+    /**
+     * {@link #backward(Parameters, Matrix, ExpertWorkspace, Matrix, Matrix, Parameters)} for a caller
+     * that has already added dOut's column sums into {@code grad}'s output bias ({@link #outputBiasGradient}),
+     * as {@code MoELayer} does while it gathers dOut, saving a pass over dOut.
+     */
+    public void backwardOutputBiasAdded(Parameters p, Matrix x, ExpertWorkspace ws, Matrix dOut, Matrix dx, Parameters grad) {
+        backward(p, x, ws, dOut, dx, grad, true, true);
+    }
+
+    /** The output bias b2's block of a gradient of this expert's layout. */
+    public Matrix outputBiasGradient(Parameters grad) {
+        return grad.get(IB2);
+    }
+
+    private void backward(Parameters p, Matrix x, ExpertWorkspace ws, Matrix dOut, Matrix dx, Parameters grad, boolean accumulate,
+                          boolean outputBiasAdded) {
         int m = x.rows();
         Matrix h = ws.hidden(m);
         Matrix dh = ws.hiddenGradient(m);
@@ -111,11 +130,13 @@ public final class Expert implements java.io.Serializable {
             grad.get(IB2).fill(0);
         }
         dh.gemm(1, dOut, false, p.get(IW2), true, 0);
-        dh.reluMask(h);
+        // the ReLU mask and b1's gradient in one pass over dh
+        dh.reluMaskAddColumnSums(h, grad.get(IB1));
         grad.get(IW2).gemm(1, h, true, dOut, false, beta);
-        dOut.addColumnSumsTo(grad.get(IB2));
+        if (!outputBiasAdded) {
+            dOut.addColumnSumsTo(grad.get(IB2));
+        }
         grad.get(IW1).gemm(1, x, true, dh, false, beta);
-        dh.addColumnSumsTo(grad.get(IB1));
         if (dx != null) {
             dx.gemm(1, dh, false, p.get(IW1), true, 0);
         }

@@ -119,12 +119,15 @@ public final class MoELayer implements java.io.Serializable {
             int s = routing.start(e);
             Matrix dOut = ws.expertGradOut.slice(s * d, c, d);
             Matrix dIn = ws.expertGradIn.slice(s * d, c, d);
-            // dL/dG of each entry (dY . E(x)) and dL/dE(x) = G dY, from one read of each dY row
-            dOut.gatherScaledRowsDot(dY, routing.rows(), s, c, routing.gates(), ws.expertOut.slice(s * d, c, d), ws.gateDots);
+            // dL/dG of each entry (dY . E(x)) and dL/dE(x) = G dY, from one read of each dY row, with dE(x)'s
+            // column sums (the expert's output bias gradient) added as the rows are written
+            dOut.gatherScaledRowsDot(dY, routing.rows(), s, c, routing.gates(), ws.expertOut.slice(s * d, c, d), ws.gateDots,
+                    expert.outputBiasGradient(expertGrads[e]));
             for (int q = 0; q < c; q++) {
                 dGate[routing.rows()[s + q] * slots + routing.slots()[s + q]] = ws.gateDots[q];
             }
-            expert.backward(experts[e], ws.expertIn.slice(s * d, c, d), ws.expertWorkspace(e), dOut, dIn, expertGrads[e]);
+            expert.backwardOutputBiasAdded(experts[e], ws.expertIn.slice(s * d, c, d), ws.expertWorkspace(e), dOut, dIn,
+                    expertGrads[e]);
         }
         // backward combine row by row, as in the forward pass (no clearing of dx, no per-expert scatter)
         dx.sumRowsOf(ws.expertGradIn, routing.entryOf(), routing.slotsPerRow(), null, null);

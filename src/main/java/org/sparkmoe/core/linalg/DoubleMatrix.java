@@ -153,6 +153,12 @@ public final class DoubleMatrix extends Matrix {
     }
 
     @Override
+    public void reluMaskAddColumnSums(Matrix activation, Matrix columnSums) {
+        reluMask(activation);
+        addColumnSumsTo(columnSums);
+    }
+
+    @Override
     public void addColumnSumsTo(Matrix out) {
         double[] od = ((DoubleMatrix) out).data;
         int oo = out.offset;
@@ -205,6 +211,15 @@ public final class DoubleMatrix extends Matrix {
                 int ro = residual.offset + r * residual.cols;
                 for (int c = 0; c < cols; c++) data[o + c] += rd[ro + c];
             }
+        }
+    }
+
+    @Override
+    public void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other, double[] dots,
+                                    Matrix columnSums) {
+        gatherScaledRowsDot(src, index, from, count, scale, other, dots);
+        if (columnSums != null) {
+            topRows(count).addColumnSumsTo(columnSums);
         }
     }
 

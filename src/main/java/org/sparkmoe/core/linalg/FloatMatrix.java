@@ -186,6 +186,27 @@ public final class FloatMatrix extends Matrix {
     }
 
     @Override
+    public void reluMaskAddColumnSums(Matrix activation, Matrix columnSums) {
+        checkSameShape(activation);
+        float[] ad = ((FloatMatrix) activation).data;
+        int ao = activation.offset;
+        float[] sd = ((FloatMatrix) columnSums).data;
+        int so = columnSums.offset;
+        // the mask of reluMask, and each masked row added into the sums as it is written (rows in order,
+        // so the sums are addColumnSumsTo's bit for bit)
+        for (int r = 0; r < rows; r++) {
+            int o = offset + r * cols, a = ao + r * cols;
+            for (int c = 0; c < cols; c++) {
+                int ab = Float.floatToRawIntBits(ad[a + c]);
+                int mask = (-ab & ~ab) >> 31;
+                float v = Float.intBitsToFloat(Float.floatToRawIntBits(data[o + c] + 0f) & mask);
+                data[o + c] = v;
+                sd[so + c] += v;
+            }
+        }
+    }
+
+    @Override
     public void addColumnSumsTo(Matrix out) {
         float[] od = ((FloatMatrix) out).data;
         int oo = out.offset;
@@ -243,6 +264,16 @@ public final class FloatMatrix extends Matrix {
 
     @Override
     public void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other, double[] dots) {
+        gatherScaledRowsDot(src, index, from, count, scale, other, dots, null);
+    }
+
+    @Override
+    public void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other, double[] dots,
+                                    Matrix columnSums) {
+        if (columnSums != null) {
+            gatherScaledRowsDotSums(src, index, from, count, scale, other, dots, (FloatMatrix) columnSums);
+            return;
+        }
         float[] sd = ((FloatMatrix) src).data;
         float[] od = ((FloatMatrix) other).data;
         int r = 0;
@@ -274,6 +305,53 @@ public final class FloatMatrix extends Matrix {
                 float v0 = sd[s0 + c];
                 a0 += v0 * od[o0 + c];
                 data[d0 + c] = v0 * f0;
+            }
+            dots[r] = a0;
+        }
+    }
+
+    /**
+     * gatherScaledRowsDot with the written rows' column sums added into {@code sums}: row r's, then row
+     * r + 1's (addColumnSumsTo's order). The loop is bound by the dots' dependent additions, so the
+     * sums ride along at little cost instead of a second pass over the gathered rows.
+     */
+    private void gatherScaledRowsDotSums(Matrix src, int[] index, int from, int count, double[] scale, Matrix other,
+                                         double[] dots, FloatMatrix sums) {
+        float[] sd = ((FloatMatrix) src).data;
+        float[] od = ((FloatMatrix) other).data;
+        float[] cs = sums.data;
+        int co = sums.offset;
+        int r = 0;
+        for (; r + 1 < count; r += 2) {
+            int s0 = src.offset + index[from + r] * src.cols, s1 = src.offset + index[from + r + 1] * src.cols;
+            int o0 = other.offset + r * other.cols, o1 = o0 + other.cols;
+            int d0 = offset + r * cols, d1 = d0 + cols;
+            float f0 = (float) scale[from + r], f1 = (float) scale[from + r + 1];
+            double a0 = 0, a1 = 0;
+            for (int c = 0; c < cols; c++) {
+                float v0 = sd[s0 + c], v1 = sd[s1 + c];
+                a0 += v0 * od[o0 + c];
+                a1 += v1 * od[o1 + c];
+                float w0 = v0 * f0, w1 = v1 * f1;
+                data[d0 + c] = w0;
+                data[d1 + c] = w1;
+                cs[co + c] = (cs[co + c] + w0) + w1;
+            }
+            dots[r] = a0;
+            dots[r + 1] = a1;
+        }
+        for (; r < count; r++) {
+            int s0 = src.offset + index[from + r] * src.cols;
+            int o0 = other.offset + r * other.cols;
+            int d0 = offset + r * cols;
+            float f0 = (float) scale[from + r];
+            double a0 = 0;
+            for (int c = 0; c < cols; c++) {
+                float v0 = sd[s0 + c];
+                a0 += v0 * od[o0 + c];
+                float w0 = v0 * f0;
+                data[d0 + c] = w0;
+                cs[co + c] += w0;
             }
             dots[r] = a0;
         }

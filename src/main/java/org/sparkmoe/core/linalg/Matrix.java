@@ -111,6 +111,12 @@ public abstract sealed class Matrix implements java.io.Serializable permits Floa
     /** Zeroes the elements where {@code activation} (same shape) is not positive: the ReLU backward mask. */
     public abstract void reluMask(Matrix activation);
 
+    /**
+     * {@link #reluMask} then {@link #addColumnSumsTo}{@code (columnSums)}, in one pass: the same values,
+     * without reading the masked gradient a second time (the hidden layer's bias gradient).
+     */
+    public abstract void reluMaskAddColumnSums(Matrix activation, Matrix columnSums);
+
     /** {@code out} (1 x cols) += the column sums of this: bias gradients. */
     public abstract void addColumnSumsTo(Matrix out);
 
@@ -141,6 +147,15 @@ public abstract sealed class Matrix implements java.io.Serializable permits Floa
      */
     public abstract void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other,
                                              double[] dots);
+
+    /**
+     * {@link #gatherScaledRowsDot(Matrix, int[], int, int, double[], Matrix, double[])}, then, when
+     * {@code columnSums} is non-null, {@link #addColumnSumsTo}{@code (columnSums)} over the rows written:
+     * the same values in one pass (the output bias gradient of an expert while its upstream gradient is
+     * gathered).
+     */
+    public abstract void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other,
+                                             double[] dots, Matrix columnSums);
 
     /** Multiplies row r by {@code s[from + r]}. */
     public abstract void scaleRows(double[] s, int from);

@@ -150,6 +150,49 @@ class MatrixTest {
         }
     }
 
+    /** The fused column sums are those of the rows written, added in row order: addColumnSumsTo's bits. */
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void fusedColumnSumsAreAddColumnSumsToBitForBit(Precision p) {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        int cols = 6;
+        Matrix src = randomView(p, 8, cols, rnd);
+        int[] index = {9, 9, 3, 0, 7, 3, 5};
+        double[] scale = {9, 9, 0.25, -1.5, 0.7, 0.1, 2.2};
+        for (int count : new int[]{4, 5}) {
+            Matrix other = randomView(p, count, cols, rnd);
+            Matrix expected = view(p, count, cols, (r, c) -> 0);
+            double[] expectedDots = new double[count];
+            expected.gatherScaledRowsDot(src, index, 2, count, scale, other, expectedDots);
+            Matrix expectedSums = randomView(p, 1, cols, new java.util.SplittableRandom(count));
+            expected.addColumnSumsTo(expectedSums);
+            Matrix actual = view(p, count, cols, (r, c) -> 0);
+            double[] dots = new double[count];
+            Matrix sums = randomView(p, 1, cols, new java.util.SplittableRandom(count));
+            actual.gatherScaledRowsDot(src, index, 2, count, scale, other, dots, sums);
+            assertSameBits(expected, actual);
+            assertSameBits(expectedSums, sums);
+            assertPaddingIntact(actual);
+            assertPaddingIntact(sums);
+            for (int r = 0; r < count; r++) {
+                assertEquals(Double.doubleToRawLongBits(expectedDots[r]), Double.doubleToRawLongBits(dots[r]), "dot " + r);
+            }
+        }
+        Matrix act = randomView(p, 5, cols, rnd);
+        Matrix g = randomView(p, 5, cols, rnd);
+        Matrix expected = view(p, 5, cols, (r, c) -> 0);
+        expected.copyFrom(g);
+        expected.reluMask(act);
+        Matrix expectedSums = randomView(p, 1, cols, new java.util.SplittableRandom(3));
+        expected.addColumnSumsTo(expectedSums);
+        Matrix sums = randomView(p, 1, cols, new java.util.SplittableRandom(3));
+        g.reluMaskAddColumnSums(act, sums);
+        assertSameBits(expected, g);
+        assertSameBits(expectedSums, sums);
+        assertPaddingIntact(g);
+        assertPaddingIntact(sums);
+    }
+
     @ParameterizedTest
     @EnumSource(Precision.class)
     void addColumnSumsToAccumulatesIntoAnOffsetVector(Precision p) {
