@@ -80,10 +80,14 @@ public final class Expert implements java.io.Serializable {
     public void forward(Parameters p, Matrix x, ExpertWorkspace ws, Matrix out) {
         int m = x.rows();
         Matrix h = ws.hidden(m);
-        h.gemm(1, x, false, p.get(IW1), false, 0);
-        h.addRowVectorRelu(p.get(IB1));
-        out.gemm(1, h, false, p.get(IW2), false, 0);
-        out.addRowVector(p.get(IB2));
+        // the biases are written first and the GEMMs add onto them (beta = 1): BLAS then neither clears C
+        // (a memset of each output: 4% of configuration 4's task CPU) nor leaves a bias pass to follow.
+        // The sums differ from x W + b only when BLAS splits k into blocks (k = d or h over its block size)
+        h.setRowsTo(p.get(IB1));
+        h.gemm(1, x, false, p.get(IW1), false, 1);
+        h.reluInPlace();
+        out.setRowsTo(p.get(IB2));
+        out.gemm(1, h, false, p.get(IW2), false, 1);
     }
 
     /**

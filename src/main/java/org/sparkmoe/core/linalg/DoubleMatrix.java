@@ -120,6 +120,15 @@ public final class DoubleMatrix extends Matrix {
     }
 
     @Override
+    public void setRowsTo(Matrix row) {
+        if (row.cols != cols) {
+            throw new IllegalArgumentException("row of " + row.cols + " columns for " + this);
+        }
+        double[] rd = ((DoubleMatrix) row).data;
+        for (int r = 0; r < rows; r++) System.arraycopy(rd, row.offset, data, offset + r * cols, cols);
+    }
+
+    @Override
     public void addRowVector(Matrix bias) {
         double[] bd = ((DoubleMatrix) bias).data;
         int bo = bias.offset;

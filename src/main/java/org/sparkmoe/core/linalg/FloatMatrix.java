@@ -130,6 +130,21 @@ public final class FloatMatrix extends Matrix {
     }
 
     @Override
+    public void setRowsTo(Matrix row) {
+        if (row.cols != cols) {
+            throw new IllegalArgumentException("row of " + row.cols + " columns for " + this);
+        }
+        float[] rd = ((FloatMatrix) row).data;
+        int ro = row.offset;
+        // a loop, not System.arraycopy: a row is short (64 floats in configuration 4) and the copy stub's
+        // call per row cost more than the vectorised loop
+        for (int r = 0; r < rows; r++) {
+            int o = offset + r * cols;
+            for (int c = 0; c < cols; c++) data[o + c] = rd[ro + c];
+        }
+    }
+
+    @Override
     public void addRowVector(Matrix bias) {
         float[] bd = ((FloatMatrix) bias).data;
         int bo = bias.offset;

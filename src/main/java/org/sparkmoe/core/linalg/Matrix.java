@@ -95,6 +95,9 @@ public abstract sealed class Matrix implements java.io.Serializable permits Floa
      */
     public abstract void gemm(double alpha, Matrix a, boolean transA, Matrix b, boolean transB, double beta);
 
+    /** Sets every row to the 1 x cols row vector {@code row}. */
+    public abstract void setRowsTo(Matrix row);
+
     /** Adds the 1 x cols row vector {@code bias} to every row. */
     public abstract void addRowVector(Matrix bias);
 

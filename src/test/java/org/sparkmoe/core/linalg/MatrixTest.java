@@ -150,6 +150,19 @@ class MatrixTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void setRowsToCopiesTheRowIntoEveryRow(Precision p) {
+        Matrix row = view(p, 1, 3, (r, c) -> 7 + c);
+        Matrix m = view(p, 4, 3, (r, c) -> -1);
+        m.setRowsTo(row);
+        for (int r = 0; r < 4; r++) {
+            for (int c = 0; c < 3; c++) assertEquals(7 + c, m.get(r, c), 0);
+        }
+        assertPaddingIntact(m);
+        assertThrows(IllegalArgumentException.class, () -> m.setRowsTo(view(p, 1, 2, (r, c) -> 0)));
+    }
+
     /** The fused column sums are those of the rows written, added in row order: addColumnSumsTo's bits. */
     @ParameterizedTest
     @EnumSource(Precision.class)
