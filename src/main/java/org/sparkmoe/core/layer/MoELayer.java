@@ -108,7 +108,11 @@ public final class MoELayer implements java.io.Serializable {
         Routing routing = ws.routing;
         int d = x.cols();
         int total = routing.entries();
-        ws.expertGradOut = Buffers.ensureRows(ws.expertGradOut, ws.precision, total, d);
+        // dE(x) of one expert at a time in one buffer the size of the largest expert batch, reused by each
+        // expert in turn (it stays in cache), where the experts' dE(x)s side by side would be all entries
+        int largest = 0;
+        for (int e = 0; e < numExperts(); e++) largest = Math.max(largest, routing.count(e));
+        ws.expertGradOut = Buffers.ensureRows(ws.expertGradOut, ws.precision, largest, d);
         ws.expertGradIn = Buffers.ensureRows(ws.expertGradIn, ws.precision, total, d);
         ws.gateDots = Buffers.ensure(ws.gateDots, total);
         double[] dGate = ws.gate.gateGradient();
@@ -117,7 +121,7 @@ public final class MoELayer implements java.io.Serializable {
             int c = routing.count(e);
             if (c == 0) continue;
             int s = routing.start(e);
-            Matrix dOut = ws.expertGradOut.slice(s * d, c, d);
+            Matrix dOut = ws.expertGradOut.topRows(c);
             Matrix dIn = ws.expertGradIn.slice(s * d, c, d);
             // dL/dG of each entry (dY . E(x)) and dL/dE(x) = G dY, from one read of each dY row, with dE(x)'s
             // column sums (the expert's output bias gradient) added as the rows are written
@@ -143,6 +147,7 @@ public final class MoELayer implements java.io.Serializable {
         private final GatingState gate;
         private final Routing routing;
         private final ExpertWorkspace[] expertWorkspaces;
+        private final ExpertWorkspace hiddenGradients;
         private Matrix expertIn, expertOut, expertGradOut, expertGradIn;
         private double[] gateDots;
 
@@ -151,11 +156,13 @@ public final class MoELayer implements java.io.Serializable {
             this.gate = gating.newState(precision);
             this.routing = new Routing(gating.numExperts());
             this.expertWorkspaces = new ExpertWorkspace[gating.numExperts()];
+            this.hiddenGradients = new ExpertWorkspace(precision, expert.hidden());
         }
 
         ExpertWorkspace expertWorkspace(int e) {
             if (expertWorkspaces[e] == null) {
-                expertWorkspaces[e] = new ExpertWorkspace(precision, expert.hidden());
+                // the experts' backward passes run one after another: one hidden gradient buffer for all
+                expertWorkspaces[e] = ExpertWorkspace.sharingGradientOf(hiddenGradients);
             }
             return expertWorkspaces[e];
         }
