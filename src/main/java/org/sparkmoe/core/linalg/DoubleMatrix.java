@@ -280,6 +280,14 @@ public final class DoubleMatrix extends Matrix {
     }
 
     @Override
+    public int firstNonFinite() {
+        for (int i = 0, n = size(); i < n; i++) {
+            if (!Double.isFinite(data[offset + i])) return i;
+        }
+        return -1;
+    }
+
+    @Override
     public void getRow(int r, double[] dst) {
         int o = offset + r * cols;
         for (int c = 0; c < cols; c++) dst[c] = data[o + c];

@@ -169,6 +169,9 @@ public abstract sealed class Matrix implements java.io.Serializable permits Floa
     /** Row r of this += s * row {@code srcRow} of {@code src}. */
     public abstract void addScaledRow(int r, Matrix src, int srcRow, double s);
 
+    /** The flat index of the first NaN or infinite element, or -1 when every element is finite. */
+    public abstract int firstNonFinite();
+
     /** Copies row r into {@code dst[0..cols)} as doubles. */
     public abstract void getRow(int r, double[] dst);
 

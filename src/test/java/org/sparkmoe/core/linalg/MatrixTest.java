@@ -152,6 +152,21 @@ class MatrixTest {
 
     @ParameterizedTest
     @EnumSource(Precision.class)
+    void firstNonFiniteFindsNaNAndInfinitiesInAView(Precision p) {
+        Matrix m = view(p, 3, 5, (r, c) -> r - c);
+        assertEquals(-1, m.firstNonFinite());
+        m.set(2, 1, Double.MAX_VALUE);
+        assertEquals(p == Precision.F32 ? 11 : -1, m.firstNonFinite(), "float32 overflows to infinity");
+        m.set(2, 1, 0);
+        m.set(1, 3, Double.NEGATIVE_INFINITY);
+        m.set(2, 4, Double.NaN);
+        assertEquals(8, m.firstNonFinite());
+        m.set(1, 3, 1e-40);
+        assertEquals(14, m.firstNonFinite());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
     void setRowsToCopiesTheRowIntoEveryRow(Precision p) {
         Matrix row = view(p, 1, 3, (r, c) -> 7 + c);
         Matrix m = view(p, 4, 3, (r, c) -> -1);
