@@ -113,7 +113,10 @@ public final class MoELayer implements java.io.Serializable {
         int largest = 0;
         for (int e = 0; e < numExperts(); e++) largest = Math.max(largest, routing.count(e));
         ws.expertGradOut = Buffers.ensureRows(ws.expertGradOut, ws.precision, largest, d);
-        ws.expertGradIn = Buffers.ensureRows(ws.expertGradIn, ws.precision, total, d);
+        // dL/dx of one expert at a time too, added into dx row by row as each expert finishes: experts in
+        // ascending order, so each row of dx is the same sum, in the same order, as a combine after the loop
+        ws.expertGradIn = Buffers.ensureRows(ws.expertGradIn, ws.precision, largest, d);
+        dx.fill(0);
         ws.gateDots = Buffers.ensure(ws.gateDots, total);
         double[] dGate = ws.gate.gateGradient();
         int slots = ws.gate.slots();
@@ -122,7 +125,7 @@ public final class MoELayer implements java.io.Serializable {
             if (c == 0) continue;
             int s = routing.start(e);
             Matrix dOut = ws.expertGradOut.topRows(c);
-            Matrix dIn = ws.expertGradIn.slice(s * d, c, d);
+            Matrix dIn = ws.expertGradIn.topRows(c);
             // dL/dG of each entry (dY . E(x)) and dL/dE(x) = G dY, from one read of each dY row, with dE(x)'s
             // column sums (the expert's output bias gradient) added as the rows are written
             dOut.gatherScaledRowsDot(dY, routing.rows(), s, c, routing.gates(), ws.expertOut.slice(s * d, c, d), ws.gateDots,
@@ -132,9 +135,8 @@ public final class MoELayer implements java.io.Serializable {
             }
             expert.backwardOutputBiasAdded(experts[e], ws.expertIn.slice(s * d, c, d), ws.expertWorkspace(e), dOut, dIn,
                     expertGrads[e]);
+            dx.scatterAddRows(dIn, routing.rows(), s, c, null);
         }
-        // backward combine row by row, as in the forward pass (no clearing of dx, no per-expert scatter)
-        dx.sumRowsOf(ws.expertGradIn, routing.entryOf(), routing.slotsPerRow(), null, null);
         gating.backward(shared, x, ws.gate, statsGradient, sharedGrad, dx);
         if (residual) {
             dx.axpy(1, dY);
