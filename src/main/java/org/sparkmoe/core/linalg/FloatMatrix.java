@@ -285,60 +285,15 @@ public final class FloatMatrix extends Matrix {
     @Override
     public void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other, double[] dots,
                                     Matrix columnSums) {
-        if (columnSums != null) {
-            gatherScaledRowsDotSums(src, index, from, count, scale, other, dots, (FloatMatrix) columnSums);
-            return;
-        }
         float[] sd = ((FloatMatrix) src).data;
         float[] od = ((FloatMatrix) other).data;
+        float[] cs = columnSums == null ? null : ((FloatMatrix) columnSums).data;
+        int co = columnSums == null ? 0 : columnSums.offset;
         int r = 0;
-        // two rows at a time: each dot is a chain of dependent double additions (kept in column order, so
-        // bit for bit dotRows), and two independent chains hide each other's latency
-        for (; r + 1 < count; r += 2) {
-            int s0 = src.offset + index[from + r] * src.cols, s1 = src.offset + index[from + r + 1] * src.cols;
-            int o0 = other.offset + r * other.cols, o1 = o0 + other.cols;
-            int d0 = offset + r * cols, d1 = d0 + cols;
-            float f0 = (float) scale[from + r], f1 = (float) scale[from + r + 1];
-            double a0 = 0, a1 = 0;
-            for (int c = 0; c < cols; c++) {
-                float v0 = sd[s0 + c], v1 = sd[s1 + c];
-                a0 += v0 * od[o0 + c];
-                a1 += v1 * od[o1 + c];
-                data[d0 + c] = v0 * f0;
-                data[d1 + c] = v1 * f1;
-            }
-            dots[r] = a0;
-            dots[r + 1] = a1;
-        }
-        for (; r < count; r++) {
-            int s0 = src.offset + index[from + r] * src.cols;
-            int o0 = other.offset + r * other.cols;
-            int d0 = offset + r * cols;
-            float f0 = (float) scale[from + r];
-            double a0 = 0;
-            for (int c = 0; c < cols; c++) {
-                float v0 = sd[s0 + c];
-                a0 += v0 * od[o0 + c];
-                data[d0 + c] = v0 * f0;
-            }
-            dots[r] = a0;
-        }
-    }
-
-    /**
-     * gatherScaledRowsDot with the written rows' column sums added into {@code sums}: row r's, then row
-     * r + 1's (addColumnSumsTo's order). The loop is bound by the dots' dependent additions, so the
-     * sums ride along at little cost instead of a second pass over the gathered rows.
-     */
-    private void gatherScaledRowsDotSums(Matrix src, int[] index, int from, int count, double[] scale, Matrix other,
-                                         double[] dots, FloatMatrix sums) {
-        float[] sd = ((FloatMatrix) src).data;
-        float[] od = ((FloatMatrix) other).data;
-        float[] cs = sums.data;
-        int co = sums.offset;
-        int r = 0;
-        // four rows at a time: four independent dot chains (each still in column order) where two left the
-        // loop waiting on the additions' latency
+        // four rows at a time: each dot is a chain of dependent double additions (kept in column order, so
+        // bit for bit dotRows), and four independent chains hide each other's latency; the column sums add
+        // row r's, then row r + 1's, ... (addColumnSumsTo's order) and ride along in the additions' shadow
+        // (the test of cs is loop-invariant: C2 unswitches it)
         for (; r + 3 < count; r += 4) {
             int s0 = src.offset + index[from + r] * src.cols, s1 = src.offset + index[from + r + 1] * src.cols;
             int s2 = src.offset + index[from + r + 2] * src.cols, s3 = src.offset + index[from + r + 3] * src.cols;
@@ -358,30 +313,14 @@ public final class FloatMatrix extends Matrix {
                 data[d1 + c] = w1;
                 data[d2 + c] = w2;
                 data[d3 + c] = w3;
-                cs[co + c] = (((cs[co + c] + w0) + w1) + w2) + w3;
+                if (cs != null) {
+                    cs[co + c] = (((cs[co + c] + w0) + w1) + w2) + w3;
+                }
             }
             dots[r] = a0;
             dots[r + 1] = a1;
             dots[r + 2] = a2;
             dots[r + 3] = a3;
-        }
-        for (; r + 1 < count; r += 2) {
-            int s0 = src.offset + index[from + r] * src.cols, s1 = src.offset + index[from + r + 1] * src.cols;
-            int o0 = other.offset + r * other.cols, o1 = o0 + other.cols;
-            int d0 = offset + r * cols, d1 = d0 + cols;
-            float f0 = (float) scale[from + r], f1 = (float) scale[from + r + 1];
-            double a0 = 0, a1 = 0;
-            for (int c = 0; c < cols; c++) {
-                float v0 = sd[s0 + c], v1 = sd[s1 + c];
-                a0 += v0 * od[o0 + c];
-                a1 += v1 * od[o1 + c];
-                float w0 = v0 * f0, w1 = v1 * f1;
-                data[d0 + c] = w0;
-                data[d1 + c] = w1;
-                cs[co + c] = (cs[co + c] + w0) + w1;
-            }
-            dots[r] = a0;
-            dots[r + 1] = a1;
         }
         for (; r < count; r++) {
             int s0 = src.offset + index[from + r] * src.cols;
@@ -394,7 +333,9 @@ public final class FloatMatrix extends Matrix {
                 a0 += v0 * od[o0 + c];
                 float w0 = v0 * f0;
                 data[d0 + c] = w0;
-                cs[co + c] += w0;
+                if (cs != null) {
+                    cs[co + c] += w0;
+                }
             }
             dots[r] = a0;
         }

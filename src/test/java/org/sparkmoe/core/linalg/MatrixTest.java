@@ -132,7 +132,7 @@ class MatrixTest {
         Matrix src = randomView(p, 8, cols, rnd);
         int[] index = {9, 9, 3, 0, 7, 3, 5};
         double[] scale = {9, 9, 0.25, -1.5, 0.7, 0.1, 2.2};
-        for (int count : new int[]{4, 5}) { // even and odd: the kernel takes rows two at a time
+        for (int count : new int[]{3, 4, 5}) { // the kernel takes rows four at a time, then one at a time
             Matrix other = randomView(p, count, cols, rnd);
             Matrix expected = view(p, count, cols, (r, c) -> 0);
             expected.gatherRows(src, index, 2, count);
@@ -147,6 +147,17 @@ class MatrixTest {
             for (int r = 0; r < count; r++) {
                 assertEquals(Double.doubleToRawLongBits(expectedDots[r]), Double.doubleToRawLongBits(dots[r]), "dot " + r);
             }
+            // with the column sums of the rows written: addColumnSumsTo's bits, the rest unchanged
+            Matrix expectedSums = randomView(p, 1, cols, new java.util.SplittableRandom(count));
+            expected.addColumnSumsTo(expectedSums);
+            Matrix sums = randomView(p, 1, cols, new java.util.SplittableRandom(count));
+            Matrix withSums = view(p, count, cols, (r, c) -> 0);
+            double[] sumDots = new double[count];
+            withSums.gatherScaledRowsDot(src, index, 2, count, scale, other, sumDots, sums);
+            assertSameBits(expected, withSums);
+            assertSameBits(expectedSums, sums);
+            assertPaddingIntact(sums);
+            for (int r = 0; r < count; r++) assertEquals(Double.doubleToRawLongBits(dots[r]), Double.doubleToRawLongBits(sumDots[r]));
         }
     }
 
@@ -178,34 +189,12 @@ class MatrixTest {
         assertThrows(IllegalArgumentException.class, () -> m.setRowsTo(view(p, 1, 2, (r, c) -> 0)));
     }
 
-    /** The fused column sums are those of the rows written, added in row order: addColumnSumsTo's bits. */
+    /** The ReLU mask with its column sums added: reluMask then addColumnSumsTo, bit for bit. */
     @ParameterizedTest
     @EnumSource(Precision.class)
-    void fusedColumnSumsAreAddColumnSumsToBitForBit(Precision p) {
+    void reluMaskAddColumnSumsIsMaskThenAddColumnSumsBitForBit(Precision p) {
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
         int cols = 6;
-        Matrix src = randomView(p, 8, cols, rnd);
-        int[] index = {9, 9, 3, 0, 7, 3, 5};
-        double[] scale = {9, 9, 0.25, -1.5, 0.7, 0.1, 2.2};
-        for (int count : new int[]{4, 5}) {
-            Matrix other = randomView(p, count, cols, rnd);
-            Matrix expected = view(p, count, cols, (r, c) -> 0);
-            double[] expectedDots = new double[count];
-            expected.gatherScaledRowsDot(src, index, 2, count, scale, other, expectedDots);
-            Matrix expectedSums = randomView(p, 1, cols, new java.util.SplittableRandom(count));
-            expected.addColumnSumsTo(expectedSums);
-            Matrix actual = view(p, count, cols, (r, c) -> 0);
-            double[] dots = new double[count];
-            Matrix sums = randomView(p, 1, cols, new java.util.SplittableRandom(count));
-            actual.gatherScaledRowsDot(src, index, 2, count, scale, other, dots, sums);
-            assertSameBits(expected, actual);
-            assertSameBits(expectedSums, sums);
-            assertPaddingIntact(actual);
-            assertPaddingIntact(sums);
-            for (int r = 0; r < count; r++) {
-                assertEquals(Double.doubleToRawLongBits(expectedDots[r]), Double.doubleToRawLongBits(dots[r]), "dot " + r);
-            }
-        }
         Matrix act = randomView(p, 5, cols, rnd);
         Matrix g = randomView(p, 5, cols, rnd);
         Matrix expected = view(p, 5, cols, (r, c) -> 0);
