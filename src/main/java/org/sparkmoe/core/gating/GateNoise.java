@@ -13,6 +13,8 @@ public final class GateNoise {
     private static final double INV_2_52 = 1.0 / (1L << 52);
     /** Counter increment between the polar method's attempts for one pair of streams (odd: a full period). */
     private static final long ATTEMPT_STRIDE = 0x632BE59BD9B4E019L;
+    /** An attempt's second hash is of its first plus this. */
+    private static final long SECOND_HASH = 0x9E3779B97F4A7C15L;
 
     private final long seed;
     private final long step;
@@ -67,6 +69,13 @@ public final class GateNoise {
     /**
      * {@code out[off + i] = sampleForRow(rowKey, firstStream + i)} for i in [0, count): the same values,
      * each pair of streams from one draw of the polar method instead of one draw per stream.
+     *
+     * <p>Two passes over the row's pairs, so that no pair waits for another's accept test: the first
+     * writes every pair's first attempt (u, v), hashes only, no branch on the data; the second
+     * recomputes q from them, takes the log, division and root of the accepted pairs (independent
+     * iterations the core overlaps) and redraws the rejected ones (1 - pi/4 of them) from the start. In
+     * one pass each pair's accept test waited on its two dependent hashes and a wrong guess there
+     * discarded the next pair's work: 17.6 ns a stream at n = 16 against about half of that.
      */
     public void fillRow(long rowKey, int firstStream, int count, double[] out, int off) {
         if (!enabled) {
@@ -74,15 +83,30 @@ public final class GateNoise {
             return;
         }
         int end = firstStream + count;
-        for (int s = firstStream; s < end; ) {
-            if ((s & 1) != 0 || s + 1 == end) {
-                out[off + s - firstStream] = normalForRow(rowKey, s);
-                s++;
+        int s = firstStream;
+        if ((s & 1) != 0 && s < end) {
+            out[off] = normalForRow(rowKey, s);
+            s++;
+        }
+        int pairsEnd = s + ((end - s) & ~1);
+        int o0 = off - firstStream;
+        for (int t = s; t < pairsEnd; t += 2) {
+            long h = mix64(pairCounter(rowKey, t >> 1));
+            out[o0 + t] = uniformSymmetric(h);
+            out[o0 + t + 1] = uniformSymmetric(mix64(h + SECOND_HASH));
+        }
+        for (int t = s; t < pairsEnd; t += 2) {
+            double u = out[o0 + t], v = out[o0 + t + 1];
+            double q = u * u + v * v;
+            if (q < 1.0) {
+                double f = Math.sqrt(-2.0 * Math.log(q) / q);
+                out[o0 + t] = u * f;
+                out[o0 + t + 1] = v * f;
             } else {
-                polarPair(rowKey, s >> 1, out, off + s - firstStream);
-                s += 2;
+                polarPair(rowKey, t >> 1, out, o0 + t);
             }
         }
+        if (pairsEnd < end) out[o0 + pairsEnd] = normalForRow(rowKey, pairsEnd);
     }
 
     private static long rowKey(long seed, long step, long exampleId) {
@@ -118,7 +142,7 @@ public final class GateNoise {
         double u, v, q;
         do {
             long h = mix64(c);
-            long h2 = mix64(h + 0x9E3779B97F4A7C15L);
+            long h2 = mix64(h + SECOND_HASH);
             c += ATTEMPT_STRIDE;
             u = uniformSymmetric(h);
             v = uniformSymmetric(h2);
