@@ -2,33 +2,52 @@ package org.sparkmoe.core.gating;
 
 /**
  * The gate's per-(row, expert) functions to float precision for the float32 hot path: softplus and its
- * derivative (the noise scale, eq. 4) and the normal CDF Phi and density phi (the load estimator, eq. 9, and its gradient), by cubic
- * Hermite interpolation in tables of exact values and exact derivatives. A lookup is a few loads and
- * about fifteen multiply-adds, against an exp, a log and a division (softplus) or an exp and a division
- * (Phi); the backward pass's density phi from the same table: these run for every pair, and in float32 their own rounding is of the size
- * of the tables' error. The float64 path keeps the exact forms, so gradient checks test our derivatives.
+ * derivative (the noise scale, eq. 4) and the normal CDF Phi and density phi (the load estimator, eq. 9, and
+ * its gradient), by cubic Hermite interpolation in tables of exact values and exact derivatives, each
+ * interval's cubic stored by its coefficients. A lookup is a few loads and three multiply-adds, against an
+ * exp, a log and a division (softplus) or an exp and a division (Phi): these run for every pair, and in
+ * float32 their own rounding is of the size of the tables' error. The float64 path keeps the exact forms, so
+ * gradient checks test our derivatives.
  */
 final class FloatGateFunctions {
     /** Softplus table: nodes at SP_LO + j / SP_SCALE; outside it the direct form. */
     private static final double SP_LO = -20, SP_HI = 20, SP_SCALE = 16, SP_H = 1 / SP_SCALE;
-    /** Per node: softplus(v), sigmoid(v). */
-    private static final double[] SP = new double[2 * ((int) ((SP_HI - SP_LO) * SP_SCALE) + 1)];
+    private static final int SP_NODES = (int) ((SP_HI - SP_LO) * SP_SCALE) + 1;
+    /**
+     * Per interval between nodes: the Hermite cubics of softplus(v) and sigmoid(v) as polynomials in t, four
+     * coefficients each (a cubic in power form is three multiply-adds; the Hermite form was about a dozen).
+     */
+    private static final double[] SP = new double[8 * (SP_NODES - 1)];
     /** Phi table on [-PHI_R, PHI_R] (beyond it Phi is within 7e-16 of 0 or 1), nodes PHI_H apart. */
     private static final double PHI_R = 8, PHI_SCALE = 64, PHI_H = 1 / PHI_SCALE;
-    /** Per node: Phi(z), PHI_H * phi(z). */
-    private static final double[] PHI = new double[2 * ((int) (2 * PHI_R * PHI_SCALE) + 1)];
+    private static final int PHI_NODES = (int) (2 * PHI_R * PHI_SCALE) + 1;
+    /** Per interval: the cubics of Phi(z) and phi(z) in t, four coefficients each. */
+    private static final double[] PHI = new double[8 * (PHI_NODES - 1)];
 
     static {
         double[] f = new double[1], s = new double[1];
-        for (int j = 0; j < SP.length / 2; j++) {
+        double[] sp = new double[SP_NODES], sm = new double[SP_NODES];
+        for (int j = 0; j < SP_NODES; j++) {
             NoisyTopKGating.softplus(SP_LO + j * SP_H, 0, f, s, 0);
-            SP[2 * j] = f[0];
-            SP[2 * j + 1] = s[0];
+            sp[j] = f[0];
+            sm[j] = s[0];
         }
-        for (int j = 0; j < PHI.length / 2; j++) {
+        for (int j = 0; j < SP_NODES - 1; j++) {
+            // slopes times the node spacing: softplus' = sigmoid, sigmoid' = sigmoid (1 - sigmoid)
+            cubic(sp[j], sp[j + 1], SP_H * sm[j], SP_H * sm[j + 1], SP, 8 * j);
+            cubic(sm[j], sm[j + 1], SP_H * sm[j] * (1 - sm[j]), SP_H * sm[j + 1] * (1 - sm[j + 1]), SP, 8 * j + 4);
+        }
+        double[] cdf = new double[PHI_NODES], pdf = new double[PHI_NODES];
+        for (int j = 0; j < PHI_NODES; j++) {
             double z = -PHI_R + j * PHI_H;
-            PHI[2 * j] = NormalDistribution.cdf(z);
-            PHI[2 * j + 1] = PHI_H * NormalDistribution.density(z);
+            cdf[j] = NormalDistribution.cdf(z);
+            pdf[j] = NormalDistribution.density(z);
+        }
+        for (int j = 0; j < PHI_NODES - 1; j++) {
+            double z0 = -PHI_R + j * PHI_H, z1 = z0 + PHI_H;
+            // Phi' = phi, phi' = -z phi
+            cubic(cdf[j], cdf[j + 1], PHI_H * pdf[j], PHI_H * pdf[j + 1], PHI, 8 * j);
+            cubic(pdf[j], pdf[j + 1], -PHI_H * z0 * pdf[j], -PHI_H * z1 * pdf[j + 1], PHI, 8 * j + 4);
         }
     }
 
@@ -41,16 +60,15 @@ final class FloatGateFunctions {
      */
     static void softplus(double v, double[] sg, double[] sm, int i) {
         double u = (v - SP_LO) * SP_SCALE;
-        if (!(u >= 0 && u < SP.length / 2 - 1)) {  // outside the table, or NaN
+        if (!(u >= 0 && u < SP_NODES - 1)) {  // outside the table, or NaN
             NoisyTopKGating.softplus(v, NoisyTopKGating.NOISE_EPSILON, sg, sm, i);
             return;
         }
         int j = (int) u;
         double t = u - j;
-        int q = 2 * j;
-        double f0 = SP[q], s0 = SP[q + 1], f1 = SP[q + 2], s1 = SP[q + 3];
-        sg[i] = hermite(t, f0, f1, SP_H * s0, SP_H * s1) + NoisyTopKGating.NOISE_EPSILON;
-        sm[i] = hermite(t, s0, s1, SP_H * s0 * (1 - s0), SP_H * s1 * (1 - s1));
+        int q = 8 * j;
+        sg[i] = poly(SP, q, t) + NoisyTopKGating.NOISE_EPSILON;
+        sm[i] = poly(SP, q + 4, t);
     }
 
     /**
@@ -60,26 +78,33 @@ final class FloatGateFunctions {
     static double cdf(double z) {
         double u = (z + PHI_R) * PHI_SCALE;
         if (!(u > 0)) return u == u ? 0.0 : Double.NaN;
-        if (u >= PHI.length / 2 - 1) return 1.0;
+        if (u >= PHI_NODES - 1) return 1.0;
         int j = (int) u;
-        int q = 2 * j;
-        return hermite(u - j, PHI[q], PHI[q + 2], PHI[q + 1], PHI[q + 3]);
+        return poly(PHI, 8 * j, u - j);
     }
 
-    /** phi(z), from the Phi table's nodes (phi' = -z phi): absolute error below 2e-10, 0 beyond |z| = 8 (phi(8) = 5e-15). */
+    /** phi(z) (Hermite in the same nodes, phi' = -z phi): absolute error below 2e-10, 0 beyond |z| = 8 (phi(8) = 5e-15). */
     static double density(double z) {
         double u = (z + PHI_R) * PHI_SCALE;
-        if (!(u > 0 && u < PHI.length / 2 - 1)) return u == u ? 0.0 : Double.NaN;
+        if (!(u > 0 && u < PHI_NODES - 1)) return u == u ? 0.0 : Double.NaN;
         int j = (int) u;
-        int q = 2 * j;
-        double z0 = -PHI_R + j * PHI_H;
-        double d0 = PHI[q + 1], d1 = PHI[q + 3];  // PHI_H phi at the nodes
-        return hermite(u - j, d0, d1, -PHI_H * z0 * d0, -PHI_H * (z0 + PHI_H) * d1) * PHI_SCALE;
+        return poly(PHI, 8 * j + 4, u - j);
     }
 
-    /** The cubic Hermite interpolant at t in [0, 1) between values f0, f1 with slopes (times the node spacing) d0, d1. */
-    private static double hermite(double t, double f0, double f1, double d0, double d1) {
-        double t2 = t * t, t3 = t2 * t;
-        return f0 + (f1 - f0) * (3 * t2 - 2 * t3) + d0 * (t3 - 2 * t2 + t) + d1 * (t3 - t2);
+    /**
+     * {@code c[o, o + 4)} = the cubic Hermite interpolant between values f0, f1 with slopes (times the node spacing)
+     * d0, d1, in powers of t in [0, 1): f0 + d0 t + (3 (f1 - f0) - 2 d0 - d1) t^2 + (d0 + d1 - 2 (f1 - f0)) t^3.
+     */
+    private static void cubic(double f0, double f1, double d0, double d1, double[] c, int o) {
+        double df = f1 - f0;
+        c[o] = f0;
+        c[o + 1] = d0;
+        c[o + 2] = 3 * df - 2 * d0 - d1;
+        c[o + 3] = d0 + d1 - 2 * df;
+    }
+
+    /** The cubic {@code c[o, o + 4)} at t, by Horner: exactly c[o] at a node. */
+    private static double poly(double[] c, int o, double t) {
+        return ((c[o + 3] * t + c[o + 2]) * t + c[o + 1]) * t + c[o];
     }
 }
