@@ -36,7 +36,8 @@ import org.sparkmoe.core.param.Parameters;
  * gateOnly=false. {@code gateOnly=true} times the noisy top-k gate alone (no experts, so it fits the
  * paper's shape, e.g. {@code gateOnly=true d=512 experts=256 k=4 rows=4096}, configuration 1's
  * partition): its forward and backward pass, and beside them the same GEMMs alone (two d x n
- * forward, four backward), so that what the gate spends beyond its GEMMs reads directly.
+ * forward, four backward), so that what the gate spends beyond its GEMMs reads directly, per pair and per
+ * token, and the forward pass's noise ({@link GateNoise#fillRow}) timed alone.
  */
 public final class MoELayerBenchmark {
 
@@ -98,7 +99,8 @@ public final class MoELayerBenchmark {
         BalanceWeights w = new BalanceWeights(0.01, 0.01);
         System.out.printf(Locale.ROOT, "gate alone: d=%d n=%d k=%d rows=%d, gemm %s, %d passes after %d warm-up; load average %s%n",
                 d, n, k, rows, GemmBackends.current().name(), reps, warmup, EngineBenchmark.loadAverage());
-        long[][] t = new long[4][reps];
+        long[][] t = new long[5][reps];
+        double[] eps = new double[n];
         long[] bytes = new long[reps];
         long tid = Thread.currentThread().getId();
         for (int r = -warmup; r < reps; r++) {
@@ -122,21 +124,27 @@ public final class MoELayerBenchmark {
                 dx.gemm(1, logits, false, shared.get(name), true, 1);
             }
             long t5 = Case.MX.getCurrentThreadCpuTime();
+            // the forward pass's noise alone (GateNoise.fillRow, row by row as the gate draws it)
+            GateNoise noise = GateNoise.training(7, r + warmup);
+            for (int i = 0; i < rows; i++) noise.fillRow(noise.rowKey(ids[i]), 0, n, eps, 0);
+            long t6 = Case.MX.getCurrentThreadCpuTime();
             if (r < 0) continue;
             t[0][r] = t1 - t0;
             t[1][r] = t3 - t2;
             t[2][r] = t4 - t3;
             t[3][r] = t5 - t4;
+            t[4][r] = t6 - t5;
             bytes[r] = a1 - a0;
         }
-        double[] m = new double[4];
-        for (int i = 0; i < 4; i++) m[i] = Case.median(t[i]) / 1e6;
-        System.out.println("| shape | forward ms | of which 2 GEMMs | rest | backward ms | of which 4 GEMMs | rest | ns per pair beyond GEMMs (fwd, bwd) | KB allocated/pass |");
-        System.out.println("|---|---:|---:|---:|---:|---:|---:|---|---:|");
+        double[] m = new double[5];
+        for (int i = 0; i < 5; i++) m[i] = Case.median(t[i]) / 1e6;
+        System.out.println("| shape | forward ms | of which 2 GEMMs | rest | backward ms | of which 4 GEMMs | rest | ns per pair beyond GEMMs (fwd, bwd) "
+                + "| KB allocated/pass | ns per token beyond GEMMs (fwd, bwd) | noise ms (in fwd rest) |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|");
         double pairs = (double) rows * n;
-        System.out.printf(Locale.ROOT, "| %d x %d, d=%d, k=%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f, %.1f | %.1f |%n", rows, n, d, k,
-                m[0], m[2], m[0] - m[2], m[1], m[3], m[1] - m[3], (m[0] - m[2]) * 1e6 / pairs, (m[1] - m[3]) * 1e6 / pairs,
-                Case.median(bytes) / 1e3);
+        System.out.printf(Locale.ROOT, "| %d x %d, d=%d, k=%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f, %.1f | %.1f | %.0f, %.0f | %.2f |%n",
+                rows, n, d, k, m[0], m[2], m[0] - m[2], m[1], m[3], m[1] - m[3], (m[0] - m[2]) * 1e6 / pairs, (m[1] - m[3]) * 1e6 / pairs,
+                Case.median(bytes) / 1e3, (m[0] - m[2]) * 1e6 / rows, (m[1] - m[3]) * 1e6 / rows, m[4]);
         System.out.println("load average " + EngineBenchmark.loadAverage());
     }
 
