@@ -184,20 +184,19 @@ public final class NoisyTopKGating implements Gating {
                 double thrOut = nl[s.top[tb + k - 1]];
                 thr[2 * r] = thrIn;
                 thr[2 * r + 1] = thrOut;
-                markTop(s, tb);
-                boolean[] inTop = s.inTop;
+                double[] th = s.rowThreshold;
+                rowThresholds(s, tb, thrIn, thrOut, n, false);
                 if (s.precision == Precision.F32) {
                     for (int i = 0; i < n; i++) {
-                        double z = (cd[i] - (inTop[i] ? thrIn : thrOut)) / sg[base + i];
+                        double z = (cd[i] - th[i]) / sg[base + i];
                         stats[n + i] += FloatGateFunctions.cdf(z);
                     }
                 } else {
                     for (int i = 0; i < n; i++) {
-                        double z = (cd[i] - (inTop[i] ? thrIn : thrOut)) / sg[base + i];
+                        double z = (cd[i] - th[i]) / sg[base + i];
                         stats[n + i] += NormalDistribution.cdf(z);
                     }
                 }
-                unmarkTop(s, tb);
             } else {
                 for (int j = 0; j < k; j++) stats[n + s.top[tb + j]] += 1;
             }
@@ -263,28 +262,29 @@ public final class NoisyTopKGating implements Gating {
                 double thrIn = s.thresholds[2 * r], thrOut = s.thresholds[2 * r + 1];
                 boolean f32 = s.precision == Precision.F32;
                 widenRow(s.clean, base, n, cd);
-                markTop(s, tb);
+                double[] th = s.rowThreshold, inM = s.rowInTop;
+                rowThresholds(s, tb, thrIn, thrOut, n, true);
                 // the thresholds' gradients summed in registers and added once: every expert's term lands on one of
-                // two entries, which through memory would chain the loop's iterations
+                // two entries, which through memory would chain the loop's iterations. Each term goes to both sums
+                // times 1 or 0 (no branch on whether the expert is in the top k, which a row's k of n makes a guess;
+                // a sum from +0 is never -0, so adding a zero leaves it as it was)
                 double dThrIn = 0, dThrOut = 0;
                 for (int i = 0; i < n; i++) {
                     double dP = statsGradient[n + i];
                     if (dP == 0) continue;
-                    boolean in = s.inTop[i];
                     double inv = 1 / s.sigma[base + i];
-                    double z = (cd[i] - (in ? thrIn : thrOut)) * inv;
+                    double z = (cd[i] - th[i]) * inv;
                     double dzs = (f32 ? FloatGateFunctions.density(z) : NormalDistribution.density(z)) * dP * inv;
                     dC[i] += dzs;
                     dS[i] -= dzs * z;
                     // threshold = H_j = clean_j + eps_j * sigma_j
-                    if (in) dThrIn -= dzs;
-                    else dThrOut -= dzs;
+                    dThrIn -= dzs * inM[i];
+                    dThrOut -= dzs * (1 - inM[i]);
                 }
                 dC[jIn] += dThrIn;
                 dS[jIn] += dThrIn * s.eps[base + jIn];
                 dC[jOut] += dThrOut;
                 dS[jOut] += dThrOut * s.eps[base + jOut];
-                unmarkTop(s, tb);
             }
             storeRow(dC, dClean, base, n, null, 0);
             if (noisy) storeRow(dS, dRaw, base, n, s.sigmoid, base);
@@ -401,12 +401,18 @@ public final class NoisyTopKGating implements Gating {
         out[ob + best] = 0;
     }
 
-    private void markTop(State s, int tb) {
-        for (int j = 0; j < k; j++) s.inTop[s.top[tb + j]] = true;
-    }
-
-    private void unmarkTop(State s, int tb) {
-        for (int j = 0; j < k; j++) s.inTop[s.top[tb + j]] = false;
+    /**
+     * The row's load threshold per expert into {@code s.rowThreshold} ({@code thrIn} for the k in the top k,
+     * {@code thrOut} for the rest) and, with {@code mask}, 1 or 0 into {@code s.rowInTop}: the per-expert loops read
+     * them instead of branching on membership.
+     */
+    private void rowThresholds(State s, int tb, double thrIn, double thrOut, int n, boolean mask) {
+        Arrays.fill(s.rowThreshold, 0, n, thrOut);
+        for (int j = 0; j < k; j++) s.rowThreshold[s.top[tb + j]] = thrIn;
+        if (mask) {
+            Arrays.fill(s.rowInTop, 0, n, 0.0);
+            for (int j = 0; j < k; j++) s.rowInTop[s.top[tb + j]] = 1.0;
+        }
     }
 
     /**
@@ -424,7 +430,8 @@ public final class NoisyTopKGating implements Gating {
         /** Per row: the load estimator's thresholds (eq. 9) for experts in and out of the top k. */
         private double[] thresholds = new double[0];
         private int[] top = new int[0];
-        private final boolean[] inTop;
+        /** One row's load threshold per expert and 1.0 / 0.0 for in / out of the top k: scratch, not state. */
+        private final double[] rowThreshold, rowInTop;
         private final double[] rowScratchC;
         private final double[] rowScratchS;
         /** One row's clean and noisy logits in double: scratch, not state. */
@@ -437,7 +444,8 @@ public final class NoisyTopKGating implements Gating {
             this.precision = precision;
             this.numExperts = numExperts;
             this.noisy = noisy;
-            this.inTop = new boolean[numExperts];
+            this.rowThreshold = new double[numExperts];
+            this.rowInTop = new double[numExperts];
             this.rowScratchC = new double[numExperts];
             this.rowScratchS = new double[numExperts];
             this.rowClean = new double[numExperts];
