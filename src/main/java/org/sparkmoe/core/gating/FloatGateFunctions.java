@@ -72,6 +72,27 @@ final class FloatGateFunctions {
     }
 
     /**
+     * {@link #softplus} of {@code v[o + i]} into {@code sg[i]}, {@code sm[i]} for i in [0, count): the same values.
+     * One loop over a block's pairs with no call in it (a value outside the table is redone by the direct form
+     * afterwards): inside the gate's row loop, among its many live values, the same lookups cost twice as much.
+     */
+    static void softplusAll(float[] v, int o, int count, double[] sg, double[] sm) {
+        boolean outside = false;
+        for (int i = 0; i < count; i++) {
+            double u = (v[o + i] - SP_LO) * SP_SCALE;
+            boolean in = u >= 0 && u < SP_NODES - 1;
+            outside |= !in;
+            int q = in ? 8 * (int) u : 0;  // outside the table or NaN: any interval, redone below
+            double t = u - (q >> 3);
+            sg[i] = poly(SP, q, t) + NoisyTopKGating.NOISE_EPSILON;
+            sm[i] = poly(SP, q + 4, t);
+        }
+        if (outside) {
+            for (int i = 0; i < count; i++) softplus(v[o + i], sg, sm, i);
+        }
+    }
+
+    /**
      * Phi(z): absolute error below 1e-10, relative 1e-8 where Phi is above 1e-3 and 1e-7 where above 1e-7 (below that
      * a row's Phi does not reach float's resolution of a load, which sums them over rows).
      */

@@ -134,27 +134,29 @@ public final class NoisyTopKGating implements Gating {
         int[] expert = s.expert();
         double[] gate = s.gate();
         int topCount = Math.min(k + 1, n);
-        // one row at a time, everything in L1: the row's clean logits widened into cd and its noisy logits
-        // in nl (row scratch, not kept); per pair only sigma, its sigmoid (softplus') and eps are kept for
-        // the backward pass, which reads the clean logits back from the matrix and the row's two load
-        // thresholds from thr
         double[] cd = s.rowClean, nl = s.rowNoisy, sg = s.sigma, sm = s.sigmoid, ep = s.eps, thr = s.thresholds;
+        // first what each pair needs from no other: sigma, its sigmoid (softplus', for the backward pass) and eps,
+        // each in its own loop over the block; inside the row loop below, among its many live values, the same
+        // lookups cost up to twice as much
+        if (noisy) {
+            if (raw instanceof FloatMatrix f) {
+                FloatGateFunctions.softplusAll(f.data(), f.offset(), m * n, sg, sm);
+            } else {
+                double[] d = ((DoubleMatrix) raw).data();
+                int o = raw.offset();
+                for (int i = 0; i < m * n; i++) softplus(d[o + i], NOISE_EPSILON, sg, sm, i);
+            }
+        }
+        if (s.noiseOn) {
+            for (int r = 0; r < m; r++) noise.fillRow(noise.rowKey(exampleIds[r]), streamBase, n, ep, r * n);
+        }
+        // then one row at a time, everything in L1: the row's clean logits widened into cd and its noisy logits
+        // in nl (row scratch, not kept); the backward pass reads the clean logits back from the matrix and the
+        // row's two load thresholds from thr
         for (int r = 0; r < m; r++) {
             int base = r * n;
             widenRow(clean, base, n, cd);
-            if (noisy) {
-                if (raw instanceof FloatMatrix f) {
-                    float[] d = f.data();
-                    int o = f.offset() + base;
-                    for (int i = 0; i < n; i++) FloatGateFunctions.softplus(d[o + i], sg, sm, base + i);
-                } else {
-                    double[] d = ((DoubleMatrix) raw).data();
-                    int o = raw.offset() + base;
-                    for (int i = 0; i < n; i++) softplus(d[o + i], NOISE_EPSILON, sg, sm, base + i);
-                }
-            }
             if (s.noiseOn) {
-                noise.fillRow(noise.rowKey(exampleIds[r]), streamBase, n, ep, base);
                 for (int i = 0; i < n; i++) nl[i] = cd[i] + ep[base + i] * sg[base + i];
             } else {
                 System.arraycopy(cd, 0, nl, 0, n);
