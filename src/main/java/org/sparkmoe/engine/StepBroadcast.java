@@ -46,7 +46,10 @@ record StepBroadcast(Broadcast<Parameters[]> broadcast) implements Serializable 
 
     /** Copies of the shared group that destroyed handoffs gave back (softly held: a cache, dropped under memory pressure). */
     private static final java.util.Deque<java.lang.ref.SoftReference<Parameters>> SPARE_COPIES = new java.util.concurrent.ConcurrentLinkedDeque<>();
-    /** Spare copies kept at most: a sharded run holds a step's copy until its lineage is cut (10 steps by default). */
+    /**
+     * Spare copies kept at most, the oldest dropped first: a sharded run holds a step's copy until its lineage
+     * is cut (10 steps by default), and earlier trainers of a session leave copies of their layouts behind.
+     */
     private static final int MAX_SPARE_COPIES = 16;
 
     /**
@@ -73,7 +76,9 @@ record StepBroadcast(Broadcast<Parameters[]> broadcast) implements Serializable 
         Parameters kept = copy;
         return new LocalHandoff<>(new Parameters[]{kept}, v -> {
             SPARE_COPIES.removeIf(r -> r.get() == null);
-            if (SPARE_COPIES.size() < MAX_SPARE_COPIES) SPARE_COPIES.addLast(new java.lang.ref.SoftReference<>(kept));
+            // newest last, oldest dropped: copies of a finished trainer's layout must not crowd out a running one's
+            SPARE_COPIES.addLast(new java.lang.ref.SoftReference<>(kept));
+            while (SPARE_COPIES.size() > MAX_SPARE_COPIES) SPARE_COPIES.pollFirst();
         });
     }
 

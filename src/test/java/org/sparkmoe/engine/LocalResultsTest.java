@@ -67,6 +67,11 @@ class LocalResultsTest {
         ParameterLayout layout = ParameterLayout.builder().add("w", 3, 4).build();
         Parameters shared = layout.allocate(Precision.F32);
         shared.flat().fill(1);
+        // a long session: earlier trainers' copies of other layouts fill the spare copies first
+        for (int i = 0; i < 20; i++) {
+            Parameters other = ParameterLayout.builder().add("other" + i, 2, 2).build().allocate(Precision.F32);
+            StepBroadcast.ofShared(sc, other).destroy();
+        }
         Broadcast<Parameters[]> step1 = StepBroadcast.ofShared(sc, shared);
         shared.flat().fill(2); // the driver's update, in place
         assertNotSame(shared, step1.value()[0]);
