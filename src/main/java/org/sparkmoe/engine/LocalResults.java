@@ -77,9 +77,7 @@ final class LocalResults {
 
         @Override
         public Object[] apply(org.apache.spark.TaskContext context, scala.collection.Iterator<T> it) {
-            java.util.List<Object> out = new java.util.ArrayList<>();
-            while (it.hasNext()) out.add(it.next());
-            return new Object[]{put(job, context.taskAttemptId(), out.toArray())};
+            return new Object[]{put(job, context.taskAttemptId(), SparkMoETrainer.ToArray.elements(it))};
         }
     }
 }

@@ -549,12 +549,17 @@ public final class SparkMoETrainer implements AutoCloseable {
      * A partition's elements as an array (the type {@code collect} ships, registered with Kryo): a
      * named class, so the closure cleaner has nothing to parse ({@link #collect}).
      */
-    private static final class ToArray<T> extends scala.runtime.AbstractFunction2<org.apache.spark.TaskContext, scala.collection.Iterator<T>,
+    static final class ToArray<T> extends scala.runtime.AbstractFunction2<org.apache.spark.TaskContext, scala.collection.Iterator<T>,
             Object[]> implements java.io.Serializable {
         private static final long serialVersionUID = 1L;
 
         @Override
         public Object[] apply(org.apache.spark.TaskContext context, scala.collection.Iterator<T> it) {
+            return elements(it);
+        }
+
+        /** A partition's elements in order. */
+        static Object[] elements(scala.collection.Iterator<?> it) {
             List<Object> out = new ArrayList<>();
             while (it.hasNext()) out.add(it.next());
             return out.toArray();

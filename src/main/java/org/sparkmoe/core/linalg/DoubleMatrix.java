@@ -226,14 +226,6 @@ public final class DoubleMatrix extends Matrix {
     @Override
     public void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other, double[] dots,
                                     Matrix columnSums) {
-        gatherScaledRowsDot(src, index, from, count, scale, other, dots);
-        if (columnSums != null) {
-            topRows(count).addColumnSumsTo(columnSums);
-        }
-    }
-
-    @Override
-    public void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other, double[] dots) {
         double[] sd = ((DoubleMatrix) src).data;
         double[] od = ((DoubleMatrix) other).data;
         for (int r = 0; r < count; r++) {
@@ -248,6 +240,9 @@ public final class DoubleMatrix extends Matrix {
                 data[d0 + c] = v0 * f0;
             }
             dots[r] = a0;
+        }
+        if (columnSums != null) {
+            topRows(count).addColumnSumsTo(columnSums);
         }
     }
 

@@ -193,11 +193,14 @@ public final class FloatMatrix extends Matrix {
         // without the sign bit) and zero for +0, -0 and negatives; "+ 0f" turns a -0 gradient of an
         // active unit into +0 as the float mask did: the same bits as before for every finite d and
         // non-NaN activation.
-        for (int i = 0, n = size(); i < n; i++) {
-            int a = Float.floatToRawIntBits(ad[ao + i]);
-            int mask = (-a & ~a) >> 31;
-            data[offset + i] = Float.intBitsToFloat(Float.floatToRawIntBits(data[offset + i] + 0f) & mask);
-        }
+        for (int i = 0, n = size(); i < n; i++) data[offset + i] = reluMasked(data[offset + i], ad[ao + i]);
+    }
+
+    /** Gradient {@code d} through a ReLU whose output was {@code a}: {@link #reluMask}'s element. */
+    private static float reluMasked(float d, float a) {
+        int ab = Float.floatToRawIntBits(a);
+        int mask = (-ab & ~ab) >> 31;
+        return Float.intBitsToFloat(Float.floatToRawIntBits(d + 0f) & mask);
     }
 
     @Override
@@ -212,9 +215,7 @@ public final class FloatMatrix extends Matrix {
         for (int r = 0; r < rows; r++) {
             int o = offset + r * cols, a = ao + r * cols;
             for (int c = 0; c < cols; c++) {
-                int ab = Float.floatToRawIntBits(ad[a + c]);
-                int mask = (-ab & ~ab) >> 31;
-                float v = Float.intBitsToFloat(Float.floatToRawIntBits(data[o + c] + 0f) & mask);
+                float v = reluMasked(data[o + c], ad[a + c]);
                 data[o + c] = v;
                 sd[so + c] += v;
             }
@@ -275,11 +276,6 @@ public final class FloatMatrix extends Matrix {
                 for (int c = 0; c < cols; c++) data[o + c] += rd[ro + c];
             }
         }
-    }
-
-    @Override
-    public void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other, double[] dots) {
-        gatherScaledRowsDot(src, index, from, count, scale, other, dots, null);
     }
 
     @Override

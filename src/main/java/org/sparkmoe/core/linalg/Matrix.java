@@ -148,8 +148,10 @@ public abstract sealed class Matrix implements java.io.Serializable permits Floa
      * {@link #gatherRows} then {@link #scaleRows} give), and {@code dots[r]} = that row of {@code src},
      * unscaled, dotted with row r of {@code other} (what {@link #dotRows} gives, bit for bit).
      */
-    public abstract void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other,
-                                             double[] dots);
+    public final void gatherScaledRowsDot(Matrix src, int[] index, int from, int count, double[] scale, Matrix other,
+                                          double[] dots) {
+        gatherScaledRowsDot(src, index, from, count, scale, other, dots, null);
+    }
 
     /**
      * {@link #gatherScaledRowsDot(Matrix, int[], int, int, double[], Matrix, double[])}, then, when
