@@ -58,42 +58,34 @@ public final class DenseProjection implements InputLayer, Serializable {
     @Override
     public void forward(Parameters p, Batch batch, Matrix out) {
         Init.checkShape("output", out, batch.size(), outputDim);
-        linear.forward(p, features(p, batch, true), out);
+        linear.forward(p, features(p, batch), out);
     }
 
     @Override
     public void backward(Parameters p, Batch batch, Matrix dOut, Parameters grad) {
         Init.checkShape("dOut", dOut, batch.size(), outputDim);
-        linear.backward(p, features(p, batch, false), dOut, grad, null);
+        linear.backward(p, features(p, batch), dOut, grad, null);
     }
 
-    /**
-     * The batch's features, validated, in the parameters' precision. The backward pass does not scan
-     * again features that a forward pass on this thread has scanned and no backward pass has used since
-     * (the distributed step gates a task's partitions, then runs their backward passes).
-     */
-    private Matrix features(Parameters p, Batch batch, boolean forward) {
+    /** The batch's features, validated, in the parameters' precision. */
+    private Matrix features(Parameters p, Batch batch) {
         Matrix f = batch.features();
-        Scratch s = scratch.get();
-        boolean checked = !forward && s.takeChecked(f);
         if (f == null) {
             throw new IllegalArgumentException("DenseProjection needs a feature batch (Batch.ofFeatures), got a token batch");
         }
         if (f.cols() != inputDim) {
             throw new IllegalArgumentException("features have " + f.cols() + " columns, the layer expects d_in = " + inputDim);
         }
-        int bad = checked ? -1 : f.firstNonFinite();
+        int bad = f.firstNonFinite();
         if (bad >= 0) {
             int r = bad / inputDim, c = bad % inputDim;
             throw new IllegalArgumentException("feature at row " + r + ", column " + c + " is not finite: " + f.get(r, c));
-        }
-        if (forward) {
-            s.putChecked(f);
         }
         int m = f.rows();
         if (f.precision() == p.precision()) {
             return f;
         }
+        Scratch s = scratch.get();
         s.converted = Buffers.ensureRows(s.converted, p.precision(), m, inputDim);
         Matrix x = s.converted.topRows(m);
         x.copyFrom(f);
@@ -102,25 +94,7 @@ public final class DenseProjection implements InputLayer, Serializable {
 
 
     private static final class Scratch {
-        /** Features validated by forward passes and not yet used by a backward pass (by identity), oldest overwritten. */
-        final Matrix[] checked = new Matrix[8];
-        int next;
         Matrix converted;
-
-        void putChecked(Matrix f) {
-            checked[next] = f;
-            next = (next + 1) % checked.length;
-        }
-
-        boolean takeChecked(Matrix f) {
-            for (int i = 0; i < checked.length; i++) {
-                if (checked[i] == f) {
-                    checked[i] = null;
-                    return true;
-                }
-            }
-            return false;
-        }
     }
 
     @Override
