@@ -74,6 +74,7 @@ public final class MoEKryoRegistrator implements KryoRegistrator {
         org.sparkmoe.engine.EngineSerializers.registerStepState(kryo);
         registerSparkSql(kryo);
         org.sparkmoe.engine.sequence.SequenceSerializers.register(kryo);
+        org.sparkmoe.engine.SingleWriteShuffle.register(kryo);
     }
 
     /** The resource listing Spark SQL / MLlib classes to register (see the file's header). */
