@@ -47,7 +47,8 @@ import org.sparkmoe.engine.StepReport;
  * machine's sgemm rate for the expert's six GEMMs measured in the same run on all cores, bytes
  * written to shuffles per step, Spark jobs per step, and bytes allocated per step by all live
  * threads of this JVM (ThreadMXBean; in local mode that includes the executors' task threads), minor page
- * faults per step of this JVM (/proc/self/stat), and
+ * faults per step of this JVM (/proc/self/stat), the bytes this JVM passed to write calls per step
+ * (/proc/self/io: in local mode mostly the shuffle files, so a shuffled byte written twice shows), and
  * CPU seconds per step: the tasks' (Spark's executorCpuTime) and this whole JVM's, which on a loaded
  * machine compare better than step times.
  * With a local master the share of step time spent in GEMM is measured by timing every GEMM call
@@ -122,6 +123,7 @@ public final class EngineBenchmark {
                             long alloc0 = allocatedBytes();
                             java.util.Map<Long, Long> byThread0 = allocatedByThread();
                             long faults0 = minorFaults();
+                            long[] io0 = writes();
                             long cpu0 = processCpuNanos();
                             long wall0 = System.nanoTime();
                             long epoch0 = System.currentTimeMillis();
@@ -145,6 +147,7 @@ public final class EngineBenchmark {
                             double allocMb = (allocatedBytes() - alloc0) / 1e6 / steps;
                             String allocSplit = allocationSplit(byThread0, steps);
                             double faults = (double) (minorFaults() - faults0) / steps;
+                            long[] io1 = writes();
                             settle();
                             double shuffledMb = counters.shuffleBytes.sum() / 1e6 / steps;
                             double jobs = (double) counters.jobs.sum() / steps;
@@ -161,6 +164,10 @@ public final class EngineBenchmark {
                                     routing, placement, n, params, median, batch / median, flops / 1e9, flops / 1e9 / median,
                                     100 * flops / 1e9 / median / sgemm, shuffledMb, allocMb, faults, jobs, taskCpu, processCpu, mean, share, timingsRow(sum));
                             System.out.println("n = " + n + ": MB allocated/step by thread: " + allocSplit);
+                            if (io0 != null && io1 != null) {
+                                System.out.printf(Locale.ROOT, "n = %d: MB written/step (write calls of this JVM, /proc/self/io wchar): %.1f in %,.0f calls%n",
+                                        n, (io1[0] - io0[0]) / 1e6 / steps, (double) (io1[1] - io0[1]) / steps);
+                            }
                             if (batchSgemm) {
                                 // what the experts stages can reach at this n: the six GEMMs at the mean expert batch, a
                                 // shard's experts one after another (up to 32 a thread, enough to leave the caches)
@@ -237,6 +244,26 @@ public final class EngineBenchmark {
             return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[7]);
         } catch (java.io.IOException | RuntimeException e) {
             return -1;
+        }
+    }
+
+    /**
+     * Bytes this process has passed to write calls so far and the number of those calls (wchar and syscw
+     * of /proc/self/io; null where there is none): with a local master the executors' shuffle files are
+     * most of it, so it shows whether a shuffled byte is written once or twice. Executors of a
+     * local-cluster master are other processes and are not counted.
+     */
+    static long[] writes() {
+        try {
+            long wchar = -1;
+            long syscw = -1;
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/io"))) {
+                if (line.startsWith("wchar:")) wchar = Long.parseLong(line.substring(6).trim());
+                if (line.startsWith("syscw:")) syscw = Long.parseLong(line.substring(6).trim());
+            }
+            return wchar < 0 || syscw < 0 ? null : new long[]{wchar, syscw};
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
         }
     }
 
