@@ -119,6 +119,31 @@ public final class ExpertPool {
         while (e.byGeneration.size() > MAX_PER_KIND) e.byGeneration.pollFirstEntry();
     }
 
+    /** The newest generation a set of this key is tagged with, or {@code Long.MIN_VALUE} if none. */
+    static synchronized long newest(String run, int shard, Kind kind) {
+        Entry e = POOL.get(new Key(run, shard, kind));
+        return e == null || e.byGeneration.isEmpty() ? Long.MIN_VALUE : e.byGeneration.lastKey();
+    }
+
+    /**
+     * Retags the set that {@code which} picks (if this key holds one) as {@code generation}: a set
+     * updated in place now holds that generation, so it must not be handed out as an older, dead one.
+     */
+    static synchronized void retag(String run, int shard, Kind kind, java.util.function.Predicate<Object> which, long generation) {
+        Entry e = POOL.get(new Key(run, shard, kind));
+        if (e == null) return;
+        for (Iterator<Map.Entry<Long, Object>> it = e.byGeneration.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, Object> x = it.next();
+            if (which.test(x.getValue())) {
+                Object set = x.getValue();
+                it.remove();
+                e.byGeneration.put(generation, set);
+                e.lastUse = System.currentTimeMillis();
+                return;
+            }
+        }
+    }
+
     /** Forgets the set tagged {@code generation}, if any (it must stay as it is: e.g. a checkpointed state). */
     static synchronized void forget(String run, int shard, Kind kind, long generation) {
         Entry e = POOL.get(new Key(run, shard, kind));
