@@ -23,8 +23,10 @@ import org.sparkmoe.core.param.Parameters;
  * shards run forward next to their state; the update (the step's second job) zips the state with
  * the gradients into the next state RDD, written over the previous state's buffers in place
  * ({@link ExpertShard}, {@link #update}). Every {@code lineageCheckpointInterval} steps the state is
- * checkpointed to cut its lineage; that root is never overwritten (the update after it writes into
- * the pooled buffers of an older root, {@link ExpertPool}) and stays cached until the next root.
+ * checkpointed to cut its lineage, into files where the context has a checkpoint directory (the
+ * state built outside too, when this store starts), so that it can be overwritten in place as
+ * well; a root held only in cache (a local checkpoint) is never overwritten (the update after it
+ * writes into the pooled buffers of an older root, {@link ExpertPool}) and stays cached until the next root.
  */
 final class ShardedExperts implements ExpertStore {
     private final JavaSparkContext sc;
@@ -36,11 +38,13 @@ final class ShardedExperts implements ExpertStore {
     /** Whether {@link #state} was checkpointed (or built outside), so later states' lineage does not reach back past it. */
     private boolean stateKept;
     /**
-     * The state the lineage of {@link #state} starts from (the one built outside, then the last
-     * checkpointed one): kept cached until the next root is checkpointed, because the in-place
-     * updates since overwrote every state after it, and a recomputation starts here.
+     * The root of {@link #state}'s lineage when its cached blocks are its only copy (a local
+     * checkpoint, or the state built outside when there is no checkpoint directory), else null (the
+     * root is in checkpoint files). The update after it writes into other buffers, and it stays
+     * cached until the next root: the in-place updates since overwrote every state after it, and a
+     * recomputation starts here.
      */
-    private JavaRDD<ExpertShard> root;
+    private JavaRDD<ExpertShard> heldRoot;
     private final List<Broadcast<?>> lineageBroadcasts = new ArrayList<>();
     /** Per shard, the executor this step's forward, backward and update prefer (where its state is cached), or null. */
     private String[] pins;
@@ -54,7 +58,12 @@ final class ShardedExperts implements ExpertStore {
         this.run = run;
         this.state = state.persist(StorageLevel.MEMORY_AND_DISK());
         this.stateKept = true; // built outside this class: not from the pool
-        this.root = this.state;
+        if (sc.getCheckpointDir().isPresent()) {
+            // in files, a root can be overwritten in place like any state: a recomputation reads the files
+            this.state.checkpoint();
+            this.state.count();
+        }
+        this.heldRoot = this.state.isCheckpointed() ? null : this.state;
     }
 
     JavaRDD<ExpertShard> state() {
@@ -124,17 +133,17 @@ final class ShardedExperts implements ExpertStore {
 
     /**
      * The update job: state t from state t - 1 and the step's gradients, in place unless state
-     * t - 1 is a lineage root ({@link ExpertShard#update}). An in-place task removes state t - 1's
-     * cached block from its executor (telling the master) before it writes, so that no later reader
-     * (a retried or speculative attempt, another job) finds the overwritten object as state t - 1:
-     * they recompute it from the root, which stays cached (and checkpointed) until the next root is.
+     * t - 1 is the {@link #heldRoot} ({@link ExpertShard#update}). An in-place task removes state
+     * t - 1's cached block from its executor (telling the master) before it writes, so that no later
+     * reader (a retried or speculative attempt, another job) finds the overwritten object as state
+     * t - 1: they recompute it from the lineage's root, in checkpoint files or held in cache.
      */
     @Override
     public void update(JavaRDD<ExpertGrads> grads, double scale, long step, double learningRate) {
         Optimiser opt = optimiser;
         String r = run;
         boolean cut = step % lineageCheckpointInterval == 0;
-        boolean inPlace = !stateKept;
+        boolean inPlace = state != heldRoot;
         int stateId = state.id();
         JavaRDD<ExpertShard> next = pinned(state.zipPartitions(grads, (sit, git) -> {
             ExpertShard s = sit.next();
@@ -146,21 +155,21 @@ final class ShardedExperts implements ExpertStore {
             }
             return Collections.singletonList(s.update(opt, g, scale, step, learningRate, r, inPlace)).iterator();
         })).persist(StorageLevel.MEMORY_AND_DISK());
-        if (cut) {
-            if (sc.getCheckpointDir().isPresent()) {
-                next.checkpoint();
-            } else {
-                next.rdd().localCheckpoint();
-            }
+        boolean reliable = cut && sc.getCheckpointDir().isPresent();
+        if (reliable) {
+            next.checkpoint();
+        } else if (cut) {
+            next.rdd().localCheckpoint();
         }
         next.setName("spark-moe expert state after step " + step);
         next.count();
-        // an in-place update removed state t - 1's blocks already; a root stays until the next root is checkpointed
-        if (state != root) state.unpersist(false);
-        if (cut) {
-            if (root != null && root != next) root.unpersist(false);
-            root = next;
+        // an in-place update removed state t - 1's blocks already; a held root stays until the next root is checkpointed
+        if (state != heldRoot) state.unpersist(false);
+        if (cut && heldRoot != null) {
+            heldRoot.unpersist(false);
+            heldRoot = null;
         }
+        if (cut && !reliable) heldRoot = next;
         state = next;
         stateKept = cut;
         if (cut) {
@@ -208,7 +217,7 @@ final class ShardedExperts implements ExpertStore {
     @Override
     public void close() {
         state.unpersist(false);
-        if (root != null) root.unpersist(false);
+        if (heldRoot != null) heldRoot.unpersist(false);
         for (Broadcast<?> b : lineageBroadcasts) b.destroy(false);
         lineageBroadcasts.clear();
     }

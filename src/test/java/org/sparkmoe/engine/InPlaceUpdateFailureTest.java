@@ -28,11 +28,13 @@ import org.sparkmoe.core.train.TrainingState;
  * to one without the failure. On {@code local[2,4]} (four attempts a task) an 8-step run (SHUFFLE
  * routing, 2 shards of 4 experts, lineage cut every 4 steps) fails the first attempt of three update
  * tasks once each: step 3, shard 0 (in place, its lineage root the initial state), step 5, shard 0
- * (the copy out of the root checkpointed at step 4, not in place) and step 7, shard 1 (in place, root
- * step 4). A retried in-place task finds state t - 1's block removed and recomputes it from the root;
- * reading the half-written object instead would throw ({@link ExpertShard#checkReadable}) and give
- * other values. With a reliable checkpoint directory and with local checkpoints (the root then
- * exists only as its cached blocks, which {@link ShardedExperts} keeps until the next root).
+ * (the update after the root checkpointed at step 4) and step 7, shard 1 (in place, root step 4). A
+ * retried in-place task finds state t - 1's block removed and recomputes it from the root; reading
+ * the half-written object instead would throw ({@link ExpertShard#checkReadable}) and give other
+ * values. With a reliable checkpoint directory (the initial state is checkpointed too, so every
+ * update is in place and a recomputation reads the files) and with local checkpoints (a root then
+ * exists only as its cached blocks, which {@link ShardedExperts} keeps until the next root, and the
+ * updates of steps 1 and 5 write into other buffers).
  */
 class InPlaceUpdateFailureTest {
     private static final int STEPS = 8;
