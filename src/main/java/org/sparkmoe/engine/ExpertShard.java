@@ -69,13 +69,14 @@ public final class ExpertShard implements Serializable {
     /**
      * The next state: the optimiser applied to every expert with its gradient times {@code scale}
      * (zero for an expert that got no rows). {@code inPlace}: written over this shard's own buffers
-     * (the caller removed its cached block first), and this object is marked {@link #overwritten};
-     * else written into this executor's pooled buffers of run {@code run} ({@link #takeState}),
-     * and this shard, a lineage root, is not touched.
+     * (the caller {@link #claim}ed this object and removed its cached block first); else written
+     * into this executor's pooled buffers of run {@code run} ({@link #takeState}), and this shard,
+     * a lineage root, is not touched.
      */
     ExpertShard update(Optimiser optimiser, ExpertGrads grads, double scale, long step, double learningRate,
                        String run, boolean inPlace) {
-        checkReadable();
+        if (inPlace && !overwritten) throw new IllegalStateException("shard " + shard + " updated in place without a claim");
+        if (!inPlace) checkReadable();
         Parameters[] g = new Parameters[experts.length];
         if (grads != null) {
             for (int i = 0; i < grads.experts().length; i++) g[indexOf(grads.experts()[i])] = grads.grads()[i];
@@ -83,7 +84,6 @@ public final class ExpertShard implements Serializable {
         Parameters[] p;
         OptimiserState[] s;
         if (inPlace) {
-            overwritten = true; // before the first write
             ExpertPool.retag(run, shard, ExpertPool.Kind.STATE, set -> ((StateBuffers) set).params == params, step);
             p = params;
             s = states;
@@ -132,6 +132,16 @@ public final class ExpertShard implements Serializable {
      * (a block read from disk or another executor) is never overwritten.
      */
     private transient volatile boolean overwritten;
+
+    /**
+     * Claims this object for an in-place update, before anything is written (and before its block
+     * is removed): only one task attempt may overwrite it; another (a speculative or zombie attempt
+     * of the same update on this executor) fails here instead of updating half-updated values.
+     */
+    synchronized void claim() {
+        checkReadable();
+        overwritten = true;
+    }
 
     /** Throws if this shard's buffers were (or are being) overwritten by a later update. */
     void checkReadable() {

@@ -151,6 +151,7 @@ final class ShardedExperts implements ExpertStore {
             if (inPlace) {
                 // the block's read lock is released when its iterator ends; removing it waits for all readers
                 while (sit.hasNext()) sit.next();
+                s.claim();
                 SparkEnv.get().blockManager().removeBlock(new RDDBlockId(stateId, TaskContext.getPartitionId()), true);
             }
             return Collections.singletonList(s.update(opt, g, scale, step, learningRate, r, inPlace)).iterator();
