@@ -24,12 +24,12 @@ import java.util.TreeMap;
  * <li>a later generation, once the tagged one is dead: the driver runs steps one after another and
  * unpersists a step's RDDs after it, so activations and gradients of step g are dead when step g + 1
  * runs ({@code minAge} 1). An expert-state set is updated in place from step to step and
- * {@link #retag}ged with each step before it is written; only the update after a lineage root takes
+ * {@link #retag}ged with each step before it is written; only the update after a root held in cache takes
  * one, a set at least two generations older than itself (the previous root's, dead once the new root
  * is checkpointed; {@link ExpertShard}). A recomputation after an executor loss rebuilds older
  * generations from lineage, and those only ever take still older (dead) sets or allocate.</li>
- * </ul> Entries are keyed by a
- * run id (one per {@link SparkMoETrainer}, {@link ExpertExchange} or sequence trainer) and the shard; a run's entries are dropped when the
+ * </ul>
+ * Entries are keyed by a run id (one per {@link SparkMoETrainer}, {@link ExpertExchange} or sequence trainer) and the shard; a run's entries are dropped when the
  * trainer closes (in local mode, where the driver is the executor) or after
  * {@value #IDLE_EVICT_MS} ms without use.
  */

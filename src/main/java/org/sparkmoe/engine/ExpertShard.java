@@ -21,7 +21,7 @@ import org.sparkmoe.core.linalg.Precision;
  * {@link ExpertPool}ed buffers of an older, dead root. What keeps the
  * overwritten state t - 1 from being read as itself ({@link ShardedExperts#update} removes its
  * cached block before the first write, so every later reader recomputes it from the root) is
- * described in docs/DESIGN.md ("The expert update in place"); {@link #overwritten} turns any reader
+ * described in docs/DESIGN.md ("The expert update in place"); {@link #checkReadable} turns any reader
  * that still holds the object into a failure instead of wrong values.
  */
 public final class ExpertShard implements Serializable {
