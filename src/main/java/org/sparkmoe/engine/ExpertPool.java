@@ -23,12 +23,13 @@ import java.util.TreeMap;
  * <li>the same generation again (a retried or recomputed task writes the same values into it), or</li>
  * <li>a later generation, once the tagged one is dead: the driver runs steps one after another and
  * unpersists a step's RDDs after it, so activations and gradients of step g are dead when step g + 1
- * runs ({@code minAge} 1), and the expert state of step g is dead once the update of step g + 2 runs
- * (state g + 1 is read by it; {@code minAge} 2). A recomputation after an executor loss rebuilds
- * older generations from lineage, and those only ever take still older (dead) sets or allocate.</li>
+ * runs ({@code minAge} 1). An expert-state set is updated in place from step to step and
+ * {@link #retag}ged with each step before it is written; only the update after a root held in cache takes
+ * one, a set at least two generations older than itself (the previous root's, dead once the new root
+ * is checkpointed; {@link ExpertShard}). A recomputation after an executor loss rebuilds older
+ * generations from lineage, and those only ever take still older (dead) sets or allocate.</li>
  * </ul>
- * States that must stay readable (checkpointed ones) are never put here. Entries are keyed by a
- * run id (one per {@link SparkMoETrainer}, {@link ExpertExchange} or sequence trainer) and the shard; a run's entries are dropped when the
+ * Entries are keyed by a run id (one per {@link SparkMoETrainer}, {@link ExpertExchange} or sequence trainer) and the shard; a run's entries are dropped when the
  * trainer closes (in local mode, where the driver is the executor) or after
  * {@value #IDLE_EVICT_MS} ms without use.
  */
@@ -117,6 +118,31 @@ public final class ExpertPool {
         e.lastUse = now;
         e.byGeneration.put(generation, set);
         while (e.byGeneration.size() > MAX_PER_KIND) e.byGeneration.pollFirstEntry();
+    }
+
+    /** The newest generation a set of this key is tagged with, or {@code Long.MIN_VALUE} if none. */
+    static synchronized long newest(String run, int shard, Kind kind) {
+        Entry e = POOL.get(new Key(run, shard, kind));
+        return e == null || e.byGeneration.isEmpty() ? Long.MIN_VALUE : e.byGeneration.lastKey();
+    }
+
+    /**
+     * Retags the set that {@code which} picks (if this key holds one) as {@code generation}: a set
+     * updated in place now holds that generation, so it must not be handed out as an older, dead one.
+     */
+    static synchronized void retag(String run, int shard, Kind kind, java.util.function.Predicate<Object> which, long generation) {
+        Entry e = POOL.get(new Key(run, shard, kind));
+        if (e == null) return;
+        for (Iterator<Map.Entry<Long, Object>> it = e.byGeneration.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, Object> x = it.next();
+            if (which.test(x.getValue())) {
+                Object set = x.getValue();
+                it.remove();
+                e.byGeneration.put(generation, set);
+                e.lastUse = System.currentTimeMillis();
+                return;
+            }
+        }
     }
 
     /** Forgets the set tagged {@code generation}, if any (it must stay as it is: e.g. a checkpointed state). */

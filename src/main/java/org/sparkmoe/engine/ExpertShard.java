@@ -14,13 +14,15 @@ import org.sparkmoe.core.linalg.Precision;
  * {@link ExpertPlacement#SHARDED} placement. Holds the parameters and moments only, which is what
  * the block store caches.
  *
- * <p>A shard's values never change after it is built: {@link #update} writes the next values into
- * other buffers and returns a new shard, so the RDD of the previous step stays valid for lineage
- * recomputation. To keep that from costing a copy of every parameter and moment each step, the
- * buffers come from the executor's {@link ExpertPool}: the update of step t writes into the buffers
- * of state t - 2 (dead by then: its RDD was unpersisted after step t - 1), where this executor
- * holds them, and a state that must stay readable (a checkpointed one) is never pooled. The pool is
- * only a cache: a state read from disk or recomputed elsewhere just allocates.
+ * <p>The update overwrites the shard's parameters and moments in place (Adam reads p, g, m, v and
+ * writes p, m, v: 28 bytes an element instead of 40 into other buffers), except after a lineage
+ * root held only in cache (a local checkpoint, or the state built outside when there is no
+ * checkpoint directory), which must stay readable and is written into the executor's
+ * {@link ExpertPool}ed buffers of an older, dead root. What keeps the
+ * overwritten state t - 1 from being read as itself ({@link ShardedExperts#update} removes its
+ * cached block before the first write, so every later reader recomputes it from the root) is
+ * described in docs/DESIGN.md ("The expert update in place"); {@link #checkReadable} turns any reader
+ * that still holds the object into a failure instead of wrong values.
  */
 public final class ExpertShard implements Serializable {
     private static final long serialVersionUID = 2L;
@@ -66,22 +68,30 @@ public final class ExpertShard implements Serializable {
 
     /**
      * The next state: the optimiser applied to every expert with its gradient times {@code scale}
-     * (zero for an expert that got no rows), written into this executor's pooled buffers of run
-     * {@code run} where it has them. {@code keep}: the next state must stay readable (it will be
-     * checkpointed), so its buffers are not pooled.
+     * (zero for an expert that got no rows). {@code inPlace}: written over this shard's own buffers
+     * (the caller {@link #claim}ed this object and removed its cached block first); else written
+     * into this executor's pooled buffers of run {@code run} ({@link #takeState}), and this shard,
+     * a lineage root, is not touched.
      */
     ExpertShard update(Optimiser optimiser, ExpertGrads grads, double scale, long step, double learningRate,
-                       String run, boolean keep) {
+                       String run, boolean inPlace) {
+        if (inPlace && !overwritten) throw new IllegalStateException("shard " + shard + " updated in place without a claim");
+        if (!inPlace) checkReadable();
         Parameters[] g = new Parameters[experts.length];
         if (grads != null) {
             for (int i = 0; i < grads.experts().length; i++) g[indexOf(grads.experts()[i])] = grads.grads()[i];
         }
-        StateBuffers spare = ExpertPool.take(run, shard, ExpertPool.Kind.STATE, step, 2);
-        if (spare == null || spare.params.length != experts.length) {
-            spare = new StateBuffers(new Parameters[experts.length], new OptimiserState[experts.length]);
+        Parameters[] p;
+        OptimiserState[] s;
+        if (inPlace) {
+            ExpertPool.retag(run, shard, ExpertPool.Kind.STATE, set -> ((StateBuffers) set).params == params, step);
+            p = params;
+            s = states;
+        } else {
+            StateBuffers spare = takeState(run, step);
+            p = spare.params;
+            s = spare.states;
         }
-        Parameters[] p = spare.params;
-        OptimiserState[] s = spare.states;
         Parameters zeros = null;
         for (int i = 0; i < experts.length; i++) {
             if (p[i] == null) p[i] = params[i].zerosLike();
@@ -92,14 +102,62 @@ public final class ExpertShard implements Serializable {
                 gi = zeros;
             }
             optimiser.stepInto(params[i], states[i], gi, scale, p[i], s[i], step, learningRate);
-        }
-        if (keep) {
-            ExpertPool.forget(run, shard, ExpertPool.Kind.STATE, step);
-        } else {
-            ExpertPool.put(run, shard, ExpertPool.Kind.STATE, step, spare);
+            UpdateHook hook = testHook;
+            if (hook != null && i == (experts.length - 1) / 2) hook.written(step, shard, i + 1, experts.length);
         }
         return new ExpertShard(shard, experts, p, s);
     }
+
+    /**
+     * Buffers for the state {@code step} written from a lineage root: the set already tagged
+     * {@code step} (a retried attempt of this update; the root is intact, so it rewrites all of
+     * it), else the set of a root two or more steps older (dead: {@link ShardedExperts} unpersists
+     * a root once the next one is checkpointed), else new ones, registered as {@code step}. If this
+     * executor's sets are already tagged later than {@code step}, this is a recomputation of an old
+     * state while a later one lives (after a retried in-place update removed its input): new
+     * buffers that are not pooled, so that they share nothing with the live chain.
+     */
+    private StateBuffers takeState(String run, long step) {
+        StateBuffers spare = ExpertPool.newest(run, shard, ExpertPool.Kind.STATE) > step ? null
+                : ExpertPool.take(run, shard, ExpertPool.Kind.STATE, step, 2);
+        if (spare != null && spare.params.length == experts.length) return spare;
+        StateBuffers fresh = new StateBuffers(new Parameters[experts.length], new OptimiserState[experts.length]);
+        if (ExpertPool.newest(run, shard, ExpertPool.Kind.STATE) <= step) ExpertPool.put(run, shard, ExpertPool.Kind.STATE, step, fresh);
+        return fresh;
+    }
+
+    /**
+     * Set when an in-place update starts overwriting this shard's buffers (before its first write):
+     * whoever still holds this object would read parts of a later state. Not serialised: a copy
+     * (a block read from disk or another executor) is never overwritten.
+     */
+    private transient volatile boolean overwritten;
+
+    /**
+     * Claims this object for an in-place update, before anything is written (and before its block
+     * is removed): only one task attempt may overwrite it; another (a speculative or zombie attempt
+     * of the same update on this executor) fails here instead of updating half-updated values.
+     */
+    synchronized void claim() {
+        checkReadable();
+        overwritten = true;
+    }
+
+    /** Throws if this shard's buffers were (or are being) overwritten by a later update. */
+    void checkReadable() {
+        if (overwritten) {
+            throw new IllegalStateException("the state of expert shard " + shard + " was overwritten in place by a later update; "
+                    + "its cached block was removed, so a retried task recomputes it from the lineage");
+        }
+    }
+
+    /** Test hook: told after about half of a shard's experts were updated; may throw to fail the update there. */
+    interface UpdateHook {
+        void written(long step, int shard, int expertsWritten, int experts);
+    }
+
+    /** For fault tests in local mode (a static of the JVM the tasks run in); null otherwise. */
+    static volatile UpdateHook testHook;
 
     /** A pooled set of parameter and moment buffers for a shard's experts. */
     private record StateBuffers(Parameters[] params, OptimiserState[] states) {

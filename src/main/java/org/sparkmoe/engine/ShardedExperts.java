@@ -4,10 +4,13 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
+import org.apache.spark.SparkEnv;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.RDDBlockId;
 import org.apache.spark.storage.StorageLevel;
 import org.sparkmoe.core.optim.Optimiser;
 import org.sparkmoe.core.optim.OptimiserState;
@@ -18,9 +21,12 @@ import org.sparkmoe.core.param.Parameters;
  * an RDD with one {@link ExpertShard} per partition (shard i = partition i, an
  * {@link ExpertPartitioner} layout), and never reach the driver during training. Each step the
  * shards run forward next to their state; the update (the step's second job) zips the state with
- * the gradients into the next state RDD, written into the executors' pooled buffers of the state
- * two steps back ({@link ExpertShard}, {@link ExpertPool}). Every {@code lineageCheckpointInterval}
- * steps the state is checkpointed to cut its lineage; a checkpointed state is never pooled.
+ * the gradients into the next state RDD, written over the previous state's buffers in place
+ * ({@link ExpertShard}, {@link #update}). Every {@code lineageCheckpointInterval} steps the state is
+ * checkpointed to cut its lineage, into files where the context has a checkpoint directory (the
+ * state built outside too, when this store starts), so that it can be overwritten in place as
+ * well; a root held only in cache (a local checkpoint) is never overwritten (the update after it
+ * writes into the pooled buffers of an older root, {@link ExpertPool}) and stays cached until the next root.
  */
 final class ShardedExperts implements ExpertStore {
     private final JavaSparkContext sc;
@@ -31,6 +37,14 @@ final class ShardedExperts implements ExpertStore {
     private JavaRDD<ExpertShard> state;
     /** Whether {@link #state} was checkpointed (or built outside), so later states' lineage does not reach back past it. */
     private boolean stateKept;
+    /**
+     * The root of {@link #state}'s lineage when its cached blocks are its only copy (a local
+     * checkpoint, or the state built outside when there is no checkpoint directory), else null (the
+     * root is in checkpoint files). The update after it writes into other buffers, and it stays
+     * cached until the next root: the in-place updates since overwrote every state after it, and a
+     * recomputation starts here.
+     */
+    private JavaRDD<ExpertShard> heldRoot;
     private final List<Broadcast<?>> lineageBroadcasts = new ArrayList<>();
     /** Per shard, the executor this step's forward, backward and update prefer (where its state is cached), or null. */
     private String[] pins;
@@ -44,6 +58,12 @@ final class ShardedExperts implements ExpertStore {
         this.run = run;
         this.state = state.persist(StorageLevel.MEMORY_AND_DISK());
         this.stateKept = true; // built outside this class: not from the pool
+        if (sc.getCheckpointDir().isPresent()) {
+            // in files, a root can be overwritten in place like any state: a recomputation reads the files
+            this.state.checkpoint();
+            this.state.count();
+        }
+        this.heldRoot = this.state.isCheckpointed() ? null : this.state;
     }
 
     JavaRDD<ExpertShard> state() {
@@ -86,6 +106,8 @@ final class ShardedExperts implements ExpertStore {
         // pinned to the state's executor; the backward zips this RDD and inherits the preference
         return pinned(dispatched.zipPartitions(state, (it, st) -> {
             ExpertShard es = st.next();
+            es.checkReadable();
+            while (st.hasNext()) st.next(); // releases the cached block's read lock: an in-place update removes that block
             long t0 = System.nanoTime();
             ShardStep ss = ShardStep.forward(ctx, es.shard, it, es::params);
             clock.experts(t0);
@@ -100,6 +122,7 @@ final class ShardedExperts implements ExpertStore {
     @Override
     public LocalCopies localCopies(int partitions) {
         return new LocalCopies(null, state.flatMapToPair(s -> {
+            s.checkReadable();
             List<scala.Tuple2<Integer, ShuffleBlock>> out = new ArrayList<>(partitions * s.experts.length);
             for (int q = 0; q < partitions; q++) {
                 for (int i = 0; i < s.experts.length; i++) out.add(new scala.Tuple2<>(q, new ShuffleBlock(s.shard, s.experts[i], s.params[i].flat())));
@@ -108,26 +131,46 @@ final class ShardedExperts implements ExpertStore {
         }));
     }
 
+    /**
+     * The update job: state t from state t - 1 and the step's gradients, in place unless state
+     * t - 1 is the {@link #heldRoot} ({@link ExpertShard#update}). An in-place task removes state
+     * t - 1's cached block from its executor (telling the master) before it writes, so that no later
+     * reader (a retried or speculative attempt, another job) finds the overwritten object as state
+     * t - 1: they recompute it from the lineage's root, in checkpoint files or held in cache.
+     */
     @Override
     public void update(JavaRDD<ExpertGrads> grads, double scale, long step, double learningRate) {
         Optimiser opt = optimiser;
         String r = run;
         boolean cut = step % lineageCheckpointInterval == 0;
+        boolean inPlace = state != heldRoot;
+        int stateId = state.id();
         JavaRDD<ExpertShard> next = pinned(state.zipPartitions(grads, (sit, git) -> {
             ExpertShard s = sit.next();
             ExpertGrads g = git.hasNext() ? git.next() : null;
-            return Collections.singletonList(s.update(opt, g, scale, step, learningRate, r, cut)).iterator();
-        })).persist(StorageLevel.MEMORY_AND_DISK());
-        if (cut) {
-            if (sc.getCheckpointDir().isPresent()) {
-                next.checkpoint();
-            } else {
-                next.rdd().localCheckpoint();
+            if (inPlace) {
+                // the block's read lock is released when its iterator ends; removing it waits for all readers
+                while (sit.hasNext()) sit.next();
+                s.claim();
+                SparkEnv.get().blockManager().removeBlock(new RDDBlockId(stateId, TaskContext.getPartitionId()), true);
             }
+            return Collections.singletonList(s.update(opt, g, scale, step, learningRate, r, inPlace)).iterator();
+        })).persist(StorageLevel.MEMORY_AND_DISK());
+        boolean reliable = cut && sc.getCheckpointDir().isPresent();
+        if (reliable) {
+            next.checkpoint();
+        } else if (cut) {
+            next.rdd().localCheckpoint();
         }
         next.setName("spark-moe expert state after step " + step);
         next.count();
-        state.unpersist(false);
+        // an in-place update removed state t - 1's blocks already; a held root stays until the next root is checkpointed
+        if (state != heldRoot) state.unpersist(false);
+        if (cut && heldRoot != null) {
+            heldRoot.unpersist(false);
+            heldRoot = null;
+        }
+        if (cut && !reliable) heldRoot = next;
         state = next;
         stateKept = cut;
         if (cut) {
@@ -150,7 +193,7 @@ final class ShardedExperts implements ExpertStore {
     public Gathered gather() {
         Parameters[] p = new Parameters[numExperts];
         OptimiserState[] o = new OptimiserState[numExperts];
-        for (ExpertShard s : state.collect()) {
+        for (ExpertShard s : state.collect()) { // copies: an in-place update never reaches them
             for (int i = 0; i < s.experts.length; i++) {
                 p[s.experts[i]] = s.params[i];
                 o[s.experts[i]] = s.states[i];
@@ -165,6 +208,7 @@ final class ShardedExperts implements ExpertStore {
             List<scala.Tuple2<Integer, Parameters>> out = new ArrayList<>();
             while (it.hasNext()) {
                 ExpertShard s = it.next();
+                s.checkReadable();
                 for (int i = 0; i < s.experts.length; i++) out.add(new scala.Tuple2<>(s.experts[i], s.params[i]));
             }
             return out.iterator();
@@ -174,6 +218,7 @@ final class ShardedExperts implements ExpertStore {
     @Override
     public void close() {
         state.unpersist(false);
+        if (heldRoot != null) heldRoot.unpersist(false);
         for (Broadcast<?> b : lineageBroadcasts) b.destroy(false);
         lineageBroadcasts.clear();
     }
