@@ -104,6 +104,22 @@ final class FloatGateFunctions {
         return poly(PHI, 8 * j, u - j);
     }
 
+    /**
+     * {@link #cdf}(z), and {@link #density}(z) times {@code scale} into {@code w[wi]}: both cubics from the same
+     * interval (one cache line), the same values as the two calls.
+     */
+    static double cdfAndDensity(double z, double scale, double[] w, int wi) {
+        double u = (z + PHI_R) * PHI_SCALE;
+        if (!(u > 0 && u < PHI_NODES - 1)) {
+            w[wi] = density(z) * scale;
+            return cdf(z);
+        }
+        int j = (int) u;
+        double t = u - j;
+        w[wi] = poly(PHI, 8 * j + 4, t) * scale;
+        return poly(PHI, 8 * j, t);
+    }
+
     /** phi(z) (Hermite in the same nodes, phi' = -z phi): absolute error below 2e-10, 0 beyond |z| = 8 (phi(8) = 5e-15). */
     static double density(double z) {
         double u = (z + PHI_R) * PHI_SCALE;
