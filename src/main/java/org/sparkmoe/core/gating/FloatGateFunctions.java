@@ -74,7 +74,7 @@ final class FloatGateFunctions {
     /**
      * {@link #softplus} of {@code v[o + i]} into {@code sg[i]}, {@code sm[i]} for i in [0, count): the same values.
      * One loop over a block's pairs with no call in it (a value outside the table is redone by the direct form
-     * afterwards): inside the gate's row loop, among its many live values, the same lookups cost twice as much.
+     * afterwards, alone): inside the gate's row loop, among its many live values, the same lookups cost twice as much.
      */
     static void softplusAll(float[] v, int o, int count, double[] sg, double[] sm) {
         boolean outside = false;
@@ -88,7 +88,12 @@ final class FloatGateFunctions {
             sm[i] = poly(SP, q + 4, t);
         }
         if (outside) {
-            for (int i = 0; i < count; i++) softplus(v[o + i], sg, sm, i);
+            // only the values outside the table: at n = 256 one logit beyond +-20 would otherwise redo a block of a
+            // million pairs
+            for (int i = 0; i < count; i++) {
+                double u = (v[o + i] - SP_LO) * SP_SCALE;
+                if (!(u >= 0 && u < SP_NODES - 1)) NoisyTopKGating.softplus(v[o + i], NoisyTopKGating.NOISE_EPSILON, sg, sm, i);
+            }
         }
     }
 
