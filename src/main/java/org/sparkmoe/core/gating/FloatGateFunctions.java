@@ -74,7 +74,7 @@ final class FloatGateFunctions {
     /**
      * {@link #softplus} of {@code v[o + i]} into {@code sg[i]}, {@code sm[i]} for i in [0, count): the same values.
      * One loop over a block's pairs with no call in it (a value outside the table is redone by the direct form
-     * afterwards): inside the gate's row loop, among its many live values, the same lookups cost twice as much.
+     * afterwards, alone): inside the gate's row loop, among its many live values, the same lookups cost twice as much.
      */
     static void softplusAll(float[] v, int o, int count, double[] sg, double[] sm) {
         boolean outside = false;
@@ -88,7 +88,12 @@ final class FloatGateFunctions {
             sm[i] = poly(SP, q + 4, t);
         }
         if (outside) {
-            for (int i = 0; i < count; i++) softplus(v[o + i], sg, sm, i);
+            // only the values outside the table: at n = 256 one logit beyond +-20 would otherwise redo a block of a
+            // million pairs
+            for (int i = 0; i < count; i++) {
+                double u = (v[o + i] - SP_LO) * SP_SCALE;
+                if (!(u >= 0 && u < SP_NODES - 1)) NoisyTopKGating.softplus(v[o + i], NoisyTopKGating.NOISE_EPSILON, sg, sm, i);
+            }
         }
     }
 
@@ -102,6 +107,22 @@ final class FloatGateFunctions {
         if (u >= PHI_NODES - 1) return 1.0;
         int j = (int) u;
         return poly(PHI, 8 * j, u - j);
+    }
+
+    /**
+     * {@link #cdf}(z), and {@link #density}(z) times {@code scale} into {@code w[wi]}: both cubics from the same
+     * interval (one cache line), the same values as the two calls.
+     */
+    static double cdfAndDensity(double z, double scale, double[] w, int wi) {
+        double u = (z + PHI_R) * PHI_SCALE;
+        if (!(u > 0 && u < PHI_NODES - 1)) {
+            w[wi] = density(z) * scale;
+            return cdf(z);
+        }
+        int j = (int) u;
+        double t = u - j;
+        w[wi] = poly(PHI, 8 * j + 4, t) * scale;
+        return poly(PHI, 8 * j, t);
     }
 
     /** phi(z) (Hermite in the same nodes, phi' = -z phi): absolute error below 2e-10, 0 beyond |z| = 8 (phi(8) = 5e-15). */

@@ -11,10 +11,39 @@ package org.sparkmoe.core.gating;
  */
 public final class GateNoise {
     private static final double INV_2_52 = 1.0 / (1L << 52);
-    /** Counter increment between the polar method's attempts for one pair of streams (odd: a full period). */
+    private static final double INV_2_53 = 1.0 / (1L << 53);
+    /** Counter increment between a stream's successive hashes (odd: a full period). */
     private static final long ATTEMPT_STRIDE = 0x632BE59BD9B4E019L;
-    /** An attempt's second hash is of its first plus this. */
-    private static final long SECOND_HASH = 0x9E3779B97F4A7C15L;
+    /** Ziggurat layers (a power of two: a draw's layer is the low bits of its hash). */
+    private static final int LAYERS = 256;
+    /**
+     * Marsaglia and Tsang's 256-layer ziggurat for the normal density f(x) = exp(-x^2 / 2) ("The ziggurat
+     * method for generating random variables", J. Stat. Softw. 5(8), 2000): R is where the tail starts, V each
+     * layer's area. With them the top layer's area comes out at V to 1e-12 relative.
+     */
+    private static final double R = 3.6541528853610088, V = 0.00492867323399;
+    /**
+     * Per layer i: {@code ZT[2i]} its half-width x_i (layer 0, the base strip with the tail under it, as the width of
+     * a rectangle of area V at height f(R)) and {@code ZT[2i + 1]} = x_{i+1} / x_i, below which |u| lies inside the
+     * layer above and so under the curve: the fast path's one compare. Side by side: one cache line per draw.
+     */
+    private static final double[] ZT = new double[2 * LAYERS];
+    /** f(x_i) for i in [0, LAYERS], with f(x_0) taken as f(R) (the base strip's height) and x_LAYERS = 0. */
+    private static final double[] ZF = new double[LAYERS + 1];
+
+    static {
+        double[] x = new double[LAYERS + 1];
+        x[0] = V / density(R);
+        x[1] = R;
+        for (int i = 1; i < LAYERS - 1; i++) x[i + 1] = Math.sqrt(-2 * Math.log(V / x[i] + density(x[i])));
+        x[LAYERS] = 0;
+        for (int i = 0; i < LAYERS; i++) {
+            ZT[2 * i] = x[i];
+            ZT[2 * i + 1] = x[i + 1] / x[i];
+        }
+        ZF[0] = density(R);
+        for (int i = 1; i <= LAYERS; i++) ZF[i] = density(x[i]);
+    }
 
     private final long seed;
     private final long step;
@@ -67,46 +96,22 @@ public final class GateNoise {
     }
 
     /**
-     * {@code out[off + i] = sampleForRow(rowKey, firstStream + i)} for i in [0, count): the same values,
-     * each pair of streams from one draw of the polar method instead of one draw per stream.
-     *
-     * <p>Two passes over the row's pairs, so that no pair waits for another's accept test: the first
-     * writes every pair's first attempt (u, v), hashes only, no branch on the data; the second
-     * recomputes q from them, takes the log, division and root of the accepted pairs (independent
-     * iterations the core overlaps) and redraws the rejected ones (1 - pi/4 of them) from the start. In
-     * one pass each pair's accept test waited on its two dependent hashes and a wrong guess there
-     * discarded the next pair's work: 17.6 ns a stream at n = 16 against about half of that.
+     * {@code out[off + i] = sampleForRow(rowKey, firstStream + i)} for i in [0, count): the same values. The
+     * ziggurat's fast path inline (one hash, two table loads, a compare and a multiply a stream); the 1.5% of draws
+     * that miss it take {@link #slow}.
      */
     public void fillRow(long rowKey, int firstStream, int count, double[] out, int off) {
         if (!enabled) {
             java.util.Arrays.fill(out, off, off + count, 0.0);
             return;
         }
-        int end = firstStream + count;
-        int s = firstStream;
-        if ((s & 1) != 0 && s < end) {
-            out[off] = normalForRow(rowKey, s);
-            s++;
+        for (int i = 0; i < count; i++) {
+            long key = streamKey(rowKey, firstStream + i);
+            long h = mix64(key);
+            int l = 2 * ((int) h & (LAYERS - 1));
+            double u = uniformSymmetric(h);
+            out[off + i] = Math.abs(u) < ZT[l + 1] ? u * ZT[l] : slow(key, h);
         }
-        int pairsEnd = s + ((end - s) & ~1);
-        int o0 = off - firstStream;
-        for (int t = s; t < pairsEnd; t += 2) {
-            long h = mix64(pairCounter(rowKey, t >> 1));
-            out[o0 + t] = uniformSymmetric(h);
-            out[o0 + t + 1] = uniformSymmetric(mix64(h + SECOND_HASH));
-        }
-        for (int t = s; t < pairsEnd; t += 2) {
-            double u = out[o0 + t], v = out[o0 + t + 1];
-            double q = u * u + v * v;
-            if (q < 1.0) {
-                double f = Math.sqrt(-2.0 * Math.log(q) / q);
-                out[o0 + t] = u * f;
-                out[o0 + t + 1] = v * f;
-            } else {
-                polarPair(rowKey, t >> 1, out, o0 + t);
-            }
-        }
-        if (pairsEnd < end) out[o0 + pairsEnd] = normalForRow(rowKey, pairsEnd);
     }
 
     private static long rowKey(long seed, long step, long exampleId) {
@@ -121,52 +126,70 @@ public final class GateNoise {
     }
 
     /**
-     * Streams 2p and 2p+1 are the two outputs of one draw of Marsaglia's polar method (u, v uniform in
-     * the unit disc, q = u^2 + v^2: u sqrt(-2 ln q / q) and v sqrt(-2 ln q / q) are independent standard
-     * normals). Its attempts are hashes of (row, p, attempt number), so a rejected attempt (1 - pi/4 of
-     * them) is redrawn deterministically. Unlike Box-Muller it needs no cos or sin, and one log and sqrt
-     * serve two streams: about a third of the per-stream cost.
+     * One draw of the ziggurat (Marsaglia and Tsang 2000) from the stream's hashes: the first, h = mix64(key),
+     * gives the layer (its low 8 bits) and a uniform u in (-1, 1) (its top 53); x = u x_layer is the draw when
+     * |x| &lt; x_{layer+1} (98.5% of first hashes). Every further uniform the method needs (wedges, tail, a
+     * rejected attempt's redraw) is the next hash, mix64(key + j * stride), so a draw is a pure function of its
+     * coordinates. No log, division or root on the fast path: the polar method before it paid one of each per
+     * two streams.
      */
     private static double normalForRow(long rowKey, int stream) {
-        return polar(rowKey, stream >> 1, stream & 1, null, 0);
+        long key = streamKey(rowKey, stream);
+        long h = mix64(key);
+        int l = 2 * ((int) h & (LAYERS - 1));
+        double u = uniformSymmetric(h);
+        return Math.abs(u) < ZT[l + 1] ? u * ZT[l] : slow(key, h);
     }
 
-    /** {@code out[off]} and {@code out[off + 1]} = streams 2p and 2p+1 of the row. */
-    private static void polarPair(long rowKey, int p, double[] out, int off) {
-        polar(rowKey, p, 2, out, off);
-    }
-
-    /** One draw for streams 2p and 2p+1: returns stream 2p + which for which 0 or 1; for 2 writes both to out. */
-    private static double polar(long rowKey, int p, int which, double[] out, int off) {
-        long c = pairCounter(rowKey, p);
-        double u, v, q;
-        do {
-            long h = mix64(c);
-            long h2 = mix64(h + SECOND_HASH);
+    /** The draw whose first hash {@code h} = mix64(key) missed the fast path: wedge, tail or a new attempt. */
+    private static double slow(long key, long h) {
+        long c = key;
+        for (;;) {
+            int layer = (int) h & (LAYERS - 1);
+            double u = uniformSymmetric(h);
+            double x = u * ZT[2 * layer];
+            if (Math.abs(u) < ZT[2 * layer + 1]) return x;
+            if (layer == 0) {
+                // the tail beyond R (Marsaglia 1964): R + a with a ~ Exp(R), accepted with probability exp(-a^2 / 2)
+                double a, b;
+                do {
+                    c += ATTEMPT_STRIDE;
+                    a = -Math.log(uniformOpen(mix64(c))) / R;
+                    c += ATTEMPT_STRIDE;
+                    b = -Math.log(uniformOpen(mix64(c)));
+                } while (b + b <= a * a);
+                return u < 0 ? -(R + a) : R + a;
+            }
+            // the wedge between f(x_layer) and f(x_{layer+1}) at |x|: under the curve or not
             c += ATTEMPT_STRIDE;
-            u = uniformSymmetric(h);
-            v = uniformSymmetric(h2);
-            q = u * u + v * v;
-        } while (q >= 1.0);
-        double f = Math.sqrt(-2.0 * Math.log(q) / q);
-        if (which == 2) {
-            out[off] = u * f;
-            out[off + 1] = v * f;
-            return 0;
+            double y = ZF[layer] + uniformOpen(mix64(c)) * (ZF[layer + 1] - ZF[layer]);
+            if (y < density(x)) return x;
+            c += ATTEMPT_STRIDE;
+            h = mix64(c);
         }
-        return which == 0 ? u * f : v * f;
     }
 
-    private static long pairCounter(long rowKey, int pair) {
-        return rowKey ^ (pair + 1L) * 0xD6E8FEB86659FD93L;
+    /** exp(-x^2 / 2): the normal density without its constant, as the ziggurat's tables use it. */
+    private static double density(double x) {
+        return Math.exp(-0.5 * x * x);
+    }
+
+    private static long streamKey(long rowKey, int stream) {
+        return rowKey ^ (stream + 1L) * 0xD6E8FEB86659FD93L;
     }
 
     /**
      * (k + 1/2) 2^-52 for the top 53 bits k of h as a signed integer in [-2^52, 2^52): uniform on a
-     * lattice symmetric about 0 in (-1, 1) that excludes 0 (so q &gt; 0 and log q is finite), exact in double.
+     * lattice symmetric about 0 in (-1, 1) that excludes 0, exact in double. Disjoint from the low 8 bits
+     * that pick the layer.
      */
     private static double uniformSymmetric(long h) {
         return ((h >> 11) + 0.5) * INV_2_52;
+    }
+
+    /** (k + 1/2) 2^-53 for the top 53 bits k of h: uniform in (0, 1), so its log is finite. */
+    private static double uniformOpen(long h) {
+        return ((h >>> 11) + 0.5) * INV_2_53;
     }
 
     /** SplitMix64's finaliser: a bijective avalanche mix. */

@@ -134,7 +134,7 @@ public final class NoisyTopKGating implements Gating {
         int[] expert = s.expert();
         double[] gate = s.gate();
         int topCount = Math.min(k + 1, n);
-        double[] cd = s.rowClean, nl = s.rowNoisy, sg = s.sigma, sm = s.sigmoid, ep = s.eps, thr = s.thresholds;
+        double[] cd = s.rowClean, nl = s.rowNoisy, sg = s.sigma, sm = s.sigmoid, ep = s.eps;
         // first what each pair needs from no other: sigma, its sigmoid (softplus', for the backward pass) and eps,
         // each in its own loop over the block; inside the row loop below, among its many live values, the same
         // lookups cost up to twice as much
@@ -151,14 +151,15 @@ public final class NoisyTopKGating implements Gating {
             for (int r = 0; r < m; r++) noise.fillRow(noise.rowKey(exampleIds[r]), streamBase, n, ep, r * n);
         }
         // then one row at a time, everything in L1: the row's clean logits widened into cd and its noisy logits
-        // in nl (row scratch, not kept); the backward pass reads the clean logits back from the matrix and the
-        // row's two load thresholds from thr
+        // in nl (row scratch, not kept); the load estimator keeps what its backward pass needs per pair (loadTerms)
+        boolean f32 = s.precision == Precision.F32;
+        int[] tk = s.rowTop;
         for (int r = 0; r < m; r++) {
             int base = r * n;
-            widenRow(clean, base, n, cd);
             if (s.noiseOn) {
-                for (int i = 0; i < n; i++) nl[i] = cd[i] + ep[base + i] * sg[base + i];
+                widenNoisyRow(clean, base, n, ep, sg, cd, nl);
             } else {
+                widenRow(clean, base, n, cd);
                 System.arraycopy(cd, 0, nl, 0, n);
             }
             int tb = r * (k + 1);
@@ -184,19 +185,16 @@ public final class NoisyTopKGating implements Gating {
             if (s.smoothLoad) {
                 double thrIn = nl[s.top[tb + k]];
                 double thrOut = nl[s.top[tb + k - 1]];
-                thr[2 * r] = thrIn;
-                thr[2 * r + 1] = thrOut;
-                double[] th = s.rowThreshold;
-                rowThresholds(s, tb, thrIn, thrOut, n, false);
-                if (s.precision == Precision.F32) {
-                    for (int i = 0; i < n; i++) {
-                        double z = (cd[i] - th[i]) / sg[base + i];
-                        stats[n + i] += FloatGateFunctions.cdf(z);
-                    }
-                } else {
-                    for (int i = 0; i < n; i++) {
-                        double z = (cd[i] - th[i]) / sg[base + i];
-                        stats[n + i] += NormalDistribution.cdf(z);
+                // P(x, i) with the threshold thrOut for the experts outside the top k, thrIn for the k inside: the
+                // runs between the top k's indices (ascending) with one threshold each, no per-expert threshold row
+                sortedTop(s.top, tb, k, tk);
+                int i = 0;
+                for (int j = 0; j <= k; j++) {
+                    int end = j < k ? tk[j] : n;
+                    loadTerms(stats, n, cd, sg, base, thrOut, f32, i, end, s.loadZ, s.loadW);
+                    if (j < k) {
+                        loadTerms(stats, n, cd, sg, base, thrIn, f32, end, end + 1, s.loadZ, s.loadW);
+                        i = end + 1;
                     }
                 }
             } else {
@@ -239,12 +237,29 @@ public final class NoisyTopKGating implements Gating {
         int[] expert = s.expert();
         double[] dC = s.rowScratchC;
         double[] dS = s.rowScratchS;
-        double[] cd = s.rowClean;
+        int[] tk = s.rowTop;
         for (int r = 0; r < m; r++) {
             int base = r * n;
             int tb = r * (k + 1);
-            Arrays.fill(dC, 0, n, 0.0);
-            Arrays.fill(dS, 0, n, 0.0);
+            double dThrIn = 0, dThrOut = 0;
+            if (s.smoothLoad) {
+                // the load estimator's terms first, written into every entry of dC and dS, in runs between the top k's
+                // indices (ascending): those in the top k feed one threshold's gradient, the rest the other. The
+                // softmax's terms are added after them: a sum of two, the same either way round
+                sortedTop(s.top, tb, k, tk);
+                int i = 0;
+                for (int j = 0; j <= k; j++) {
+                    int end = j < k ? tk[j] : n;
+                    dThrOut = loadGradients(statsGradient, n, s.loadZ, s.loadW, base, i, end, dC, dS, dThrOut);
+                    if (j < k) {
+                        dThrIn = loadGradients(statsGradient, n, s.loadZ, s.loadW, base, end, end + 1, dC, dS, dThrIn);
+                        i = end + 1;
+                    }
+                }
+            } else {
+                Arrays.fill(dC, 0, n, 0.0);
+                Arrays.fill(dS, 0, n, 0.0);
+            }
             // softmax over the survivors; Importance adds dL/dImportance_i to every gate of expert i
             double dot = 0;
             for (int j = 0; j < k; j++) {
@@ -259,37 +274,19 @@ public final class NoisyTopKGating implements Gating {
                 if (s.noiseOn) dS[i] += dh * s.eps[base + i];
             }
             if (s.smoothLoad) {
+                // threshold = H_j = clean_j + eps_j * sigma_j
                 int jIn = s.top[tb + k];
                 int jOut = s.top[tb + k - 1];
-                double thrIn = s.thresholds[2 * r], thrOut = s.thresholds[2 * r + 1];
-                boolean f32 = s.precision == Precision.F32;
-                widenRow(s.clean, base, n, cd);
-                double[] th = s.rowThreshold, inM = s.rowInTop;
-                rowThresholds(s, tb, thrIn, thrOut, n, true);
-                // the thresholds' gradients summed in registers and added once: every expert's term lands on one of
-                // two entries, which through memory would chain the loop's iterations. Each term goes to both sums
-                // times 1 or 0 (no branch on whether the expert is in the top k, which a row's k of n makes a guess;
-                // a sum from +0 is never -0, so adding a zero leaves it as it was)
-                double dThrIn = 0, dThrOut = 0;
-                for (int i = 0; i < n; i++) {
-                    double dP = statsGradient[n + i];
-                    if (dP == 0) continue;
-                    double inv = 1 / s.sigma[base + i];
-                    double z = (cd[i] - th[i]) * inv;
-                    double dzs = (f32 ? FloatGateFunctions.density(z) : NormalDistribution.density(z)) * dP * inv;
-                    dC[i] += dzs;
-                    dS[i] -= dzs * z;
-                    // threshold = H_j = clean_j + eps_j * sigma_j
-                    dThrIn -= dzs * inM[i];
-                    dThrOut -= dzs * (1 - inM[i]);
-                }
                 dC[jIn] += dThrIn;
                 dS[jIn] += dThrIn * s.eps[base + jIn];
                 dC[jOut] += dThrOut;
                 dS[jOut] += dThrOut * s.eps[base + jOut];
             }
-            storeRow(dC, dClean, base, n, null, 0);
-            if (noisy) storeRow(dS, dRaw, base, n, s.sigmoid, base);
+            if (noisy) {
+                storeRows(dC, dClean, dS, dRaw, base, n, s.sigmoid);
+            } else {
+                storeRow(dC, dClean, base, n, null, 0);
+            }
         }
         grad.get(gateName).gemm(1, x, true, dClean, false, 1);
         if (dx != null) dx.gemm(1, dClean, false, p.get(gateName), true, 1);
@@ -342,6 +339,110 @@ public final class NoisyTopKGating implements Gating {
                 out[ob + pos] = i;
                 floor = v[base + out[ob + count - 1]];
             }
+        }
+    }
+
+    /**
+     * The load estimator (eq. 9) for experts [from, to) of one row, whose threshold is {@code thr}: with z = (clean_i -
+     * thr) / sigma_i, Phi(z) added to the expert's Load, and z and phi(z) / sigma_i kept in {@code z[base + i]} and
+     * {@code w[base + i]} for the backward pass, which then needs neither a division nor a lookup: Phi and phi come
+     * from one interval of one table, a second cubic from the same cache line.
+     */
+    private static void loadTerms(double[] stats, int n, double[] cd, double[] sg, int base, double thr, boolean f32,
+                                  int from, int to, double[] z, double[] w) {
+        if (f32) {
+            for (int i = from; i < to; i++) {
+                double inv = 1 / sg[base + i];
+                double zi = (cd[i] - thr) * inv;
+                z[base + i] = zi;
+                stats[n + i] += FloatGateFunctions.cdfAndDensity(zi, inv, w, base + i);
+            }
+        } else {
+            for (int i = from; i < to; i++) {
+                double inv = 1 / sg[base + i];
+                double zi = (cd[i] - thr) * inv;
+                z[base + i] = zi;
+                w[base + i] = NormalDistribution.density(zi) * inv;
+                stats[n + i] += NormalDistribution.cdf(zi);
+            }
+        }
+    }
+
+    /**
+     * The load estimator's backward terms of experts [from, to) of one row, from the forward pass's z and phi(z) /
+     * sigma ({@link #loadTerms}): dC[i] = dP_i phi(z_i) / sigma_i and dS[i] = -dC[i] z_i (0 and 0 where dL/dLoad_i is
+     * 0), written, not added, so that no fill of the row precedes them; returns {@code dThr} less the dC[i] in order:
+     * the threshold's gradient, summed in a register (through memory every term would wait on the one before).
+     */
+    private static double loadGradients(double[] statsGradient, int n, double[] z, double[] w, int base, int from, int to,
+                                        double[] dC, double[] dS, double dThr) {
+        for (int i = from; i < to; i++) {
+            double dP = statsGradient[n + i];
+            if (dP == 0) {
+                dC[i] = 0;
+                dS[i] = 0;
+                continue;
+            }
+            double dzs = w[base + i] * dP;
+            dC[i] = dzs;
+            dS[i] = 0.0 - dzs * z[base + i];
+            dThr -= dzs;
+        }
+        return dThr;
+    }
+
+    /** The k indices {@code top[tb, tb + k)} in ascending order into {@code out[0, k)} (insertion: k is small). */
+    private static void sortedTop(int[] top, int tb, int k, int[] out) {
+        for (int j = 0; j < k; j++) {
+            int v = top[tb + j];
+            int p = j;
+            while (p > 0 && out[p - 1] > v) {
+                out[p] = out[p - 1];
+                p--;
+            }
+            out[p] = v;
+        }
+    }
+
+    /**
+     * One row of the forward pass with noise: {@code cd[0, n)} = the clean logits {@code [base, base + n)} of the
+     * matrix (widened to double where float) and {@code nl[i] = cd[i] + ep[base + i] * sg[base + i]}, in one pass.
+     */
+    private static void widenNoisyRow(Matrix a, int base, int n, double[] ep, double[] sg, double[] cd, double[] nl) {
+        if (a instanceof FloatMatrix f) {
+            float[] d = f.data();
+            int o = f.offset() + base;
+            for (int i = 0; i < n; i++) {
+                double c = d[o + i];
+                cd[i] = c;
+                nl[i] = c + ep[base + i] * sg[base + i];
+            }
+        } else {
+            double[] d = ((DoubleMatrix) a).data();
+            int o = a.offset() + base;
+            for (int i = 0; i < n; i++) {
+                double c = d[o + i];
+                cd[i] = c;
+                nl[i] = c + ep[base + i] * sg[base + i];
+            }
+        }
+    }
+
+    /**
+     * {@link #storeRow} of {@code c} into {@code dc} and of {@code sv} times {@code scale[base, base + n)} into
+     * {@code ds}: the gate's two gradient rows in one pass.
+     */
+    private static void storeRows(double[] c, Matrix dc, double[] sv, Matrix ds, int base, int n, double[] scale) {
+        if (dc instanceof FloatMatrix fc && ds instanceof FloatMatrix fs) {
+            float[] a = fc.data(), b = fs.data();
+            int oa = fc.offset() + base, ob = fs.offset() + base;
+            for (int i = 0; i < n; i++) {
+                a[oa + i] = flushSubnormal((float) c[i]);
+                b[ob + i] = flushSubnormal((float) (sv[i] * scale[base + i]));
+            }
+        } else {
+            storeRow(c, dc, base, n, null, 0);
+            storeRow(sv, ds, base, n, scale, base);
         }
     }
 
@@ -404,20 +505,6 @@ public final class NoisyTopKGating implements Gating {
     }
 
     /**
-     * The row's load threshold per expert into {@code s.rowThreshold} ({@code thrIn} for the k in the top k,
-     * {@code thrOut} for the rest) and, with {@code mask}, 1 or 0 into {@code s.rowInTop}: the per-expert loops read
-     * them instead of branching on membership.
-     */
-    private void rowThresholds(State s, int tb, double thrIn, double thrOut, int n, boolean mask) {
-        Arrays.fill(s.rowThreshold, 0, n, thrOut);
-        for (int j = 0; j < k; j++) s.rowThreshold[s.top[tb + j]] = thrIn;
-        if (mask) {
-            Arrays.fill(s.rowInTop, 0, n, 0.0);
-            for (int j = 0; j < k; j++) s.rowInTop[s.top[tb + j]] = 1.0;
-        }
-    }
-
-    /**
      * Per-row logits, noise and top-k ranks kept for the backward pass; reused across steps. A
      * static class with plain fields, so that a cached step state can be serialised (Kryo) when
      * Spark reads it from another executor.
@@ -429,11 +516,14 @@ public final class NoisyTopKGating implements Gating {
         private Matrix clean, raw, dClean, dRaw;
         /** Per (row, expert): sigma, eps (noise on) and softplus'(raw) = sigmoid(raw), for the backward pass. */
         private double[] sigma = new double[0], eps = new double[0], sigmoid = new double[0];
-        /** Per row: the load estimator's thresholds (eq. 9) for experts in and out of the top k. */
-        private double[] thresholds = new double[0];
+        /**
+         * Per (row, expert) with the smooth load estimator: z = (clean - threshold) / sigma and phi(z) / sigma, the
+         * backward pass's factors.
+         */
+        private double[] loadZ = new double[0], loadW = new double[0];
         private int[] top = new int[0];
-        /** One row's load threshold per expert and 1.0 / 0.0 for in / out of the top k: scratch, not state. */
-        private final double[] rowThreshold, rowInTop;
+        /** One row's top k expert indices in ascending order: scratch, not state. */
+        private final int[] rowTop;
         private final double[] rowScratchC;
         private final double[] rowScratchS;
         /** One row's clean and noisy logits in double: scratch, not state. */
@@ -446,8 +536,7 @@ public final class NoisyTopKGating implements Gating {
             this.precision = precision;
             this.numExperts = numExperts;
             this.noisy = noisy;
-            this.rowThreshold = new double[numExperts];
-            this.rowInTop = new double[numExperts];
+            this.rowTop = new int[k];
             this.rowScratchC = new double[numExperts];
             this.rowScratchS = new double[numExperts];
             this.rowClean = new double[numExperts];
@@ -465,7 +554,8 @@ public final class NoisyTopKGating implements Gating {
                 sigma = Buffers.ensure(sigma, m * n);
                 sigmoid = Buffers.ensure(sigmoid, m * n);
                 eps = Buffers.ensure(eps, m * n);
-                thresholds = Buffers.ensure(thresholds, 2 * m);
+                loadZ = Buffers.ensure(loadZ, m * n);
+                loadW = Buffers.ensure(loadW, m * n);
             }
             top = Buffers.ensure(top, m * (k + 1));
         }

@@ -50,4 +50,24 @@ class FloatGateFunctionsTest {
         assertEquals(1.0, FloatGateFunctions.cdf(Double.POSITIVE_INFINITY));
         assertTrue(Double.isNaN(FloatGateFunctions.cdf(Double.NaN)));
     }
+    /** The block forms give what the single calls give, bit for bit, in the tables and outside them (and for NaN). */
+    @Test
+    void blockFormsEqualSingleCalls() {
+        int count = 4001;
+        float[] v = new float[count + 3];
+        for (int i = 0; i < count; i++) v[3 + i] = (float) (-30 + 60.0 * i / (count - 1));
+        v[3 + 17] = Float.NaN;
+        double[] sg = new double[count], sm = new double[count], one = new double[1], oneM = new double[1];
+        FloatGateFunctions.softplusAll(v, 3, count, sg, sm);
+        for (int i = 0; i < count; i++) {
+            FloatGateFunctions.softplus(v[3 + i], one, oneM, 0);
+            assertEquals(one[0], sg[i], 0.0, "sigma at " + v[3 + i]);
+            assertEquals(oneM[0], sm[i], 0.0, "sigmoid at " + v[3 + i]);
+        }
+        double[] w = new double[1];
+        for (double z = -9; z <= 9; z += 0.00731) {
+            assertEquals(FloatGateFunctions.cdf(z), FloatGateFunctions.cdfAndDensity(z, 0.37, w, 0), 0.0);
+            assertEquals(FloatGateFunctions.density(z) * 0.37, w[0], 0.0);
+        }
+    }
 }

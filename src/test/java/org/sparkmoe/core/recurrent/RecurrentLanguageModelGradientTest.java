@@ -55,10 +55,11 @@ class RecurrentLanguageModelGradientTest {
                 new BalanceWeights(0.2, 0.2), 0.2);
         Fixture f = new Fixture(model, 7);
         RecurrentLanguageModel.Workspace ws = model.newWorkspace(F64);
-        model.forwardBackward(f.params, f.batch, f.carried.copy(), f.noise, ws, f.params.zerosLike());
         DoubleSupplier objective = () -> model.forwardBackward(f.params, f.batch, f.carried.copy(), f.noise, ws,
                 f.params.zerosLike()).objective();
         for (int l = 0; l < 2; l++) {
+            // the analytic gradient at the unperturbed point: the previous layer's checks left ws at a perturbed one
+            model.forwardBackward(f.params, f.batch, f.carried.copy(), f.noise, ws, f.params.zerosLike());
             Matrix dh = ws.initialHiddenGradient(l).copy();
             Matrix dc = ws.initialCellGradient(l).copy();
             // a sequence that starts a document ignores what it carried in: its numeric gradient is 0
