@@ -145,12 +145,6 @@ public final class ExpertPool {
         }
     }
 
-    /** Forgets the set tagged {@code generation}, if any (it must stay as it is: e.g. a checkpointed state). */
-    static synchronized void forget(String run, int shard, Kind kind, long generation) {
-        Entry e = POOL.get(new Key(run, shard, kind));
-        if (e != null) e.byGeneration.remove(generation);
-    }
-
     /** Drops every entry of {@code run} held by this JVM. */
     public static synchronized void release(String run) {
         POOL.keySet().removeIf(k -> k.run.equals(run));

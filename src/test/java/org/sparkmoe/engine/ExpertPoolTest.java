@@ -43,11 +43,13 @@ class ExpertPoolTest {
     }
 
     @Test
-    void forgottenAndReleasedSetsAreNotHandedOut() {
-        Object kept = new Object();
-        ExpertPool.put(RUN, 0, ExpertPool.Kind.STATE, 10, kept);
-        ExpertPool.forget(RUN, 0, ExpertPool.Kind.STATE, 10); // a checkpointed state stays as it is
-        assertNull(ExpertPool.take(RUN, 0, ExpertPool.Kind.STATE, 12, 2));
+    void retaggedAndReleasedSetsAreNotHandedOut() {
+        Object live = new Object();
+        ExpertPool.put(RUN, 0, ExpertPool.Kind.STATE, 10, live);
+        // updated in place to step 12: no longer a dead set of step 10 that the update of step 13 may take
+        ExpertPool.retag(RUN, 0, ExpertPool.Kind.STATE, set -> set == live, 12);
+        assertEquals(12, ExpertPool.newest(RUN, 0, ExpertPool.Kind.STATE));
+        assertNull(ExpertPool.take(RUN, 0, ExpertPool.Kind.STATE, 13, 2));
         ExpertPool.put(RUN, 0, ExpertPool.Kind.STATE, 11, new Object());
         ExpertPool.release(RUN);
         assertEquals(0, ExpertPool.size(RUN));
