@@ -53,12 +53,13 @@ public final class ExpertExchange implements AutoCloseable {
 
     /**
      * Experts starting from {@code params} and {@code states} (by expert index) held on the driver:
-     * kept there (DRIVER placement) or sent to their shards once (SHARDED).
+     * kept there (DRIVER placement) or sent to their shards (SHARDED; sent again to recompute a lost
+     * shard until the first lineage checkpoint, so they must not change until then).
      */
     public static ExpertExchange of(JavaSparkContext sc, MoELayer moe, EngineConfig config, Parameters[] params, OptimiserState[] states) {
         return new ExpertExchange(sc, moe, config, x -> config.placement() == ExpertPlacement.DRIVER
                 ? new DriverExperts(sc, config.trainer().optimiser(), moe.expert().layout(), params, states)
-                : x.sharded(x.distribute(params, states)));
+                : x.sharded(x.distribute(params, states), null));
     }
 
     /**
@@ -80,7 +81,7 @@ public final class ExpertExchange implements AutoCloseable {
             MoENetwork net = x.carrier;
             var t = config.trainer();
             ExpertPartitioner ep = x.partitioner;
-            return x.sharded(x.shardIds().map(s -> ExpertShard.initialise(net, t.optimiser(), t.precision(), t.seed(), ep, s)));
+            return x.sharded(x.shardIds().map(s -> ExpertShard.initialise(net, t.optimiser(), t.precision(), t.seed(), ep, s)), null);
         });
     }
 
@@ -95,14 +96,22 @@ public final class ExpertExchange implements AutoCloseable {
                     + meta.numExpertShards() + " shards");
         }
         var layout = moe.expert().layout();
+        Runnable release;
+        try {
+            release = checkpoints.hold(meta.step()); // read again after a lost executor, until the first lineage checkpoint
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         return new ExpertExchange(sc, moe, config, x -> x.sharded(x.shardIds().map(s -> {
             CheckpointStore.ShardData d = checkpoints.loadExpertShard(meta, s, layout);
             return new ExpertShard(d.shard(), d.expertIds(), d.params(), d.states());
-        })));
+        }), release));
     }
 
-    private ShardedExperts sharded(JavaRDD<ExpertShard> state) {
-        return new ShardedExperts(sc, config.trainer().optimiser(), carrier.numExperts(), config.lineageCheckpointInterval(), run, state);
+    /** Every state this exchange starts from is recomputable from its lineage (seed, files, the driver's copies). */
+    private ShardedExperts sharded(JavaRDD<ExpertShard> state, Runnable rootReleased) {
+        return new ShardedExperts(sc, config.trainer().optimiser(), carrier.numExperts(), config.lineageCheckpointInterval(), run, state,
+                ShardedExperts.Root.RECOMPUTABLE, rootReleased);
     }
 
     private JavaRDD<ExpertShard> distribute(Parameters[] params, OptimiserState[] states) {

@@ -23,10 +23,17 @@ import org.sparkmoe.core.param.Parameters;
  * shards run forward next to their state; the update (the step's second job) zips the state with
  * the gradients into the next state RDD, written over the previous state's buffers in place
  * ({@link ExpertShard}, {@link #update}). Every {@code lineageCheckpointInterval} steps the state is
- * checkpointed to cut its lineage, into files where the context has a checkpoint directory (the
- * state built outside too, when this store starts), so that it can be overwritten in place as
- * well; a root held only in cache (a local checkpoint) is never overwritten (the update after it
- * writes into the pooled buffers of an older root, {@link ExpertPool}) and stays cached until the next root.
+ * checkpointed to cut its lineage, into files where the context has a checkpoint directory, so that
+ * it can be overwritten in place as well. The state this store starts from is a lineage root that
+ * is either recomputable bit for bit ({@link Root#RECOMPUTABLE}: drawn from the seed, read from a
+ * checkpoint's files, parallelized from the driver), overwritten in place like any state with no
+ * copy written or held, or not ({@link Root#OPAQUE}), then treated like a root held only in cache (a
+ * local checkpoint): never overwritten (the update after it writes into the pooled buffers of an
+ * older root, {@link ExpertPool}) and cached until the next root (with a checkpoint directory it is
+ * checkpointed into files first). The states the updates since the last root overwrote stay marked
+ * persisted (their blocks are gone) until the next root, so that a recomputation caches each once
+ * instead of recomputing it for both of its readers (the update and the experts' forward) at every
+ * level: linear in the steps since the root, not exponential.
  */
 final class ShardedExperts implements ExpertStore {
     private final JavaSparkContext sc;
@@ -45,25 +52,53 @@ final class ShardedExperts implements ExpertStore {
      * recomputation starts here.
      */
     private JavaRDD<ExpertShard> heldRoot;
+    /**
+     * The states overwritten in place since the last root, still marked persisted though their
+     * blocks were removed: a recomputation of the chain (a lost executor, a retried update) caches
+     * each one it rebuilds for its second reader instead of rebuilding it again (twice per step back
+     * otherwise, the update and the experts' forward both read it). Unpersisted at the next root.
+     */
+    private final List<JavaRDD<ExpertShard>> overwritten = new ArrayList<>();
+    /** Called once the lineage no longer reaches {@link #state}'s first root (its files may then go), or null. */
+    private Runnable rootReleased;
     private final List<Broadcast<?>> lineageBroadcasts = new ArrayList<>();
     /** Per shard, the executor this step's forward, backward and update prefer (where its state is cached), or null. */
     private String[] pins;
 
+    /** What the state a store starts from is, for its recomputation after a loss. */
+    enum Root {
+        /**
+         * Recomputable bit for bit from its own lineage, which holds no copy that an in-place update
+         * could reach (drawn from the seed, read from files, parallelized from the driver: each
+         * computation gives fresh objects): overwritten in place by the first update like any state.
+         */
+        RECOMPUTABLE,
+        /** Anything else (a caller's RDD): written into checkpoint files, or held in cache until the next root. */
+        OPAQUE
+    }
+
+    /**
+     * @param state        the initial state, one {@link ExpertShard} per partition in shard order
+     * @param root         whether {@code state} is recomputable from its lineage
+     * @param rootReleased run once the lineage no longer reaches {@code state} (the first root
+     *                     after it, or {@link #close}); null for none
+     */
     ShardedExperts(JavaSparkContext sc, Optimiser optimiser, int numExperts, int lineageCheckpointInterval, String run,
-                   JavaRDD<ExpertShard> state) {
+                   JavaRDD<ExpertShard> state, Root root, Runnable rootReleased) {
         this.sc = sc;
         this.optimiser = optimiser;
         this.numExperts = numExperts;
         this.lineageCheckpointInterval = lineageCheckpointInterval;
         this.run = run;
+        this.rootReleased = rootReleased;
         this.state = state.persist(StorageLevel.MEMORY_AND_DISK());
         this.stateKept = true; // built outside this class: not from the pool
-        if (sc.getCheckpointDir().isPresent()) {
+        if (root == Root.OPAQUE && sc.getCheckpointDir().isPresent()) {
             // in files, a root can be overwritten in place like any state: a recomputation reads the files
             this.state.checkpoint();
             this.state.count();
         }
-        this.heldRoot = this.state.isCheckpointed() ? null : this.state;
+        this.heldRoot = root == Root.RECOMPUTABLE || this.state.isCheckpointed() ? null : this.state;
     }
 
     JavaRDD<ExpertShard> state() {
@@ -136,7 +171,8 @@ final class ShardedExperts implements ExpertStore {
      * t - 1 is the {@link #heldRoot} ({@link ExpertShard#update}). An in-place task removes state
      * t - 1's cached block from its executor (telling the master) before it writes, so that no later
      * reader (a retried or speculative attempt, another job) finds the overwritten object as state
-     * t - 1: they recompute it from the lineage's root, in checkpoint files or held in cache.
+     * t - 1: they recompute it from the lineage's root (recomputed itself, in checkpoint files or
+     * held in cache).
      */
     @Override
     public void update(JavaRDD<ExpertGrads> grads, double scale, long step, double learningRate) {
@@ -164,18 +200,30 @@ final class ShardedExperts implements ExpertStore {
         }
         next.setName("spark-moe expert state after step " + step);
         next.count();
-        // an in-place update removed state t - 1's blocks already; a held root stays until the next root is checkpointed
-        if (state != heldRoot) state.unpersist(false);
-        if (cut && heldRoot != null) {
-            heldRoot.unpersist(false);
-            heldRoot = null;
-        }
+        // an in-place update removed state t - 1's blocks already; it stays marked persisted until the next root
+        // (see overwritten), and a held root stays cached until then
+        if (state != heldRoot) overwritten.add(state);
+        if (cut) releaseLineage();
         if (cut && !reliable) heldRoot = next;
         state = next;
         stateKept = cut;
         if (cut) {
             for (Broadcast<?> b : lineageBroadcasts) b.destroy(false);
             lineageBroadcasts.clear();
+        }
+    }
+
+    /** The lineage was cut at the current state (checkpointed and counted): what only the old lineage needed goes. */
+    private void releaseLineage() {
+        for (JavaRDD<ExpertShard> r : overwritten) r.unpersist(false);
+        overwritten.clear();
+        if (heldRoot != null) {
+            heldRoot.unpersist(false);
+            heldRoot = null;
+        }
+        if (rootReleased != null) {
+            rootReleased.run();
+            rootReleased = null;
         }
     }
 
@@ -218,7 +266,7 @@ final class ShardedExperts implements ExpertStore {
     @Override
     public void close() {
         state.unpersist(false);
-        if (heldRoot != null) heldRoot.unpersist(false);
+        releaseLineage();
         for (Broadcast<?> b : lineageBroadcasts) b.destroy(false);
         lineageBroadcasts.clear();
     }

@@ -98,7 +98,11 @@ public final class SparkMoETrainer implements AutoCloseable {
         this(sc, network, config, data, (Object) null);
     }
 
-    /** Resumes from {@code initial} (parameters, optimiser state, step) held on the driver. */
+    /**
+     * Resumes from {@code initial} (parameters, optimiser state, step) held on the driver. With
+     * SHARDED placement its experts are sent to the shards again to recompute a lost one until the
+     * first lineage checkpoint ({@link EngineConfig#lineageCheckpointInterval}): they must not change until then.
+     */
     public SparkMoETrainer(JavaSparkContext sc, MoENetwork network, EngineConfig config, JavaRDD<RowBlock> data,
                            TrainingState initial) {
         this(sc, network, config, data, (Object) initial);
@@ -114,9 +118,13 @@ public final class SparkMoETrainer implements AutoCloseable {
         this(sc, network, config, data, (Object) start);
     }
 
-    /** Where a sharded run resumes from. */
+    /**
+     * Where a sharded run resumes from; {@code root}: whether the shards' RDD is recomputable from its
+     * lineage ({@link ShardedExperts.Root}); {@code rootReleased}: run once the lineage no longer reads it, or null.
+     */
     record ShardedStart(Parameters shared, OptimiserState sharedOptimiser, long step,
-                        java.util.function.Function<SparkMoETrainer, JavaRDD<ExpertShard>> shards) {
+                        java.util.function.Function<SparkMoETrainer, JavaRDD<ExpertShard>> shards,
+                        ShardedExperts.Root root, Runnable rootReleased) {
     }
 
     private SparkMoETrainer(JavaSparkContext sc, MoENetwork network, EngineConfig config, JavaRDD<RowBlock> data,
@@ -161,7 +169,7 @@ public final class SparkMoETrainer implements AutoCloseable {
             this.shared = ss.shared;
             this.sharedOptimiser = ss.sharedOptimiser;
             this.step = ss.step;
-            this.experts = sharded(ss.shards.apply(this));
+            this.experts = sharded(ss.shards.apply(this), ss.root, ss.rootReleased);
             logStart();
             return;
         }
@@ -176,18 +184,19 @@ public final class SparkMoETrainer implements AutoCloseable {
             this.experts = config.placement() == ExpertPlacement.DRIVER
                     ? new DriverExperts(sc, trainer.optimiser(), network.moe().expert().layout(), start.params().experts(),
                     start.expertOptimisers())
-                    : sharded(distribute(start));
+                    : sharded(distribute(start), ShardedExperts.Root.RECOMPUTABLE, null);
         } else {
             this.shared = network.initialiseShared(trainer.precision(), trainer.seed());
             this.sharedOptimiser = trainer.optimiser().newState(shared);
             this.step = 0;
-            this.experts = sharded(initialiseShards());
+            this.experts = sharded(initialiseShards(), ShardedExperts.Root.RECOMPUTABLE, null);
         }
         logStart();
     }
 
-    private ShardedExperts sharded(JavaRDD<ExpertShard> state) {
-        return new ShardedExperts(sc, trainer.optimiser(), network.numExperts(), config.lineageCheckpointInterval(), run, state);
+    private ShardedExperts sharded(JavaRDD<ExpertShard> state, ShardedExperts.Root root, Runnable rootReleased) {
+        return new ShardedExperts(sc, trainer.optimiser(), network.numExperts(), config.lineageCheckpointInterval(), run, state,
+                root, rootReleased);
     }
 
     private void logStart() {
@@ -725,10 +734,11 @@ public final class SparkMoETrainer implements AutoCloseable {
                 throw new IllegalArgumentException(where + ": shared parameters " + sd.params().layout()
                         + " do not match the model's " + network.sharedLayout());
             }
+            // the files stay until the first lineage checkpoint: a lost executor's shard is read from them again
             ShardedStart start = new ShardedStart(sd.params(), sd.state(), meta.step(), t -> t.shardIds().map(s -> {
                 CheckpointStore.ShardData d = store.loadExpertShard(meta, s, expertLayout);
                 return new ExpertShard(d.shard(), d.expertIds(), d.params(), d.states());
-            }));
+            }), ShardedExperts.Root.RECOMPUTABLE, store.hold(meta.step()));
             LOG.info("resuming sharded training from {}", where);
             return new SparkMoETrainer(sc, network, config, data, start);
         }
@@ -784,7 +794,7 @@ public final class SparkMoETrainer implements AutoCloseable {
                 }
                 return Collections.singletonList(new ExpertShard(s, ids, p, o)).iterator();
             }, true);
-        });
+        }, ShardedExperts.Root.OPAQUE, null); // the caller's RDD: nothing says it gives the same values again
         return new SparkMoETrainer(sc, network, config, data, ss);
     }
 

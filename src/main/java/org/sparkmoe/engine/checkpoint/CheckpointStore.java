@@ -50,7 +50,7 @@ import org.sparkmoe.core.train.TrainingState;
  *
  * A checkpoint is written into a {@code _tmp-} directory ({@link #begin}), and {@link Pending#commit}
  * writes meta.json and renames the directory to {@code step-N}, then deletes all but the newest
- * {@code keep} checkpoints. Readers ({@link #latest}, {@link #steps}) only see {@code step-*}
+ * {@code keep} checkpoints (except one a resumed run still reads, {@link #hold}). Readers ({@link #latest}, {@link #steps}) only see {@code step-*}
  * directories holding meta.json, shared.bin and every shard file meta.json names. The rename is
  * atomic on HDFS and local filesystems; on object stores (s3a) it is a copy, and the completeness
  * check above is what keeps a half-copied directory from being loaded.
@@ -574,6 +574,36 @@ public final class CheckpointStore implements Serializable {
 
     // ---------------------------------------------------------------- housekeeping
 
+    /** Checkpoint directories (qualified paths) that {@link #prune} keeps while held, with their hold counts. */
+    private static final java.util.Map<String, Integer> HELD = new java.util.HashMap<>();
+
+    /**
+     * Keeps checkpoint {@code step}'s directory from being pruned (by any store of this JVM, the
+     * driver) until the returned action runs (once; later runs do nothing): a sharded run resumed
+     * from its shard files reads them again to recompute its first expert state after a lost
+     * executor, until its first lineage checkpoint.
+     */
+    public Runnable hold(long step) throws IOException {
+        String key = fs().makeQualified(stepDir(step)).toString();
+        synchronized (HELD) {
+            HELD.merge(key, 1, Integer::sum);
+        }
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        return () -> {
+            if (!done.compareAndSet(false, true)) return;
+            synchronized (HELD) {
+                HELD.computeIfPresent(key, (k, n) -> n == 1 ? null : n - 1);
+            }
+        };
+    }
+
+    private boolean held(Path p) throws IOException {
+        String key = fs().makeQualified(p).toString();
+        synchronized (HELD) {
+            return HELD.containsKey(key);
+        }
+    }
+
     /**
      * Deletes complete checkpoints beyond the newest {@code keep}, and {@code _tmp-} directories of
      * earlier steps (left by crashed writers). Failures are logged, not thrown: the commit that
@@ -585,6 +615,7 @@ public final class CheckpointStore implements Serializable {
             TreeMap<Long, Path> dirs = stepDirs();
             for (int i = 0; i < complete.size() - keep; i++) {
                 Path p = dirs.get(complete.get(i));
+                if (held(p)) continue; // pruned by a later commit once released
                 if (!fs().delete(p, true)) LOG.warn("could not delete old checkpoint {}", p);
             }
             for (FileStatus st : fs().listStatus(new Path(dir))) {
