@@ -16,8 +16,8 @@ import org.sparkmoe.core.linalg.Precision;
  *
  * <p>The update overwrites the shard's parameters and moments in place (Adam reads p, g, m, v and
  * writes p, m, v: 28 bytes an element instead of 40 into other buffers), except after a lineage
- * root held only in cache (a local checkpoint, or the state built outside when there is no
- * checkpoint directory), which must stay readable and is written into the executor's
+ * root held only in cache (a local checkpoint, or a state built outside from a caller's RDD when
+ * there is no checkpoint directory), which must stay readable and is written into the executor's
  * {@link ExpertPool}ed buffers of an older, dead root. What keeps the
  * overwritten state t - 1 from being read as itself ({@link ShardedExperts#update} removes its
  * cached block before the first write, so every later reader recomputes it from the root) is
