@@ -3,7 +3,6 @@ package org.sparkmoe.engine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -53,11 +52,7 @@ class InPlaceUpdateFailureTest {
     @ParameterizedTest(name = "reliable checkpoints {0}, {1}")
     @CsvSource({"true, F32", "false, F32", "true, F64"})
     void retriedHalfWrittenUpdateEndsBitIdentical(boolean reliable, Precision precision) throws Exception {
-        SparkTestContext.stop();
-        sc = new JavaSparkContext(SparkTestContext.conf("local[2,4]"));
-        sc.setLogLevel("ERROR");
-        Path dir = Files.createTempDirectory("spark-moe-inplace");
-        if (reliable) sc.setCheckpointDir(dir.toUri().toString());
+        sc = retryingContext(reliable);
 
         Run clean = train(precision);
         Set<String> failed = ConcurrentHashMap.newKeySet();
@@ -78,10 +73,24 @@ class InPlaceUpdateFailureTest {
         assertEquals(FAIL, failed, "first attempts failed");
         assertEquals(FAIL, retried, "and were retried");
         for (int s = 0; s < STEPS; s++) assertEquals(clean.losses[s], disturbed.losses[s], 0.0, "loss of step " + (s + 1));
-        assertIdentical(clean.state.params().shared().flat(), disturbed.state.params().shared().flat(), "shared");
-        for (int e = 0; e < clean.state.params().experts().length; e++) {
-            assertIdentical(clean.state.params().experts()[e].flat(), disturbed.state.params().experts()[e].flat(), "expert " + e);
-            List<OptimiserState.Slot> a = clean.state.expertOptimisers()[e].slots(), b = disturbed.state.expertOptimisers()[e].slots();
+        assertBitIdentical(clean.state, disturbed.state);
+    }
+
+    /** A {@code local[2,4]} context (four attempts a task, the shared test context stopped), with a checkpoint directory if {@code reliable}. */
+    static JavaSparkContext retryingContext(boolean reliable) throws java.io.IOException {
+        SparkTestContext.stop();
+        JavaSparkContext sc = new JavaSparkContext(SparkTestContext.conf("local[2,4]"));
+        sc.setLogLevel("ERROR");
+        if (reliable) sc.setCheckpointDir(Files.createTempDirectory("spark-moe-inplace").toUri().toString());
+        return sc;
+    }
+
+    /** Shared parameters, experts and their Adam moments equal bit for bit. */
+    static void assertBitIdentical(TrainingState clean, TrainingState disturbed) {
+        assertIdentical(clean.params().shared().flat(), disturbed.params().shared().flat(), "shared");
+        for (int e = 0; e < clean.params().experts().length; e++) {
+            assertIdentical(clean.params().experts()[e].flat(), disturbed.params().experts()[e].flat(), "expert " + e);
+            List<OptimiserState.Slot> a = clean.expertOptimisers()[e].slots(), b = disturbed.expertOptimisers()[e].slots();
             for (int k = 0; k < a.size(); k++) {
                 assertIdentical(a.get(k).values().flat(), b.get(k).values().flat(), "expert " + e + " Adam " + a.get(k).name());
             }

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -20,13 +18,11 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.sparkmoe.core.linalg.Matrix;
 import org.sparkmoe.core.linalg.Precision;
 import org.sparkmoe.core.network.MoENetwork;
 import org.sparkmoe.core.network.RowBlock;
 import org.sparkmoe.core.optim.Adam;
 import org.sparkmoe.core.optim.LearningRateSchedule;
-import org.sparkmoe.core.optim.OptimiserState;
 import org.sparkmoe.core.train.ReferenceTrainer;
 import org.sparkmoe.core.train.TrainerConfig;
 import org.sparkmoe.core.train.TrainingState;
@@ -70,10 +66,7 @@ class RootRecomputationTest {
     @ParameterizedTest(name = "{0} root, checkpoint directory {1}")
     @CsvSource({"SEED, true", "SEED, false", "RESUMED, true", "RESUMED, false", "DISTRIBUTED, true", "DISTRIBUTED, false"})
     void retriedUpdatesRecomputeEachStateOnce(RootKind kind, boolean reliable) throws Exception {
-        SparkTestContext.stop();
-        local = new JavaSparkContext(SparkTestContext.conf("local[2,4]"));
-        local.setLogLevel("ERROR");
-        if (reliable) local.setCheckpointDir(Files.createTempDirectory("spark-moe-root").toUri().toString());
+        local = InPlaceUpdateFailureTest.retryingContext(reliable);
         int first = kind == RootKind.RESUMED ? RESUME_STEP + 1 : 1;
         Set<String> fail = Set.of(first + "/1", "9/0");
 
@@ -168,19 +161,8 @@ class RootRecomputationTest {
 
     private static void assertSameRun(Run clean, Run disturbed) {
         for (int s = 0; s < STEPS; s++) assertEquals(clean.losses[s], disturbed.losses[s], 0.0, "loss of step " + (s + 1));
-        assertIdentical(clean.state.params().shared().flat(), disturbed.state.params().shared().flat(), "shared");
-        for (int e = 0; e < clean.state.params().experts().length; e++) {
-            assertIdentical(clean.state.params().experts()[e].flat(), disturbed.state.params().experts()[e].flat(), "expert " + e);
-            List<OptimiserState.Slot> a = clean.state.expertOptimisers()[e].slots(), b = disturbed.state.expertOptimisers()[e].slots();
-            for (int k = 0; k < a.size(); k++) {
-                assertIdentical(a.get(k).values().flat(), b.get(k).values().flat(), "expert " + e + " Adam " + a.get(k).name());
-            }
-        }
+        InPlaceUpdateFailureTest.assertBitIdentical(clean.state, disturbed.state);
         assertTrue(clean.state.step() == STEPS && disturbed.state.step() == STEPS);
     }
 
-    private static void assertIdentical(Matrix a, Matrix b, String what) {
-        assertEquals(a.size(), b.size());
-        for (int i = 0; i < a.size(); i++) assertEquals(a.getFlat(i), b.getFlat(i), 0.0, what + " element " + i);
-    }
 }
