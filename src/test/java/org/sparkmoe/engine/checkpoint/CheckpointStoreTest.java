@@ -176,6 +176,21 @@ class CheckpointStoreTest {
         assertEquals(List.of(3L, 4L), store.steps());
     }
 
+    @Test
+    void aHeldCheckpointOutlivesKeepUntilReleased() throws IOException {
+        CheckpointStore store = store(1);
+        store.save(state(Precision.F32, 1, 1), meta(1, Precision.F32));
+        // another store of the same directory (a job's own) prunes too: the hold is by path, not by instance
+        Runnable release = store(1).hold(1);
+        for (long step = 2; step <= 3; step++) store.save(state(Precision.F32, step, step), meta(step, Precision.F32));
+        assertEquals(List.of(1L, 3L), store.steps(), "the held step stays; the others beyond keep go");
+        release.run();
+        release.run(); // once only: a second run releases nothing more
+        store.save(state(Precision.F32, 4, 4), meta(4, Precision.F32));
+        assertEquals(List.of(4L), store.steps());
+        assertFalse(Files.exists(stepDir(1)));
+    }
+
     /** Simulates a filesystem without client-side checksums (HDFS verifies server-side, s3a not at all). */
     static void dropChecksum(Path file) throws IOException {
         Files.deleteIfExists(file.resolveSibling("." + file.getFileName() + ".crc"));
