@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -41,9 +42,13 @@ import org.sparkmoe.engine.checkpoint.CheckpointStore;
  * in the update), not once per branch of the zips (the update and the experts' forward both read
  * a state: 2^(8 - s) recomputations of state s if the overwritten states were unpersisted);</li>
  * <li>on {@code local-cluster[2,1,1024]}, an executor is killed (SIGKILL) in step 8's combine
- * stage: its cached state and shuffle files are recomputed from the root. The resumed run writes a
- * checkpoint after every step with {@code keep} 1: the files it resumed from stay until the cut
- * ({@link CheckpointStore#hold}), since the recomputation reads them.</li>
+ * stage: its cached state and shuffle files are recomputed from the root. The update calls are
+ * counted on the surviving executor (a hook a job installs there; the replacement executor has
+ * none): at most 1 for each step and shard here, 26-29 for state 1 with the overwritten states
+ * unpersisted (session 10's code). The resumed run writes a checkpoint after every step with
+ * {@code keep} 1: the files it resumed from stay until the cut ({@link CheckpointStore#hold}), since
+ * the recomputation reads them (without the hold and without a checkpoint directory the run fails
+ * with the shard file not found).</li>
  * </ul>
  * Each with and without a checkpoint directory, for a seed-initialised, a resumed (from step 2) and
  * a driver-distributed root.
@@ -106,6 +111,7 @@ class RootRecomputationTest {
         if (!reliable) sc.sc().checkpointDir_$eq(scala.Option.empty());
         try {
             Run clean = train(sc, kind, false, null);
+            Map<String, String> installed = ExecutorCounts.onEveryExecutor(sc, true);
             AtomicBoolean armed = new AtomicBoolean();
             ExecutorFailureTest.Failures failures = new ExecutorFailureTest.Failures(sc, "spark-moe combine", "spark-moe step 8", armed);
             sc.sc().addSparkListener(failures);
@@ -119,13 +125,71 @@ class RootRecomputationTest {
             System.out.printf("%s root, checkpoint directory %b: killed executor %s in step 8; %d failed tasks, %d failed stage attempts%n",
                     kind, reliable, failures.killedId.get(), failures.failedTasks.get(), failures.failedStages.get());
             assertSameRun(clean, disturbed);
+            // the surviving executor rebuilt the lost shard's states 1..7 (with its own shard's run once): at most twice
+            // each there, where unpersisted states cost 2^(7 - s) rebuilds of state s
+            installed.keySet().removeIf(id -> id.equals(failures.killedId.get()));
+            if (installed.size() == 1) {
+                String survivor = installed.keySet().iterator().next();
+                Map<String, Integer> counts = ExecutorCounts.parse(ExecutorCounts.onEveryExecutor(sc, false).get(survivor));
+                System.out.printf("%s root, checkpoint directory %b: update calls on the surviving executor %s by step/shard %s%n",
+                        kind, reliable, survivor, counts);
+                counts.forEach((at, n) -> {
+                    if (Integer.parseInt(at.substring(0, at.indexOf('/'))) <= 7) assertTrue(n <= 2, () -> "update " + at + " ran " + n + " times");
+                });
+            }
         } finally {
+            ExecutorCounts.onEveryExecutor(sc, false); // leaves no hook behind: install false only reads
             sc.sc().checkpointDir_$eq(dir);
             SparkTestContext.awaitExecutors(SparkTestContext.CLUSTER_EXECUTORS, 120_000);
         }
     }
 
     private record Run(double[] losses, TrainingState state) {
+    }
+
+    /** Update calls by step/shard counted in an executor JVM by a hook a job installs there. */
+    static final class ExecutorCounts {
+        static final Map<String, AtomicInteger> COUNTS = new ConcurrentHashMap<>();
+
+        /**
+         * Runs a task on every executor (16 tasks on the cluster's 2 one-core executors; those an executor did not
+         * get are absent): with {@code install}, a fresh counting hook; else the hook is removed. Returns each
+         * executor's counts before the call, as text.
+         */
+        static Map<String, String> onEveryExecutor(JavaSparkContext sc, boolean install) {
+            List<Integer> tasks = new java.util.ArrayList<>();
+            for (int i = 0; i < 16; i++) tasks.add(i);
+            Map<String, String> out = new TreeMap<>();
+            for (String r : sc.parallelize(tasks, tasks.size()).map(i -> ExecutorCounts.visit(install)).collect()) {
+                int at = r.indexOf(' ');
+                out.putIfAbsent(r.substring(0, at), r.substring(at + 1));
+            }
+            return out;
+        }
+
+        private static synchronized String visit(boolean install) {
+            String id = org.apache.spark.SparkEnv.get().executorId();
+            String counts = new TreeMap<>(COUNTS).toString();
+            if (install) {
+                COUNTS.clear();
+                ExpertShard.testHook = (step, shard, written, experts) ->
+                        COUNTS.computeIfAbsent(step + "/" + shard, k -> new AtomicInteger()).incrementAndGet();
+            } else if (!install) {
+                ExpertShard.testHook = null;
+            }
+            return id + " " + counts;
+        }
+
+        static Map<String, Integer> parse(String counts) {
+            Map<String, Integer> m = new TreeMap<>();
+            String body = counts.substring(1, counts.length() - 1).trim();
+            if (body.isEmpty()) return m;
+            for (String kv : body.split(", ")) {
+                int eq = kv.indexOf('=');
+                m.put(kv.substring(0, eq), Integer.parseInt(kv.substring(eq + 1)));
+            }
+            return m;
+        }
     }
 
     private static Run train(JavaSparkContext sc, RootKind kind, boolean kill, AtomicBoolean armed) throws Exception {
