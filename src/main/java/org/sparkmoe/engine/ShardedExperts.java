@@ -46,8 +46,8 @@ final class ShardedExperts implements ExpertStore {
     private boolean stateKept;
     /**
      * The root of {@link #state}'s lineage when its cached blocks are its only copy (a local
-     * checkpoint, or the state built outside when there is no checkpoint directory), else null (the
-     * root is in checkpoint files). The update after it writes into other buffers, and it stays
+     * checkpoint, or an opaque state built outside when there is no checkpoint directory), else null (the
+     * root is in checkpoint files or recomputable). The update after it writes into other buffers, and it stays
      * cached until the next root: the in-place updates since overwrote every state after it, and a
      * recomputation starts here.
      */
