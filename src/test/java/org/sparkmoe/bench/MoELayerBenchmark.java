@@ -138,6 +138,13 @@ public final class MoELayerBenchmark {
         }
         double[] m = new double[5];
         for (int i = 0; i < 5; i++) m[i] = Case.median(t[i]) / 1e6;
+        // every value the passes produced, as bits: a change meant to keep results must keep this number
+        long sum = 0;
+        for (double v : stats) sum = sum * 31 + Double.doubleToRawLongBits(v);
+        for (double v : state.gate()) sum = sum * 31 + Double.doubleToRawLongBits(v);
+        for (int v : state.expert()) sum = sum * 31 + v;
+        for (int i = 0, size = grad.flat().size(); i < size; i++) sum = sum * 31 + Double.doubleToRawLongBits(grad.flat().getFlat(i));
+        for (int i = 0, size = dx.size(); i < size; i++) sum = sum * 31 + Double.doubleToRawLongBits(dx.getFlat(i));
         System.out.println("| shape | forward ms | of which 2 GEMMs | rest | backward ms | of which 4 GEMMs | rest | ns per pair beyond GEMMs (fwd, bwd) "
                 + "| KB allocated/pass | ns per token beyond GEMMs (fwd, bwd) | noise ms (in fwd rest) |");
         System.out.println("|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|");
@@ -145,7 +152,7 @@ public final class MoELayerBenchmark {
         System.out.printf(Locale.ROOT, "| %d x %d, d=%d, k=%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f, %.1f | %.1f | %.0f, %.0f | %.2f |%n",
                 rows, n, d, k, m[0], m[2], m[0] - m[2], m[1], m[3], m[1] - m[3], (m[0] - m[2]) * 1e6 / pairs, (m[1] - m[3]) * 1e6 / pairs,
                 Case.median(bytes) / 1e3, (m[0] - m[2]) * 1e6 / rows, (m[1] - m[3]) * 1e6 / rows, m[4]);
-        System.out.println("load average " + EngineBenchmark.loadAverage());
+        System.out.printf(Locale.ROOT, "results checksum %016x; load average %s%n", sum, EngineBenchmark.loadAverage());
     }
 
     private static final class Case {

@@ -134,10 +134,20 @@ public final class NoisyTopKGating implements Gating {
         int[] expert = s.expert();
         double[] gate = s.gate();
         int topCount = Math.min(k + 1, n);
-        double[] cd = s.rowClean, nl = s.rowNoisy, sg = s.sigma, sm = s.sigmoid, ep = s.eps;
-        // first what each pair needs from no other: sigma, its sigmoid (softplus', for the backward pass) and eps,
-        // each in its own loop over the block; inside the row loop below, among its many live values, the same
-        // lookups cost up to twice as much
+        // sigma goes into z's array, which loadTerms overwrites pair by pair after its last read of sigma (the backward
+        // pass reads no sigma), and eps into scratch for a block of rows (the backward pass reads eps only at the
+        // top k + 1 slots, kept in epsTop): per pair, two doubles less state and memory traffic than keeping both
+        double[] cd = s.rowClean, nl = s.rowNoisy, sm = s.sigmoid, sg = s.loadZ, ep = s.blockEps;
+        s.exampleIds = exampleIds;
+        s.noise = noise;
+        s.streamBase = streamBase;
+        boolean f32 = s.precision == Precision.F32;
+        int[] tk = s.rowTop;
+        int block = s.blockRows;
+        // first what each pair needs from no other: sigma and its sigmoid (softplus', for the backward pass) in one loop
+        // over all rows, eps below in one loop over a block of rows; inside the row loop, among its many live values,
+        // the same lookups cost up to twice as much. (softplusAll called once per block instead was inlined into this
+        // method by C2 and then ran at half its speed: 5.5 -> 11 ns a pair.)
         if (noisy) {
             if (raw instanceof FloatMatrix f) {
                 FloatGateFunctions.softplusAll(f.data(), f.offset(), m * n, sg, sm);
@@ -147,58 +157,63 @@ public final class NoisyTopKGating implements Gating {
                 for (int i = 0; i < m * n; i++) softplus(d[o + i], NOISE_EPSILON, sg, sm, i);
             }
         }
-        if (s.noiseOn) {
-            for (int r = 0; r < m; r++) noise.fillRow(noise.rowKey(exampleIds[r]), streamBase, n, ep, r * n);
-        }
-        // then one row at a time, everything in L1: the row's clean logits widened into cd and its noisy logits
-        // in nl (row scratch, not kept); the load estimator keeps what its backward pass needs per pair (loadTerms)
-        boolean f32 = s.precision == Precision.F32;
-        int[] tk = s.rowTop;
-        for (int r = 0; r < m; r++) {
-            int base = r * n;
+        for (int r0 = 0; r0 < m; r0 += block) {
+            int rows = Math.min(block, m - r0);
             if (s.noiseOn) {
-                widenNoisyRow(clean, base, n, ep, sg, cd, nl);
-            } else {
-                widenRow(clean, base, n, cd);
-                System.arraycopy(cd, 0, nl, 0, n);
+                for (int r = r0; r < r0 + rows; r++) noise.fillRow(noise.rowKey(exampleIds[r]), streamBase, n, ep, (r - r0) * n);
             }
-            int tb = r * (k + 1);
-            if (k == n) {
-                identityWithMaxFirst(nl, 0, n, s.top, tb);
-            } else {
-                selectTop(nl, 0, n, topCount, s.top, tb);
-            }
-            // softmax over the k survivors
-            double max = nl[s.top[tb]];
-            double sum = 0;
-            for (int j = 0; j < k; j++) {
-                double e = Math.exp(nl[s.top[tb + j]] - max);
-                gate[r * k + j] = e;
-                sum += e;
-            }
-            for (int j = 0; j < k; j++) {
-                int e = s.top[tb + j];
-                expert[r * k + j] = e;
-                gate[r * k + j] /= sum;
-                stats[e] += gate[r * k + j];
-            }
-            if (s.smoothLoad) {
-                double thrIn = nl[s.top[tb + k]];
-                double thrOut = nl[s.top[tb + k - 1]];
-                // P(x, i) with the threshold thrOut for the experts outside the top k, thrIn for the k inside: the
-                // runs between the top k's indices (ascending) with one threshold each, no per-expert threshold row
-                sortedTop(s.top, tb, k, tk);
-                int i = 0;
-                for (int j = 0; j <= k; j++) {
-                    int end = j < k ? tk[j] : n;
-                    loadTerms(stats, n, cd, sg, base, thrOut, f32, i, end, s.loadZ, s.loadW);
-                    if (j < k) {
-                        loadTerms(stats, n, cd, sg, base, thrIn, f32, end, end + 1, s.loadZ, s.loadW);
-                        i = end + 1;
-                    }
+            // then one row at a time, everything in L1: the row's clean logits widened into cd and its noisy logits
+            // in nl (row scratch, not kept); the load estimator keeps what its backward pass needs per pair (loadTerms)
+            for (int r = r0; r < r0 + rows; r++) {
+                int base = r * n;
+                int lb = (r - r0) * n;
+                if (s.noiseOn) {
+                    widenNoisyRow(clean, base, n, ep, lb, sg, cd, nl);
+                } else {
+                    widenRow(clean, base, n, cd);
+                    System.arraycopy(cd, 0, nl, 0, n);
                 }
-            } else {
-                for (int j = 0; j < k; j++) stats[n + s.top[tb + j]] += 1;
+                int tb = r * (k + 1);
+                if (k == n) {
+                    identityWithMaxFirst(nl, 0, n, s.top, tb);
+                } else {
+                    selectTop(nl, 0, n, topCount, s.top, tb);
+                }
+                if (s.noiseOn) {
+                    for (int j = 0; j < topCount; j++) s.epsTop[tb + j] = ep[lb + s.top[tb + j]];
+                }
+                // softmax over the k survivors
+                double max = nl[s.top[tb]];
+                double sum = 0;
+                for (int j = 0; j < k; j++) {
+                    double e = Math.exp(nl[s.top[tb + j]] - max);
+                    gate[r * k + j] = e;
+                    sum += e;
+                }
+                for (int j = 0; j < k; j++) {
+                    int e = s.top[tb + j];
+                    expert[r * k + j] = e;
+                    gate[r * k + j] /= sum;
+                    stats[e] += gate[r * k + j];
+                }
+                if (s.smoothLoad) {
+                    double thrIn = nl[s.top[tb + k]];
+                    double thrOut = nl[s.top[tb + k - 1]];
+                    // P(x, i) with the threshold thrOut for the experts outside the top k, thrIn for the k inside: the
+                    // runs between the top k's indices (ascending) with one threshold each, no per-expert threshold row
+                    sortedTop(s.top, tb, k, tk);
+                    int i = 0;
+                    for (int j = 0; j <= k; j++) {
+                        int end = j < k ? tk[j] : n;
+                        loadTerms(stats, n, cd, sg, base, thrOut, f32, i, end, s.loadZ, s.loadW);
+                        if (j < k) {
+                            loadTerms(stats, n, cd, sg, base, thrIn, f32, end, end + 1, s.loadZ, s.loadW);
+                            i = end + 1;
+                        }
+                    }
+                } else {
+                    for (int j = 0; j < k; j++) stats[n + s.top[tb + j]] += 1;
+                }
             }
         }
     }
@@ -271,16 +286,16 @@ public final class NoisyTopKGating implements Gating {
                 int i = expert[q];
                 double dh = gate[q] * (dGate[q] + statsGradient[i] - dot);
                 dC[i] += dh;
-                if (s.noiseOn) dS[i] += dh * s.eps[base + i];
+                if (s.noiseOn) dS[i] += dh * s.epsTop[tb + j];
             }
             if (s.smoothLoad) {
                 // threshold = H_j = clean_j + eps_j * sigma_j
                 int jIn = s.top[tb + k];
                 int jOut = s.top[tb + k - 1];
                 dC[jIn] += dThrIn;
-                dS[jIn] += dThrIn * s.eps[base + jIn];
+                dS[jIn] += dThrIn * s.epsTop[tb + k];
                 dC[jOut] += dThrOut;
-                dS[jOut] += dThrOut * s.eps[base + jOut];
+                dS[jOut] += dThrOut * s.epsTop[tb + k - 1];
             }
             if (noisy) {
                 storeRows(dC, dClean, dS, dRaw, base, n, s.sigmoid);
@@ -344,7 +359,8 @@ public final class NoisyTopKGating implements Gating {
 
     /**
      * The load estimator (eq. 9) for experts [from, to) of one row, whose threshold is {@code thr}: with z = (clean_i -
-     * thr) / sigma_i, Phi(z) added to the expert's Load, and z and phi(z) / sigma_i kept in {@code z[base + i]} and
+     * thr) / sigma_i (sigma_i read from {@code sg[base + i]}, which may be {@code z} itself), Phi(z) added to the
+     * expert's Load, and z and phi(z) / sigma_i kept in {@code z[base + i]} and
      * {@code w[base + i]} for the backward pass, which then needs neither a division nor a lookup: Phi and phi come
      * from one interval of one table, a second cubic from the same cache line.
      */
@@ -406,16 +422,16 @@ public final class NoisyTopKGating implements Gating {
 
     /**
      * One row of the forward pass with noise: {@code cd[0, n)} = the clean logits {@code [base, base + n)} of the
-     * matrix (widened to double where float) and {@code nl[i] = cd[i] + ep[base + i] * sg[base + i]}, in one pass.
+     * matrix (widened to double where float) and {@code nl[i] = cd[i] + ep[lb + i] * sg[base + i]}, in one pass.
      */
-    private static void widenNoisyRow(Matrix a, int base, int n, double[] ep, double[] sg, double[] cd, double[] nl) {
+    private static void widenNoisyRow(Matrix a, int base, int n, double[] ep, int lb, double[] sg, double[] cd, double[] nl) {
         if (a instanceof FloatMatrix f) {
             float[] d = f.data();
             int o = f.offset() + base;
             for (int i = 0; i < n; i++) {
                 double c = d[o + i];
                 cd[i] = c;
-                nl[i] = c + ep[base + i] * sg[base + i];
+                nl[i] = c + ep[lb + i] * sg[base + i];
             }
         } else {
             double[] d = ((DoubleMatrix) a).data();
@@ -423,7 +439,7 @@ public final class NoisyTopKGating implements Gating {
             for (int i = 0; i < n; i++) {
                 double c = d[o + i];
                 cd[i] = c;
-                nl[i] = c + ep[base + i] * sg[base + i];
+                nl[i] = c + ep[lb + i] * sg[base + i];
             }
         }
     }
@@ -514,20 +530,30 @@ public final class NoisyTopKGating implements Gating {
         private final int numExperts;
         private final boolean noisy;
         private Matrix clean, raw, dClean, dRaw;
-        /** Per (row, expert): sigma, eps (noise on) and softplus'(raw) = sigmoid(raw), for the backward pass. */
-        private double[] sigma = new double[0], eps = new double[0], sigmoid = new double[0];
+        /** Per (row, expert): softplus'(raw) = sigmoid(raw), for the backward pass. */
+        private double[] sigmoid = new double[0];
+        /** Per (row, top slot) with noise: eps of the expert in {@code top} there (the backward pass needs no other). */
+        private double[] epsTop = new double[0];
         /**
          * Per (row, expert) with the smooth load estimator: z = (clean - threshold) / sigma and phi(z) / sigma, the
          * backward pass's factors.
          */
         private double[] loadZ = new double[0], loadW = new double[0];
         private int[] top = new int[0];
+        /** Rows whose eps the forward pass draws at a time: about 2,048 pairs, 16 KB, in L1. */
+        private final int blockRows;
+        /** eps of one block of rows: scratch, not state. */
+        private final double[] blockEps;
         /** One row's top k expert indices in ascending order: scratch, not state. */
         private final int[] rowTop;
         private final double[] rowScratchC;
         private final double[] rowScratchS;
         /** One row's clean and noisy logits in double: scratch, not state. */
         private final double[] rowClean, rowNoisy;
+        /** The last forward pass's examples and noise, for the inspection methods only (they recompute eps; not serialised). */
+        private transient long[] exampleIds;
+        private transient GateNoise noise;
+        private int streamBase;
         private boolean smoothLoad;
         private boolean noiseOn;
 
@@ -536,6 +562,8 @@ public final class NoisyTopKGating implements Gating {
             this.precision = precision;
             this.numExperts = numExperts;
             this.noisy = noisy;
+            this.blockRows = Math.max(1, 2048 / numExperts);
+            this.blockEps = new double[noisy ? blockRows * numExperts : 0];
             this.rowTop = new int[k];
             this.rowScratchC = new double[numExperts];
             this.rowScratchS = new double[numExperts];
@@ -551,9 +579,8 @@ public final class NoisyTopKGating implements Gating {
                 dRaw = Buffers.ensureRows(dRaw, precision, m, n);
             }
             if (noisy) {
-                sigma = Buffers.ensure(sigma, m * n);
                 sigmoid = Buffers.ensure(sigmoid, m * n);
-                eps = Buffers.ensure(eps, m * n);
+                epsTop = Buffers.ensure(epsTop, m * (k + 1));
                 loadZ = Buffers.ensure(loadZ, m * n);
                 loadW = Buffers.ensure(loadW, m * n);
             }
@@ -565,14 +592,21 @@ public final class NoisyTopKGating implements Gating {
             return clean.get(r, i);
         }
 
-        /** Noisy logits H(x)_i of row r (the forward pass's expression, so the same value). */
+        /** Noisy logits H(x)_i of row r (the forward pass's expression and its eps, so the same value). */
         public double noisyLogit(int r, int i) {
-            return noiseOn ? cleanLogit(r, i) + eps[r * numExperts + i] * sigma[r * numExperts + i] : cleanLogit(r, i);
+            return noiseOn ? cleanLogit(r, i) + noise.sampleForRow(noise.rowKey(exampleIds[r]), streamBase + i) * noiseStddev(r, i)
+                    : cleanLogit(r, i);
         }
 
-        /** sigma_i(x) of row r. */
+        /** sigma_i(x) of row r (from x W_noise again: the forward pass's function, so the same value). */
         public double noiseStddev(int r, int i) {
-            return sigma[r * numExperts + i];
+            double[] sg = new double[1], sm = new double[1];
+            if (precision == Precision.F32) {
+                FloatGateFunctions.softplus(raw.get(r, i), sg, sm, 0);
+            } else {
+                softplus(raw.get(r, i), NOISE_EPSILON, sg, sm, 0);
+            }
+            return sg[0];
         }
     }
 }
