@@ -243,10 +243,11 @@ final class ShardStep implements java.io.Serializable, org.apache.spark.util.Kno
         for (int i = 0; i < experts.length; i++) {
             grads[i] = gradBuffers[i];
             // overwritten, not accumulated: an expert's rows are one slice of the arena, so it runs backward once,
-            // and a retried or recomputed task needs no clearing first. The gradient norm's share is summed block by
-            // block while each is in cache (bit for bit ExpertGrads.sumOfSquares' sums, which at n = 256 read 1 GB of
-            // gradients from memory again)
-            sumOfSquares += expert.backwardSumOfSquares(params[i], rowsOf(x, i), workspace(i), rowsOf(dy, i), rowsOf(dx, i), grads[i]);
+            // and a retried or recomputed task needs no clearing first
+            expert.backward(params[i], rowsOf(x, i), workspace(i), rowsOf(dy, i), rowsOf(dx, i), grads[i], false);
+            // the gradient norm's share, summed while the expert's gradient is still in cache (the same sums in the
+            // same order as ExpertGrads.sumOfSquares, which at n = 256 read 1 GB of gradients from memory again)
+            sumOfSquares += grads[i].flat().sumOfSquares();
         }
         boolean bf16 = ctx.payload() == ShufflePayload.BF16;
         return new Tuple2<>(new ExpertGrads(shard, experts.clone(), grads, sumOfSquares), cutBack(dx, bf16));

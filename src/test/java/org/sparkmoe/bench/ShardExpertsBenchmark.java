@@ -22,8 +22,9 @@ import org.sparkmoe.core.param.Parameters;
  * {@code threads} threads (the shards of {@code local[2]}, at once), each with {@code experts} experts
  * of d x h over one activation arena of {@code rows} rows ({@code rows / experts} an expert), run every
  * expert forward, then every expert backward (weight gradients overwritten, the gradient's sum of squares
- * block by block as {@code ShardStep} does, and once more with the sum in a pass afterwards, as before session 11), then Adam in place over all of the thread's experts, then a STREAM triad over
- * the same arrays (g = p + s m: 12 bytes an element) as the machine's floor for the update's 28.
+ * after each expert's backward, as {@code ShardStep} does), then Adam in place over all of the thread's
+ * experts, then a STREAM triad over the same arrays (g = p + s m: 12 bytes an element) as the machine's
+ * floor for the update's 28.
  *
  * <p>Per round it prints each phase's thread CPU a thread, and from a second, instrumented pass of the
  * same calls the six GEMMs' rate (GFLOP/s, thread CPU per call summed) and the element-wise passes
@@ -31,11 +32,12 @@ import org.sparkmoe.core.param.Parameters;
  * (32,768 rows a shard: B = 16384, k = 4, 2 shards).
  *
  * <pre>
- *   java -Xmx8g -cp ... org.sparkmoe.bench.ShardExpertsBenchmark experts=4,128 threads=2 rounds=3
+ *   java -Xmx8g -XX:G1HeapRegionSize=32m -cp ... org.sparkmoe.bench.ShardExpertsBenchmark experts=4,128 threads=2 rounds=3
  * </pre>
- * {@code sameWeights=true}: every expert of a shard on one set of weights, which then stay in cache: the GEMMs'
- * cost at m rows apart from reading the weights from memory.
- * Heap: about (24 d h x experts + 24 rows (d + h)) bytes a thread.
+ * {@code sameWeights=true}: every expert of a shard on one set of weights, which then stay in cache: the
+ * GEMMs' cost at m rows apart from reading the weights from memory. Heap: about 16 x 2 d h x experts
+ * (parameters, gradients, moments) + 8 x rows x (2 d + h) (the arena) bytes a thread; with G1's default
+ * regions at -Xmx8g (4 MB) each 4.2 MB expert vector is a humongous object in two regions, hence the flag.
  */
 public final class ShardExpertsBenchmark {
     private static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
@@ -86,18 +88,12 @@ public final class ShardExpertsBenchmark {
             return MX.getCurrentThreadCpuTime() - c0;
         }
 
-        /** {@code afterwards}: the gradient's sum of squares in a pass after each expert's backward (before session 11). */
-        long backward(boolean afterwards) {
+        long backward() {
             long c0 = MX.getCurrentThreadCpuTime();
             double sum = 0;
             for (int e = 0; e < p.length; e++) {
-                ExpertWorkspace ws = ExpertWorkspace.over(rows(h, e), rows(dh, e));
-                if (afterwards) {
-                    expert.backward(p[e], rows(x, e), ws, rows(dy, e), rows(dx, e), g[e], false);
-                    sum += g[e].flat().sumOfSquares();
-                } else {
-                    sum += expert.backwardSumOfSquares(p[e], rows(x, e), ws, rows(dy, e), rows(dx, e), g[e]);
-                }
+                expert.backward(p[e], rows(x, e), ExpertWorkspace.over(rows(h, e), rows(dh, e)), rows(dy, e), rows(dx, e), g[e], false);
+                sum += g[e].flat().sumOfSquares();
             }
             if (Double.isNaN(sum)) throw new IllegalStateException();
             return MX.getCurrentThreadCpuTime() - c0;
@@ -138,31 +134,23 @@ public final class ShardExpertsBenchmark {
             for (int e = 0; e < p.length; e++) {
                 Matrix xe = rows(x, e), he = rows(h, e), dye = rows(dy, e), dhe = rows(dh, e), dxe = rows(dx, e);
                 Parameters ge = g[e];
-                Matrix w1 = ge.get(Expert.W1), b1 = ge.get(Expert.B1), w2 = ge.get(Expert.W2), b2 = ge.get(Expert.B2);
-                long total = ge.flat().size();
-                double[] lanes = new double[4];
                 long t = MX.getCurrentThreadCpuTime();
-                b1.fill(0);
-                b2.fill(0);
+                ge.get(Expert.B1).fill(0);
+                ge.get(Expert.B2).fill(0);
                 dhe.gemm(1, dye, false, p[e].get(Expert.W2), true, 0);
                 t = lap(2, t);
-                dhe.reluMaskAddColumnSums(he, b1);
+                dhe.reluMaskAddColumnSums(he, ge.get(Expert.B1));
                 t = lap(7, t);
-                w1.gemm(1, xe, true, dhe, false, 0);
-                t = lap(4, t);
-                w1.addSquaresTo(lanes, 0, total);
-                b1.addSquaresTo(lanes, w1.size(), total);
-                t = lap(8, t);
-                w2.gemm(1, he, true, dye, false, 0);
+                ge.get(Expert.W2).gemm(1, he, true, dye, false, 0);
                 t = lap(3, t);
-                dye.addColumnSumsTo(b2);
+                dye.addColumnSumsTo(ge.get(Expert.B2));
                 t = lap(7, t);
-                w2.addSquaresTo(lanes, w1.size() + b1.size(), total);
-                b2.addSquaresTo(lanes, w1.size() + b1.size() + w2.size(), total);
-                t = lap(8, t);
+                ge.get(Expert.W1).gemm(1, xe, true, dhe, false, 0);
+                t = lap(4, t);
                 dxe.gemm(1, dhe, false, p[e].get(Expert.W1), true, 0);
-                lap(5, t);
-                if (Double.isNaN(Matrix.sumOfLanes(lanes))) throw new IllegalStateException();
+                t = lap(5, t);
+                if (Double.isNaN(ge.flat().sumOfSquares())) throw new IllegalStateException();
+                lap(8, t);
             }
         }
 
@@ -202,16 +190,14 @@ public final class ShardExpertsBenchmark {
                     params, params * 4 / 1e6);
             for (int r = 0; r <= rounds; r++) {
                 long step = r + 1;
-                long[][] cpu = run(pool, shards, sh -> new long[]{sh.forward(), sh.backward(false), sh.forward(), sh.backward(true),
-                        sh.update(adam, step), sh.triad()});
+                long[][] cpu = run(pool, shards, sh -> new long[]{sh.forward(), sh.backward(), sh.update(adam, step), sh.triad()});
                 if (r == 0) continue; // warm-up
-                double f = (mean(cpu, 0) + mean(cpu, 2)) / 2, b = mean(cpu, 1), b0 = mean(cpu, 3), u = mean(cpu, 4), tr = mean(cpu, 5);
+                double f = mean(cpu, 0), b = mean(cpu, 1), u = mean(cpu, 2), tr = mean(cpu, 3);
                 System.out.printf(Locale.ROOT,
-                        "round %d (load %s): CPU ms a thread: forward %.1f (%.1f GFLOP/s), backward %.1f (%.1f GFLOP/s; %.1f with the "
-                                + "sum of squares afterwards), update %.1f (%.2f GB/s at 28 B), triad %.1f (%.2f GB/s at 12 B); "
-                                + "update / triad time per element %.2f%n",
-                        r, EngineBenchmark.loadAverage(), f / 1e6, 2 * gemmFlop / f, b / 1e6, 4 * gemmFlop / b, b0 / 1e6, u / 1e6,
-                        28.0 * params / u, tr / 1e6, 12.0 * params / tr, u / tr);
+                        "round %d (load %s): CPU ms a thread: forward %.1f (%.1f GFLOP/s), backward %.1f (%.1f GFLOP/s), "
+                                + "update %.1f (%.2f GB/s at 28 B), triad %.1f (%.2f GB/s at 12 B); update / triad time per element %.2f%n",
+                        r, EngineBenchmark.loadAverage(), f / 1e6, 2 * gemmFlop / f, b / 1e6, 4 * gemmFlop / b, u / 1e6, 28.0 * params / u,
+                        tr / 1e6, 12.0 * params / tr, u / tr);
             }
             run(pool, shards, sh -> {
                 sh.instrumented();

@@ -118,38 +118,6 @@ public final class Expert implements java.io.Serializable {
         backward(p, x, ws, dOut, dx, grad, true, true);
     }
 
-    /**
-     * {@link #backward(Parameters, Matrix, ExpertWorkspace, Matrix, Matrix, Parameters, boolean)} overwriting
-     * {@code grad}, returning its sum of squares ({@code grad.flat().sumOfSquares()}, bit for bit), each block summed
-     * right after its GEMM wrote it: a weight gradient (2 MB at d = 512, h = 1024) is then still in cache, where a
-     * pass over the whole gradient after the backward read it from memory again (at n = 256 experts that pass was
-     * 0.9 ns an element, 0.12 s of CPU a shard and step, as much as the update's).
-     */
-    public double backwardSumOfSquares(Parameters p, Matrix x, ExpertWorkspace ws, Matrix dOut, Matrix dx, Parameters grad) {
-        int m = x.rows();
-        Matrix h = ws.hidden(m);
-        Matrix dh = ws.hiddenGradient(m);
-        Matrix gw1 = grad.get(IW1), gb1 = grad.get(IB1), gw2 = grad.get(IW2), gb2 = grad.get(IB2);
-        long total = grad.flat().size();
-        double[] lanes = new double[4];
-        gb1.fill(0);
-        gb2.fill(0);
-        dh.gemm(1, dOut, false, p.get(IW2), true, 0);
-        dh.reluMaskAddColumnSums(h, gb1);
-        // w1 and b1 first: the sums run in the layout's order (w1, b1, w2, b2), the flat vector's
-        gw1.gemm(1, x, true, dh, false, 0);
-        gw1.addSquaresTo(lanes, 0, total);
-        gb1.addSquaresTo(lanes, gw1.size(), total);
-        gw2.gemm(1, h, true, dOut, false, 0);
-        dOut.addColumnSumsTo(gb2);
-        gw2.addSquaresTo(lanes, gw1.size() + gb1.size(), total);
-        gb2.addSquaresTo(lanes, gw1.size() + gb1.size() + gw2.size(), total);
-        if (dx != null) {
-            dx.gemm(1, dh, false, p.get(IW1), true, 0);
-        }
-        return Matrix.sumOfLanes(lanes);
-    }
-
     /** The output bias b2's block of a gradient of this expert's layout. */
     public Matrix outputBiasGradient(Parameters grad) {
         return grad.get(IB2);

@@ -111,14 +111,6 @@ public final class DoubleMatrix extends Matrix {
     }
 
     @Override
-    public void addSquaresTo(double[] lanes, long at, long total) {
-        // sumOfSquares is one chain: every element goes into lane 0, and the other lanes stay zero
-        double s = lanes[0];
-        for (int i = offset, e = offset + size(); i < e; i++) s += (double) data[i] * data[i];
-        lanes[0] = s;
-    }
-
-    @Override
     public void gemm(double alpha, Matrix a, boolean transA, Matrix b, boolean transB, double beta) {
         checkGemmShapes(a, transA, b, transB);
         int k = transA ? a.rows : a.cols;

@@ -121,45 +121,6 @@ public final class FloatMatrix extends Matrix {
     }
 
     @Override
-    public void addSquaresTo(double[] lanes, long at, long total) {
-        // sumOfSquares' lanes: element j of the vector goes into lane j & 3 while j < quads, the last total % 4 into
-        // lane 0; the same additions in the same order per lane, so the same bits
-        long quads = total & ~3L;
-        double s0 = lanes[0], s1 = lanes[1], s2 = lanes[2], s3 = lanes[3];
-        int i = offset, e = offset + size();
-        long base = at - offset; // vector index of data[i] is base + i
-        // single elements up to the next multiple of 4 (a part that starts inside a quad)
-        for (; i < e && ((base + i) & 3) != 0; i++) {
-            double v = (double) data[i] * data[i];
-            int lane = base + i < quads ? (int) ((base + i) & 3) : 0;
-            if (lane == 1) s1 += v;
-            else if (lane == 2) s2 += v;
-            else if (lane == 3) s3 += v;
-            else s0 += v;
-        }
-        int quadEnd = (int) Math.max(i, Math.min(e, quads - base));
-        for (; i + 3 < quadEnd; i += 4) {
-            s0 += (double) data[i] * data[i];
-            s1 += (double) data[i + 1] * data[i + 1];
-            s2 += (double) data[i + 2] * data[i + 2];
-            s3 += (double) data[i + 3] * data[i + 3];
-        }
-        // the rest: a part that ends inside a quad, or the vector's last total % 4 (lane 0)
-        for (; i < e; i++) {
-            double v = (double) data[i] * data[i];
-            int lane = base + i < quads ? (int) ((base + i) & 3) : 0;
-            if (lane == 1) s1 += v;
-            else if (lane == 2) s2 += v;
-            else if (lane == 3) s3 += v;
-            else s0 += v;
-        }
-        lanes[0] = s0;
-        lanes[1] = s1;
-        lanes[2] = s2;
-        lanes[3] = s3;
-    }
-
-    @Override
     public void gemm(double alpha, Matrix a, boolean transA, Matrix b, boolean transB, double beta) {
         checkGemmShapes(a, transA, b, transB);
         int k = transA ? a.rows : a.cols;

@@ -90,19 +90,6 @@ public abstract sealed class Matrix implements java.io.Serializable permits Floa
     public abstract double sumOfSquares();
 
     /**
-     * {@link #sumOfSquares()} of a longer vector of {@code total} elements, computed a part at a time: adds the squares
-     * of this matrix's elements, the vector's elements {@code [at, at + size())}, into {@code lanes} (four doubles,
-     * zeros at first). After every part in ascending order, {@link #sumOfLanes} is the whole vector's
-     * {@code sumOfSquares()} bit for bit, so a producer can sum each part while it is still in cache.
-     */
-    public abstract void addSquaresTo(double[] lanes, long at, long total);
-
-    /** The sum of squares that {@link #addSquaresTo} accumulated. */
-    public static double sumOfLanes(double[] lanes) {
-        return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-    }
-
-    /**
      * this = alpha * op(a) * op(b) + beta * this, through the current {@link GemmBackends} back end.
      * All three must share this matrix's precision.
      */

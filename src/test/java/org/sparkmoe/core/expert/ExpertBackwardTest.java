@@ -45,20 +45,6 @@ class ExpertBackwardTest {
             assertEquals(Double.doubleToRawLongBits(dxA.getFlat(i)), Double.doubleToRawLongBits(dxB.getFlat(i)), "dx element " + i);
         }
 
-        // the shard's backward: the same gradient and dx, and the gradient's sum of squares as ExpertGrads sums it
-        Parameters summed = p.zerosLike();
-        summed.fill(() -> random.nextDouble() * 100);
-        Matrix dxC = precision.zeros(m, 6);
-        double sumOfSquares = expert.backwardSumOfSquares(p, x, ws, dOut, dxC, summed);
-        for (int i = 0; i < intoZeros.flat().size(); i++) {
-            assertEquals(Double.doubleToRawLongBits(intoZeros.flat().getFlat(i)), Double.doubleToRawLongBits(summed.flat().getFlat(i)),
-                    "gradient element " + i + " (summed)");
-        }
-        for (int i = 0; i < dxA.size(); i++) {
-            assertEquals(Double.doubleToRawLongBits(dxA.getFlat(i)), Double.doubleToRawLongBits(dxC.getFlat(i)), "dx element " + i + " (summed)");
-        }
-        assertEquals(Double.doubleToRawLongBits(summed.flat().sumOfSquares()), Double.doubleToRawLongBits(sumOfSquares), "sum of squares");
-
         expert.backward(p, x, ws, dOut, null, stale, true);
         for (int i = 0; i < intoZeros.flat().size(); i++) {
             assertEquals(2 * intoZeros.flat().getFlat(i), stale.flat().getFlat(i), precision == Precision.F32 ? 1e-5 : 1e-12,

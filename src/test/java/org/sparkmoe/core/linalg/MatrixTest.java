@@ -359,30 +359,4 @@ class MatrixTest {
             assertEquals(Double.doubleToRawLongBits(twoPasses.getFlat(i)), Double.doubleToRawLongBits(a.getFlat(i)), "element " + i);
         }
     }
-
-    /**
-     * A vector's sum of squares added a part at a time ({@link Matrix#addSquaresTo}, parts that start and end inside a
-     * group of four, on views at an offset) is its {@code sumOfSquares()} bit for bit, whatever its length mod 4.
-     */
-    @ParameterizedTest
-    @EnumSource(Precision.class)
-    void sumOfSquaresByPartsIsTheWholeSumBitForBit(Precision p) {
-        java.util.SplittableRandom random = new java.util.SplittableRandom(9);
-        for (int total : new int[]{1, 3, 4, 7, 37, 64, 103}) {
-            Matrix whole = view(p, 1, total, (r, c) -> 0);
-            for (int i = 0; i < total; i++) whole.setFlat(i, (random.nextDouble() - 0.5) * Math.exp(10 * random.nextDouble()));
-            long expected = Double.doubleToRawLongBits(whole.sumOfSquares());
-            for (int[] cuts : new int[][]{{}, {1}, {2, 3}, {5, 6, 7, 30}, {total / 2}, {4, 8, 33, 34, 35, 100, 102}}) {
-                double[] lanes = new double[4];
-                int from = 0;
-                for (int k = 0; k <= cuts.length; k++) {
-                    int to = k < cuts.length ? Math.min(Math.max(cuts[k], from), total) : total;
-                    whole.slice(from, 1, to - from).addSquaresTo(lanes, from, total);
-                    from = to;
-                }
-                assertEquals(expected, Double.doubleToRawLongBits(Matrix.sumOfLanes(lanes)),
-                        "total " + total + ", cuts " + java.util.Arrays.toString(cuts));
-            }
-        }
-    }
 }
