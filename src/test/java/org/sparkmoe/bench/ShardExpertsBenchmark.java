@@ -204,14 +204,16 @@ public final class ShardExpertsBenchmark {
                 return new long[0];
             });
             StringBuilder line = new StringBuilder("split (instrumented pass, ms a thread, GFLOP/s):");
+            double all = 0;
             for (int op = 0; op < OPS.length; op++) {
                 double ms = 0;
                 for (Shard sh : shards) ms += sh.opNanos[op] / 1e6 / threads;
+                all += ms;
                 line.append(String.format(Locale.ROOT, " %s %.1f", OPS[op], ms));
                 if (op < 6) line.append(String.format(Locale.ROOT, " (%.0f)", gemmFlop / ms / 1e6));
                 line.append(';');
             }
-            System.out.println(line);
+            System.out.println(line.append(String.format(Locale.ROOT, " all %.1f", all)));
         }
         pool.shutdown();
     }
