@@ -35,6 +35,7 @@ final class DriverExperts implements ExpertStore {
         this.layout = layout;
         this.params = params;
         this.states = states;
+        if (params.length > 0) HeapRegionAdvice.check(params[0]);
     }
 
     Parameters[] params() {

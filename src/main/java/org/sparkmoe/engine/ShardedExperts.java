@@ -142,6 +142,7 @@ final class ShardedExperts implements ExpertStore {
         return pinned(dispatched.zipPartitions(state, (it, st) -> {
             ExpertShard es = st.next();
             es.checkReadable();
+            if (es.params.length > 0) HeapRegionAdvice.check(es.params[0]);
             while (st.hasNext()) st.next(); // releases the cached block's read lock: an in-place update removes that block
             long t0 = System.nanoTime();
             ShardStep ss = ShardStep.forward(ctx, es.shard, it, es::params);

@@ -194,7 +194,7 @@ public final class SparkTestContext {
 
     /**
      * The JVM flags of this JVM that Spark needs on Java 17: the {@code spark.jvm.args} list of pom.xml,
-     * which surefire puts on the test JVM's command line (argLine), and its huge-pages flag. Read back from
+     * which surefire puts on the test JVM's command line (argLine), and its huge-pages and G1 region flags. Read back from
      * the running JVM so that there is one list to maintain; memory and agent flags are left out.
      */
     static List<String> sparkJvmFlags() {
@@ -203,7 +203,7 @@ public final class SparkTestContext {
             if (a.startsWith("--add-opens") || a.startsWith("--add-exports") || a.startsWith("--add-modules")
                     || a.startsWith("--enable-native-access") || a.startsWith("-Dio.netty.")
                     || a.equals("-XX:+IgnoreUnrecognizedVMOptions") || a.equals("-XX:+EnableDynamicAgentLoading")
-                    || a.equals("-XX:+UseTransparentHugePages")) {
+                    || a.equals("-XX:+UseTransparentHugePages") || a.startsWith("-XX:G1HeapRegionSize=")) {
                 out.add(a);
             }
         }
