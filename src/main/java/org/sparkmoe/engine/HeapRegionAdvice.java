@@ -48,9 +48,14 @@ final class HeapRegionAdvice {
     static void check(Parameters expert) {
         if (WARNED.get()) return;
         long vectorBytes = (long) expert.layout().size() * (expert.precision() == Precision.F32 ? Float.BYTES : Double.BYTES);
-        warning(vectorBytes, g1RegionBytes()).ifPresent(w -> {
+        warning(vectorBytes, Region.BYTES).ifPresent(w -> {
             if (WARNED.compareAndSet(false, true)) LOG.warn(w);
         });
+    }
+
+    /** This JVM's region size, read once: {@link #check} runs in every shard's forward task, every step. */
+    private static final class Region {
+        static final long BYTES = g1RegionBytes();
     }
 
     /** This JVM's G1 region size, or 0 when it does not run G1. */
