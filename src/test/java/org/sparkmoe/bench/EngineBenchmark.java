@@ -43,6 +43,9 @@ import org.sparkmoe.engine.StepReport;
  * batchSgemm=false (true: after each row, the sgemm rate of the six expert GEMMs at that row's mean expert
  * batch, each thread cycling through up to 32 experts' weights, as an expert shard does).
  * It prints the bytes allocated per step split by thread (driver, task threads, result getters, DAG scheduler).
+ * Each row also prints its timed steps in order, each with this JVM's kernel CPU in that step and how much the
+ * machine's page cache grew (shuffle files that outlive their step make it grow; on a VM that returns free memory
+ * to its host, writing into fresh page cache costs kernel time: see BENCHMARKS.md, session 12).
  * Besides step time it prints model FLOPs per step (expert GEMMs and the gate's projections), the
  * machine's sgemm rate for the expert's six GEMMs measured in the same run on all cores, bytes
  * written to shuffles per step, Spark jobs per step, and bytes allocated per step by all live
@@ -128,18 +131,26 @@ public final class EngineBenchmark {
                             long wall0 = System.nanoTime();
                             long epoch0 = System.currentTimeMillis();
                             long gc0 = 0;
+                            StringBuilder inOrder = new StringBuilder();
                             for (int s = 0; s < steps; s++) {
                                 if (timeline && s == steps - 1) {
                                     settle(); // the earlier steps' events delivered before recording starts
                                     counters.markLastStep();
                                     gc0 = gcMillis();
                                 }
+                                long sys0 = systemTicks();
+                                long cached0 = pageCacheKb();
                                 StepReport r = engine.trainStep();
                                 secs[s] = r.seconds();
+                                inOrder.append(String.format(Locale.ROOT, " %.3f (sys %.2f s, page cache %+d MB, ends %d)", r.seconds(),
+                                        (systemTicks() - sys0) / 100.0, (pageCacheKb() - cached0) / 1024, System.currentTimeMillis()));
                                 mean += r.meanExpertBatch() / steps;
                                 r.timingsMillis().forEach((key, v) -> sum.merge(key, v / steps, Double::sum));
                             }
                             long lastStepGc = gcMillis() - gc0;
+                            // this JVM's kernel CPU and the machine's page cache per step: where a step's shuffle files
+                            // outlive it, the page cache grows and writes into fresh pages cost kernel time
+                            System.out.println("n = " + n + ": step seconds in order:" + inOrder);
                             // the timed window, for cutting a JFR recording of the whole run down to the timed steps
                             System.out.printf(Locale.ROOT, "n = %d: timed steps from epoch ms %d to %d%n", n, epoch0, System.currentTimeMillis());
                             double wall = (System.nanoTime() - wall0) / 1e9;
@@ -238,6 +249,28 @@ public final class EngineBenchmark {
      * on a nearly full machine more (BENCHMARKS.md, "Session-5 engine work"). Executors of a
      * local-cluster master are other processes and are not counted.
      */
+    /** Kernel CPU of this process so far in clock ticks (stime of /proc/self/stat, 100 a second on Linux); -1 where there is none. */
+    static long systemTicks() {
+        try {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+            return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[12]);
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** The machine's page cache in kB (Cached of /proc/meminfo); 0 where there is none. */
+    static long pageCacheKb() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
+                if (line.startsWith("Cached:")) return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux
+        }
+        return 0;
+    }
+
     static long minorFaults() {
         try {
             String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
