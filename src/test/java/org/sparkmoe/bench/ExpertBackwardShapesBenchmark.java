@@ -30,7 +30,7 @@ import org.sparkmoe.core.linalg.GemmBackends;
  * </ul>
  * <pre>
  *   java -Xmx8g -XX:G1HeapRegionSize=32m -cp ... org.sparkmoe.bench.ExpertBackwardShapesBenchmark \
- *       blocks=one,split,nosum,beta1,scratch2,r128,c256,t128x64 rounds=3
+ *       modes=one,split,nosum,beta1,scratch2,r128,c256,t128x64 rounds=3
  * </pre>
  */
 public final class ExpertBackwardShapesBenchmark {
@@ -40,11 +40,24 @@ public final class ExpertBackwardShapesBenchmark {
         BenchArgs a = new BenchArgs(args);
         int d = a.integer("d", 512), hid = a.integer("h", 1024), rows = a.integer("rows", 32768);
         int experts = a.integer("experts", 128), threads = a.integer("threads", 2), rounds = a.integer("rounds", 4);
-        String[] blocks = a.string("blocks", "one,beta1").split(",");
+        String[] modes = a.string("modes", "one,beta1").split(",");
         int m = rows / experts;
+        for (String mode : modes) {
+            String md = mode.trim();
+            if (!md.matches("one|split|nosum|beta1|scratch2?|[rc]\\d+|t\\d+x\\d+")) throw new IllegalArgumentException("unknown mode " + md);
+            for (String num : md.replaceAll("[^0-9]+", " ").trim().split(" ")) {
+                if (!num.isEmpty() && (d % Integer.parseInt(num) != 0 || hid % Integer.parseInt(num) != 0)) {
+                    throw new IllegalArgumentException(md + ": blocks must divide d and h");
+                }
+            }
+        }
         GemmBackend g = GemmBackends.current();
         System.out.printf(Locale.ROOT, "%s d=%d h=%d m=%d experts=%d threads=%d load %s%n", g, d, hid, m, experts, threads, EngineBenchmark.loadAverage());
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r);
+            t.setDaemon(true); // an error in main ends the JVM
+            return t;
+        });
         float[][][] grads = new float[threads][experts][];
         float[][] xs = new float[threads][], hs = new float[threads][], dys = new float[threads][], dhs = new float[threads][];
         for (int t = 0; t < threads; t++) {
@@ -52,8 +65,9 @@ public final class ExpertBackwardShapesBenchmark {
             xs[t] = rnd(rows * d, t); dys[t] = rnd(rows * d, t + 9); hs[t] = rnd(rows * hid, t + 17); dhs[t] = rnd(rows * hid, t + 23);
         }
         for (int r = 0; r < rounds; r++) {
-            for (String bs : blocks) {
-                String block = bs.trim();
+            for (String ms : modes) {
+                String block = ms.trim();
+                @SuppressWarnings("unchecked")
                 Future<double[]>[] f = new Future[threads];
                 for (int t = 0; t < threads; t++) {
                     final int tt = t;
