@@ -116,6 +116,11 @@ final class DriverExperts implements ExpertStore {
     }
 
     @Override
+    public List<JavaRDD<?>> lineage() {
+        return List.of();
+    }
+
+    @Override
     public Gathered gather() {
         return new Gathered(params, states);
     }

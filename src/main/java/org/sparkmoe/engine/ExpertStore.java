@@ -45,6 +45,13 @@ interface ExpertStore extends AutoCloseable {
     /** Called after the step; {@code stepBroadcasts} are the step's own broadcasts, which the store may keep for lineage. */
     void endStep(List<Broadcast<?>> stepBroadcasts);
 
+    /**
+     * The RDDs the store keeps between steps whose lineage a recomputation may still read (the
+     * state, a lineage root held in cache): the step's shuffles they cannot reach are released
+     * after the step ({@link ShuffleRelease}). Empty when the experts are not in an RDD.
+     */
+    List<JavaRDD<?>> lineage();
+
     /** All experts' parameters and optimiser states, by expert index (gathered to the driver). */
     Gathered gather();
 

@@ -238,6 +238,15 @@ final class ShardedExperts implements ExpertStore {
         }
     }
 
+    /** The state, the held root and the overwritten states (their lineage is within the state's; listed for clarity). */
+    @Override
+    public List<JavaRDD<?>> lineage() {
+        List<JavaRDD<?>> out = new ArrayList<>(overwritten);
+        out.add(state);
+        if (heldRoot != null) out.add(heldRoot);
+        return out;
+    }
+
     @Override
     public Gathered gather() {
         Parameters[] p = new Parameters[numExperts];

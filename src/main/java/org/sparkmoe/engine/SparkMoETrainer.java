@@ -85,6 +85,10 @@ public final class SparkMoETrainer implements AutoCloseable {
     private final ExpertStore experts;
     /** This trainer's key in the executors' {@link ExpertPool}. */
     private final String run = java.util.UUID.randomUUID().toString();
+    /** The shuffles this trainer made and still holds: each released once the kept lineage cannot reach it. */
+    private final ShuffleRelease shuffles;
+    /** The step's RDDs that reach all the shuffles it made, released after it ({@link #releaseStep}). */
+    private final List<JavaRDD<?>> stepRoots = new ArrayList<>();
 
     private Parameters shared;
     private OptimiserState sharedOptimiser;
@@ -132,6 +136,8 @@ public final class SparkMoETrainer implements AutoCloseable {
         org.sparkmoe.engine.serde.SerializerAdvice.check(sc.getConf());
         BlasThreadsAdvice.check(sc.getConf());
         this.sc = sc;
+        // first: RDDs built before it (the caller's data and lineage) are never walked into
+        this.shuffles = new ShuffleRelease(sc.sc());
         this.network = network;
         this.trainer = config.trainer();
         if (data.getStorageLevel().equals(StorageLevel.NONE())) {
@@ -170,6 +176,7 @@ public final class SparkMoETrainer implements AutoCloseable {
             this.sharedOptimiser = ss.sharedOptimiser;
             this.step = ss.step;
             this.experts = sharded(ss.shards.apply(this), ss.root, ss.rootReleased);
+            shuffles.track(experts.lineage()); // a warm start's re-sharding: held while its root is
             logStart();
             return;
         }
@@ -277,8 +284,19 @@ public final class SparkMoETrainer implements AutoCloseable {
         StepBroadcast sharedB = new StepBroadcast(paramsB);
         List<JavaRDD<?>> persisted = new ArrayList<>();
         boolean fused = fusedStep();
+        try {
+            return runStep(t, start, ctx, label, paramsB, sharedB, persisted, fused);
+        } finally {
+            releaseStep();
+        }
+    }
+
+    private StepReport runStep(long t, long start, StepContext ctx, JobLabel label, Broadcast<Parameters[]> paramsB,
+                               StepBroadcast sharedB, List<JavaRDD<?>> persisted, boolean fused) {
         StepPipeline.Flow flow = fused ? ((LocalPipeline) pipeline).fused(ctx, cachedGroups, partitions, sharedB, clock)
                 : pipeline.build(ctx, gate(ctx, sharedB, persisted), partitions, sharedB, experts, clock, persisted);
+        stepRoots.add(flow.aggregation());
+        stepRoots.add(flow.expertGrads());
         long tBuilt = System.nanoTime();
 
         // job 1: the step, ending in the aggregation
@@ -295,6 +313,7 @@ public final class SparkMoETrainer implements AutoCloseable {
             for (JavaRDD<?> r : persisted) r.unpersist(false);
             persisted.clear();
             flow = pipeline.build(ctx, gate(ctx, sharedB, persisted), partitions, sharedB, experts, clock, persisted);
+            stepRoots.add(flow.aggregation());
             total = sumTree(flow.aggregation(), flow.tree());
         }
         long tJob = System.nanoTime();
@@ -322,6 +341,7 @@ public final class SparkMoETrainer implements AutoCloseable {
         experts.endStep(List.of(paramsB));
         label.restore();
         step = t;
+        releaseStep();
         long released = System.nanoTime();
 
         Map<String, Double> timings = clock.millis();
@@ -337,6 +357,28 @@ public final class SparkMoETrainer implements AutoCloseable {
                 : total.partitionBatches == 0 ? 0 : (double) total.partitionRows / total.partitionBatches;
         return new StepReport(t, total.examples, total.weightSum > 0 ? total.lossSum / total.weightSum : 0, balance, total.rowsPerExpert,
                 minBatch, maxBatch, mean, norm, lr, (end - start) / 1e9, timings);
+    }
+
+    /**
+     * Releases the shuffles of this step (and of the lineage a cut just dropped) that the store's
+     * kept lineage cannot reach: at most the steps since the last lineage cut stay on disk
+     * (docs/DESIGN.md section 7, "The expert state's lineage"). Runs after a failed step too.
+     */
+    private void releaseStep() {
+        if (stepRoots.isEmpty()) return;
+        try {
+            shuffles.track(stepRoots);
+            stepRoots.clear();
+            shuffles.retainOnly(experts.lineage());
+        } catch (RuntimeException e) {
+            stepRoots.clear();
+            LOG.warn("step {}: could not release its shuffles: {}", step, e.toString());
+        }
+    }
+
+    /** The shuffles this trainer still holds (tests). */
+    java.util.Set<Integer> heldShuffles() {
+        return shuffles.held();
     }
 
     /**
@@ -499,14 +541,16 @@ public final class SparkMoETrainer implements AutoCloseable {
         }
         int groupSize = (int) Math.ceil(Math.sqrt(count));
         int groups = (count + groupSize - 1) / groupSize;
-        List<PartitionResult> partial = Shuffles.partitionBy(records.mapToPair(r -> new Tuple2<>(r.partition() / groupSize, r)),
+        JavaRDD<PartitionResult> sums = Shuffles.partitionBy(records.mapToPair(r -> new Tuple2<>(r.partition() / groupSize, r)),
                         new DataPartitioner(groups))
                 .mapPartitions(it -> {
                     List<PartitionResult> l = new ArrayList<>();
                     it.forEachRemaining(x -> l.add(x._2()));
                     l.sort(Comparator.comparingInt(PartitionResult::partition));
                     return Collections.singletonList(sumSequential(l)).iterator();
-                }).collect();
+                });
+        stepRoots.add(sums); // its shuffle is reached from none of the flow's RDDs
+        List<PartitionResult> partial = sums.collect();
         long t0 = System.nanoTime();
         for (PartitionResult r : partial) total.add(r);
         if (total.sharedGrad == null) total.sharedGrad = network.sharedLayout().allocate(trainer.precision());
@@ -838,6 +882,8 @@ public final class SparkMoETrainer implements AutoCloseable {
 
     @Override
     public void close() {
+        releaseStep();
+        shuffles.releaseAll();
         experts.close();
         // in local mode the driver is the executor; elsewhere the executors drop the run's buffers when idle
         ExpertPool.release(run);
