@@ -62,6 +62,12 @@ final class ShardedExperts implements ExpertStore {
     /** Called once the lineage no longer reaches {@link #state}'s first root (its files may then go), or null. */
     private Runnable rootReleased;
     private final List<Broadcast<?>> lineageBroadcasts = new ArrayList<>();
+    /**
+     * The checkpoint files of the current root when it is in files, else null: deleted once the next
+     * root is in files, and on {@link #close} (Spark keeps them forever unless
+     * {@code spark.cleaner.referenceTracking.cleanCheckpoints}; at n = 256 a root is 3.2 GB).
+     */
+    private String rootFiles;
     /** Per shard, the executor this step's forward, backward and update prefer (where its state is cached), or null. */
     private String[] pins;
 
@@ -97,6 +103,7 @@ final class ShardedExperts implements ExpertStore {
             // in files, a root can be overwritten in place like any state: a recomputation reads the files
             this.state.checkpoint();
             this.state.count();
+            this.rootFiles = this.state.getCheckpointFile().orNull();
         }
         this.heldRoot = root == Root.RECOMPUTABLE || this.state.isCheckpointed() ? null : this.state;
     }
@@ -206,6 +213,11 @@ final class ShardedExperts implements ExpertStore {
         if (state != heldRoot) overwritten.add(state);
         if (cut) releaseLineage();
         if (cut && !reliable) heldRoot = next;
+        if (reliable) {
+            // nothing kept reads the previous root's files now: the lineage starts at these
+            deleteRootFiles();
+            rootFiles = next.getCheckpointFile().orNull();
+        }
         state = next;
         stateKept = cut;
         if (cut) {
@@ -226,6 +238,18 @@ final class ShardedExperts implements ExpertStore {
             rootReleased.run();
             rootReleased = null;
         }
+    }
+
+    /** Deletes the current root's checkpoint files, if it is in files (as MLlib's ALS deletes its previous checkpoint). */
+    private void deleteRootFiles() {
+        if (rootFiles == null) return;
+        org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(rootFiles);
+        try {
+            p.getFileSystem(sc.hadoopConfiguration()).delete(p, true);
+        } catch (java.io.IOException | RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(ShardedExperts.class).warn("could not delete the expert state's checkpoint {}: {}", rootFiles, e.toString());
+        }
+        rootFiles = null;
     }
 
     @Override
@@ -277,6 +301,7 @@ final class ShardedExperts implements ExpertStore {
     public void close() {
         state.unpersist(false);
         releaseLineage();
+        deleteRootFiles();
         for (Broadcast<?> b : lineageBroadcasts) b.destroy(false);
         lineageBroadcasts.clear();
     }

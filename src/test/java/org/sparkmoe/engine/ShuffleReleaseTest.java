@@ -28,7 +28,8 @@ import scala.Tuple2;
  * A trainer's shuffles are released deterministically ({@link ShuffleRelease}), not when a driver GC
  * lets Spark's ContextCleaner find them: after every step the shuffles still registered (and the only
  * shuffle files on disk) are those the kept expert-state lineage reaches, at most the steps since the
- * last lineage cut, none right after a cut or with the experts on the driver, and none once the trainer is closed.
+ * last lineage cut, none right after a cut or with the experts on the driver, and none once the trainer is closed;
+ * of the expert state's reliable checkpoints only the current root's files stay.
  */
 class ShuffleReleaseTest {
     private static final int INTERVAL = 3;
@@ -45,6 +46,7 @@ class ShuffleReleaseTest {
         TrainerConfig tc = new TrainerConfig(new Adam(), LearningRateSchedule.warmupInverseSqrt(0.05, 3), 0.5, 11, Precision.F32);
         EngineConfig ec = new EngineConfig(routing, placement, 2, 24, tc, INTERVAL, false);
         int first = sc.sc().newShuffleId() + 1; // every shuffle from here on is the trainer's
+        Set<String> earlierCheckpoints = checkpoints(sc);
         SparkMoETrainer engine = new SparkMoETrainer(sc, DistributedStepEquivalenceTest.regressionNetwork(), ec,
                 sc.parallelize(DistributedStepEquivalenceTest.regressionBlocks(3), 3));
         try {
@@ -54,6 +56,9 @@ class ShuffleReleaseTest {
                 String at = "after step " + s;
                 assertEquals(held, registered(first), at + ": registered shuffles other than the held ones");
                 assertTrue(held.containsAll(onDisk(first)), at + ": files of released shuffles " + onDisk(first) + ", held " + held);
+                Set<String> roots = checkpoints(sc);
+                roots.removeAll(earlierCheckpoints);
+                assertTrue(roots.size() <= (s < INTERVAL ? 0 : 1), at + ": the checkpoint files of more than the current root: " + roots);
                 int sinceCut = s % INTERVAL;
                 if (placement == ExpertPlacement.DRIVER || sinceCut == 0) {
                     assertEquals(Set.of(), held, at + ": nothing of the step is in a kept lineage");
@@ -67,6 +72,9 @@ class ShuffleReleaseTest {
         }
         assertEquals(Set.of(), registered(first), "registered shuffles of a closed trainer");
         assertEquals(Set.of(), onDisk(first), "shuffle files of a closed trainer");
+        Set<String> roots = checkpoints(sc);
+        roots.removeAll(earlierCheckpoints);
+        assertEquals(Set.of(), roots, "checkpoint files of a closed trainer");
     }
 
     /** Without the context's cleaner ({@code spark.cleaner.referenceTracking=false}) the release does what it does. */
@@ -87,6 +95,14 @@ class ShuffleReleaseTest {
         assertEquals(1, release.releaseAll());
         assertFalse(tracker().containsShuffle(id));
         assertEquals(Set.of(), onDisk(id));
+    }
+
+    /** The RDD checkpoints in the context's checkpoint directory (the test context has one). */
+    private static Set<String> checkpoints(JavaSparkContext sc) {
+        Set<String> out = new TreeSet<>();
+        File[] dirs = new File(java.net.URI.create(sc.getCheckpointDir().get())).listFiles();
+        if (dirs != null) for (File f : dirs) if (f.getName().startsWith("rdd-")) out.add(f.getName());
+        return out;
     }
 
     private static MapOutputTrackerMaster tracker() {
