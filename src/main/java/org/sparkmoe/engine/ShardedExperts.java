@@ -36,6 +36,11 @@ import org.sparkmoe.core.param.Parameters;
  * level: linear in the steps since the root, not exponential.
  */
 final class ShardedExperts implements ExpertStore {
+    /**
+     * {@code -Dsparkmoe.localCuts=true}: cut the lineage with local checkpoints even where the context
+     * has a checkpoint directory (measurement: a reliable cut writes the whole state, 3.2 GB at n = 256).
+     */
+    private static final boolean LOCAL_CUTS = Boolean.getBoolean("sparkmoe.localCuts");
     private final JavaSparkContext sc;
     private final Optimiser optimiser;
     private final int numExperts;
@@ -200,7 +205,7 @@ final class ShardedExperts implements ExpertStore {
             }
             return Collections.singletonList(s.update(opt, g, scale, step, learningRate, r, inPlace)).iterator();
         })).persist(StorageLevel.MEMORY_AND_DISK());
-        boolean reliable = cut && sc.getCheckpointDir().isPresent();
+        boolean reliable = cut && sc.getCheckpointDir().isPresent() && !LOCAL_CUTS;
         if (reliable) {
             next.checkpoint();
         } else if (cut) {
