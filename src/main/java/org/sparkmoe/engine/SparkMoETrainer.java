@@ -362,7 +362,7 @@ public final class SparkMoETrainer implements AutoCloseable {
     /**
      * Releases the shuffles of this step (and of the lineage a cut just dropped) that the store's
      * kept lineage cannot reach: at most the steps since the last lineage cut stay on disk
-     * (docs/DESIGN.md section 7, "The expert state's lineage"). Runs after a failed step too.
+     * (docs/DESIGN.md section 7, "The step's shuffles and the lineage"). Runs after a failed step too.
      */
     private void releaseStep() {
         if (stepRoots.isEmpty()) return;

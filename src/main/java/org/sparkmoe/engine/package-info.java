@@ -9,7 +9,8 @@
  * partition's rows: input layer, gate, combine, backward), {@link org.sparkmoe.engine.ShardStep} (an
  * expert shard running each expert once on its rows from all partitions),
  * {@link org.sparkmoe.engine.ShuffleBlock} (what crosses the shuffle; {@code Shuffles} builds every shuffle as a
- * {@link org.sparkmoe.engine.SingleWriteShuffle}, whose map tasks write each byte once),
+ * {@link org.sparkmoe.engine.SingleWriteShuffle}, whose map tasks write each byte once; {@code ShuffleRelease}
+ * deletes a trainer's shuffles as soon as the expert state's kept lineage cannot reach them),
  * {@link org.sparkmoe.engine.ExpertPartitioner} and {@link org.sparkmoe.engine.ExpertShard} (where
  * experts live), {@link org.sparkmoe.engine.ExpertPool} (each executor's cache of the expert state,
  * gradient and activation buffers reused across steps, and of the data partitions' per-stage arrays,
