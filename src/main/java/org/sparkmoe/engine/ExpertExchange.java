@@ -239,6 +239,14 @@ public final class ExpertExchange implements AutoCloseable {
         }
     }
 
+    /**
+     * The RDDs the experts keep between steps ({@link ExpertStore#lineage}: none on the driver); a
+     * caller that releases its shuffles ({@link ShuffleRelease}) keeps those these reach.
+     */
+    public List<JavaRDD<?>> lineage() {
+        return store.lineage();
+    }
+
     /** The experts' task time of the last step in milliseconds, under the StepMetrics keys. */
     public Map<String, Double> stageMillis() {
         return clock.millis();

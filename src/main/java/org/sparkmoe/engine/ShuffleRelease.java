@@ -7,11 +7,15 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.TimeoutException;
 
 import org.apache.spark.Dependency;
 import org.apache.spark.MapOutputTrackerMaster;
 import org.apache.spark.ShuffleDependency;
 import org.apache.spark.SparkContext;
+import org.apache.spark.SparkJobInfo;
+import org.apache.spark.SparkStageInfo;
+import org.apache.spark.SparkStatusTracker;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.rdd.RDD;
 import org.slf4j.Logger;
@@ -30,8 +34,10 @@ import org.slf4j.LoggerFactory;
  * stops at RDDs older than the trainer (the caller's data and its lineage). A shuffle is released
  * only when no retained RDD (the expert state, a held lineage root; {@link ExpertStore#lineage()})
  * reaches it, so a recomputation after a lost executor still finds every map output it needs.
+ * Used by {@link SparkMoETrainer} and by the recurrent model's trainer
+ * ({@code org.sparkmoe.engine.sequence.SparkSequenceTrainer}).
  */
-final class ShuffleRelease {
+public final class ShuffleRelease {
     private static final Logger LOG = LoggerFactory.getLogger(ShuffleRelease.class);
     private final SparkContext sc;
     /** RDDs with a smaller id were built before the trainer: the caller's, never walked into. */
@@ -42,7 +48,7 @@ final class ShuffleRelease {
     private final boolean viaCleaner;
 
     /** Create it before the trainer's first RDD. */
-    ShuffleRelease(SparkContext sc) {
+    public ShuffleRelease(SparkContext sc) {
         this(sc, true);
     }
 
@@ -53,7 +59,7 @@ final class ShuffleRelease {
     }
 
     /** Records the shuffles {@code rdds} reach (built by the trainer; materialised or not). */
-    void track(Collection<? extends JavaRDD<?>> rdds) {
+    public void track(Collection<? extends JavaRDD<?>> rdds) {
         held.addAll(reach(rdds));
     }
 
@@ -61,7 +67,7 @@ final class ShuffleRelease {
      * Releases every recorded shuffle that {@code retained} cannot reach; returns how many. A
      * checkpointed RDD's dependencies end at its checkpoint, so after a lineage cut nothing before it is reached.
      */
-    int retainOnly(Collection<? extends JavaRDD<?>> retained) {
+    public int retainOnly(Collection<? extends JavaRDD<?>> retained) {
         Set<Integer> keep = reach(retained);
         List<Integer> gone = new ArrayList<>();
         for (int id : held) if (!keep.contains(id)) gone.add(id);
@@ -70,12 +76,46 @@ final class ShuffleRelease {
     }
 
     /** Releases every recorded shuffle (the trainer is closed); returns how many. */
-    int releaseAll() {
+    public int releaseAll() {
         return retainOnly(List.of());
     }
 
+    /**
+     * Waits, at most {@code timeoutMs}, until no task of the jobs of job group {@code group} runs;
+     * returns whether none does. When a job fails Spark does not wait for the other running tasks of
+     * its stages, and a map task that ends after its shuffle was released writes files nobody deletes:
+     * a failed step calls this before it releases.
+     */
+    public boolean awaitTasks(String group, long timeoutMs) {
+        if (group == null || sc.isStopped()) return true;
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        SparkStatusTracker status = sc.statusTracker();
+        try {
+            sc.listenerBus().waitUntilEmpty(timeoutMs); // the status store has seen every task that started
+            while (true) {
+                boolean running = false;
+                for (int job : status.getJobIdsForGroup(group)) {
+                    scala.Option<SparkJobInfo> info = status.getJobInfo(job);
+                    if (info.isEmpty()) continue;
+                    for (int stage : info.get().stageIds()) {
+                        scala.Option<SparkStageInfo> s = status.getStageInfo(stage);
+                        running |= s.isDefined() && s.get().numActiveTasks() > 0;
+                    }
+                }
+                if (!running) return true;
+                if (System.currentTimeMillis() > deadline) return false;
+                Thread.sleep(20);
+            }
+        } catch (TimeoutException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     /** The recorded shuffles still held, by id (tests). */
-    Set<Integer> held() {
+    public Set<Integer> held() {
         return new TreeSet<>(held);
     }
 

@@ -42,6 +42,7 @@ import org.sparkmoe.engine.PartitionResult;
 import org.sparkmoe.engine.RoutingMode;
 import org.sparkmoe.engine.ShuffleBlock;
 import org.sparkmoe.engine.ShufflePayload;
+import org.sparkmoe.engine.ShuffleRelease;
 import org.sparkmoe.engine.Shuffles;
 import org.sparkmoe.engine.StepReport;
 import org.sparkmoe.engine.checkpoint.CheckpointMeta;
@@ -80,13 +81,17 @@ import scala.Tuple2;
  * ({@code S x d} per LSTM layer) and come back to the driver each step: every step starts from the
  * driver's copy (so a recomputed partition starts from the same state, and no lineage grows across
  * steps), and {@link #checkpoint} writes them beside the parameters. The engine config's batch size
- * is not used: a step is S*T tokens.
+ * is not used: a step is S*T tokens. After each step (also a failed one) the step's shuffles that the
+ * kept RDDs (the documents, the experts' lineage) cannot reach are released, at a lineage cut those
+ * of the dropped lineage, on {@link #close} all ({@link ShuffleRelease}, as {@code SparkMoETrainer} does).
  */
 public final class SparkSequenceTrainer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SparkSequenceTrainer.class);
     /** The file in a checkpoint directory that holds the cursors. */
     public static final String CURSORS = "sequences.bin";
     private static final int CURSORS_MAGIC = 0x53514353; // "SQCS"
+    /** How long a failed step waits for its other running tasks before it releases its shuffles ({@link ShuffleRelease#awaitTasks}). */
+    private static final long FAILED_TASKS_WAIT_MS = 30_000;
 
     private final JavaSparkContext sc;
     private final RecurrentLanguageModel model;
@@ -99,6 +104,10 @@ public final class SparkSequenceTrainer implements AutoCloseable {
     private final RoutingMode routing;
     /** This trainer's key in the executors' {@link ExpertPool} (the partitions' buffers). */
     private final String run = java.util.UUID.randomUUID().toString();
+    /** The shuffles this trainer made and still holds: each released once no kept RDD ({@link #kept}) reaches it. */
+    private final ShuffleRelease shuffles;
+    /** The RDD of the running step that reaches every shuffle it made, released after it ({@link #releaseStep}); null between steps. */
+    private JavaRDD<?> stepRoot;
 
     private Parameters shared;
     private OptimiserState sharedOptimiser;
@@ -125,11 +134,14 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         this.config = config;
         this.trainer = config.trainer();
         this.layout = layout;
+        // first: RDDs built before it (the caller's documents and their lineage) are never walked into
+        this.shuffles = new ShuffleRelease(sc.sc());
         long first = layout.first(), end = layout.first() + layout.count();
         JavaRDD<DocumentShelf> sh = documents.filter(d -> d._1() >= first && d._1() < end)
                 .partitionBy(new StreamPartitioner(layout))
                 .mapPartitionsWithIndex((p, it) -> Collections.singletonList(new DocumentShelf(p, it)).iterator(), true);
         this.shelves = sh.setName("spark-moe documents by stream").persist(StorageLevel.MEMORY_ONLY());
+        shuffles.track(List.of(shelves)); // kept until close: a lost shelf is recomputed from its shuffle
         Precision precision = trainer.precision();
         if (start != null) {
             this.shared = start.params().shared();
@@ -220,10 +232,28 @@ public final class SparkSequenceTrainer implements AutoCloseable {
     /** One training step: the step's job, then the update (see the class comment). */
     public StepReport trainStep() {
         long t = step + 1;
+        JobLabel label = new JobLabel(sc, "spark-moe-step-" + t, "spark-moe sequence step " + t).set("");
+        boolean failed = true;
+        try {
+            StepReport report = runStep(t, label);
+            failed = false;
+            return report;
+        } finally {
+            if (failed) {
+                if (!shuffles.awaitTasks(sc.getLocalProperty("spark.jobGroup.id"), FAILED_TASKS_WAIT_MS)) {
+                    LOG.warn("step {} failed and some of its tasks still run after {} ms: their shuffle files may stay", t,
+                            FAILED_TASKS_WAIT_MS);
+                }
+                label.restore();
+            }
+            releaseStep();
+        }
+    }
+
+    private StepReport runStep(long t, JobLabel label) {
         long start = System.nanoTime();
         int partitions = layout.partitions();
         SequencePartitionStep.Context ctx = new SequencePartitionStep.Context(model, layout, trainer.precision(), trainer.seed(), t, run);
-        JobLabel label = new JobLabel(sc, "spark-moe-step-" + t, "spark-moe sequence step " + t).set("");
         Broadcast<Parameters> sharedB = sc.broadcast(shared);
         List<JavaRDD<?>> persisted = new ArrayList<>();
         ExpertExchange.Step es = experts == null ? null : experts.begin(t);
@@ -236,6 +266,7 @@ public final class SparkSequenceTrainer implements AutoCloseable {
             return Collections.singletonList(SequencePartitionStep.unscaled(ctx, sharedB.value(), cursor.partition(), sit.next(), cursor))
                     .iterator();
         }) : routing == RoutingMode.LOCAL ? localStep(ctx, sharedB, es, persisted) : moeStep(ctx, sharedB, es, persisted);
+        stepRoot = results;
 
         // job 1: the step; records in index order (data partitions, then expert shards)
         List<Tuple2<PartitionResult, SequenceCursor>> records = results.collect();
@@ -281,9 +312,12 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         label.restore();
         cursors = next;
         step = t;
+        releaseStep();
+        long released = System.nanoTime();
 
         Map<String, Double> timings = experts == null ? new java.util.LinkedHashMap<>() : experts.stageMillis();
         timings.put("step job", (tJob - start) / 1e6);
+        timings.put(StepMetrics.DRIVER_RELEASE, (released - end) / 1e6);
         timings.put(StepMetrics.OPTIMISER, (end - tJob) / 1e6);
         int min = 0, max = 0;
         long sum = 0;
@@ -297,6 +331,37 @@ public final class SparkSequenceTrainer implements AutoCloseable {
         }
         return new StepReport(t, tokens, tokens == 0 ? 0 : lossSum / tokens, balance, rowsPerExpert, min, max,
                 used == 0 ? 0 : (double) sum / used, norm, lr, (end - start) / 1e9, timings);
+    }
+
+    /**
+     * Releases the shuffles of this step (and of the lineage a lineage cut just dropped) that no kept
+     * RDD reaches: at most the steps since the last cut stay on disk (docs/DESIGN.md, "The step's
+     * shuffles and the lineage"). Runs after a failed step too.
+     */
+    private void releaseStep() {
+        if (stepRoot == null) return;
+        List<JavaRDD<?>> roots = new ArrayList<>(kept());
+        roots.add(stepRoot);
+        stepRoot = null;
+        try {
+            shuffles.track(roots); // the lineage too: an update's shuffles would be reached only from the state
+            shuffles.retainOnly(kept());
+        } catch (RuntimeException e) {
+            LOG.warn("step {}: could not release its shuffles: {}", step, e.toString());
+        }
+    }
+
+    /** What the trainer keeps between steps: the documents by stream and the experts' lineage. */
+    private List<JavaRDD<?>> kept() {
+        List<JavaRDD<?>> out = new ArrayList<>();
+        out.add(shelves);
+        if (experts != null) out.addAll(experts.lineage());
+        return out;
+    }
+
+    /** The shuffles this trainer still holds (tests). */
+    java.util.Set<Integer> heldShuffles() {
+        return shuffles.held();
     }
 
     /**
@@ -612,6 +677,8 @@ public final class SparkSequenceTrainer implements AutoCloseable {
 
     @Override
     public void close() {
+        releaseStep();
+        shuffles.releaseAll();
         shelves.unpersist(false);
         if (experts != null) experts.close();
         ExpertPool.release(run); // in local mode; elsewhere the executors drop the run's buffers when idle
