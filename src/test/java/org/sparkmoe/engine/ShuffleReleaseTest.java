@@ -31,7 +31,7 @@ import scala.Tuple2;
  * last lineage cut, none right after a cut or with the experts on the driver, and none once the trainer is closed;
  * of the expert state's reliable checkpoints only the current root's files stay.
  */
-class ShuffleReleaseTest {
+public class ShuffleReleaseTest {
     private static final int INTERVAL = 3;
     /**
      * The most shuffles of one step the expert state's lineage reaches: dispatch, combine, backward
@@ -98,7 +98,7 @@ class ShuffleReleaseTest {
     }
 
     /** The RDD checkpoints in the context's checkpoint directory (the test context has one). */
-    private static Set<String> checkpoints(JavaSparkContext sc) {
+    public static Set<String> checkpoints(JavaSparkContext sc) {
         Set<String> out = new TreeSet<>();
         File[] dirs = new File(java.net.URI.create(sc.getCheckpointDir().get())).listFiles();
         if (dirs != null) for (File f : dirs) if (f.getName().startsWith("rdd-")) out.add(f.getName());
@@ -110,7 +110,7 @@ class ShuffleReleaseTest {
     }
 
     /** The shuffles with ids from {@code first} on that the driver's map output tracker knows. */
-    private static Set<Integer> registered(int first) {
+    public static Set<Integer> registered(int first) {
         Set<Integer> out = new TreeSet<>();
         scala.collection.Iterator<Object> ids = tracker().shuffleStatuses().keysIterator();
         while (ids.hasNext()) {
@@ -121,7 +121,7 @@ class ShuffleReleaseTest {
     }
 
     /** The shuffles with ids from {@code first} on that have files in the (local mode: only) block manager's directories. */
-    private static Set<Integer> onDisk(int first) {
+    public static Set<Integer> onDisk(int first) {
         Set<Integer> out = new TreeSet<>();
         scala.collection.Iterator<File> files = SparkEnv.get().blockManager().diskBlockManager().getAllFiles().iterator();
         while (files.hasNext()) {

@@ -2,14 +2,13 @@ package org.sparkmoe.engine.sequence;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.sparkmoe.engine.ShuffleReleaseTest.checkpoints;
+import static org.sparkmoe.engine.ShuffleReleaseTest.onDisk;
+import static org.sparkmoe.engine.ShuffleReleaseTest.registered;
 
-import java.io.File;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.stream.Stream;
 
-import org.apache.spark.MapOutputTrackerMaster;
-import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -115,37 +114,5 @@ class SequenceShuffleReleaseTest {
         }
         assertEquals(Set.of(), registered(first), "registered shuffles of a closed trainer");
         assertEquals(Set.of(), onDisk(first), "shuffle files of a closed trainer");
-    }
-
-    /** The RDD checkpoints in the context's checkpoint directory (the test context has one). */
-    private static Set<String> checkpoints(JavaSparkContext sc) {
-        Set<String> out = new TreeSet<>();
-        File[] dirs = new File(java.net.URI.create(sc.getCheckpointDir().get())).listFiles();
-        if (dirs != null) for (File f : dirs) if (f.getName().startsWith("rdd-")) out.add(f.getName());
-        return out;
-    }
-
-    /** The shuffles with ids from {@code first} on that the driver's map output tracker knows. */
-    private static Set<Integer> registered(int first) {
-        Set<Integer> out = new TreeSet<>();
-        scala.collection.Iterator<Object> ids = ((MapOutputTrackerMaster) SparkEnv.get().mapOutputTracker()).shuffleStatuses().keysIterator();
-        while (ids.hasNext()) {
-            int id = (Integer) ids.next();
-            if (id >= first) out.add(id);
-        }
-        return out;
-    }
-
-    /** The shuffles with ids from {@code first} on that have files in the (local mode: only) block manager's directories. */
-    private static Set<Integer> onDisk(int first) {
-        Set<Integer> out = new TreeSet<>();
-        scala.collection.Iterator<File> files = SparkEnv.get().blockManager().diskBlockManager().getAllFiles().iterator();
-        while (files.hasNext()) {
-            String name = files.next().getName();
-            if (!name.startsWith("shuffle_")) continue;
-            int id = Integer.parseInt(name.split("_")[1]);
-            if (id >= first) out.add(id);
-        }
-        return out;
     }
 }
