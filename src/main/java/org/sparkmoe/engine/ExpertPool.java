@@ -26,7 +26,8 @@ import java.util.TreeMap;
  * runs ({@code minAge} 1). An expert-state set is updated in place from step to step and
  * {@link #retag}ged with each step before it is written; only the update after a root held in cache takes
  * one, a set at least two generations older than itself (the previous root's, dead once the new root
- * is checkpointed; {@link ExpertShard}). A recomputation after an executor loss rebuilds older
+ * is checkpointed; {@link ExpertShard}; the initial state's set is put here at its first in-place
+ * update, so it is the spare after the second cut). A recomputation after an executor loss rebuilds older
  * generations from lineage, and those only ever take still older (dead) sets or allocate.</li>
  * </ul>
  * Entries are keyed by a run id (one per {@link SparkMoETrainer}, {@link ExpertExchange} or sequence trainer) and the shard; a run's entries are dropped when the
@@ -129,10 +130,11 @@ public final class ExpertPool {
     /**
      * Retags the set that {@code which} picks (if this key holds one) as {@code generation}: a set
      * updated in place now holds that generation, so it must not be handed out as an older, dead one.
+     * Returns whether this key held such a set.
      */
-    static synchronized void retag(String run, int shard, Kind kind, java.util.function.Predicate<Object> which, long generation) {
+    static synchronized boolean retag(String run, int shard, Kind kind, java.util.function.Predicate<Object> which, long generation) {
         Entry e = POOL.get(new Key(run, shard, kind));
-        if (e == null) return;
+        if (e == null) return false;
         for (Iterator<Map.Entry<Long, Object>> it = e.byGeneration.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<Long, Object> x = it.next();
             if (which.test(x.getValue())) {
@@ -140,9 +142,10 @@ public final class ExpertPool {
                 it.remove();
                 e.byGeneration.put(generation, set);
                 e.lastUse = System.currentTimeMillis();
-                return;
+                return true;
             }
         }
+        return false;
     }
 
     /** Drops every entry of {@code run} held by this JVM. */

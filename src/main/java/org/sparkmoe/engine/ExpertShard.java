@@ -71,10 +71,11 @@ public final class ExpertShard implements Serializable {
      * (zero for an expert that got no rows). {@code inPlace}: written over this shard's own buffers
      * (the caller {@link #claim}ed this object and removed its cached block first); else written
      * into this executor's pooled buffers of run {@code run} ({@link #takeState}), and this shard,
-     * a lineage root, is not touched.
+     * a lineage root, is not touched. {@code spares}: the run cuts its lineage locally, so updates
+     * after its cuts take spare sets, and buffers updated in place join the pool ({@link #pool}).
      */
     ExpertShard update(Optimiser optimiser, ExpertGrads grads, double scale, long step, double learningRate,
-                       String run, boolean inPlace) {
+                       String run, boolean inPlace, boolean spares) {
         if (inPlace && !overwritten) throw new IllegalStateException("shard " + shard + " updated in place without a claim");
         if (!inPlace) checkReadable();
         Parameters[] g = new Parameters[experts.length];
@@ -84,7 +85,7 @@ public final class ExpertShard implements Serializable {
         Parameters[] p;
         OptimiserState[] s;
         if (inPlace) {
-            ExpertPool.retag(run, shard, ExpertPool.Kind.STATE, set -> ((StateBuffers) set).params == params, step);
+            pool(run, step, spares);
             p = params;
             s = states;
         } else {
@@ -109,6 +110,23 @@ public final class ExpertShard implements Serializable {
     }
 
     /**
+     * Tags this shard's buffers, about to be overwritten with state {@code step}, as holding it. A set
+     * the pool does not hold yet (the initial state's: drawn from the seed, read from a checkpoint's
+     * files, sent from the driver) joins it here, so that once the root it ends in is released the
+     * update after a later cut reuses it ({@link #takeState}) instead of allocating a second spare:
+     * one full allocation per run with local cuts, not two. Only with local cuts ({@code join}): with
+     * reliable ones no update takes a spare, and a pooled set only outlives its state on an executor
+     * the shard moved away from. Not while a later state lives on this executor (a recomputation of
+     * an old state): that set stays out, as in {@link #takeState}.
+     */
+    private void pool(String run, long step, boolean join) {
+        if (ExpertPool.retag(run, shard, ExpertPool.Kind.STATE, set -> ((StateBuffers) set).params == params, step)) return;
+        if (join && ExpertPool.newest(run, shard, ExpertPool.Kind.STATE) <= step) {
+            ExpertPool.put(run, shard, ExpertPool.Kind.STATE, step, new StateBuffers(params, states));
+        }
+    }
+
+    /**
      * Buffers for the state {@code step} written from a lineage root: the set already tagged
      * {@code step} (a retried attempt of this update; the root is intact, so it rewrites all of
      * it), else the set of a root two or more steps older (dead: {@link ShardedExperts} unpersists
@@ -122,6 +140,7 @@ public final class ExpertShard implements Serializable {
                 : ExpertPool.take(run, shard, ExpertPool.Kind.STATE, step, 2);
         if (spare != null && spare.params.length == experts.length) return spare;
         StateBuffers fresh = new StateBuffers(new Parameters[experts.length], new OptimiserState[experts.length]);
+        STATE_SETS_ALLOCATED.incrementAndGet();
         if (ExpertPool.newest(run, shard, ExpertPool.Kind.STATE) <= step) ExpertPool.put(run, shard, ExpertPool.Kind.STATE, step, fresh);
         return fresh;
     }
@@ -158,6 +177,9 @@ public final class ExpertShard implements Serializable {
 
     /** For fault tests in local mode (a static of the JVM the tasks run in); null otherwise. */
     static volatile UpdateHook testHook;
+
+    /** Spare state buffer sets this JVM allocated for updates after a held root (tests count them). */
+    static final java.util.concurrent.atomic.AtomicLong STATE_SETS_ALLOCATED = new java.util.concurrent.atomic.AtomicLong();
 
     /** A pooled set of parameter and moment buffers for a shard's experts. */
     private record StateBuffers(Parameters[] params, OptimiserState[] states) {

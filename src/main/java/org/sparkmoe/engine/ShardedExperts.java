@@ -193,6 +193,8 @@ final class ShardedExperts implements ExpertStore {
         String r = run;
         boolean cut = step % lineageCheckpointInterval == 0;
         boolean inPlace = state != heldRoot;
+        // local cuts: the update after each takes a spare set, which the initial state's buffers then join
+        boolean spares = LOCAL_CUTS || !sc.getCheckpointDir().isPresent();
         int stateId = state.id();
         JavaRDD<ExpertShard> next = pinned(state.zipPartitions(grads, (sit, git) -> {
             ExpertShard s = sit.next();
@@ -203,7 +205,7 @@ final class ShardedExperts implements ExpertStore {
                 s.claim();
                 SparkEnv.get().blockManager().removeBlock(new RDDBlockId(stateId, TaskContext.getPartitionId()), true);
             }
-            return Collections.singletonList(s.update(opt, g, scale, step, learningRate, r, inPlace)).iterator();
+            return Collections.singletonList(s.update(opt, g, scale, step, learningRate, r, inPlace, spares)).iterator();
         })).persist(StorageLevel.MEMORY_AND_DISK());
         boolean reliable = cut && sc.getCheckpointDir().isPresent() && !LOCAL_CUTS;
         if (reliable) {
