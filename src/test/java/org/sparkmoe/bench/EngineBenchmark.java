@@ -243,20 +243,19 @@ public final class EngineBenchmark {
         return b.toString();
     }
 
-    /**
-     * Minor page faults of this process so far (field minflt of /proc/self/stat; -1 where there is
-     * none): each first touch of a page the JVM had not used yet, which costs CPU in the kernel, and
-     * on a nearly full machine more (BENCHMARKS.md, "Session-5 engine work"). Executors of a
-     * local-cluster master are other processes and are not counted.
-     */
-    /** Kernel CPU of this process so far in clock ticks (stime of /proc/self/stat, 100 a second on Linux); -1 where there is none. */
-    static long systemTicks() {
+    /** Field {@code index} (0-based, after the command's name) of /proc/self/stat; -1 where there is none. */
+    private static long procStat(int index) {
         try {
             String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
-            return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[12]);
+            return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[index]);
         } catch (java.io.IOException | RuntimeException e) {
             return -1;
         }
+    }
+
+    /** Kernel CPU of this process so far in clock ticks (stime of /proc/self/stat, 100 a second on Linux); -1 where there is none. */
+    static long systemTicks() {
+        return procStat(12);
     }
 
     /** The machine's page cache in kB (Cached of /proc/meminfo); 0 where there is none. */
@@ -271,13 +270,14 @@ public final class EngineBenchmark {
         return 0;
     }
 
+    /**
+     * Minor page faults of this process so far (field minflt of /proc/self/stat; -1 where there is
+     * none): each first touch of a page the JVM had not used yet, which costs CPU in the kernel, and
+     * on a nearly full machine more (BENCHMARKS.md, "Session-5 engine work"). Executors of a
+     * local-cluster master are other processes and are not counted.
+     */
     static long minorFaults() {
-        try {
-            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
-            return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[7]);
-        } catch (java.io.IOException | RuntimeException e) {
-            return -1;
-        }
+        return procStat(7);
     }
 
     /**
