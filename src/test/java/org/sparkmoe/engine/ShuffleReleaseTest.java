@@ -56,8 +56,7 @@ public class ShuffleReleaseTest {
                 String at = "after step " + s;
                 assertEquals(held, registered(first), at + ": registered shuffles other than the held ones");
                 assertTrue(held.containsAll(onDisk(first)), at + ": files of released shuffles " + onDisk(first) + ", held " + held);
-                Set<String> roots = checkpoints(sc);
-                roots.removeAll(earlierCheckpoints);
+                Set<String> roots = checkpointsSince(sc, earlierCheckpoints);
                 assertTrue(roots.size() <= (s < INTERVAL ? 0 : 1), at + ": the checkpoint files of more than the current root: " + roots);
                 int sinceCut = s % INTERVAL;
                 if (placement == ExpertPlacement.DRIVER || sinceCut == 0) {
@@ -70,11 +69,7 @@ public class ShuffleReleaseTest {
         } finally {
             engine.close();
         }
-        assertEquals(Set.of(), registered(first), "registered shuffles of a closed trainer");
-        assertEquals(Set.of(), onDisk(first), "shuffle files of a closed trainer");
-        Set<String> roots = checkpoints(sc);
-        roots.removeAll(earlierCheckpoints);
-        assertEquals(Set.of(), roots, "checkpoint files of a closed trainer");
+        assertNothingLeft(sc, first, earlierCheckpoints);
     }
 
     /** Without the context's cleaner ({@code spark.cleaner.referenceTracking=false}) the release does what it does. */
@@ -103,6 +98,20 @@ public class ShuffleReleaseTest {
         File[] dirs = new File(java.net.URI.create(sc.getCheckpointDir().get())).listFiles();
         if (dirs != null) for (File f : dirs) if (f.getName().startsWith("rdd-")) out.add(f.getName());
         return out;
+    }
+
+    /** The RDD checkpoints in the context's checkpoint directory that are not among {@code earlier}. */
+    public static Set<String> checkpointsSince(JavaSparkContext sc, Set<String> earlier) {
+        Set<String> out = checkpoints(sc);
+        out.removeAll(earlier);
+        return out;
+    }
+
+    /** A closed trainer left no registered shuffle, shuffle file or checkpoint (ids from {@code first}, checkpoints not in {@code earlier}). */
+    public static void assertNothingLeft(JavaSparkContext sc, int first, Set<String> earlier) {
+        assertEquals(Set.of(), registered(first), "registered shuffles of a closed trainer");
+        assertEquals(Set.of(), onDisk(first), "shuffle files of a closed trainer");
+        assertEquals(Set.of(), checkpointsSince(sc, earlier), "checkpoint files of a closed trainer");
     }
 
     private static MapOutputTrackerMaster tracker() {

@@ -3,6 +3,8 @@ package org.sparkmoe.engine.sequence;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.sparkmoe.engine.ShuffleReleaseTest.checkpoints;
+import static org.sparkmoe.engine.ShuffleReleaseTest.assertNothingLeft;
+import static org.sparkmoe.engine.ShuffleReleaseTest.checkpointsSince;
 import static org.sparkmoe.engine.ShuffleReleaseTest.onDisk;
 import static org.sparkmoe.engine.ShuffleReleaseTest.registered;
 
@@ -63,18 +65,13 @@ class SequenceShuffleReleaseTest {
                 assertTrue(held.containsAll(documents), at + ": the documents' shuffle was released");
                 int lineage = sharded ? PER_STEP * (s % INTERVAL) : 0;
                 assertEquals(documents.size() + lineage, held.size(), at + ": shuffles held " + held);
-                Set<String> roots = checkpoints(sc);
-                roots.removeAll(earlierCheckpoints);
+                Set<String> roots = checkpointsSince(sc, earlierCheckpoints);
                 assertTrue(roots.size() <= (s < INTERVAL ? 0 : 1), at + ": the checkpoint files of more than the current root: " + roots);
             }
         } finally {
             trainer.close();
         }
-        assertEquals(Set.of(), registered(first), "registered shuffles of a closed trainer");
-        assertEquals(Set.of(), onDisk(first), "shuffle files of a closed trainer");
-        Set<String> roots = checkpoints(sc);
-        roots.removeAll(earlierCheckpoints);
-        assertEquals(Set.of(), roots, "checkpoint files of a closed trainer");
+        assertNothingLeft(sc, first, earlierCheckpoints);
     }
 
     /**
