@@ -121,9 +121,12 @@ public final class ExpertShard implements Serializable {
      */
     private void pool(String run, long step, boolean join) {
         if (ExpertPool.retag(run, shard, ExpertPool.Kind.STATE, set -> ((StateBuffers) set).params == params, step)) return;
-        if (join && ExpertPool.newest(run, shard, ExpertPool.Kind.STATE) <= step) {
-            ExpertPool.put(run, shard, ExpertPool.Kind.STATE, step, new StateBuffers(params, states));
-        }
+        if (join) offer(run, step, new StateBuffers(params, states));
+    }
+
+    /** Puts {@code set} in the pool tagged {@code step} unless a later state of this shard lives on this executor (a recomputation of an old state). */
+    private void offer(String run, long step, StateBuffers set) {
+        if (ExpertPool.newest(run, shard, ExpertPool.Kind.STATE) <= step) ExpertPool.put(run, shard, ExpertPool.Kind.STATE, step, set);
     }
 
     /**
@@ -141,7 +144,7 @@ public final class ExpertShard implements Serializable {
         if (spare != null && spare.params.length == experts.length) return spare;
         StateBuffers fresh = new StateBuffers(new Parameters[experts.length], new OptimiserState[experts.length]);
         STATE_SETS_ALLOCATED.incrementAndGet();
-        if (ExpertPool.newest(run, shard, ExpertPool.Kind.STATE) <= step) ExpertPool.put(run, shard, ExpertPool.Kind.STATE, step, fresh);
+        offer(run, step, fresh);
         return fresh;
     }
 
